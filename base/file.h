@@ -1,0 +1,20 @@
+// Whole-file reads and writes, with the atomic replace that state files need.
+#pragma once
+
+#include <string>
+
+#include "base/error.h"
+
+namespace hutch {
+
+ErrorOr<std::string> read_file(const std::string& path);
+// Reads a file relative to a directory fd (dirfd may be AT_FDCWD).
+ErrorOr<std::string> read_file_at(int dirfd, const std::string& path);
+// Writes all of data to an already open fd, retrying short writes and EINTR.
+ErrorOr<void> write_all(int fd, std::string_view data);
+// Opens path for writing (no create, no truncate) and writes data: for /proc and cgroup files.
+ErrorOr<void> write_existing_file(const std::string& path, std::string_view data);
+// Writes data to path atomically: temporary file in the same directory, fsync, rename.
+ErrorOr<void> write_file_atomic(const std::string& path, std::string_view data, bool sync = true);
+
+}  // namespace hutch

@@ -1,0 +1,76 @@
+#include "base/log.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <nlohmann/json.hpp>
+
+#include "base/fd.h"
+#include "base/file.h"
+
+namespace hutch::log {
+namespace {
+
+struct Sink {
+    UniqueFd fd;
+    Format format = Format::text;
+    bool debug = false;
+};
+
+Sink& sink() {
+    static Sink s;
+    return s;
+}
+
+const char* level_name(Level level) {
+    switch (level) {
+        case Level::debug: return "debug";
+        case Level::info: return "info";
+        case Level::warning: return "warning";
+        case Level::error: return "error";
+    }
+    return "error";
+}
+
+std::string now_rfc3339() {
+    auto now = std::chrono::system_clock::now();
+    std::time_t t = std::chrono::system_clock::to_time_t(now);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    char buf[64];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+}  // namespace
+
+void configure(const std::string& path, Format format, bool debug) {
+    Sink& s = sink();
+    s.format = format;
+    s.debug = debug;
+    if (!path.empty()) s.fd.reset(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644));
+}
+
+bool has_file() { return sink().fd.valid(); }
+
+void write(Level level, const std::string& message) {
+    Sink& s = sink();
+    if (level == Level::debug && !s.debug) return;
+    if (s.fd) {
+        std::string line;
+        if (s.format == Format::json) {
+            nlohmann::json j = {{"level", level_name(level)}, {"msg", message}, {"time", now_rfc3339()}};
+            line = j.dump() + "\n";
+        } else {
+            line = "time=\"" + now_rfc3339() + "\" level=" + level_name(level) + " msg=\"" + message + "\"\n";
+        }
+        (void)write_all(s.fd.get(), line);
+    }
+    // Like runc, errors always reach stderr too: a person at a terminal reads them there.
+    if (level == Level::error || (s.debug && !s.fd)) std::fprintf(stderr, "%s\n", message.c_str());
+}
+
+}  // namespace hutch::log

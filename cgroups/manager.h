@@ -1,0 +1,59 @@
+// One interface for placing a container in cgroups and limiting it, whatever the host's layout.
+// The cgroupfs v1 driver (v1 and the hybrid layout) implements it today; cgroup v2 and the systemd
+// driver will implement the same interface.
+#pragma once
+
+#include <sys/types.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/error.h"
+#include "base/fd.h"
+#include "spec/spec.h"
+
+namespace hutch::cgroups {
+
+class Manager {
+public:
+    virtual ~Manager() = default;
+
+    // Creates the container's cgroups (and any missing parents) and writes every limit in
+    // resources. Refuses, with an error naming the field, a limit this host cannot give; on
+    // failure, removes what it created.
+    virtual ErrorOr<void> create(const spec::Resources* resources) = 0;
+
+    // Opens, before clone(), the files the container's first process writes "0" into to move
+    // itself: a single-threaded process moving itself skips the RCU grace period that a move by
+    // another process costs (ENVIRONMENT.md, "The start path").
+    virtual ErrorOr<std::vector<UniqueFd>> open_self_join_files() = 0;
+
+    // Moves another process in (for hooks or processes that cannot move themselves).
+    virtual ErrorOr<void> add_process(pid_t pid) = 0;
+
+    // Every process in the container's cgroups.
+    virtual ErrorOr<std::vector<pid_t>> pids() const = 0;
+
+    // Sends sig to every process in the cgroups, frozen first so that nothing forks meanwhile.
+    virtual ErrorOr<void> signal_all(int sig) = 0;
+
+    // Kills whatever is left inside and removes the cgroups this manager created. Idempotent:
+    // cgroups already gone are not an error.
+    virtual ErrorOr<void> destroy() = 0;
+
+    // Controller (or "name=systemd") -> absolute directory, kept in the container's state so
+    // that later commands can reopen the manager with from_paths().
+    virtual std::map<std::string, std::string> paths() const = 0;
+};
+
+// Picks the driver for this host and resolves cgroupsPath: an absolute path is taken from each
+// hierarchy's root; a relative one (or, when empty, the container id) nests under the cgroup
+// that the calling process is in.
+ErrorOr<std::unique_ptr<Manager>> make_manager(const std::string& cgroups_path, const std::string& container_id);
+
+// Reopens a manager from the paths() saved in a container's state.
+std::unique_ptr<Manager> manager_from_paths(const std::map<std::string, std::string>& paths);
+
+}  // namespace hutch::cgroups

@@ -1,0 +1,227 @@
+// The OCI runtime-spec (1.x) data model: what config.json says, in C++ types.
+// parse_spec() fills it from JSON and validates it; fields hutch does not implement are refused
+// there, so everything below this part can trust what it is given.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/error.h"
+
+namespace hutch::spec {
+
+inline constexpr const char* kOciVersion = "1.2.0";
+
+struct User {
+    uint32_t uid = 0;
+    uint32_t gid = 0;
+    std::optional<uint32_t> umask;
+    std::vector<uint32_t> additional_gids;
+};
+
+struct Capabilities {
+    // Capability names as in config.json ("CAP_CHOWN"); validated against libcap's list.
+    std::vector<std::string> bounding, effective, inheritable, permitted, ambient;
+};
+
+struct Rlimit {
+    std::string type;  // "RLIMIT_NOFILE"
+    uint64_t soft = 0;
+    uint64_t hard = 0;
+};
+
+struct ConsoleSize {
+    unsigned height = 0;
+    unsigned width = 0;
+};
+
+struct Process {
+    bool terminal = false;
+    std::optional<ConsoleSize> console_size;
+    User user;
+    std::vector<std::string> args;
+    std::vector<std::string> env;
+    std::string cwd = "/";
+    std::optional<Capabilities> capabilities;
+    std::vector<Rlimit> rlimits;
+    bool no_new_privileges = false;
+    std::optional<int> oom_score_adj;
+    std::string apparmor_profile;  // refused if set: no LSM on these hosts
+    std::string selinux_label;     // refused if set
+};
+
+struct Root {
+    std::string path;  // as written; relative to the bundle when not absolute
+    bool readonly = false;
+};
+
+struct Mount {
+    std::string destination;
+    std::string type;
+    std::string source;
+    std::vector<std::string> options;
+};
+
+struct Hook {
+    std::string path;
+    std::vector<std::string> args;
+    std::vector<std::string> env;
+    std::optional<int> timeout;  // seconds
+};
+
+struct Hooks {
+    std::vector<Hook> prestart, create_runtime, create_container, start_container, poststart, poststop;
+};
+
+// The eight namespace types, by their config.json names.
+enum class NamespaceType { pid, network, mount, ipc, uts, user, cgroup, time };
+
+struct Namespace {
+    NamespaceType type;
+    std::string path;  // empty: create a new one; else join the one at this path
+};
+
+struct IdMapping {
+    uint32_t container_id = 0;
+    uint32_t host_id = 0;
+    uint32_t size = 0;
+};
+
+struct Device {
+    std::string type;  // c, b, u, p
+    std::string path;
+    int64_t major = 0;
+    int64_t minor = 0;
+    std::optional<uint32_t> file_mode;
+    std::optional<uint32_t> uid;
+    std::optional<uint32_t> gid;
+};
+
+struct DeviceRule {
+    bool allow = false;
+    std::string type = "a";  // a, c, b
+    std::optional<int64_t> major;  // absent: any (*)
+    std::optional<int64_t> minor;
+    std::string access = "rwm";
+};
+
+struct MemoryResources {
+    std::optional<int64_t> limit, reservation, swap, kernel, kernel_tcp;
+    std::optional<uint64_t> swappiness;
+    std::optional<bool> disable_oom_killer, use_hierarchy;
+};
+
+struct CpuResources {
+    std::optional<uint64_t> shares;
+    std::optional<int64_t> quota;
+    std::optional<uint64_t> burst;
+    std::optional<uint64_t> period;
+    std::optional<int64_t> realtime_runtime;
+    std::optional<uint64_t> realtime_period;
+    std::string cpus, mems;
+    std::optional<int64_t> idle;
+};
+
+struct WeightDevice {
+    int64_t major = 0, minor = 0;
+    std::optional<uint16_t> weight, leaf_weight;
+};
+
+struct ThrottleDevice {
+    int64_t major = 0, minor = 0;
+    uint64_t rate = 0;
+};
+
+struct BlockIoResources {
+    std::optional<uint16_t> weight, leaf_weight;
+    std::vector<WeightDevice> weight_device;
+    std::vector<ThrottleDevice> throttle_read_bps, throttle_write_bps, throttle_read_iops, throttle_write_iops;
+};
+
+struct HugepageLimit {
+    std::string page_size;  // "2MB"
+    uint64_t limit = 0;
+};
+
+struct NetworkResources {
+    std::optional<uint32_t> class_id;
+    std::vector<std::pair<std::string, uint32_t>> priorities;  // interface name, priority
+};
+
+struct Resources {
+    std::vector<DeviceRule> devices;
+    std::optional<MemoryResources> memory;
+    std::optional<CpuResources> cpu;
+    std::optional<int64_t> pids_limit;
+    std::optional<BlockIoResources> block_io;
+    std::vector<HugepageLimit> hugepage_limits;
+    std::optional<NetworkResources> network;
+};
+
+struct SeccompArg {
+    unsigned index = 0;
+    uint64_t value = 0;
+    uint64_t value_two = 0;
+    std::string op;  // SCMP_CMP_EQ, ...
+};
+
+struct SeccompSyscall {
+    std::vector<std::string> names;
+    std::string action;  // SCMP_ACT_*
+    std::optional<uint32_t> errno_ret;
+    std::vector<SeccompArg> args;
+};
+
+struct Seccomp {
+    std::string default_action;
+    std::optional<uint32_t> default_errno_ret;
+    std::vector<std::string> architectures;  // SCMP_ARCH_*
+    std::vector<std::string> flags;          // SECCOMP_FILTER_FLAG_*
+    std::vector<SeccompSyscall> syscalls;
+};
+
+struct Linux {
+    std::vector<Namespace> namespaces;
+    std::vector<IdMapping> uid_mappings, gid_mappings;
+    std::vector<Device> devices;
+    std::string cgroups_path;
+    std::optional<Resources> resources;
+    std::string rootfs_propagation;
+    std::vector<std::string> masked_paths, readonly_paths;
+    std::map<std::string, std::string> sysctl;
+    std::optional<Seccomp> seccomp;
+    std::string mount_label;  // refused if set: no SELinux here
+};
+
+struct Spec {
+    std::string oci_version;
+    Process process;  // required by hutch for create: a container without a process cannot start
+    Root root;
+    std::string hostname;
+    std::string domainname;
+    std::vector<Mount> mounts;
+    Hooks hooks;
+    std::map<std::string, std::string> annotations;
+    std::optional<Linux> linux_;  // "linux" is a predefined macro in GNU C++
+};
+
+// Parses config.json text into a Spec, validating every field it reads.
+// Errors name the field: "linux.resources.memory.limit: expected integer".
+ErrorOr<Spec> parse_spec(const std::string& json_text);
+// Reads and parses BUNDLE/config.json; errors are prefixed with "config.json".
+ErrorOr<Spec> load_spec(const std::string& bundle_dir);
+
+// The config.json that `spec` writes: runc's default (busybox sh, the usual mounts, masked paths).
+std::string default_spec_json(bool rootless);
+
+// Helpers shared by the runtime.
+const char* namespace_name(NamespaceType type);
+bool has_namespace(const Spec& spec, NamespaceType type);
+const Namespace* find_namespace(const Spec& spec, NamespaceType type);
+
+}  // namespace hutch::spec

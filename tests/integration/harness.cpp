@@ -1,0 +1,169 @@
+#include "harness.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <stdexcept>
+
+extern char** environ;
+
+namespace hutch::test {
+
+CommandResult run_command(const std::vector<std::string>& argv, const std::string& stdin_data) {
+    int in[2], out[2], err[2];
+    if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC)) throw std::runtime_error("pipe");
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, in[0], 0);
+    posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+    posix_spawn_file_actions_adddup2(&actions, err[1], 2);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    pid_t pid;
+    int rc = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    close(in[0]);
+    close(out[1]);
+    close(err[1]);
+    if (rc != 0) {
+        close(in[1]);
+        close(out[0]);
+        close(err[0]);
+        return {127, "", "spawn failed: " + argv[0]};
+    }
+    // Feed stdin and drain both pipes together, so that neither side can block the other.
+    CommandResult result;
+    size_t written = 0;
+    int in_fd = in[1];
+    if (stdin_data.empty()) {
+        close(in_fd);
+        in_fd = -1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    int open_outputs = 2;
+    while (open_outputs > 0 || in_fd >= 0) {
+        struct pollfd fds[3] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}, {in_fd, POLLOUT, 0}};
+        if (poll(fds, 3, -1) < 0) continue;
+        for (int i = 0; i < 2; ++i) {
+            if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+            char buf[4096];
+            ssize_t n = read(fds[i].fd, buf, sizeof buf);
+            if (n <= 0) {
+                close(fds[i].fd);
+                (i == 0 ? out[0] : err[0]) = -1;
+                --open_outputs;
+            } else {
+                (i == 0 ? result.out : result.err).append(buf, static_cast<size_t>(n));
+            }
+        }
+        if (in_fd >= 0 && (fds[2].revents & (POLLOUT | POLLERR | POLLHUP))) {
+            ssize_t n = write(in_fd, stdin_data.data() + written, stdin_data.size() - written);
+            if (n > 0) written += static_cast<size_t>(n);
+            if (n < 0 || written == stdin_data.size()) {
+                close(in_fd);
+                in_fd = -1;
+            }
+        }
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    result.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return result;
+}
+
+CommandResult shell(const std::string& command_line) { return run_command({"/bin/sh", "-c", command_line}); }
+
+TempDir::TempDir(const std::string& prefix) {
+    std::string tmpl = "/tmp/" + prefix + "-XXXXXX";
+    if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
+    path_ = tmpl;
+}
+
+TempDir::~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+}
+
+const std::string& busybox_rootfs() {
+    static std::once_flag once;
+    static std::string path;
+    std::call_once(once, [] {
+        path = "/tmp/hutch-test-rootfs-" + std::to_string(getpid());
+        auto r = run_command({HUTCH_SOURCE_DIR "/examples/busybox/make-rootfs.sh", path});
+        if (r.status != 0) throw std::runtime_error("make-rootfs.sh failed: " + r.err);
+        std::atexit([] {
+            std::error_code ec;
+            std::filesystem::remove_all(path, ec);
+        });
+    });
+    return path;
+}
+
+Bundle::Bundle() : dir_("hutch-test-bundle") {
+    auto r = run_command({"cp", "-a", busybox_rootfs(), rootfs()});
+    if (r.status != 0) throw std::runtime_error("copying the rootfs failed: " + r.err);
+    r = run_command({HUTCH_OCI_BINARY, "spec", "--bundle", path()});
+    if (r.status != 0) throw std::runtime_error("hutch-oci spec failed: " + r.err);
+    std::ifstream in(path() + "/config.json");
+    config = nlohmann::json::parse(in);
+}
+
+void Bundle::set_args(const std::vector<std::string>& args) {
+    config["process"]["args"] = args;
+    config["process"]["terminal"] = false;
+}
+
+void Bundle::save() const {
+    std::ofstream out(path() + "/config.json");
+    out << config.dump(2);
+}
+
+Runtime::Runtime() : root_("hutch-test-root") {}
+
+Runtime::~Runtime() {
+    auto list = (*this)({"list", "--format", "json"});
+    if (list.status == 0 && !list.out.empty()) {
+        auto containers = nlohmann::json::parse(list.out, nullptr, false);
+        if (containers.is_array())
+            for (const auto& c : containers) (*this)({"delete", "--force", c.value("id", "")});
+    }
+}
+
+CommandResult Runtime::operator()(const std::vector<std::string>& args, const std::string& stdin_data) const {
+    std::vector<std::string> argv = {HUTCH_OCI_BINARY, "--root", root()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_command(argv, stdin_data);
+}
+
+nlohmann::json Runtime::state(const std::string& id) const {
+    auto r = (*this)({"state", id});
+    if (r.status != 0) return nlohmann::json::object();
+    return nlohmann::json::parse(r.out, nullptr, false);
+}
+
+std::string unique_id(const std::string& stem) {
+    static std::atomic<int> counter{0};
+    return stem + "-" + std::to_string(getpid()) + "-" + std::to_string(counter++);
+}
+
+bool process_alive(pid_t pid) { return pid > 0 && kill(pid, 0) == 0; }
+
+std::vector<std::string> host_mounts_matching(const std::string& needle) {
+    std::ifstream in("/proc/self/mountinfo");
+    std::vector<std::string> lines;
+    for (std::string line; std::getline(in, line);)
+        if (line.find(needle) != std::string::npos) lines.push_back(line);
+    return lines;
+}
+
+}  // namespace hutch::test

@@ -1,0 +1,80 @@
+// What every integration test needs: run a command and capture it, make a bundle from the busybox
+// rootfs, and drive hutch-oci with a --root of the test's own. Everything a test makes is removed
+// by destructors, whether the test passes or fails.
+#pragma once
+
+#include <sys/types.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace hutch::test {
+
+struct CommandResult {
+    int status = -1;  // exit code, or 128+signal
+    std::string out;
+    std::string err;
+};
+
+// Runs argv (no shell), feeding stdin_data, and waits for it.
+CommandResult run_command(const std::vector<std::string>& argv, const std::string& stdin_data = "");
+// Runs a shell command line with /bin/sh -c.
+CommandResult shell(const std::string& command_line);
+
+// A fresh directory under /tmp, removed (recursively) when it goes out of scope.
+class TempDir {
+public:
+    explicit TempDir(const std::string& prefix = "hutch-test");
+    ~TempDir();
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    const std::string& path() const { return path_; }
+
+private:
+    std::string path_;
+};
+
+// The busybox rootfs built once per test run by examples/busybox/make-rootfs.sh.
+const std::string& busybox_rootfs();
+
+// A bundle: a copy of the busybox rootfs plus a config.json from `hutch-oci spec`, editable as
+// JSON before it is written with save().
+class Bundle {
+public:
+    Bundle();
+    const std::string& path() const { return dir_.path(); }
+    std::string rootfs() const { return dir_.path() + "/rootfs"; }
+    nlohmann::json config;
+    // Sets process.args (and turns the terminal off, which `spec` turns on).
+    void set_args(const std::vector<std::string>& args);
+    void save() const;
+
+private:
+    TempDir dir_;
+};
+
+// hutch-oci with a --root of its own; the destructor force-deletes every container left in it,
+// so no process, mount, cgroup or state directory outlives the test.
+class Runtime {
+public:
+    Runtime();
+    ~Runtime();
+    const std::string& root() const { return root_.path(); }
+    CommandResult operator()(const std::vector<std::string>& args, const std::string& stdin_data = "") const;
+    // `state ID` parsed; an empty object when the command fails.
+    nlohmann::json state(const std::string& id) const;
+
+private:
+    TempDir root_;
+};
+
+// A container id unique to this test run.
+std::string unique_id(const std::string& stem = "hutch-test");
+
+// True when pid names a live process.
+bool process_alive(pid_t pid);
+// Lines of /proc/self/mountinfo that mention needle.
+std::vector<std::string> host_mounts_matching(const std::string& needle);
+
+}  // namespace hutch::test
