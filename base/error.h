@@ -33,6 +33,13 @@ inline std::unexpected<Error> fail_errno(std::string what, int err = errno) {
     return std::unexpected(Error::from_errno(std::move(what), err));
 }
 
+// Rewrites the error of a failed result (g++ 12's std::expected has no transform_error yet).
+template <typename T, typename F>
+ErrorOr<T> map_error(ErrorOr<T>&& result, F&& rewrite) {
+    if (result) return std::move(result);
+    return std::unexpected(rewrite(result.error()));
+}
+
 }  // namespace hutch
 
 // Unwraps an ErrorOr or returns its error from the enclosing function (GNU statement expression).

@@ -1,0 +1,44 @@
+// Which namespaces a container gets, and how: created by clone3(), or joined with setns().
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "base/error.h"
+#include "base/fd.h"
+#include "spec/spec.h"
+
+namespace hutch::namespaces {
+
+// The CLONE_NEW* flag of a namespace type.
+int clone_flag(spec::NamespaceType type);
+
+// A namespace to join: its type and an fd opened on its path before clone().
+struct JoinTarget {
+    spec::NamespaceType type;
+    UniqueFd fd;
+};
+
+// How the container's namespaces come to be. Built in the parent, where a bad path is a clean
+// error; the child only calls setns() on fds that are already open.
+struct Plan {
+    int clone_flags = 0;              // new namespaces created by clone3()
+    std::vector<JoinTarget> joins;    // joined by the child, user namespace first
+    int unshare_flags = 0;            // new namespaces the child makes after joining a user namespace
+    UniqueFd pid_join;                // a pid namespace is joined by the parent (pid_for_children)
+    bool new_user = false;            // the parent writes uid_map/gid_map after clone
+    bool new_cgroup = false;          // unshared by the child after it moved into its cgroups
+};
+
+ErrorOr<Plan> plan(const spec::Spec& spec);
+
+// In the child: setns() into every namespace to join, then unshare what must come after.
+ErrorOr<void> join_all(const Plan& plan);
+
+// "0 1000 1\n..." for /proc/PID/uid_map.
+std::string format_id_map(const std::vector<spec::IdMapping>& mappings);
+
+// Parent: writes the child's uid_map and gid_map.
+ErrorOr<void> write_id_maps(pid_t pid, const spec::Linux& linux_config);
+
+}  // namespace hutch::namespaces

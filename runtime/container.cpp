@@ -1,0 +1,198 @@
+#include "runtime/container.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+
+#include "base/file.h"
+#include "runtime/hooks.h"
+
+namespace hutch::runtime {
+
+const char* status_name(Status status) {
+    switch (status) {
+        case Status::creating: return "creating";
+        case Status::created: return "created";
+        case Status::running: return "running";
+        case Status::stopped: return "stopped";
+    }
+    return "unknown";
+}
+
+ErrorOr<void> validate_container_id(const std::string& id) {
+    if (id.empty()) return fail("container id must not be empty");
+    if (id == "." || id == "..") return fail("invalid container id: " + id);
+    for (char c : id)
+        if (!(isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '+' || c == '-' || c == '.'))
+            return fail("invalid container id: " + id + " (allowed: letters, digits, _ + - .)");
+    return {};
+}
+
+namespace {
+
+ErrorOr<UniqueFd> lock_directory(const std::string& dir) {
+    UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!fd) return fail_errno("open " + dir);
+    if (::flock(fd.get(), LOCK_EX) != 0) return fail_errno("lock " + dir);
+    return fd;
+}
+
+nlohmann::json to_json(const ContainerState& s) {
+    auto hooks_json = [](const std::vector<spec::Hook>& hooks) {
+        nlohmann::json a = nlohmann::json::array();
+        for (const auto& h : hooks) a.push_back(hook_to_json(h));
+        return a;
+    };
+    return {{"id", s.id},           {"pid", s.pid},         {"pid_start_time", s.pid_start_time},
+            {"bundle", s.bundle},   {"rootfs", s.rootfs},   {"created", s.created},
+            {"owner", s.owner},     {"annotations", s.annotations}, {"cgroup_paths", s.cgroup_paths},
+            {"poststart", hooks_json(s.poststart)}, {"poststop", hooks_json(s.poststop)},    {"own_pid_namespace", s.own_pid_namespace}};
+}
+
+ErrorOr<ContainerState> from_json(const std::string& text) {
+    try {
+        auto j = nlohmann::json::parse(text);
+        ContainerState s;
+        s.id = j.at("id").get<std::string>();
+        s.pid = j.at("pid").get<pid_t>();
+        s.pid_start_time = j.at("pid_start_time").get<uint64_t>();
+        s.bundle = j.at("bundle").get<std::string>();
+        s.rootfs = j.at("rootfs").get<std::string>();
+        s.created = j.at("created").get<std::string>();
+        s.owner = j.at("owner").get<std::string>();
+        s.annotations = j.at("annotations").get<std::map<std::string, std::string>>();
+        s.cgroup_paths = j.at("cgroup_paths").get<std::map<std::string, std::string>>();
+        for (const auto& h : j.at("poststart")) s.poststart.push_back(hook_from_json(h));
+        for (const auto& h : j.at("poststop")) s.poststop.push_back(hook_from_json(h));
+        s.own_pid_namespace = j.at("own_pid_namespace").get<bool>();
+        return s;
+    } catch (const nlohmann::json::exception& e) {
+        return fail(std::string("state.json is damaged: ") + e.what());
+    }
+}
+
+}  // namespace
+
+ErrorOr<Container> Container::make_new(const std::string& root, const std::string& id) {
+    TRY(validate_container_id(id));
+    if (::mkdir(root.c_str(), 0711) != 0 && errno != EEXIST) return fail_errno("create state root " + root);
+    std::string dir = root + "/" + id;
+    if (::mkdir(dir.c_str(), 0711) != 0) {
+        if (errno == EEXIST) return fail("container " + id + " already exists");
+        return fail_errno("create " + dir);
+    }
+    auto lock = lock_directory(dir);
+    if (!lock) {
+        ::rmdir(dir.c_str());
+        return std::unexpected(lock.error());
+    }
+    Container c(dir, std::move(*lock));
+    c.state.id = id;
+    return c;
+}
+
+ErrorOr<Container> Container::open(const std::string& root, const std::string& id) {
+    TRY(validate_container_id(id));
+    std::string dir = root + "/" + id;
+    auto missing = [&](const Error& e) {
+        return e.code == ENOENT ? Error::with_message("container " + id + " does not exist") : e;
+    };
+    UniqueFd lock = TRY(map_error(lock_directory(dir), missing));
+    std::string text = TRY(map_error(read_file(dir + "/state.json"), missing));
+    Container c(dir, std::move(lock));
+    c.state = TRY_CTX(from_json(text), "container " + id);
+    c.saved_ = true;
+    return c;
+}
+
+ErrorOr<void> Container::remove_broken(const std::string& root, const std::string& id) {
+    TRY(validate_container_id(id));
+    std::error_code ec;
+    std::filesystem::remove_all(root + "/" + id, ec);
+    if (ec) return fail("remove " + root + "/" + id + ": " + ec.message());
+    return {};
+}
+
+uint64_t process_start_time(pid_t pid) {
+    auto stat = read_file("/proc/" + std::to_string(pid) + "/stat");
+    if (!stat) return 0;
+    // The command name (field 2) may hold spaces and parentheses: count fields after the last ')'.
+    auto close = stat->rfind(')');
+    if (close == std::string::npos) return 0;
+    std::string rest = stat->substr(close + 2);
+    // rest starts at field 3 (state); start time is field 22.
+    size_t pos = 0;
+    for (int field = 3; field < 22; ++field) {
+        pos = rest.find(' ', pos);
+        if (pos == std::string::npos) return 0;
+        ++pos;
+    }
+    if (rest[0] == 'Z' || rest[0] == 'X') return 0;  // exited, only its zombie is left
+    return std::strtoull(rest.c_str() + pos, nullptr, 10);
+}
+
+Status Container::status() const {
+    if (!saved_) return Status::creating;
+    if (state.pid <= 0 || process_start_time(state.pid) != state.pid_start_time) return Status::stopped;
+    struct stat st;
+    return ::lstat(fifo_path().c_str(), &st) == 0 ? Status::created : Status::running;
+}
+
+ErrorOr<void> Container::save() const {
+    TRY(write_file_atomic(dir_ + "/state.json", to_json(state).dump()));
+    const_cast<Container*>(this)->saved_ = true;
+    return {};
+}
+
+ErrorOr<void> Container::remove_directory() {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+    if (ec) return fail("remove " + dir_ + ": " + ec.message());
+    return {};
+}
+
+nlohmann::json Container::spec_state() const {
+    nlohmann::json j = {{"ociVersion", spec::kOciVersion},
+                        {"id", state.id},
+                        {"status", status_name(status())},
+                        {"bundle", state.bundle}};
+    Status s = status();
+    if (s == Status::created || s == Status::running || s == Status::creating) j["pid"] = state.pid;
+    if (!state.annotations.empty()) j["annotations"] = state.annotations;
+    return j;
+}
+
+nlohmann::json Container::runc_state() const {
+    Status s = status();
+    nlohmann::json j = {{"ociVersion", spec::kOciVersion},
+                        {"id", state.id},
+                        {"pid", s == Status::stopped ? 0 : state.pid},
+                        {"status", status_name(s)},
+                        {"bundle", state.bundle},
+                        {"rootfs", state.rootfs},
+                        {"created", state.created},
+                        {"owner", state.owner}};
+    if (!state.annotations.empty()) j["annotations"] = state.annotations;
+    return j;
+}
+
+std::string now_rfc3339_nano() {
+    auto now = std::chrono::system_clock::now();
+    auto secs = std::chrono::time_point_cast<std::chrono::seconds>(now);
+    auto nanos = std::chrono::duration_cast<std::chrono::nanoseconds>(now - secs).count();
+    std::time_t t = std::chrono::system_clock::to_time_t(secs);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    char buf[64];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+    char frac[16];
+    std::snprintf(frac, sizeof frac, ".%09ldZ", static_cast<long>(nanos));
+    return std::string(buf) + frac;
+}
+
+}  // namespace hutch::runtime

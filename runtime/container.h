@@ -1,0 +1,76 @@
+// A container's record under --root: ROOT/ID/state.json (what later commands need to know) and
+// ROOT/ID/exec.fifo (the created container's first process waits on it until `start`). The
+// directory is locked (flock) for as long as a Container object lives.
+#pragma once
+
+#include <sys/types.h>
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "base/error.h"
+#include "base/fd.h"
+#include "spec/spec.h"
+
+namespace hutch::runtime {
+
+enum class Status { creating, created, running, stopped };
+const char* status_name(Status status);
+
+struct ContainerState {
+    std::string id;
+    pid_t pid = 0;
+    uint64_t pid_start_time = 0;  // from /proc/PID/stat: tells a reused pid from ours
+    std::string bundle;
+    std::string rootfs;
+    std::string created;  // RFC 3339, UTC
+    std::string owner;
+    std::map<std::string, std::string> annotations;
+    std::map<std::string, std::string> cgroup_paths;  // cgroups::Manager::paths()
+    std::vector<spec::Hook> poststart;                // run by start
+    std::vector<spec::Hook> poststop;                 // run by delete, after the bundle may be gone
+    bool own_pid_namespace = false;                   // killing pid kills everything inside
+};
+
+// Accepts what runc accepts: letters, digits, '_', '+', '-', '.', and not "." or "..".
+ErrorOr<void> validate_container_id(const std::string& id);
+
+class Container {
+public:
+    // Makes ROOT/ID (failing if it exists) and locks it; status "creating" until saved.
+    static ErrorOr<Container> make_new(const std::string& root, const std::string& id);
+    // Locks ROOT/ID and loads its state.
+    static ErrorOr<Container> open(const std::string& root, const std::string& id);
+    // Removes ROOT/ID of a container whose state could not be loaded (a crash during create).
+    static ErrorOr<void> remove_broken(const std::string& root, const std::string& id);
+
+    ContainerState state;
+
+    // The status, derived from the kernel: is the pid ours and alive, is the fifo still there.
+    Status status() const;
+    ErrorOr<void> save() const;
+    ErrorOr<void> remove_directory();
+    // Lets other commands work on the container while this one waits (run in the foreground).
+    void unlock() { lock_.reset(); }
+
+    std::string dir() const { return dir_; }
+    std::string fifo_path() const { return dir_ + "/exec.fifo"; }
+    // The state given to hooks and printed by `state`: the runtime-spec's fields.
+    nlohmann::json spec_state() const;
+    // What `state` and `list --format json` print: runc's fields.
+    nlohmann::json runc_state() const;
+
+private:
+    Container(std::string dir, UniqueFd lock) : dir_(std::move(dir)), lock_(std::move(lock)) {}
+    std::string dir_;
+    UniqueFd lock_;
+    bool saved_ = false;
+};
+
+// Start time of a process (field 22 of /proc/PID/stat), 0 when it does not exist.
+uint64_t process_start_time(pid_t pid);
+// RFC 3339 UTC timestamp with nanoseconds, as runc writes "created".
+std::string now_rfc3339_nano();
+
+}  // namespace hutch::runtime

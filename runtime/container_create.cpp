@@ -1,0 +1,126 @@
+// `create`: from a bundle to a container waiting for `start`.
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <climits>
+#include <cstring>
+
+#include "base/file.h"
+#include "base/log.h"
+#include "cgroups/manager.h"
+#include "runtime/create_internal.h"
+#include "runtime/launch.h"
+#include "runtime/runtime.h"
+
+namespace hutch::runtime {
+namespace {
+
+ErrorOr<std::string> absolute_path(const std::string& path, const std::string& what) {
+    char resolved[PATH_MAX];
+    if (!::realpath(path.c_str(), resolved)) return fail_errno(what + " " + path);
+    return std::string(resolved);
+}
+
+// Hands the pty master to whoever listens on --console-socket, as runc does (SCM_RIGHTS).
+ErrorOr<void> send_to_console_socket(const std::string& socket_path, int master) {
+    UniqueFd sock(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!sock) return fail_errno("console socket");
+    struct sockaddr_un addr = {};
+    addr.sun_family = AF_UNIX;
+    if (socket_path.size() >= sizeof addr.sun_path) return fail("--console-socket: path too long");
+    std::memcpy(addr.sun_path, socket_path.c_str(), socket_path.size());
+    if (::connect(sock.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+        return fail_errno("--console-socket: connect " + socket_path);
+    char name[] = "/dev/ptmx";
+    struct iovec iov = {name, sizeof name - 1};
+    struct msghdr msg = {};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    struct cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
+    cmsg->cmsg_level = SOL_SOCKET;
+    cmsg->cmsg_type = SCM_RIGHTS;
+    cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(cmsg), &master, sizeof(int));
+    if (::sendmsg(sock.get(), &msg, MSG_NOSIGNAL) < 0) return fail_errno("--console-socket: send");
+    return {};
+}
+
+void fill_state(ContainerState& state, const spec::Spec& spec, const std::string& bundle, const std::string& rootfs) {
+    state.bundle = bundle;
+    state.rootfs = rootfs;
+    state.created = now_rfc3339_nano();
+    state.annotations = spec.annotations;
+    state.poststart = spec.hooks.poststart;
+    state.poststop = spec.hooks.poststop;
+    state.own_pid_namespace = spec::has_namespace(spec, spec::NamespaceType::pid) &&
+                              spec::find_namespace(spec, spec::NamespaceType::pid)->path.empty();
+}
+
+ErrorOr<Created> create_locked(const CreateOptions& options, Container& container, const spec::Spec& spec,
+                               const std::string& bundle, bool keep_terminal) {
+    std::string root_path = spec.root.path[0] == '/' ? spec.root.path : bundle + "/" + spec.root.path;
+    std::string rootfs = TRY(absolute_path(root_path, "root.path"));
+    fill_state(container.state, spec, bundle, rootfs);
+    if (spec.process.terminal && options.console_socket.empty() && !keep_terminal)
+        return fail("process.terminal is true: --console-socket is required");
+    if (!spec.process.terminal && !options.console_socket.empty())
+        return fail("--console-socket given but process.terminal is false");
+    // Relative bind-mount sources are relative to the bundle.
+    if (::chdir(bundle.c_str()) != 0) return fail_errno("chdir " + bundle);
+
+    std::string cgroups_path = spec.linux_ ? spec.linux_->cgroups_path : "";
+    auto cgroups = TRY(cgroups::make_manager(cgroups_path, container.state.id));
+    const spec::Resources* resources = spec.linux_ && spec.linux_->resources ? &*spec.linux_->resources : nullptr;
+    TRY(cgroups->create(resources));
+    container.state.cgroup_paths = cgroups->paths();
+
+    auto launched = launch(spec, container, *cgroups, {container.state.rootfs, options.preserve_fds,
+                                                       options.no_pivot, options.no_new_keyring});
+    if (!launched) {
+        (void)cgroups->destroy();
+        return std::unexpected(launched.error());
+    }
+    auto finish = [&]() -> ErrorOr<void> {
+        container.state.pid_start_time = process_start_time(launched->pid);
+        if (launched->pty_master && !options.console_socket.empty())
+            TRY(send_to_console_socket(options.console_socket, launched->pty_master.get()));
+        TRY(container.save());
+        if (!options.pid_file.empty())
+            TRY_CTX(write_file_atomic(options.pid_file, std::to_string(launched->pid), false), "--pid-file");
+        return {};
+    }();
+    if (!finish) {
+        ::kill(launched->pid, SIGKILL);  // not yet started: nothing to lose
+        (void)cgroups->destroy();
+        return std::unexpected(finish.error());
+    }
+    return Created{std::move(*launched), std::move(cgroups), {}, {}};
+}
+
+}  // namespace
+
+ErrorOr<Created> create_container(const CreateOptions& options, bool keep_terminal) {
+    std::string bundle = TRY(absolute_path(options.bundle, "--bundle"));
+    spec::Spec spec = TRY(spec::load_spec(bundle));
+    auto container = TRY(Container::make_new(options.root, options.id));
+    auto created = create_locked(options, container, spec, bundle, keep_terminal);
+    if (!created) {
+        (void)container.remove_directory();
+        return std::unexpected(created.error());
+    }
+    created->spec = std::move(spec);
+    created->container = std::move(container);
+    return created;
+}
+
+ErrorOr<void> create(const CreateOptions& options) {
+    TRY(create_container(options, false));
+    return {};
+}
+
+}  // namespace hutch::runtime

@@ -1,0 +1,52 @@
+// `delete`: a stopped or created container (or any, with --force) goes away with everything it
+// held: processes, cgroups, state directory; poststop hooks run last.
+#include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include "base/log.h"
+#include "cgroups/manager.h"
+#include "runtime/create_internal.h"
+#include "runtime/hooks.h"
+
+namespace hutch::runtime {
+namespace {
+
+// Kills the container's first process and waits (bounded) until the kernel has it gone.
+void kill_and_wait(const ContainerState& state) {
+    UniqueFd pidfd = open_container_pidfd(state);
+    if (!pidfd) return;
+    ::syscall(SYS_pidfd_send_signal, pidfd.get(), SIGKILL, nullptr, 0);
+    struct pollfd pfd = {pidfd.get(), POLLIN, 0};
+    ::poll(&pfd, 1, 10000);
+}
+
+}  // namespace
+
+ErrorOr<void> destroy_container(Container& container) {
+    kill_and_wait(container.state);
+    auto cgroups = cgroups::manager_from_paths(container.state.cgroup_paths);
+    TRY(cgroups->destroy());
+    auto hooks = run_hooks("poststop", container.state.poststop, container.spec_state().dump());
+    if (!hooks) log::warn(hooks.error().message);
+    return container.remove_directory();
+}
+
+ErrorOr<void> remove(const std::string& root, const std::string& id, bool force) {
+    auto container = Container::open(root, id);
+    if (!container) {
+        // A crash during create can leave a directory without a usable state.json.
+        struct stat st;
+        bool dir_exists = validate_container_id(id) && ::stat((root + "/" + id).c_str(), &st) == 0;
+        if (dir_exists && force) return Container::remove_broken(root, id);
+        return std::unexpected(container.error());
+    }
+    Status status = container->status();
+    // Like runc, a created container is removed without --force: containerd's shim relies on it.
+    if (status == Status::running && !force)
+        return fail("cannot delete container " + id + " that is not stopped: running (use --force)");
+    return destroy_container(*container);
+}
+
+}  // namespace hutch::runtime

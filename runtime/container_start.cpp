@@ -1,0 +1,36 @@
+// `start`: release the process waiting on exec.fifo, then the poststart hooks.
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "runtime/create_internal.h"
+#include "runtime/hooks.h"
+
+namespace hutch::runtime {
+
+UniqueFd open_container_pidfd(const ContainerState& state) {
+    if (state.pid <= 0) return {};
+    UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, state.pid, 0)));
+    // Checked after opening: if the start time still matches now, the pidfd is for our process.
+    if (pidfd && process_start_time(state.pid) != state.pid_start_time) pidfd.reset();
+    return pidfd;
+}
+
+ErrorOr<void> start_created(Container& container, int pidfd) {
+    TRY_CTX(release_fifo(container.fifo_path(), pidfd), "start " + container.state.id);
+    auto hooks = run_hooks("poststart", container.state.poststart, container.spec_state().dump());
+    if (!hooks) log::warn(hooks.error().message);
+    return {};
+}
+
+ErrorOr<void> start(const std::string& root, const std::string& id) {
+    auto container = TRY(Container::open(root, id));
+    Status status = container.status();
+    if (status != Status::created)
+        return fail("cannot start container " + id + " in status " + status_name(status) + ": it must be created");
+    UniqueFd pidfd = open_container_pidfd(container.state);
+    if (!pidfd) return fail("container " + id + ": its process is gone");
+    return start_created(container, pidfd.get());
+}
+
+}  // namespace hutch::runtime

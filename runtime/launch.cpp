@@ -1,0 +1,367 @@
+#include "runtime/launch.h"
+
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "base/file.h"
+#include "namespaces/namespaces.h"
+#include "namespaces/rootfs.h"
+#include "runtime/hooks.h"
+#include "runtime/security.h"
+#include "runtime/sync_channel.h"
+
+namespace hutch::runtime {
+namespace {
+
+// Everything the child needs, prepared by the parent before the clone.
+struct ChildContext {
+    const std::string& id;
+    const spec::Spec& spec;
+    const LaunchOptions& options;
+    namespaces::Plan ns;
+    std::vector<UniqueFd> cgroup_join;
+    UniqueFd fifo;  // O_PATH, reopened for writing by the child to wait for start
+    std::optional<security::SeccompFilter> seccomp;
+    security::CapabilityPlan capabilities;
+    security::RlimitPlan rlimits;
+    bool has_container_hooks = false;
+};
+
+bool needs_hook_round_trip(const spec::Hooks& hooks) {
+    return !hooks.prestart.empty() || !hooks.create_runtime.empty() || !hooks.create_container.empty() ||
+           !hooks.start_container.empty();
+}
+
+std::string with_status(const std::string& state_json, const char* status) {
+    auto j = nlohmann::json::parse(state_json, nullptr, false);
+    if (j.is_discarded()) return state_json;
+    j["status"] = status;
+    return j.dump();
+}
+
+// --- the child: nothing below throws, and every failure is reported on the channel ---
+
+ErrorOr<void> reset_signals() {
+    sigset_t none;
+    sigemptyset(&none);
+    if (sigprocmask(SIG_SETMASK, &none, nullptr) != 0) return fail_errno("sigprocmask");
+    for (int sig = 1; sig < NSIG; ++sig)
+        if (sig != SIGKILL && sig != SIGSTOP) ::signal(sig, SIG_DFL);
+    return {};
+}
+
+ErrorOr<void> join_cgroups(std::vector<UniqueFd>& files) {
+    for (auto& fd : files)
+        if (::write(fd.get(), "0", 1) != 1) return fail_errno("move into the container's cgroup");
+    files.clear();
+    return {};
+}
+
+ErrorOr<void> enter_namespaces(ChildContext& ctx, const SyncChannel& channel) {
+    if (ctx.ns.new_user) {
+        TRY(channel.expect(SyncMessage::ids_mapped));
+        if (::setresgid(0, 0, 0) != 0) return fail_errno("setresgid to root in the user namespace");
+        if (::setresuid(0, 0, 0) != 0) return fail_errno("setresuid to root in the user namespace");
+    }
+    TRY(namespaces::join_all(ctx.ns));
+    if (ctx.ns.new_cgroup && ::unshare(CLONE_NEWCGROUP) != 0) return fail_errno("unshare the cgroup namespace");
+    if (::setsid() < 0) return fail_errno("setsid");
+    return {};
+}
+
+ErrorOr<void> join_session_keyring(const std::string& id) {
+    constexpr int kKeyctlJoinSessionKeyring = 1;
+    std::string name = "_ses." + id;
+    if (::syscall(SYS_keyctl, kKeyctlJoinSessionKeyring, name.c_str()) < 0 && errno != ENOSYS)
+        return fail_errno("join a new session keyring");
+    return {};
+}
+
+ErrorOr<void> set_names(const spec::Spec& spec) {
+    if (!spec.hostname.empty() && ::sethostname(spec.hostname.data(), spec.hostname.size()) != 0)
+        return fail_errno("hostname: sethostname");
+    if (!spec.domainname.empty() && ::setdomainname(spec.domainname.data(), spec.domainname.size()) != 0)
+        return fail_errno("domainname: setdomainname");
+    return {};
+}
+
+// Opens a pty in the container's devpts, makes it the controlling terminal and stdio, and sends
+// the master side to the parent.
+ErrorOr<void> set_up_terminal(const spec::Process& process, const SyncChannel& channel) {
+    UniqueFd master(::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
+    if (!master) return fail_errno("process.terminal: open /dev/ptmx");
+    if (::grantpt(master.get()) != 0 || ::unlockpt(master.get()) != 0) return fail_errno("process.terminal: unlockpt");
+    char name[64];
+    if (::ptsname_r(master.get(), name, sizeof name) != 0) return fail_errno("process.terminal: ptsname");
+    UniqueFd slave(::open(name, O_RDWR | O_NOCTTY));
+    if (!slave) return fail_errno(std::string("process.terminal: open ") + name);
+    if (process.console_size) {
+        struct winsize ws = {};
+        ws.ws_row = static_cast<unsigned short>(process.console_size->height);
+        ws.ws_col = static_cast<unsigned short>(process.console_size->width);
+        ::ioctl(slave.get(), TIOCSWINSZ, &ws);
+    }
+    if (::ioctl(slave.get(), TIOCSCTTY, 0) != 0) return fail_errno("process.terminal: TIOCSCTTY");
+    for (int fd = 0; fd <= 2; ++fd)
+        if (::dup2(slave.get(), fd) < 0) return fail_errno("process.terminal: dup2");
+    return channel.send(SyncMessage::pty_master, {}, master.get());
+}
+
+ErrorOr<void> set_oom_score_adj(const std::optional<int>& adj) {
+    if (!adj) return {};
+    return map_error(write_existing_file("/proc/self/oom_score_adj", std::to_string(*adj)),
+                     [](const Error& e) { return e.context("process.oomScoreAdj"); });
+}
+
+std::string env_value(const std::vector<std::string>& env, const std::string& name) {
+    for (const auto& entry : env)
+        if (entry.compare(0, name.size() + 1, name + "=") == 0) return entry.substr(name.size() + 1);
+    return {};
+}
+
+// The program to exec, found in the container's PATH like execvp would, checked before
+// "created" so that `create` fails for a missing program, as runc's does.
+ErrorOr<std::string> find_program(const spec::Process& process) {
+    const std::string& name = process.args.front();
+    if (name.find('/') != std::string::npos) {
+        if (::access(name.c_str(), X_OK) != 0) return fail_errno("process.args[0]: " + name);
+        return name;
+    }
+    std::string path = env_value(process.env, "PATH");
+    if (path.empty()) path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    size_t start = 0;
+    while (start <= path.size()) {
+        size_t end = path.find(':', start);
+        if (end == std::string::npos) end = path.size();
+        std::string candidate = path.substr(start, end - start) + "/" + name;
+        struct stat st;
+        if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(candidate.c_str(), X_OK) == 0)
+            return candidate;
+        start = end + 1;
+    }
+    return fail("process.args[0]: " + name + ": executable file not found in $PATH");
+}
+
+ErrorOr<void> change_directory(const std::string& cwd) {
+    if (::chdir(cwd.c_str()) != 0) return fail_errno("process.cwd: chdir " + cwd);
+    return {};
+}
+
+// After `start`: drop privileges in the order that keeps each step possible, load seccomp as
+// late as the kernel allows, and exec. Returns only on failure.
+ErrorOr<void> become_process(ChildContext& ctx, const std::string& program) {
+    const spec::Process& process = ctx.spec.process;
+    TRY(security::drop_bounding_set(ctx.capabilities));
+    // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it while we still have it.
+    if (ctx.seccomp && !process.no_new_privileges) TRY_CTX(ctx.seccomp->load(), "linux.seccomp");
+    TRY(security::switch_user(process.user));
+    TRY(security::apply_capabilities(ctx.capabilities));
+    if (process.no_new_privileges && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+        return fail_errno("process.noNewPrivileges");
+    if (ctx.seccomp && process.no_new_privileges) TRY_CTX(ctx.seccomp->load(), "linux.seccomp");
+    // Only stdio and the preserved fds reach the program.
+    ::syscall(SYS_close_range, 3 + ctx.options.preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC);
+    std::vector<char*> argv, envp;
+    for (const auto& a : process.args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    for (const auto& e : process.env) envp.push_back(const_cast<char*>(e.c_str()));
+    envp.push_back(nullptr);
+    ::execve(program.c_str(), argv.data(), envp.data());
+    return fail_errno("exec " + program);
+}
+
+// Blocks until `start` opens the fifo for reading, then runs startContainer hooks and execs.
+// From here on, failures are written to the fifo, where `start` reads them.
+ErrorOr<void> wait_for_start_and_exec(ChildContext& ctx, const std::string& program, const std::string& state) {
+    std::string reopen = "/proc/self/fd/" + std::to_string(ctx.fifo.get());
+    UniqueFd fifo(::open(reopen.c_str(), O_WRONLY | O_CLOEXEC));
+    if (!fifo) return fail_errno("open exec.fifo");
+    ctx.fifo.reset();
+    auto result = [&]() -> ErrorOr<void> {
+        TRY(run_hooks("startContainer", ctx.spec.hooks.start_container, with_status(state, "created")));
+        return become_process(ctx, program);
+    }();
+    if (!result) (void)write_all(fifo.get(), result.error().message);
+    return result;
+}
+
+ErrorOr<void> child_setup(ChildContext& ctx, const SyncChannel& channel) {
+    const spec::Spec& spec = ctx.spec;
+    TRY(join_cgroups(ctx.cgroup_join));
+    TRY(reset_signals());
+    TRY(enter_namespaces(ctx, channel));
+    if (!ctx.options.no_new_keyring) TRY(join_session_keyring(ctx.id));
+    TRY(rootfs::prepare_rootfs(spec, ctx.options.rootfs));
+    std::string state;
+    if (ctx.has_container_hooks) {
+        TRY(channel.send(SyncMessage::run_hooks));
+        state = TRY(channel.expect(SyncMessage::hooks_done)).text;
+        TRY(run_hooks("createContainer", spec.hooks.create_container, state));
+    }
+    TRY(rootfs::enter_rootfs(ctx.options.rootfs, ctx.options.no_pivot));
+    TRY(set_names(spec));
+    if (spec.linux_) TRY(rootfs::apply_sysctls(spec.linux_->sysctl));
+    TRY(rootfs::finalize_rootfs(spec));
+    if (spec.process.terminal) TRY(set_up_terminal(spec.process, channel));
+    TRY(set_oom_score_adj(spec.process.oom_score_adj));
+    TRY(security::apply_rlimits(ctx.rlimits));
+    TRY(change_directory(spec.process.cwd));
+    std::string program = TRY(find_program(spec.process));
+    TRY(channel.send(SyncMessage::created));
+    return wait_for_start_and_exec(ctx, program, state);
+}
+
+[[noreturn]] void child_main(ChildContext& ctx, SyncChannel& channel) {
+    auto result = child_setup(ctx, channel);
+    // Reaching here means something failed: before "created" the parent reads this.
+    (void)channel.send(SyncMessage::error, result.error().message);
+    _exit(1);
+}
+
+// --- the parent ---
+
+pid_t clone_child(int flags, UniqueFd& pidfd_out) {
+    int pidfd = -1;
+    struct clone_args args = {};
+    args.flags = static_cast<uint64_t>(flags) | CLONE_PIDFD;
+    args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
+    args.exit_signal = SIGCHLD;
+    pid_t pid = static_cast<pid_t>(::syscall(SYS_clone3, &args, sizeof args));
+    if (pid > 0) pidfd_out.reset(pidfd);
+    return pid;
+}
+
+// Clones with the pid namespace to join (if any) as the one for children, then restores ours.
+ErrorOr<pid_t> clone_into_namespaces(const namespaces::Plan& ns, UniqueFd& pidfd) {
+    UniqueFd own_pid_ns;
+    if (ns.pid_join) {
+        own_pid_ns.reset(::open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC));
+        if (!own_pid_ns) return fail_errno("open /proc/self/ns/pid");
+        if (::setns(ns.pid_join.get(), CLONE_NEWPID) != 0) return fail_errno("linux.namespaces.pid: setns");
+    }
+    pid_t pid = clone_child(ns.clone_flags, pidfd);
+    int clone_errno = errno;
+    if (own_pid_ns) ::setns(own_pid_ns.get(), CLONE_NEWPID);
+    if (pid < 0) return fail_errno("clone3", clone_errno);
+    return pid;
+}
+
+ErrorOr<ChildContext> prepare_child(const spec::Spec& spec, Container& container, cgroups::Manager& cgroups,
+                                    const LaunchOptions& options) {
+    ChildContext ctx{container.state.id, spec, options, TRY(namespaces::plan(spec)), {}, {}, {}, {}, {}, needs_hook_round_trip(spec.hooks)};
+    if (!((ctx.ns.clone_flags | ctx.ns.unshare_flags) & CLONE_NEWNS))
+        return fail("linux.namespaces: a new mount namespace is required");
+    TRY(rootfs::validate(spec));
+    if (spec.linux_ && spec.linux_->seccomp) ctx.seccomp = TRY(security::SeccompFilter::build(*spec.linux_->seccomp));
+    ctx.capabilities = TRY(security::prepare_capabilities(spec.process.capabilities));
+    ctx.rlimits = TRY(security::prepare_rlimits(spec.process.rlimits));
+    ctx.cgroup_join = TRY(cgroups.open_self_join_files());
+    if (::mkfifo(container.fifo_path().c_str(), 0622) != 0) return fail_errno("mkfifo " + container.fifo_path());
+    ctx.fifo.reset(::open(container.fifo_path().c_str(), O_PATH | O_CLOEXEC));
+    if (!ctx.fifo) return fail_errno("open " + container.fifo_path());
+    return ctx;
+}
+
+// Answers the child until it reports "created".
+ErrorOr<void> supervise_setup(const spec::Spec& spec, Container& container, const ChildContext& ctx,
+                              const SyncChannel& channel, Launched& launched) {
+    if (ctx.ns.new_user) {
+        TRY(namespaces::write_id_maps(launched.pid, *spec.linux_));
+        TRY(channel.send(SyncMessage::ids_mapped));
+    }
+    for (;;) {
+        auto msg = TRY(channel.receive());
+        switch (msg.type) {
+            case SyncMessage::run_hooks: {
+                std::string state = container.spec_state().dump();
+                TRY(run_hooks("prestart", spec.hooks.prestart, state));
+                TRY(run_hooks("createRuntime", spec.hooks.create_runtime, state));
+                TRY(channel.send(SyncMessage::hooks_done, state));
+                break;
+            }
+            case SyncMessage::pty_master: launched.pty_master = std::move(msg.fd); break;
+            case SyncMessage::created: return {};
+            case SyncMessage::error: return fail(msg.text);
+            default: return fail("sync channel: unexpected message from the container process");
+        }
+    }
+}
+
+}  // namespace
+
+ErrorOr<Launched> launch(const spec::Spec& spec, Container& container, cgroups::Manager& cgroups,
+                         const LaunchOptions& options) {
+    auto ctx = prepare_child(spec, container, cgroups, options);
+    if (!ctx) {
+        ::unlink(container.fifo_path().c_str());
+        return std::unexpected(ctx.error());
+    }
+    auto [parent_end, child_end] = TRY(SyncChannel::make_pair());
+    Launched launched;
+    auto pid = clone_into_namespaces(ctx->ns, launched.pidfd);
+    if (!pid) {
+        ::unlink(container.fifo_path().c_str());
+        return std::unexpected(pid.error());
+    }
+    if (*pid == 0) {
+        parent_end.close();
+        child_main(*ctx, child_end);
+    }
+    child_end.close();
+    launched.pid = *pid;
+    container.state.pid = *pid;
+    auto setup = supervise_setup(spec, container, *ctx, parent_end, launched);
+    if (!setup) {
+        ::kill(*pid, SIGKILL);
+        ::waitpid(*pid, nullptr, 0);
+        ::unlink(container.fifo_path().c_str());
+        return std::unexpected(setup.error());
+    }
+    return launched;
+}
+
+ErrorOr<void> release_fifo(const std::string& fifo_path, int pidfd) {
+    // Non-blocking open succeeds with no writer; the writer's blocking open then completes.
+    UniqueFd fifo(::open(fifo_path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+    if (!fifo) return fail_errno("open " + fifo_path);
+    ::unlink(fifo_path.c_str());
+    std::string report;
+    bool writer_seen = false;
+    for (;;) {
+        struct pollfd fds[2] = {{fifo.get(), POLLIN, 0}, {pidfd, POLLIN, 0}};
+        if (::poll(fds, 2, -1) < 0) {
+            if (errno == EINTR) continue;
+            return fail_errno("poll exec.fifo");
+        }
+        if (fds[0].revents & POLLIN) {
+            char buf[1024];
+            ssize_t n = ::read(fifo.get(), buf, sizeof buf);
+            if (n > 0) {
+                writer_seen = true;
+                report.append(buf, static_cast<size_t>(n));
+                continue;
+            }
+        }
+        // POLLHUP: the writer closed its end, by exec (close-on-exec) or by exiting.
+        if (fds[0].revents & POLLHUP) break;
+        if (fds[1].revents & POLLIN) {
+            if (!writer_seen) return fail("the container process exited before start");
+            break;
+        }
+    }
+    if (!report.empty()) return fail(report);
+    return {};
+}
+
+}  // namespace hutch::runtime

@@ -1,0 +1,41 @@
+// Starting a container's first process: one clone3() in the common case, one sync channel, no
+// re-exec of hutch. The parent prepares whatever can fail on bad input before the clone; the
+// child moves itself into its cgroups, sets up namespaces, mounts and security, reports
+// "created", and waits on exec.fifo until `start`.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+
+#include "base/error.h"
+#include "base/fd.h"
+#include "cgroups/manager.h"
+#include "runtime/container.h"
+#include "spec/spec.h"
+
+namespace hutch::runtime {
+
+struct LaunchOptions {
+    std::string rootfs;  // absolute
+    int preserve_fds = 0;
+    bool no_pivot = false;
+    bool no_new_keyring = false;
+};
+
+struct Launched {
+    pid_t pid = -1;
+    UniqueFd pidfd;       // the container process, for waiting without races
+    UniqueFd pty_master;  // when process.terminal: the console's master side
+};
+
+// Creates the first process of `container` and returns once it waits for start. On failure the
+// process is killed and reaped, and the fifo removed; the caller removes cgroups and state.
+ErrorOr<Launched> launch(const spec::Spec& spec, Container& container, cgroups::Manager& cgroups,
+                         const LaunchOptions& options);
+
+// The `start` half: releases the process waiting on the fifo and returns once it has exec'd
+// (or reports why it could not). pidfd tells a dead process from a slow one.
+ErrorOr<void> release_fifo(const std::string& fifo_path, int pidfd);
+
+}  // namespace hutch::runtime

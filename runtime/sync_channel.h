@@ -1,0 +1,48 @@
+// The one channel between hutch and the container's first process: a SOCK_SEQPACKET socket pair,
+// so each message arrives whole. The child reports progress or failure on it and never throws.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "base/error.h"
+#include "base/fd.h"
+
+namespace hutch::runtime {
+
+enum class SyncMessage : uint8_t {
+    ids_mapped = 1,  // parent -> child: uid_map and gid_map are written
+    run_hooks,       // child -> parent: namespaces and mounts are ready, run prestart/createRuntime
+    hooks_done,      // parent -> child
+    pty_master,      // child -> parent: the terminal's master side, as an attached fd
+    created,         // child -> parent: set-up is done, waiting for start
+    error,           // child -> parent: text says what failed
+};
+
+class SyncChannel {
+public:
+    struct Received {
+        SyncMessage type;
+        std::string text;
+        UniqueFd fd;
+    };
+
+    static ErrorOr<std::pair<SyncChannel, SyncChannel>> make_pair();
+
+    ErrorOr<void> send(SyncMessage type, std::string_view text = {}, int fd = -1) const;
+    // Fails when the peer closed its end: for the parent, the child died.
+    ErrorOr<Received> receive() const;
+    // Waits for one message of the expected type; an error message from the child becomes an Error.
+    ErrorOr<Received> expect(SyncMessage type) const;
+
+    void close() { fd_.reset(); }
+    int fd() const { return fd_.get(); }
+
+private:
+    explicit SyncChannel(UniqueFd fd) : fd_(std::move(fd)) {}
+    UniqueFd fd_;
+};
+
+}  // namespace hutch::runtime
