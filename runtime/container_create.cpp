@@ -76,7 +76,10 @@ ErrorOr<Created> create_locked(const CreateOptions& options, Container& containe
     std::string cgroups_path = spec.linux_ ? spec.linux_->cgroups_path : "";
     auto cgroups = TRY(cgroups::make_manager(cgroups_path, container.state.id));
     const spec::Resources* resources = spec.linux_ && spec.linux_->resources ? &*spec.linux_->resources : nullptr;
-    TRY(cgroups->create(resources));
+    // The device nodes a container is given must also be allowed by its device cgroup.
+    spec::Resources with_devices =
+        cgroups::resources_allowing_devices(resources, spec.linux_ ? spec.linux_->devices : std::vector<spec::Device>{});
+    TRY(cgroups->create(&with_devices));
     container.state.cgroup_paths = cgroups->paths();
 
     auto launched = launch(spec, container, *cgroups, {container.state.rootfs, options.preserve_fds,

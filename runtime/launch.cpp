@@ -164,12 +164,12 @@ ErrorOr<void> become_process(ChildContext& ctx, const std::string& program) {
     const spec::Process& process = ctx.spec.process;
     TRY(security::drop_bounding_set(ctx.capabilities));
     // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it while we still have it.
-    if (ctx.seccomp && !process.no_new_privileges) TRY_CTX(ctx.seccomp->load(), "linux.seccomp");
+    if (ctx.seccomp && !process.no_new_privileges) TRY(ctx.seccomp->load());
     TRY(security::switch_user(process.user));
     TRY(security::apply_capabilities(ctx.capabilities));
     if (process.no_new_privileges && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
         return fail_errno("process.noNewPrivileges");
-    if (ctx.seccomp && process.no_new_privileges) TRY_CTX(ctx.seccomp->load(), "linux.seccomp");
+    if (ctx.seccomp && process.no_new_privileges) TRY(ctx.seccomp->load());
     // Only stdio and the preserved fds reach the program.
     ::syscall(SYS_close_range, 3 + ctx.options.preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC);
     std::vector<char*> argv, envp;
@@ -215,7 +215,7 @@ ErrorOr<void> child_setup(ChildContext& ctx, const SyncChannel& channel) {
     TRY(rootfs::finalize_rootfs(spec));
     if (spec.process.terminal) TRY(set_up_terminal(spec.process, channel));
     TRY(set_oom_score_adj(spec.process.oom_score_adj));
-    TRY(security::apply_rlimits(ctx.rlimits));
+    if (!ctx.ns.new_user) TRY(security::apply_rlimits(ctx.rlimits));
     TRY(change_directory(spec.process.cwd));
     std::string program = TRY(find_program(spec.process));
     TRY(channel.send(SyncMessage::created));
@@ -265,7 +265,11 @@ ErrorOr<ChildContext> prepare_child(const spec::Spec& spec, Container& container
     TRY(rootfs::validate(spec));
     if (spec.linux_ && spec.linux_->seccomp) ctx.seccomp = TRY(security::SeccompFilter::build(*spec.linux_->seccomp));
     ctx.capabilities = TRY(security::prepare_capabilities(spec.process.capabilities));
+    // In a new user namespace the child starts with every capability; otherwise it can only keep
+    // what hutch itself has.
+    if (!ctx.ns.new_user) TRY(security::check_capabilities_available(ctx.capabilities));
     ctx.rlimits = TRY(security::prepare_rlimits(spec.process.rlimits));
+    TRY(security::check_rlimits_allowed(ctx.rlimits));
     ctx.cgroup_join = TRY(cgroups.open_self_join_files());
     if (::mkfifo(container.fifo_path().c_str(), 0622) != 0) return fail_errno("mkfifo " + container.fifo_path());
     ctx.fifo.reset(::open(container.fifo_path().c_str(), O_PATH | O_CLOEXEC));
@@ -278,6 +282,8 @@ ErrorOr<void> supervise_setup(const spec::Spec& spec, Container& container, cons
                               const SyncChannel& channel, Launched& launched) {
     if (ctx.ns.new_user) {
         TRY(namespaces::write_id_maps(launched.pid, *spec.linux_));
+        // The child could never raise a hard limit from inside its user namespace.
+        TRY(security::apply_rlimits(ctx.rlimits, launched.pid));
         TRY(channel.send(SyncMessage::ids_mapped));
     }
     for (;;) {

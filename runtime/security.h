@@ -1,0 +1,130 @@
+// The container process's security settings: seccomp filter, capabilities, user switch, rlimits.
+//
+// Each setting is split in two. The parent (before clone) calls build()/prepare_*(), which check
+// everything that can fail on bad input and turn names into numbers, so a bad config.json gives a
+// one-line error before anything is created. The cloned child only applies the prepared plan: the
+// apply functions never throw and report failure as ErrorOr, to be sent over the sync channel.
+//
+// Call order in the child (why, in brackets):
+//   1. apply_rlimits             [raising a hard limit needs CAP_SYS_RESOURCE in the host's user
+//                                 namespace, so before any capability is dropped; with a new user
+//                                 namespace the parent does it instead: see apply_rlimits]
+//   2. drop_bounding_set         [PR_CAPBSET_DROP needs CAP_SETPCAP: while still root]
+//   3. without noNewPrivileges: SeccompFilter::load
+//                                [loading without no_new_privs needs CAP_SYS_ADMIN]
+//   4. switch_user               [setgroups/setresgid need CAP_SETGID, setresuid CAP_SETUID;
+//                                 PR_SET_KEEPCAPS keeps the permitted set across the uid change]
+//   5. apply_capabilities        [after the uid change, which cleared the effective set]
+//   6. with noNewPrivileges: prctl(PR_SET_NO_NEW_PRIVS), then SeccompFilter::load, last before
+//      execve, so the filter sees as few of the runtime's own syscalls as possible
+//   7. execve
+#pragma once
+
+#include <sys/resource.h>
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/error.h"
+#include "spec/spec.h"
+
+namespace hutch::security {
+
+// ---- Seccomp -------------------------------------------------------------------------------
+
+// An owned libseccomp filter context, fully built and validated; load() only hands it to the kernel.
+class SeccompFilter {
+public:
+    // Validates defaultAction, architectures, flags, and every rule's action and arguments.
+    // Errors name the field: "linux.seccomp.syscalls[2].args[0].op: unknown operator SCMP_CMP_FOO".
+    // Syscall names this libseccomp does not know for the native architecture are skipped.
+    static ErrorOr<SeccompFilter> build(const spec::Seccomp& seccomp);
+
+    // seccomp_load: installs the filter in the calling process (the child).
+    ErrorOr<void> load() const;
+
+    SeccompFilter(SeccompFilter&& other) noexcept;
+    SeccompFilter& operator=(SeccompFilter&& other) noexcept;
+    SeccompFilter(const SeccompFilter&) = delete;
+    SeccompFilter& operator=(const SeccompFilter&) = delete;
+    ~SeccompFilter();
+
+    // Number of rules added to the filter (after skipping unknown syscalls and default-action
+    // rules, and after splitting same-argument conditions). For tests and debug logs.
+    size_t rule_count() const { return rule_count_; }
+
+private:
+    explicit SeccompFilter(void* ctx) : ctx_(ctx) {}
+    void* ctx_ = nullptr;  // scmp_filter_ctx; void* so that users need not include <seccomp.h>
+    size_t rule_count_ = 0;
+};
+
+// ---- Capabilities --------------------------------------------------------------------------
+
+// Capability sets as bit masks (bit N = capability number N), restricted to the capabilities the
+// running kernel has.
+struct CapabilityPlan {
+    uint64_t bounding = 0;
+    uint64_t effective = 0;
+    uint64_t permitted = 0;
+    uint64_t inheritable = 0;
+    uint64_t ambient = 0;
+    int last_cap = 0;  // the running kernel's highest capability number
+};
+
+// Maps names to numbers. An unknown name is an error naming the field
+// ("process.capabilities.bounding: unknown capability CAP_FOO"); a name libcap knows but the running
+// kernel lacks is skipped, as runc does. Absent capabilities mean none at all.
+// Ambient capabilities must also be permitted and inheritable (the kernel refuses them otherwise).
+ErrorOr<CapabilityPlan> prepare_capabilities(const std::optional<spec::Capabilities>& caps);
+
+// For a container that keeps the host's user namespace: checks in the parent that the runtime
+// itself holds every capability the plan asks for, since no process can gain one it lacks
+// ("process.capabilities: CAP_SYS_RESOURCE is not in the runtime's bounding set"). In a new user
+// namespace the child starts with every capability, so this check does not apply there.
+ErrorOr<void> check_capabilities_available(const CapabilityPlan& plan);
+
+// Child, while root with CAP_SETPCAP: drops every capability not in plan.bounding.
+ErrorOr<void> drop_bounding_set(const CapabilityPlan& plan);
+
+// Child, after switch_user: sets effective/permitted/inheritable, then raises the ambient set
+// (after clearing it).
+ErrorOr<void> apply_capabilities(const CapabilityPlan& plan);
+
+// ---- User ----------------------------------------------------------------------------------
+
+// Child: PR_SET_KEEPCAPS, setgroups(additionalGids), setresgid, setresuid, umask (0022 when absent,
+// as runc and crun do), then clears keepcaps again.
+ErrorOr<void> switch_user(const spec::User& user);
+
+// ---- Rlimits -------------------------------------------------------------------------------
+
+struct RlimitEntry {
+    int resource = 0;  // RLIMIT_NOFILE, ...
+    std::string name;  // "RLIMIT_NOFILE", for error messages
+    struct rlimit limit {};
+};
+
+struct RlimitPlan {
+    std::vector<RlimitEntry> entries;
+};
+
+// Maps RLIMIT_* names to resources; refuses unknown names, duplicates and soft above hard.
+ErrorOr<RlimitPlan> prepare_rlimits(const std::vector<spec::Rlimit>& rlimits);
+
+// Parent: refuses, before clone, a hard limit above the runtime's own when the runtime lacks
+// CAP_SYS_RESOURCE to raise it (the child inherits both), with the same message apply_rlimits gives.
+ErrorOr<void> check_rlimits_allowed(const RlimitPlan& plan);
+
+// Sets each entry with prlimit on `pid` (0: the calling process). EPERM on a raised hard limit reads
+// "process.rlimits: RLIMIT_NOFILE: hard limit 40000 is above the host's hard limit 20000".
+// Without a new user namespace the child applies them to itself (pid 0) while it still holds the
+// runtime's capabilities. In a new user namespace the child can never raise a hard limit (the
+// kernel asks for CAP_SYS_RESOURCE in the host's namespace), so the parent applies them to the
+// child's pid after clone, before releasing it, as runc does.
+ErrorOr<void> apply_rlimits(const RlimitPlan& plan, pid_t pid = 0);
+
+}  // namespace hutch::security
