@@ -51,9 +51,18 @@ public:
 // Picks the driver for this host and resolves cgroupsPath: an absolute path is taken from each
 // hierarchy's root; a relative one (or, when empty, the container id) nests under the cgroup
 // that the calling process is in.
-ErrorOr<std::unique_ptr<Manager>> make_manager(const std::string& cgroups_path, const std::string& container_id);
+ErrorOr<std::unique_ptr<Manager>> make_manager(const std::string& cgroups_path,
+                                               const std::string& container_id);
 
-// Reopens a manager from the paths() saved in a container's state.
+// resources (or none) with an allow rule (rwm) appended for each of config.json's linux.devices, as
+// runc does, so that the device nodes a container is given can be opened in it: pass the result to
+// create(). Device-cgroup types: "u" is a character device; "p" (a FIFO) is not governed.
+spec::Resources resources_allowing_devices(const spec::Resources* resources,
+                                           const std::vector<spec::Device>& devices);
+
+// Reopens a manager from the paths() saved in a container's state. Besides controller names the
+// map holds the key "hutch:created": the directories the manager made, newline-separated, the only
+// ones destroy() removes. Keep the whole map.
 std::unique_ptr<Manager> manager_from_paths(const std::map<std::string, std::string>& paths);
 
 }  // namespace hutch::cgroups

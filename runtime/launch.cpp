@@ -75,7 +75,6 @@ ErrorOr<void> enter_namespaces(ChildContext& ctx, const SyncChannel& channel) {
         if (::setresuid(0, 0, 0) != 0) return fail_errno("setresuid to root in the user namespace");
     }
     TRY(namespaces::join_all(ctx.ns));
-    if (ctx.ns.new_cgroup && ::unshare(CLONE_NEWCGROUP) != 0) return fail_errno("unshare the cgroup namespace");
     if (::setsid() < 0) return fail_errno("setsid");
     return {};
 }
@@ -203,6 +202,9 @@ ErrorOr<void> child_setup(ChildContext& ctx, const SyncChannel& channel) {
     TRY(enter_namespaces(ctx, channel));
     if (!ctx.options.no_new_keyring) TRY(join_session_keyring(ctx.id));
     TRY(rootfs::prepare_rootfs(spec, ctx.options.rootfs));
+    // Unshared after the mounts: a cgroup mount binds the container's own cgroup directories,
+    // which /proc/self/cgroup names in full only outside a cgroup namespace.
+    if (ctx.ns.new_cgroup && ::unshare(CLONE_NEWCGROUP) != 0) return fail_errno("unshare the cgroup namespace");
     std::string state;
     if (ctx.has_container_hooks) {
         TRY(channel.send(SyncMessage::run_hooks));

@@ -1,0 +1,101 @@
+#include "cgroups/cgroup_files.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include "base/fd.h"
+#include "base/file.h"
+
+namespace hutch::cgroups {
+namespace {
+
+std::string parent_of(const std::string& dir) {
+    size_t slash = dir.find_last_of('/');
+    return slash == 0 || slash == std::string::npos ? "/" : dir.substr(0, slash);
+}
+
+bool is_directory(const std::string& path) {
+    struct stat st {};
+    return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+}  // namespace
+
+bool cgroup_file_exists(const std::string& dir, std::string_view file) {
+    return ::access((dir + "/" + std::string(file)).c_str(), F_OK) == 0;
+}
+
+ErrorOr<void> write_cgroup_file(const std::string& dir, std::string_view file, std::string_view value,
+                                std::string_view field) {
+    std::string path = dir + "/" + std::string(file);
+    std::string what = std::string(field) + ": write " + std::string(value) + " to " + path;
+    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+    if (!fd && errno == ENOENT) return fail(what + ": not offered by this host's kernel (no such file)");
+    if (!fd) return fail_errno(what);
+    // A control file takes its value in a single write(); the kernel's answer to that one is final.
+    if (::write(fd.get(), value.data(), value.size()) < 0) return fail_errno(what);
+    return {};
+}
+
+ErrorOr<std::string> read_cgroup_file(const std::string& dir, std::string_view file) {
+    std::string text = TRY(read_file(dir + "/" + std::string(file)));
+    size_t end = text.find_last_not_of(" \t\n");
+    text.erase(end == std::string::npos ? 0 : end + 1);
+    size_t start = text.find_first_not_of(" \t\n");
+    text.erase(0, start == std::string::npos ? text.size() : start);
+    return text;
+}
+
+ErrorOr<void> make_cgroup_dirs(const std::string& dir, std::vector<std::string>& created) {
+    // Walk up to the deepest directory that exists (at worst the hierarchy's mountpoint), then
+    // create downwards, so that exactly the directories made here are recorded.
+    std::vector<std::string> missing;
+    for (std::string at = dir; !is_directory(at); at = parent_of(at)) {
+        if (at == "/") return fail("cgroups: mkdir " + dir + ": no existing parent directory");
+        missing.push_back(at);
+    }
+    for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
+        if (::mkdir(it->c_str(), 0755) == 0) {
+            created.push_back(*it);
+        } else if (errno != EEXIST) {  // EEXIST: someone else made it meanwhile, so it is not ours
+            return fail_errno("cgroups: mkdir " + *it);
+        }
+    }
+    return {};
+}
+
+ErrorOr<void> remove_cgroup_dir(const std::string& dir) {
+    using namespace std::chrono_literals;
+    auto deadline = std::chrono::steady_clock::now() + 1s;
+    for (;;) {
+        if (::rmdir(dir.c_str()) == 0 || errno == ENOENT) return {};
+        if (errno != EBUSY || std::chrono::steady_clock::now() > deadline)
+            return fail_errno("cgroups: rmdir " + dir);
+        std::this_thread::sleep_for(5ms);
+    }
+}
+
+ErrorOr<void> remove_cgroup_tree(const std::string& dir) {
+    UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!fd && errno == ENOENT) return {};
+    if (!fd) return fail_errno("cgroups: open " + dir);
+    DIR* stream = ::fdopendir(fd.get());
+    if (!stream) return fail_errno("cgroups: read " + dir);
+    fd.release();  // now owned by stream
+    std::vector<std::string> children;
+    while (dirent* entry = ::readdir(stream)) {
+        std::string_view name = entry->d_name;
+        if (entry->d_type == DT_DIR && name != "." && name != "..")
+            children.push_back(dir + "/" + std::string(name));
+    }
+    ::closedir(stream);
+    for (const std::string& child : children) TRY(remove_cgroup_tree(child));
+    return remove_cgroup_dir(dir);
+}
+
+}  // namespace hutch::cgroups
