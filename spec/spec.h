@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/error.h"
@@ -104,7 +105,7 @@ struct Device {
 
 struct DeviceRule {
     bool allow = false;
-    std::string type = "a";  // a, c, b
+    std::string type = "a";        // a, c, b
     std::optional<int64_t> major;  // absent: any (*)
     std::optional<int64_t> minor;
     std::string access = "rwm";
@@ -114,6 +115,7 @@ struct MemoryResources {
     std::optional<int64_t> limit, reservation, swap, kernel, kernel_tcp;
     std::optional<uint64_t> swappiness;
     std::optional<bool> disable_oom_killer, use_hierarchy;
+    std::optional<bool> check_before_update;  // update only: refuse a limit below current usage
 };
 
 struct CpuResources {
@@ -140,7 +142,8 @@ struct ThrottleDevice {
 struct BlockIoResources {
     std::optional<uint16_t> weight, leaf_weight;
     std::vector<WeightDevice> weight_device;
-    std::vector<ThrottleDevice> throttle_read_bps, throttle_write_bps, throttle_read_iops, throttle_write_iops;
+    std::vector<ThrottleDevice> throttle_read_bps, throttle_write_bps, throttle_read_iops,
+        throttle_write_iops;
 };
 
 struct HugepageLimit {
@@ -221,6 +224,8 @@ std::string default_spec_json(bool rootless);
 
 // Helpers shared by the runtime.
 const char* namespace_name(NamespaceType type);
+// The type for a config.json namespace name ("network"), or nullopt for an unknown name.
+std::optional<NamespaceType> namespace_type_from_name(std::string_view name);
 bool has_namespace(const Spec& spec, NamespaceType type);
 const Namespace* find_namespace(const Spec& spec, NamespaceType type);
 

@@ -1,0 +1,28 @@
+// The section parsers behind parse_spec(), one file per section. Private to spec/.
+// Each takes the JSON value of its section and the section's field path, and returns the
+// section or an error naming the offending field.
+#pragma once
+
+#include <string>
+
+#include "spec/json_reader.h"
+#include "spec/spec.h"
+
+namespace hutch::spec::detail {
+
+ErrorOr<Process> parse_process(const json::Json& value, const std::string& path);
+ErrorOr<Linux> parse_linux(const json::Json& value, const std::string& path);
+ErrorOr<Resources> parse_resources(const json::Json& value, const std::string& path);
+ErrorOr<Seccomp> parse_seccomp(const json::Json& value, const std::string& path);
+
+// Checks that need more than one section (namespaces against hostname, sysctl, id mappings).
+ErrorOr<void> validate_spec(const Spec& spec);
+
+// "PATH: must be an absolute path" unless value starts with '/'.
+ErrorOr<void> check_absolute(const std::string& value, const std::string& path);
+
+// Reads object[key] as a list of absolute paths.
+ErrorOr<void> read_absolute_paths(const json::Json& object, const std::string& path, const char* key,
+                                  std::vector<std::string>& out);
+
+}  // namespace hutch::spec::detail

@@ -1,0 +1,118 @@
+// config.json's "linux": namespaces, id mappings, devices, paths, sysctl; resources and seccomp
+// have their own files.
+#include <algorithm>
+#include <array>
+#include <set>
+
+#include "spec/parse_internal.h"
+
+namespace hutch::spec::detail {
+namespace {
+
+using json::Json;
+
+constexpr std::array<std::string_view, 9> kPropagations = {
+    "", "private", "rprivate", "slave", "rslave", "shared", "rshared", "unbindable", "runbindable"};
+
+ErrorOr<Namespace> parse_namespace(const Json& value, const std::string& path) {
+    TRY(json::expect_object(value, path));
+    auto name = TRY(json::require<std::string>(value, path, "type"));
+    auto type = namespace_type_from_name(name);
+    if (!type) return fail(path + ".type: unknown namespace type \"" + name + "\"");
+    Namespace ns{*type, {}};
+    TRY(json::read(value, path, "path", ns.path));
+    if (!ns.path.empty()) TRY(check_absolute(ns.path, path + ".path"));
+    return ns;
+}
+
+// Two entries of one type would leave it unclear which namespace the container gets.
+ErrorOr<std::vector<Namespace>> parse_namespaces(const Json& linux_value, const std::string& path) {
+    std::vector<Namespace> namespaces;
+    TRY(json::read_list(linux_value, path, "namespaces", namespaces, parse_namespace));
+    std::set<NamespaceType> seen;
+    for (size_t i = 0; i < namespaces.size(); ++i) {
+        if (!seen.insert(namespaces[i].type).second) {
+            return fail(json::index_path(path + ".namespaces", i) + ".type: duplicate namespace \"" +
+                        namespace_name(namespaces[i].type) + "\"");
+        }
+    }
+    return namespaces;
+}
+
+ErrorOr<IdMapping> parse_id_mapping(const Json& value, const std::string& path) {
+    TRY(json::expect_object(value, path));
+    IdMapping mapping;
+    mapping.container_id = TRY(json::require<uint32_t>(value, path, "containerID"));
+    mapping.host_id = TRY(json::require<uint32_t>(value, path, "hostID"));
+    mapping.size = TRY(json::require<uint32_t>(value, path, "size"));
+    if (mapping.size == 0) return fail(path + ".size: must be greater than zero");
+    return mapping;
+}
+
+ErrorOr<Device> parse_device(const Json& value, const std::string& path) {
+    TRY(json::expect_object(value, path));
+    Device device;
+    device.type = TRY(json::require<std::string>(value, path, "type"));
+    if (device.type != "c" && device.type != "b" && device.type != "u" && device.type != "p") {
+        return fail(path + ".type: unknown device type \"" + device.type + "\" (expected c, b, u or p)");
+    }
+    device.path = TRY(json::require<std::string>(value, path, "path"));
+    TRY(check_absolute(device.path, path + ".path"));
+    // A FIFO has no device number; every other type needs both halves.
+    if (device.type == "p") {
+        TRY(json::read(value, path, "major", device.major));
+        TRY(json::read(value, path, "minor", device.minor));
+    } else {
+        device.major = TRY(json::require<int64_t>(value, path, "major"));
+        device.minor = TRY(json::require<int64_t>(value, path, "minor"));
+    }
+    TRY(json::read(value, path, "fileMode", device.file_mode));
+    TRY(json::read(value, path, "uid", device.uid));
+    TRY(json::read(value, path, "gid", device.gid));
+    return device;
+}
+
+ErrorOr<void> parse_paths(const Json& value, const std::string& path, Linux& linux_spec) {
+    TRY(json::read(value, path, "cgroupsPath", linux_spec.cgroups_path));
+    TRY(json::read(value, path, "rootfsPropagation", linux_spec.rootfs_propagation));
+    if (std::find(kPropagations.begin(), kPropagations.end(), linux_spec.rootfs_propagation) ==
+        kPropagations.end()) {
+        return fail(path + ".rootfsPropagation: unknown propagation \"" + linux_spec.rootfs_propagation +
+                    "\"");
+    }
+    TRY(read_absolute_paths(value, path, "maskedPaths", linux_spec.masked_paths));
+    TRY(read_absolute_paths(value, path, "readonlyPaths", linux_spec.readonly_paths));
+    return {};
+}
+
+// Fields of the spec that hutch does not implement: refused rather than silently ignored.
+ErrorOr<void> refuse_unsupported(const Json& value, const std::string& path) {
+    for (const char* key :
+         {"intelRdt", "personality", "timeOffsets", "memoryPolicy", "netDevices", "mountLabel"}) {
+        TRY(json::refuse_if_set(value, path, key));
+    }
+    return {};
+}
+
+}  // namespace
+
+ErrorOr<Linux> parse_linux(const Json& value, const std::string& path) {
+    TRY(json::expect_object(value, path));
+    TRY(refuse_unsupported(value, path));
+    Linux linux_spec;
+    linux_spec.namespaces = TRY(parse_namespaces(value, path));
+    TRY(json::read_list(value, path, "uidMappings", linux_spec.uid_mappings, parse_id_mapping));
+    TRY(json::read_list(value, path, "gidMappings", linux_spec.gid_mappings, parse_id_mapping));
+    TRY(json::read_list(value, path, "devices", linux_spec.devices, parse_device));
+    TRY(parse_paths(value, path, linux_spec));
+    TRY(json::read(value, path, "sysctl", linux_spec.sysctl));
+    if (const Json* resources = json::member(value, "resources")) {
+        linux_spec.resources = TRY(parse_resources(*resources, path + ".resources"));
+    }
+    if (const Json* seccomp = json::member(value, "seccomp")) {
+        linux_spec.seccomp = TRY(parse_seccomp(*seccomp, path + ".seccomp"));
+    }
+    return linux_spec;
+}
+
+}  // namespace hutch::spec::detail

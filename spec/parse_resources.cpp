@@ -1,0 +1,156 @@
+// config.json's "linux.resources": the cgroup limits and the device access rules.
+#include "spec/parse_internal.h"
+
+namespace hutch::spec::detail {
+namespace {
+
+using json::Json;
+
+ErrorOr<DeviceRule> parse_device_rule(const Json& value, const std::string& path) {
+    TRY(json::expect_object(value, path));
+    DeviceRule rule;
+    rule.allow = TRY(json::require<bool>(value, path, "allow"));
+    // Go clients cannot tell "" from absent, so "" means the default here too.
+    TRY(json::read(value, path, "type", rule.type));
+    if (rule.type.empty()) rule.type = "a";
+    if (rule.type != "a" && rule.type != "c" && rule.type != "b") {
+        return fail(path + ".type: unknown device type \"" + rule.type + "\" (expected a, c or b)");
+    }
+    TRY(json::read(value, path, "major", rule.major));
+    TRY(json::read(value, path, "minor", rule.minor));
+    TRY(json::read(value, path, "access", rule.access));
+    if (rule.access.empty()) rule.access = "rwm";
+    if (rule.access.find_first_not_of("rwm") != std::string::npos) {
+        return fail(path + ".access: \"" + rule.access + "\" must contain only r, w and m");
+    }
+    return rule;
+}
+
+ErrorOr<std::optional<MemoryResources>> parse_memory(const Json& resources, const std::string& parent) {
+    const Json* value = json::member(resources, "memory");
+    if (!value) return std::nullopt;
+    const std::string path = parent + ".memory";
+    TRY(json::expect_object(*value, path));
+    MemoryResources memory;
+    TRY(json::read(*value, path, "limit", memory.limit));
+    TRY(json::read(*value, path, "reservation", memory.reservation));
+    TRY(json::read(*value, path, "swap", memory.swap));
+    TRY(json::read(*value, path, "kernel", memory.kernel));
+    TRY(json::read(*value, path, "kernelTCP", memory.kernel_tcp));
+    TRY(json::read(*value, path, "swappiness", memory.swappiness));
+    if (memory.swappiness && *memory.swappiness > 100)
+        return fail(path + ".swappiness: must be between 0 and 100");
+    TRY(json::read(*value, path, "disableOOMKiller", memory.disable_oom_killer));
+    TRY(json::read(*value, path, "useHierarchy", memory.use_hierarchy));
+    TRY(json::read(*value, path, "checkBeforeUpdate", memory.check_before_update));
+    return memory;
+}
+
+ErrorOr<std::optional<CpuResources>> parse_cpu(const Json& resources, const std::string& parent) {
+    const Json* value = json::member(resources, "cpu");
+    if (!value) return std::nullopt;
+    const std::string path = parent + ".cpu";
+    TRY(json::expect_object(*value, path));
+    CpuResources cpu;
+    TRY(json::read(*value, path, "shares", cpu.shares));
+    TRY(json::read(*value, path, "quota", cpu.quota));
+    TRY(json::read(*value, path, "burst", cpu.burst));
+    TRY(json::read(*value, path, "period", cpu.period));
+    TRY(json::read(*value, path, "realtimeRuntime", cpu.realtime_runtime));
+    TRY(json::read(*value, path, "realtimePeriod", cpu.realtime_period));
+    TRY(json::read(*value, path, "cpus", cpu.cpus));
+    TRY(json::read(*value, path, "mems", cpu.mems));
+    TRY(json::read(*value, path, "idle", cpu.idle));
+    return cpu;
+}
+
+ErrorOr<WeightDevice> parse_weight_device(const Json& value, const std::string& path) {
+    TRY(json::expect_object(value, path));
+    WeightDevice device;
+    device.major = TRY(json::require<int64_t>(value, path, "major"));
+    device.minor = TRY(json::require<int64_t>(value, path, "minor"));
+    TRY(json::read(value, path, "weight", device.weight));
+    TRY(json::read(value, path, "leafWeight", device.leaf_weight));
+    return device;
+}
+
+ErrorOr<ThrottleDevice> parse_throttle_device(const Json& value, const std::string& path) {
+    TRY(json::expect_object(value, path));
+    ThrottleDevice device;
+    device.major = TRY(json::require<int64_t>(value, path, "major"));
+    device.minor = TRY(json::require<int64_t>(value, path, "minor"));
+    device.rate = TRY(json::require<uint64_t>(value, path, "rate"));
+    return device;
+}
+
+ErrorOr<std::optional<BlockIoResources>> parse_block_io(const Json& resources, const std::string& parent) {
+    const Json* value = json::member(resources, "blockIO");
+    if (!value) return std::nullopt;
+    const std::string path = parent + ".blockIO";
+    TRY(json::expect_object(*value, path));
+    BlockIoResources io;
+    TRY(json::read(*value, path, "weight", io.weight));
+    TRY(json::read(*value, path, "leafWeight", io.leaf_weight));
+    TRY(json::read_list(*value, path, "weightDevice", io.weight_device, parse_weight_device));
+    TRY(json::read_list(*value, path, "throttleReadBpsDevice", io.throttle_read_bps, parse_throttle_device));
+    TRY(json::read_list(*value, path, "throttleWriteBpsDevice", io.throttle_write_bps,
+                        parse_throttle_device));
+    TRY(json::read_list(*value, path, "throttleReadIOPSDevice", io.throttle_read_iops,
+                        parse_throttle_device));
+    TRY(json::read_list(*value, path, "throttleWriteIOPSDevice", io.throttle_write_iops,
+                        parse_throttle_device));
+    return io;
+}
+
+ErrorOr<HugepageLimit> parse_hugepage_limit(const Json& value, const std::string& path) {
+    TRY(json::expect_object(value, path));
+    HugepageLimit limit;
+    limit.page_size = TRY(json::require<std::string>(value, path, "pageSize"));
+    limit.limit = TRY(json::require<uint64_t>(value, path, "limit"));
+    return limit;
+}
+
+ErrorOr<std::pair<std::string, uint32_t>> parse_priority(const Json& value, const std::string& path) {
+    TRY(json::expect_object(value, path));
+    auto name = TRY(json::require<std::string>(value, path, "name"));
+    auto priority = TRY(json::require<uint32_t>(value, path, "priority"));
+    return std::pair{std::move(name), priority};
+}
+
+ErrorOr<std::optional<NetworkResources>> parse_network(const Json& resources, const std::string& parent) {
+    const Json* value = json::member(resources, "network");
+    if (!value) return std::nullopt;
+    const std::string path = parent + ".network";
+    TRY(json::expect_object(*value, path));
+    NetworkResources network;
+    TRY(json::read(*value, path, "classID", network.class_id));
+    TRY(json::read_list(*value, path, "priorities", network.priorities, parse_priority));
+    return network;
+}
+
+ErrorOr<std::optional<int64_t>> parse_pids(const Json& resources, const std::string& parent) {
+    const Json* value = json::member(resources, "pids");
+    if (!value) return std::nullopt;
+    TRY(json::expect_object(*value, parent + ".pids"));
+    return TRY(json::require<int64_t>(*value, parent + ".pids", "limit"));
+}
+
+}  // namespace
+
+ErrorOr<Resources> parse_resources(const Json& value, const std::string& path) {
+    TRY(json::expect_object(value, path));
+    // Raw cgroup v2 files and the rdma controller: not implemented yet.
+    TRY(json::refuse_if_set(value, path, "unified"));
+    TRY(json::refuse_if_set(value, path, "rdma"));
+    Resources resources;
+    TRY(json::read_list(value, path, "devices", resources.devices, parse_device_rule));
+    resources.memory = TRY(parse_memory(value, path));
+    resources.cpu = TRY(parse_cpu(value, path));
+    resources.pids_limit = TRY(parse_pids(value, path));
+    resources.block_io = TRY(parse_block_io(value, path));
+    TRY(json::read_list(value, path, "hugepageLimits", resources.hugepage_limits, parse_hugepage_limit));
+    resources.network = TRY(parse_network(value, path));
+    return resources;
+}
+
+}  // namespace hutch::spec::detail

@@ -1,0 +1,460 @@
+// spec/: config.json in, a validated Spec out, and one-line errors that name the field.
+#include "spec/spec.h"
+
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+
+using hutch::spec::default_spec_json;
+using hutch::spec::NamespaceType;
+using hutch::spec::parse_spec;
+using nlohmann::json;
+
+namespace {
+
+json base_spec(bool rootless = false) { return json::parse(default_spec_json(rootless)); }
+
+// The error parse_spec gives for doc; fails the test when doc parses.
+std::string error_of(const json& doc) {
+    auto result = parse_spec(doc.dump());
+    INFO(doc.dump());
+    REQUIRE_FALSE(result.has_value());
+    CHECK(result.error().message.find('\n') == std::string::npos);
+    return result.error().message;
+}
+
+hutch::spec::Spec parsed(const json& doc) {
+    auto result = parse_spec(doc.dump());
+    INFO((result ? std::string() : result.error().message));
+    REQUIRE(result.has_value());
+    return *result;
+}
+
+}  // namespace
+
+TEST_CASE("default spec round-trips through parse_spec", "[spec]") {
+    auto spec = parsed(base_spec());
+    CHECK(spec.oci_version == "1.2.0");
+    CHECK(spec.process.terminal);
+    CHECK(spec.process.args == std::vector<std::string>{"sh"});
+    CHECK(spec.process.cwd == "/");
+    REQUIRE(spec.process.capabilities);
+    CHECK(spec.process.capabilities->bounding.size() == 3);
+    REQUIRE(spec.process.rlimits.size() == 1);
+    CHECK(spec.process.rlimits[0].soft == 1024);
+    CHECK(spec.process.no_new_privileges);
+    CHECK(spec.root.path == "rootfs");
+    CHECK(spec.root.readonly);
+    CHECK(spec.hostname == "hutch");
+    REQUIRE(spec.mounts.size() == 7);
+    CHECK(spec.mounts[2].options.back() == "gid=5");
+    REQUIRE(spec.linux_);
+    CHECK(spec.linux_->namespaces.size() == 6);
+    CHECK(hutch::spec::has_namespace(spec, NamespaceType::network));
+    CHECK(hutch::spec::has_namespace(spec, NamespaceType::cgroup));
+    CHECK_FALSE(hutch::spec::has_namespace(spec, NamespaceType::user));
+    REQUIRE(spec.linux_->resources);
+    REQUIRE(spec.linux_->resources->devices.size() == 1);
+    CHECK_FALSE(spec.linux_->resources->devices[0].allow);
+    CHECK(spec.linux_->resources->devices[0].type == "a");
+    CHECK(spec.linux_->masked_paths.size() == 10);
+    CHECK(spec.linux_->readonly_paths.size() == 5);
+}
+
+TEST_CASE("rootless default spec round-trips through parse_spec", "[spec]") {
+    auto spec = parsed(base_spec(true));
+    REQUIRE(spec.linux_);
+    CHECK_FALSE(hutch::spec::has_namespace(spec, NamespaceType::network));
+    const auto* user = hutch::spec::find_namespace(spec, NamespaceType::user);
+    REQUIRE(user);
+    CHECK(user->path.empty());
+    REQUIRE(spec.linux_->uid_mappings.size() == 1);
+    CHECK(spec.linux_->uid_mappings[0].host_id == ::geteuid());
+    CHECK(spec.linux_->uid_mappings[0].size == 1);
+    REQUIRE(spec.linux_->gid_mappings.size() == 1);
+    CHECK(spec.linux_->gid_mappings[0].host_id == ::getegid());
+    CHECK_FALSE(spec.linux_->resources);
+    for (const auto& mount : spec.mounts) {
+        if (mount.destination == "/sys") {
+            CHECK(mount.type == "none");
+            CHECK(mount.source == "/sys");
+            CHECK(mount.options.front() == "rbind");
+        }
+        if (mount.destination == "/dev/pts") CHECK(mount.options.back() == "mode=0620");
+    }
+}
+
+TEST_CASE("default spec lists fields in runc's order", "[spec]") {
+    std::string text = default_spec_json(false);
+    CHECK(text.find("\"ociVersion\"") < text.find("\"process\""));
+    CHECK(text.find("\"process\"") < text.find("\"root\""));
+    CHECK(text.find("\"mounts\"") < text.find("\"linux\""));
+    CHECK(text.find("\n  \"process\"") != std::string::npos);
+}
+
+TEST_CASE("namespace names", "[spec]") {
+    CHECK(std::string(hutch::spec::namespace_name(NamespaceType::network)) == "network");
+    CHECK(hutch::spec::namespace_type_from_name("time") == NamespaceType::time);
+    CHECK_FALSE(hutch::spec::namespace_type_from_name("net"));
+}
+
+TEST_CASE("unknown fields are tolerated", "[spec]") {
+    auto doc = base_spec();
+    doc["somethingNew"] = {{"a", 1}};
+    doc["process"]["futureField"] = true;
+    doc["linux"]["resources"]["memory"] = {{"limit", 1}, {"brandNew", "x"}};
+    doc["hooks"] = {{"someFutureHook", json::array({{{"path", "relative"}}})}};
+    doc["windows"] = {{"layerFolders", json::array()}};
+    parsed(doc);
+}
+
+TEST_CASE("null members read as absent", "[spec]") {
+    auto doc = base_spec();
+    doc["process"]["capabilities"] = nullptr;
+    doc["linux"]["seccomp"] = nullptr;
+    auto spec = parsed(doc);
+    CHECK_FALSE(spec.process.capabilities);
+}
+
+TEST_CASE("malformed JSON gives one line", "[spec]") {
+    auto result = parse_spec("{\"ociVersion\": \"1.0.2\",\n \"process\": {\n");
+    REQUIRE_FALSE(result);
+    CHECK(result.error().message.starts_with("invalid JSON: "));
+    CHECK(result.error().message.find('\n') == std::string::npos);
+    CHECK(result.error().message.find("[json.exception") == std::string::npos);
+    CHECK_FALSE(parse_spec(""));
+    CHECK(parse_spec("[]").error().message == "expected a JSON object at the top level");
+}
+
+TEST_CASE("ociVersion: 1.x accepted, others refused", "[spec]") {
+    auto doc = base_spec();
+    for (const char* version : {"1.0.0", "1.0.2", "1.0.2-dev", "1.1.0", "1.2.0", "1.3.0+dev"}) {
+        doc["ociVersion"] = version;
+        CHECK(parsed(doc).oci_version == version);
+    }
+    doc["ociVersion"] = "2.0.0";
+    CHECK(error_of(doc) == "ociVersion: unsupported version \"2.0.0\" (hutch implements runtime-spec 1.x)");
+    doc["ociVersion"] = "1";
+    CHECK(error_of(doc).starts_with("ociVersion: unsupported version"));
+    doc.erase("ociVersion");
+    CHECK(error_of(doc) == "ociVersion: required");
+}
+
+TEST_CASE("type errors name the field", "[spec]") {
+    auto doc = base_spec();
+    doc["linux"]["resources"]["memory"] = {{"limit", "1G"}};
+    CHECK(error_of(doc) == "linux.resources.memory.limit: expected integer");
+    doc["linux"]["resources"]["memory"] = {{"limit", 1.5}};
+    CHECK(error_of(doc) == "linux.resources.memory.limit: expected integer");
+    doc["linux"]["resources"]["memory"] = {{"limit", -1}, {"swap", -1}};
+    CHECK(parsed(doc).linux_->resources->memory->limit == -1);
+    doc["linux"]["resources"]["memory"] = {{"swappiness", -1}};
+    CHECK(error_of(doc).starts_with("linux.resources.memory.swappiness: integer out of range"));
+
+    doc = base_spec();
+    doc["process"]["terminal"] = "yes";
+    CHECK(error_of(doc) == "process.terminal: expected boolean");
+    doc = base_spec();
+    doc["process"]["user"]["uid"] = 4294967296;
+    CHECK(error_of(doc) == "process.user.uid: integer out of range [0, 4294967295]");
+    doc = base_spec();
+    doc["process"]["args"][0] = 3;
+    CHECK(error_of(doc) == "process.args[0]: expected string");
+    doc = base_spec();
+    doc["mounts"] = json::object();
+    CHECK(error_of(doc) == "mounts: expected array");
+    doc = base_spec();
+    doc["mounts"][1]["options"] = "nosuid";
+    CHECK(error_of(doc) == "mounts[1].options: expected array");
+    doc = base_spec();
+    doc["annotations"] = {{"a", 1}};
+    CHECK(error_of(doc) == "annotations.a: expected string");
+}
+
+TEST_CASE("required fields", "[spec]") {
+    auto doc = base_spec();
+    doc.erase("root");
+    CHECK(error_of(doc) == "root: required");
+    doc = base_spec();
+    doc["root"].erase("path");
+    CHECK(error_of(doc) == "root.path: required");
+    doc = base_spec();
+    doc.erase("process");
+    CHECK(error_of(doc) == "process: required");
+    doc = base_spec();
+    doc["process"]["args"] = json::array();
+    CHECK(error_of(doc) == "process.args: must not be empty");
+    doc = base_spec();
+    doc["process"]["cwd"] = "tmp";
+    CHECK(error_of(doc) == "process.cwd: must be an absolute path");
+    doc = base_spec();
+    doc["process"]["env"].push_back("NOEQUALS");
+    CHECK(error_of(doc) == "process.env[2]: expected NAME=VALUE");
+}
+
+TEST_CASE("root.path is kept as written", "[spec]") {
+    auto doc = base_spec();
+    doc["root"]["path"] = "../elsewhere/rootfs";
+    CHECK(parsed(doc).root.path == "../elsewhere/rootfs");
+}
+
+TEST_CASE("mounts: destinations and idmapped mounts", "[spec]") {
+    auto doc = base_spec();
+    doc["mounts"].push_back({{"destination", "data"}, {"type", "tmpfs"}, {"source", "tmpfs"}});
+    CHECK(parsed(doc).mounts.back().destination == "/data");
+    doc["mounts"][7]["destination"] = "";
+    CHECK(error_of(doc) == "mounts[7].destination: must be an absolute path");
+    doc["mounts"][7].erase("destination");
+    CHECK(error_of(doc) == "mounts[7].destination: required");
+    doc["mounts"][7] = {{"destination", "/x"}, {"options", {"rbind", "idmap"}}};
+    CHECK(error_of(doc) == "mounts[7].options[1]: \"idmap\" is not supported yet");
+    doc["mounts"][7] = {{"destination", "/x"}, {"uidMappings", {{{"containerID", 0}}}}};
+    CHECK(error_of(doc) == "mounts[7].uidMappings: not supported yet");
+}
+
+TEST_CASE("namespaces: types, duplicates, user mappings", "[spec]") {
+    auto doc = base_spec();
+    doc["linux"]["namespaces"].push_back({{"type", "net"}});
+    CHECK(error_of(doc) == "linux.namespaces[6].type: unknown namespace type \"net\"");
+    doc["linux"]["namespaces"][6] = {{"type", "pid"}};
+    CHECK(error_of(doc) == "linux.namespaces[6].type: duplicate namespace \"pid\"");
+    doc["linux"]["namespaces"][6] = {{"type", "time"}};
+    CHECK(parsed(doc).linux_->namespaces.back().type == NamespaceType::time);
+    doc["linux"]["namespaces"][6] = {{"type", "user"}};
+    CHECK(error_of(doc) == "linux.uidMappings: required when a new user namespace is requested");
+    doc["linux"]["uidMappings"] = {{{"containerID", 0}, {"hostID", 1000}, {"size", 1}}};
+    CHECK(error_of(doc) == "linux.gidMappings: required when a new user namespace is requested");
+    doc["linux"]["gidMappings"] = {{{"containerID", 0}, {"hostID", 1000}, {"size", 0}}};
+    CHECK(error_of(doc) == "linux.gidMappings[0].size: must be greater than zero");
+    doc["linux"]["gidMappings"][0]["size"] = 1;
+    parsed(doc);
+    // Joined by path: the namespace's mappings are already written.
+    doc["linux"]["namespaces"][6] = {{"type", "user"}, {"path", "/proc/1/ns/user"}};
+    doc["linux"].erase("uidMappings");
+    doc["linux"].erase("gidMappings");
+    parsed(doc);
+    doc["linux"]["namespaces"][6]["path"] = "proc/1/ns/user";
+    CHECK(error_of(doc) == "linux.namespaces[6].path: must be an absolute path");
+    doc = base_spec();
+    doc["linux"]["uidMappings"] = {{{"containerID", 0}, {"hostID", 1000}, {"size", 1}}};
+    CHECK(error_of(doc) == "linux.uidMappings: id mappings need a user namespace in linux.namespaces");
+}
+
+TEST_CASE("hostname needs a uts namespace", "[spec]") {
+    auto doc = base_spec();
+    doc["linux"]["namespaces"] = {{{"type", "mount"}}};
+    CHECK(error_of(doc) == "hostname: setting it needs a uts namespace in linux.namespaces");
+    doc.erase("hostname");
+    parsed(doc);
+}
+
+TEST_CASE("capabilities and rlimits", "[spec]") {
+    auto doc = base_spec();
+    doc["process"]["capabilities"]["ambient"] = {"CAP_KILL", "CAP_FOO"};
+    CHECK(error_of(doc) == "process.capabilities.ambient[1]: unknown capability \"CAP_FOO\"");
+    doc["process"]["capabilities"]["ambient"] = {"cap_kill"};
+    CHECK(error_of(doc) == "process.capabilities.ambient[0]: unknown capability \"cap_kill\"");
+    doc["process"]["capabilities"]["ambient"] = {"CAP_SYS_ADMIN"};
+    parsed(doc);
+
+    doc = base_spec();
+    doc["process"]["rlimits"].push_back({{"type", "RLIMIT_BOGUS"}, {"soft", 1}, {"hard", 1}});
+    CHECK(error_of(doc) == "process.rlimits[1].type: unknown rlimit \"RLIMIT_BOGUS\"");
+    doc["process"]["rlimits"][1] = {{"type", "RLIMIT_CORE"}, {"soft", 2}, {"hard", 1}};
+    CHECK(error_of(doc) == "process.rlimits[1]: soft limit 2 is greater than hard limit 1");
+    doc["process"]["rlimits"][1] = {{"type", "RLIMIT_NOFILE"}, {"soft", 1}, {"hard", 1}};
+    CHECK(error_of(doc) == "process.rlimits[1].type: duplicate rlimit \"RLIMIT_NOFILE\"");
+    doc["process"]["rlimits"][1] = {{"type", "RLIMIT_CORE"}, {"soft", 1}};
+    CHECK(error_of(doc) == "process.rlimits[1].hard: required");
+}
+
+TEST_CASE("devices and device cgroup rules", "[spec]") {
+    auto doc = base_spec();
+    doc["linux"]["devices"] = {{{"type", "x"}, {"path", "/dev/fuse"}, {"major", 10}, {"minor", 229}}};
+    CHECK(error_of(doc) == "linux.devices[0].type: unknown device type \"x\" (expected c, b, u or p)");
+    doc["linux"]["devices"][0]["type"] = "c";
+    doc["linux"]["devices"][0]["path"] = "dev/fuse";
+    CHECK(error_of(doc) == "linux.devices[0].path: must be an absolute path");
+    doc["linux"]["devices"][0]["path"] = "/dev/fuse";
+    doc["linux"]["devices"][0].erase("minor");
+    CHECK(error_of(doc) == "linux.devices[0].minor: required");
+    doc["linux"]["devices"][0] = {{"type", "p"}, {"path", "/dev/fifo"}, {"fileMode", 0666}};
+    CHECK(parsed(doc).linux_->devices[0].file_mode == 0666u);
+
+    doc = base_spec();
+    doc["linux"]["resources"]["devices"].push_back({{"allow", true}, {"type", "c"}, {"access", "rwx"}});
+    CHECK(error_of(doc) == "linux.resources.devices[1].access: \"rwx\" must contain only r, w and m");
+    doc["linux"]["resources"]["devices"][1] = {{"allow", true}, {"type", "u"}};
+    CHECK(error_of(doc) == "linux.resources.devices[1].type: unknown device type \"u\" (expected a, c or b)");
+    doc["linux"]["resources"]["devices"][1] = {
+        {"allow", true}, {"type", "c"}, {"major", 1}, {"access", "rw"}};
+    auto rule = parsed(doc).linux_->resources->devices[1];
+    CHECK(rule.major == 1);
+    CHECK_FALSE(rule.minor);
+    CHECK(rule.access == "rw");
+}
+
+TEST_CASE("sysctl must be namespaced and its namespace unshared", "[spec]") {
+    auto doc = base_spec();
+    doc["linux"]["sysctl"] = {{"vm.swappiness", "10"}};
+    CHECK(error_of(doc) ==
+          "linux.sysctl.vm.swappiness: sysctl is not namespaced, refusing to set it for the host");
+    doc["linux"]["sysctl"] = {{"kernel.shmmax", "1"},       {"kernel.msgmax", "1"},
+                              {"kernel.sem", "1 2 3 4"},    {"fs.mqueue.msg_max", "1"},
+                              {"net.ipv4.ip_forward", "1"}, {"kernel.hostname", "x"},
+                              {"kernel.domainname", "y"},   {"net/ipv4/ip_unprivileged_port_start", "0"}};
+    CHECK(parsed(doc).linux_->sysctl.size() == 8);
+
+    doc["linux"]["namespaces"] = {{{"type", "mount"}}, {{"type", "uts"}}, {{"type", "network"}}};
+    CHECK(error_of(doc).ends_with("needs an ipc namespace in linux.namespaces"));
+    doc["linux"]["namespaces"] = {{{"type", "mount"}}, {{"type", "uts"}}, {{"type", "ipc"}}};
+    CHECK(error_of(doc).ends_with("needs a network namespace in linux.namespaces"));
+    // Joined by path is allowed.
+    doc["linux"]["namespaces"].push_back({{"type", "network"}, {"path", "/run/netns/x"}});
+    parsed(doc);
+    doc["linux"]["namespaces"] = {{{"type", "mount"}}, {{"type", "network"}}, {{"type", "ipc"}}};
+    doc.erase("hostname");
+    CHECK(error_of(doc) == "linux.sysctl.kernel.domainname: needs a uts namespace in linux.namespaces");
+}
+
+TEST_CASE("seccomp", "[spec]") {
+    auto doc = base_spec();
+    json seccomp = {{"defaultAction", "SCMP_ACT_ERRNO"},
+                    {"defaultErrnoRet", 1},
+                    {"architectures", {"SCMP_ARCH_X86_64", "SCMP_ARCH_X86"}},
+                    {"flags", {"SECCOMP_FILTER_FLAG_LOG"}},
+                    {"syscalls",
+                     {{{"names", {"read", "write"}}, {"action", "SCMP_ACT_ALLOW"}},
+                      {{"names", {"personality"}},
+                       {"action", "SCMP_ACT_ALLOW"},
+                       {"args", {{{"index", 0}, {"value", 8}, {"op", "SCMP_CMP_EQ"}}}}}}}};
+    doc["linux"]["seccomp"] = seccomp;
+    auto spec = parsed(doc);
+    REQUIRE(spec.linux_->seccomp);
+    CHECK(spec.linux_->seccomp->default_errno_ret == 1u);
+    CHECK(spec.linux_->seccomp->syscalls[1].args[0].value == 8);
+
+    auto with = [&](auto edit) {
+        json d = doc;
+        edit(d["linux"]["seccomp"]);
+        return error_of(d);
+    };
+    CHECK(with([](json& s) { s.erase("defaultAction"); }) == "linux.seccomp.defaultAction: required");
+    CHECK(with([](json& s) { s["defaultAction"] = "SCMP_ACT_NOTIFY"; }) ==
+          "linux.seccomp.defaultAction: SCMP_ACT_NOTIFY is not supported yet");
+    CHECK(with([](json& s) { s["syscalls"][0]["action"] = "SCMP_ACT_BOGUS"; }) ==
+          "linux.seccomp.syscalls[0].action: unknown action \"SCMP_ACT_BOGUS\"");
+    CHECK(with([](json& s) { s["syscalls"][1]["args"][0]["op"] = "SCMP_CMP_XX"; }) ==
+          "linux.seccomp.syscalls[1].args[0].op: unknown operator \"SCMP_CMP_XX\"");
+    CHECK(with([](json& s) { s["syscalls"][1]["args"][0]["index"] = 6; }) ==
+          "linux.seccomp.syscalls[1].args[0].index: must be less than 6");
+    CHECK(with([](json& s) { s["syscalls"][0]["names"] = json::array(); }) ==
+          "linux.seccomp.syscalls[0].names: must not be empty");
+    CHECK(with([](json& s) { s["listenerPath"] = "/run/sock"; }) ==
+          "linux.seccomp.listenerPath: not supported yet");
+    CHECK(with([](json& s) { s["architectures"][1] = "SCMP_ARCH_VAX"; }) ==
+          "linux.seccomp.architectures[1]: unknown architecture \"SCMP_ARCH_VAX\"");
+    CHECK(with([](json& s) { s["flags"][0] = "BOGUS"; }) == "linux.seccomp.flags[0]: unknown flag \"BOGUS\"");
+}
+
+TEST_CASE("unimplemented fields are refused, empty ones tolerated", "[spec]") {
+    struct Case {
+        json::json_pointer where;
+        json value;
+        std::string message;
+    };
+    std::vector<Case> cases = {
+        {"/linux/resources/unified"_json_pointer, {{"memory.high", "1"}}, "linux.resources.unified"},
+        {"/linux/resources/rdma"_json_pointer, {{"mlx5_0", {{"hcaHandles", 1}}}}, "linux.resources.rdma"},
+        {"/linux/intelRdt"_json_pointer, {{"closID", "x"}}, "linux.intelRdt"},
+        {"/linux/personality"_json_pointer, {{"domain", "LINUX32"}}, "linux.personality"},
+        {"/linux/timeOffsets"_json_pointer, {{"monotonic", {{"secs", 1}}}}, "linux.timeOffsets"},
+        {"/linux/memoryPolicy"_json_pointer, {{"mode", "MPOL_BIND"}}, "linux.memoryPolicy"},
+        {"/linux/netDevices"_json_pointer, {{"eth1", json::object({{"name", "x"}})}}, "linux.netDevices"},
+        {"/linux/mountLabel"_json_pointer, "system_u:object_r:x", "linux.mountLabel"},
+        {"/process/ioPriority"_json_pointer, {{"class", "IOPRIO_CLASS_RT"}}, "process.ioPriority"},
+        {"/process/scheduler"_json_pointer, {{"policy", "SCHED_FIFO"}}, "process.scheduler"},
+        {"/process/execCPUAffinity"_json_pointer, {{"initial", "0"}}, "process.execCPUAffinity"},
+        {"/process/apparmorProfile"_json_pointer, "docker-default", "process.apparmorProfile"},
+        {"/process/selinuxLabel"_json_pointer, "system_u:system_r:x", "process.selinuxLabel"},
+        {"/vm"_json_pointer, {{"hypervisor", {{"path", "/usr/bin/qemu"}}}}, "vm"},
+    };
+    for (const auto& c : cases) {
+        auto doc = base_spec();
+        doc[c.where] = c.value;
+        CHECK(error_of(doc) == c.message + ": not supported yet");
+        doc[c.where] = c.value.is_string() ? json("") : json::object();
+        parsed(doc);
+    }
+}
+
+TEST_CASE("hooks", "[spec]") {
+    auto doc = base_spec();
+    doc["hooks"] = {
+        {"prestart", {{{"path", "/bin/true"}}}},
+        {"createRuntime", {{{"path", "/bin/a"}, {"args", {"a", "1"}}, {"env", {"X=1"}}, {"timeout", 5}}}},
+        {"poststop", {{{"path", "/bin/b"}}, {{"path", "/bin/c"}}}}};
+    auto spec = parsed(doc);
+    CHECK(spec.hooks.prestart.size() == 1);
+    REQUIRE(spec.hooks.create_runtime.size() == 1);
+    CHECK(spec.hooks.create_runtime[0].timeout == 5);
+    CHECK(spec.hooks.create_runtime[0].args == std::vector<std::string>{"a", "1"});
+    CHECK(spec.hooks.poststop.size() == 2);
+    doc["hooks"]["poststop"][1]["path"] = "bin/c";
+    CHECK(error_of(doc) == "hooks.poststop[1].path: must be an absolute path");
+    doc["hooks"]["poststop"][1]["path"] = "/bin/c";
+    doc["hooks"]["createRuntime"][0]["timeout"] = 0;
+    CHECK(error_of(doc) == "hooks.createRuntime[0].timeout: must be greater than zero");
+}
+
+TEST_CASE("resources parse into the model", "[spec]") {
+    auto doc = base_spec();
+    doc["linux"]["resources"]["cpu"] = {{"shares", 1024}, {"quota", -1}, {"period", 100000}, {"cpus", "0-1"}};
+    doc["linux"]["resources"]["pids"] = {{"limit", 100}};
+    doc["linux"]["resources"]["blockIO"] = {
+        {"weight", 500}, {"throttleReadBpsDevice", {{{"major", 8}, {"minor", 0}, {"rate", 1048576}}}}};
+    doc["linux"]["resources"]["hugepageLimits"] = {{{"pageSize", "2MB"}, {"limit", 0}}};
+    doc["linux"]["resources"]["network"] = {{"classID", 1},
+                                            {"priorities", {{{"name", "eth0"}, {"priority", 5}}}}};
+    auto res = *parsed(doc).linux_->resources;
+    CHECK(res.cpu->quota == -1);
+    CHECK(res.cpu->cpus == "0-1");
+    CHECK(res.pids_limit == 100);
+    CHECK(res.block_io->throttle_read_bps[0].rate == 1048576u);
+    CHECK(res.hugepage_limits[0].page_size == "2MB");
+    CHECK(res.network->priorities[0].first == "eth0");
+    doc["linux"]["resources"]["pids"] = json::object();
+    CHECK(error_of(doc) == "linux.resources.pids.limit: required");
+    doc["linux"]["resources"]["pids"] = {{"limit", 1}};
+    doc["linux"]["resources"]["blockIO"]["weight"] = 70000;
+    CHECK(error_of(doc) == "linux.resources.blockIO.weight: integer out of range [0, 65535]");
+}
+
+TEST_CASE("load_spec prefixes config.json", "[spec]") {
+    char dir_template[] = "/tmp/hutch-spec-test-XXXXXX";
+    REQUIRE(::mkdtemp(dir_template));
+    std::string dir = dir_template;
+    auto missing = hutch::spec::load_spec(dir);
+    REQUIRE_FALSE(missing);
+    CHECK(missing.error().message.starts_with("config.json: "));
+    CHECK(missing.error().code == ENOENT);
+
+    std::ofstream(dir + "/config.json") << "{ not json";
+    auto bad = hutch::spec::load_spec(dir);
+    REQUIRE_FALSE(bad);
+    CHECK(bad.error().message.starts_with("config.json: invalid JSON: "));
+
+    auto doc = base_spec();
+    doc["process"]["args"] = json::array();
+    std::ofstream(dir + "/config.json", std::ios::trunc) << doc.dump();
+    CHECK(hutch::spec::load_spec(dir).error().message == "config.json: process.args: must not be empty");
+
+    std::ofstream(dir + "/config.json", std::ios::trunc) << default_spec_json(false);
+    CHECK(hutch::spec::load_spec(dir).has_value());
+    std::remove((dir + "/config.json").c_str());
+    ::rmdir(dir.c_str());
+}
