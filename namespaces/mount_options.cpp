@@ -1,0 +1,229 @@
+// Mount options of config.json -> MS_* flags, propagation, recursive attributes and the data
+// string; and validate(), which runs these parsers in the parent so that bad input fails before
+// clone, with an error that names the field.
+#include <sys/mount.h>
+
+#include <array>
+#include <string_view>
+
+#include "namespaces/rootfs.h"
+
+namespace hutch::rootfs {
+
+namespace {
+
+struct FlagOption {
+    std::string_view name;
+    bool clear;  // the option turns the flag off ("rw" clears MS_RDONLY)
+    unsigned long flag;
+};
+
+constexpr std::array kFlagOptions{
+    FlagOption{"defaults", false, 0},
+    FlagOption{"ro", false, MS_RDONLY},
+    FlagOption{"rw", true, MS_RDONLY},
+    FlagOption{"nosuid", false, MS_NOSUID},
+    FlagOption{"suid", true, MS_NOSUID},
+    FlagOption{"nodev", false, MS_NODEV},
+    FlagOption{"dev", true, MS_NODEV},
+    FlagOption{"noexec", false, MS_NOEXEC},
+    FlagOption{"exec", true, MS_NOEXEC},
+    FlagOption{"sync", false, MS_SYNCHRONOUS},
+    FlagOption{"async", true, MS_SYNCHRONOUS},
+    FlagOption{"dirsync", false, MS_DIRSYNC},
+    FlagOption{"remount", false, MS_REMOUNT},
+    FlagOption{"mand", false, MS_MANDLOCK},
+    FlagOption{"nomand", true, MS_MANDLOCK},
+    FlagOption{"noatime", false, MS_NOATIME},
+    FlagOption{"atime", true, MS_NOATIME},
+    FlagOption{"nodiratime", false, MS_NODIRATIME},
+    FlagOption{"diratime", true, MS_NODIRATIME},
+    FlagOption{"relatime", false, MS_RELATIME},
+    FlagOption{"norelatime", true, MS_RELATIME},
+    FlagOption{"strictatime", false, MS_STRICTATIME},
+    FlagOption{"nostrictatime", true, MS_STRICTATIME},
+    FlagOption{"lazytime", false, MS_LAZYTIME},
+    FlagOption{"nolazytime", true, MS_LAZYTIME},
+    FlagOption{"nosymfollow", false, MS_NOSYMFOLLOW},
+    FlagOption{"symfollow", true, MS_NOSYMFOLLOW},
+    FlagOption{"bind", false, MS_BIND},
+    FlagOption{"rbind", false, MS_BIND | MS_REC},
+};
+
+struct PropagationOption {
+    std::string_view name;
+    unsigned long flags;
+};
+
+constexpr std::array kPropagationOptions{
+    PropagationOption{"private", MS_PRIVATE},       PropagationOption{"rprivate", MS_PRIVATE | MS_REC},
+    PropagationOption{"shared", MS_SHARED},         PropagationOption{"rshared", MS_SHARED | MS_REC},
+    PropagationOption{"slave", MS_SLAVE},           PropagationOption{"rslave", MS_SLAVE | MS_REC},
+    PropagationOption{"unbindable", MS_UNBINDABLE}, PropagationOption{"runbindable", MS_UNBINDABLE | MS_REC},
+};
+
+// Recursive variants (runc's "rro", "rnosuid", ...): mount_setattr(AT_RECURSIVE) reaches the
+// submounts of a recursive bind, which a plain remount cannot.
+struct AttrOption {
+    std::string_view name;
+    bool clear;
+    uint64_t attr;
+};
+
+constexpr std::array kAttrOptions{
+    AttrOption{"rro", false, MOUNT_ATTR_RDONLY},
+    AttrOption{"rrw", true, MOUNT_ATTR_RDONLY},
+    AttrOption{"rnosuid", false, MOUNT_ATTR_NOSUID},
+    AttrOption{"rsuid", true, MOUNT_ATTR_NOSUID},
+    AttrOption{"rnodev", false, MOUNT_ATTR_NODEV},
+    AttrOption{"rdev", true, MOUNT_ATTR_NODEV},
+    AttrOption{"rnoexec", false, MOUNT_ATTR_NOEXEC},
+    AttrOption{"rexec", true, MOUNT_ATTR_NOEXEC},
+    AttrOption{"rnodiratime", false, MOUNT_ATTR_NODIRATIME},
+    AttrOption{"rdiratime", true, MOUNT_ATTR_NODIRATIME},
+    AttrOption{"rnosymfollow", false, MOUNT_ATTR_NOSYMFOLLOW},
+    AttrOption{"rsymfollow", true, MOUNT_ATTR_NOSYMFOLLOW},
+};
+
+// The access-time mode is one field, not independent bits: setting it clears the whole field.
+struct AtimeOption {
+    std::string_view name;
+    uint64_t mode;
+};
+
+constexpr std::array kAtimeOptions{
+    AtimeOption{"rnoatime", MOUNT_ATTR_NOATIME},         AtimeOption{"ratime", MOUNT_ATTR_RELATIME},
+    AtimeOption{"rstrictatime", MOUNT_ATTR_STRICTATIME}, AtimeOption{"rnostrictatime", MOUNT_ATTR_RELATIME},
+    AtimeOption{"rrelatime", MOUNT_ATTR_RELATIME},       AtimeOption{"rnorelatime", MOUNT_ATTR_RELATIME},
+};
+
+template <typename Table>
+auto find_option(const Table& table, std::string_view name) -> const typename Table::value_type* {
+    for (const auto& entry : table)
+        if (entry.name == name) return &entry;
+    return nullptr;
+}
+
+void apply_flag(MountOptions& out, const FlagOption& opt) {
+    if (opt.clear) {
+        out.flags &= ~opt.flag;
+        out.cleared |= opt.flag;
+    } else {
+        out.flags |= opt.flag;
+        out.cleared &= ~opt.flag;
+    }
+}
+
+void apply_attr(MountOptions& out, const AttrOption& opt) {
+    if (opt.clear) {
+        out.attr_set &= ~opt.attr;
+        out.attr_clr |= opt.attr;
+    } else {
+        out.attr_set |= opt.attr;
+        out.attr_clr &= ~opt.attr;
+    }
+}
+
+void append_data(std::string& data, std::string_view option) {
+    if (!data.empty()) data += ',';
+    data += option;
+}
+
+bool is_absolute(const std::string& path) { return !path.empty() && path.front() == '/'; }
+
+ErrorOr<void> validate_mount(const spec::Mount& mount) {
+    if (!is_absolute(mount.destination))
+        return fail("destination \"" + mount.destination + "\" must be absolute");
+    if (clean_path(mount.destination) == "/")
+        return fail("destination \"/\": mounting over the container's root is not supported");
+    auto options = TRY(parse_mount_options(mount.options));
+    bool bind = is_bind_mount(mount);
+    if (mount.type.empty() && !bind) return fail("type is required unless the mount is a bind mount");
+    if (bind && mount.source.empty()) return fail("source is required for a bind mount");
+    if (options.tmpcopyup && mount.type != "tmpfs")
+        return fail("option tmpcopyup needs type tmpfs, not \"" + mount.type + "\"");
+    if ((options.attr_set | options.attr_clr) != 0 && !bind)
+        return fail("recursive options (rro, rnosuid, ...) apply to bind mounts only");
+    return {};
+}
+
+ErrorOr<void> validate_device(const spec::Device& device) {
+    if (device.type != "c" && device.type != "b" && device.type != "u" && device.type != "p")
+        return fail("type \"" + device.type + "\": expected c, b, u or p");
+    if (!is_absolute(device.path)) return fail("path \"" + device.path + "\" must be absolute");
+    std::string clean = clean_path(device.path);
+    if (clean == "/") return fail("path \"" + device.path + "\" names no file");
+    if (device.major < 0 || device.minor < 0) return fail("major and minor must not be negative");
+    return {};
+}
+
+ErrorOr<void> validate_paths(const std::vector<std::string>& paths, const std::string& field) {
+    for (size_t i = 0; i < paths.size(); ++i)
+        if (!is_absolute(paths[i]))
+            return fail(field + "[" + std::to_string(i) + "]: \"" + paths[i] + "\" must be absolute");
+    return {};
+}
+
+ErrorOr<void> validate_linux(const spec::Spec& spec, const spec::Linux& linux_) {
+    TRY_CTX(parse_rootfs_propagation(linux_.rootfs_propagation), "linux.rootfsPropagation");
+    for (size_t i = 0; i < linux_.devices.size(); ++i)
+        TRY_CTX(validate_device(linux_.devices[i]), "linux.devices[" + std::to_string(i) + "]");
+    TRY(validate_paths(linux_.masked_paths, "linux.maskedPaths"));
+    TRY(validate_paths(linux_.readonly_paths, "linux.readonlyPaths"));
+    for (const auto& [key, value] : linux_.sysctl) TRY_CTX(validate_sysctl(spec, key), "linux.sysctl." + key);
+    return {};
+}
+
+}  // namespace
+
+bool MountOptions::bind() const { return (flags & MS_BIND) != 0; }
+bool MountOptions::recursive() const { return (flags & MS_REC) != 0; }
+
+ErrorOr<MountOptions> parse_mount_options(const std::vector<std::string>& options) {
+    MountOptions out;
+    for (const auto& option : options) {
+        if (const auto* flag = find_option(kFlagOptions, option)) {
+            apply_flag(out, *flag);
+        } else if (const auto* prop = find_option(kPropagationOptions, option)) {
+            out.propagation.push_back(prop->flags);
+        } else if (const auto* attr = find_option(kAttrOptions, option)) {
+            apply_attr(out, *attr);
+        } else if (const auto* atime = find_option(kAtimeOptions, option)) {
+            out.attr_set = (out.attr_set & ~uint64_t{MOUNT_ATTR__ATIME}) | atime->mode;
+            out.attr_clr |= MOUNT_ATTR__ATIME;
+        } else if (option == "tmpcopyup") {
+            out.tmpcopyup = true;
+        } else if (option == "idmap" || option == "ridmap") {
+            return fail("option \"" + option + "\": id-mapped mounts are not implemented");
+        } else if (option.empty()) {
+            return fail("empty mount option");
+        } else {
+            // Filesystem-specific (mode=755, size=65536k, newinstance, ...): the kernel judges them.
+            append_data(out.data, option);
+        }
+    }
+    return out;
+}
+
+ErrorOr<std::optional<unsigned long>> parse_rootfs_propagation(const std::string& value) {
+    if (value.empty()) return std::optional<unsigned long>{};
+    if (const auto* prop = find_option(kPropagationOptions, value))
+        return std::optional<unsigned long>{prop->flags};
+    return fail("\"" + value + "\": expected shared, slave, private or unbindable (or an r- variant)");
+}
+
+bool is_bind_mount(const spec::Mount& mount) {
+    if (mount.type == "bind") return true;
+    for (const auto& option : mount.options)
+        if (option == "bind" || option == "rbind") return true;
+    return false;
+}
+
+ErrorOr<void> validate(const spec::Spec& spec) {
+    for (size_t i = 0; i < spec.mounts.size(); ++i)
+        TRY_CTX(validate_mount(spec.mounts[i]), "mounts[" + std::to_string(i) + "]");
+    if (spec.linux_) TRY(validate_linux(spec, *spec.linux_));
+    return {};
+}
+
+}  // namespace hutch::rootfs

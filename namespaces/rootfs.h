@@ -1,0 +1,120 @@
+// The container's root filesystem: its mounts, its /dev, the switch into it, and the finishing
+// touches (masked and read-only paths, a read-only root, sysctls).
+//
+// Every path that comes from config.json is resolved inside the rootfs with openat2(RESOLVE_IN_ROOT
+// | RESOLVE_NO_MAGICLINKS), created component by component relative to its parent's fd, and mounted
+// onto through /proc/self/fd/N of an O_PATH fd: a symlink in the rootfs (rootfs/evil -> /etc) or a
+// destination such as "/../../etc" can only ever land inside the rootfs, never on the host.
+//
+// Call order, in the runtime's cloned child (single-threaded, in its own mount namespace, possibly
+// root in a new user namespace), after it has joined its cgroups:
+//   parent, before clone:  validate(spec)
+//   1. prepare_rootfs(spec, rootfs_abs_path)     needs the host's /proc
+//   2. enter_rootfs(rootfs_abs_path, no_pivot)
+//   3. finalize_rootfs(spec)                     needs the container's /proc for masked/readonly paths
+//   4. apply_sysctls(spec.linux_->sysctl)        needs the container's /proc
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/error.h"
+#include "base/fd.h"
+#include "spec/spec.h"
+
+namespace hutch::rootfs {
+
+// ---- The four steps (see the call order above) ----------------------------------------------
+
+// Parent side, before clone: mount options, propagation, devices, masked/readonly paths and sysctls
+// are checked so that bad input fails early with a one-line error naming the field.
+ErrorOr<void> validate(const spec::Spec& spec);
+
+// Before pivot_root: "/" made rslave (or linux.rootfsPropagation), the rootfs bound onto itself,
+// every mount of config.json in order, then /dev (devices and symlinks) when config mounts /dev.
+ErrorOr<void> prepare_rootfs(const spec::Spec& spec, const std::string& rootfs_abs_path);
+
+// pivot_root into the rootfs and detach the old root; with no_pivot, move the rootfs onto "/" and
+// chroot into it instead (for ramfs roots, where pivot_root is impossible).
+ErrorOr<void> enter_rootfs(const std::string& rootfs_abs_path, bool no_pivot);
+
+// After the switch: linux.readonlyPaths, linux.maskedPaths, root.readonly, and the rootfs
+// propagation applied again to the new "/".
+ErrorOr<void> finalize_rootfs(const spec::Spec& spec);
+
+// linux.sysctl, written under the container's /proc/sys ("net.ipv4.ip_forward" ->
+// /proc/sys/net/ipv4/ip_forward).
+ErrorOr<void> apply_sysctls(const std::map<std::string, std::string>& sysctls);
+
+// ---- Building blocks, public for unit tests ------------------------------------------------
+
+// config.json's mount options, split into what the kernel wants.
+struct MountOptions {
+    unsigned long flags = 0;                 // MS_* to set, MS_BIND and MS_REC included
+    unsigned long cleared = 0;               // MS_* an option turned off (rw, suid, atime, ...)
+    std::vector<unsigned long> propagation;  // MS_SHARED|MS_REC, ...: applied in order after the mount
+    uint64_t attr_set = 0;                   // recursive MOUNT_ATTR_* (rro, rnosuid, ...) for mount_setattr
+    uint64_t attr_clr = 0;
+    std::string data;        // everything else, comma-joined: "mode=755,size=65536k"
+    bool tmpcopyup = false;  // copy the directory's content into the new tmpfs
+
+    bool bind() const;
+    bool recursive() const;
+};
+
+// Parses options in order (a later "rw" undoes an earlier "ro", as runc does). Fails on options
+// that hutch does not implement (idmap, ridmap).
+ErrorOr<MountOptions> parse_mount_options(const std::vector<std::string>& options);
+
+// linux.rootfsPropagation ("", shared, rshared, slave, rslave, private, rprivate, unbindable,
+// runbindable) as MS_* flags; "" gives nullopt (the default, MS_SLAVE|MS_REC, is the caller's).
+ErrorOr<std::optional<unsigned long>> parse_rootfs_propagation(const std::string& value);
+
+// True when this mount is a bind mount (type "bind" or option bind/rbind).
+bool is_bind_mount(const spec::Mount& mount);
+
+// What to create when the destination is missing.
+enum class Create { nothing, directory, file };
+
+// Resolves path inside root_fd (RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS) and returns an O_PATH fd
+// of it, creating missing components (directories, and the last one as `create` says) relative to
+// their parent's fd. A symlink or ".." can only lead to somewhere inside root_fd.
+ErrorOr<UniqueFd> open_in_root(int root_fd, std::string_view path, Create create);
+// Opens a path inside root_fd with the given open flags, resolution confined the same way.
+ErrorOr<UniqueFd> openat_in_root(int root_fd, std::string_view path, uint64_t open_flags);
+// Lexically cleaned absolute form of a config path ("dev//pts/." -> "/dev/pts", "/../x" -> "/x"), for
+// comparing paths only (is this /dev?); never for opening them, which open_in_root does.
+std::string clean_path(std::string_view path);
+// "/proc/self/fd/N": the name under which mount(2) acts on exactly the object fd refers to.
+std::string fd_path(int fd);
+
+// Checks that a sysctl key is well formed and that the namespace it belongs to is the container's
+// own (net.* needs a new network namespace, kernel.shm* an IPC one, ...), as runc does.
+ErrorOr<void> validate_sysctl(const spec::Spec& spec, const std::string& key);
+
+// MS_* flags of the mount fd lies on (from fstatvfs), which a remount must keep: in a user
+// namespace the kernel refuses to clear the locked ones (ro, nosuid, nodev, noexec, atime).
+ErrorOr<unsigned long> mount_flags_of(int fd);
+
+// One line of /proc/self/mountinfo, octal escapes (\040) undone.
+struct MountInfo {
+    std::string root;  // the path inside the filesystem that is mounted ("/" for a whole fs)
+    std::string mount_point;
+    std::string fs_type;
+    std::string source;
+    std::string super_options;  // "rw,cpu" for a cgroup v1 hierarchy
+    bool shared = false;
+    bool unbindable = false;
+};
+ErrorOr<std::vector<MountInfo>> read_mountinfo(const std::string& path = "/proc/self/mountinfo");
+
+// The /dev of the container, after its mounts: default devices and linux.devices (mknod, or a
+// bind of the host's node where mknod is not allowed, as in a user namespace), and the usual
+// symlinks. Called by prepare_rootfs when config mounts /dev.
+ErrorOr<void> create_devices(int root_fd, const spec::Spec& spec);
+
+}  // namespace hutch::rootfs
