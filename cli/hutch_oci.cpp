@@ -51,7 +51,7 @@ ErrorOr<void> print_list(const std::string& root, const std::string& format, boo
     if (quiet) {
         for (const auto& c : containers) std::printf("%s\n", c["id"].get<std::string>().c_str());
     } else if (format == "json") {
-        std::printf("%s\n", nlohmann::json(containers).dump().c_str());
+        std::printf("%s\n", nlohmann::ordered_json(containers).dump().c_str());
     } else if (format == "table") {
         std::printf("%-20s %-8s %-10s %-40s %-31s %s\n", "ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER");
         for (const auto& c : containers)

@@ -156,8 +156,8 @@ ErrorOr<void> Container::remove_directory() {
     return {};
 }
 
-nlohmann::json Container::spec_state() const {
-    nlohmann::json j = {{"ociVersion", spec::kOciVersion},
+nlohmann::ordered_json Container::spec_state() const {
+    nlohmann::ordered_json j = {{"ociVersion", spec::kOciVersion},
                         {"id", state.id},
                         {"status", status_name(status())},
                         {"bundle", state.bundle}};
@@ -167,9 +167,9 @@ nlohmann::json Container::spec_state() const {
     return j;
 }
 
-nlohmann::json Container::runc_state() const {
+nlohmann::ordered_json Container::runc_state() const {
     Status s = status();
-    nlohmann::json j = {{"ociVersion", spec::kOciVersion},
+    nlohmann::ordered_json j = {{"ociVersion", spec::kOciVersion},
                         {"id", state.id},
                         {"pid", s == Status::stopped ? 0 : state.pid},
                         {"status", status_name(s)},

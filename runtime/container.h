@@ -53,13 +53,15 @@ public:
     ErrorOr<void> remove_directory();
     // Lets other commands work on the container while this one waits (run in the foreground).
     void unlock() { lock_.reset(); }
+    // The container's process must close its inherited copy, or it would hold the lock for life.
+    int lock_fd() const { return lock_.get(); }
 
     std::string dir() const { return dir_; }
     std::string fifo_path() const { return dir_ + "/exec.fifo"; }
     // The state given to hooks and printed by `state`: the runtime-spec's fields.
-    nlohmann::json spec_state() const;
+    nlohmann::ordered_json spec_state() const;
     // What `state` and `list --format json` print: runc's fields.
-    nlohmann::json runc_state() const;
+    nlohmann::ordered_json runc_state() const;
 
 private:
     Container(std::string dir, UniqueFd lock) : dir_(std::move(dir)), lock_(std::move(lock)) {}

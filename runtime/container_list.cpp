@@ -12,8 +12,8 @@ ErrorOr<std::string> state(const std::string& root, const std::string& id) {
     return container.runc_state().dump(2);
 }
 
-ErrorOr<std::vector<nlohmann::json>> list(const std::string& root) {
-    std::vector<nlohmann::json> out;
+ErrorOr<std::vector<nlohmann::ordered_json>> list(const std::string& root) {
+    std::vector<nlohmann::ordered_json> out;
     DIR* dir = ::opendir(root.c_str());
     if (!dir) {
         if (errno == ENOENT) return out;  // nothing was ever created under this root

@@ -224,7 +224,8 @@ ErrorOr<void> child_setup(ChildContext& ctx, const SyncChannel& channel) {
     return wait_for_start_and_exec(ctx, program, state);
 }
 
-[[noreturn]] void child_main(ChildContext& ctx, SyncChannel& channel) {
+[[noreturn]] void child_main(ChildContext& ctx, SyncChannel& channel, int lock_fd) {
+    ::close(lock_fd);
     auto result = child_setup(ctx, channel);
     // Reaching here means something failed: before "created" the parent reads this.
     (void)channel.send(SyncMessage::error, result.error().message);
@@ -324,7 +325,7 @@ ErrorOr<Launched> launch(const spec::Spec& spec, Container& container, cgroups::
     }
     if (*pid == 0) {
         parent_end.close();
-        child_main(*ctx, child_end);
+        child_main(*ctx, child_end, container.lock_fd());
     }
     child_end.close();
     launched.pid = *pid;

@@ -29,7 +29,7 @@ ErrorOr<std::string> state(const std::string& root, const std::string& id);
 ErrorOr<void> kill(const std::string& root, const std::string& id, int signal, bool all);
 ErrorOr<void> remove(const std::string& root, const std::string& id, bool force);
 // runc's fields for every container under root, sorted by id.
-ErrorOr<std::vector<nlohmann::json>> list(const std::string& root);
+ErrorOr<std::vector<nlohmann::ordered_json>> list(const std::string& root);
 
 // "TERM", "SIGTERM", "15" -> 15.
 ErrorOr<int> parse_signal(const std::string& text);

@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -41,7 +42,8 @@ CommandResult run_command(const std::vector<std::string>& argv, const std::strin
         close(err[0]);
         return {127, "", "spawn failed: " + argv[0]};
     }
-    // Feed stdin and drain both pipes together, so that neither side can block the other.
+    // Feed stdin and drain both pipes until the command exits. A created container inherits
+    // the pipes and holds them open, so their end of file cannot be what we wait for.
     CommandResult result;
     size_t written = 0;
     int in_fd = in[1];
@@ -50,22 +52,24 @@ CommandResult run_command(const std::vector<std::string>& argv, const std::strin
         in_fd = -1;
     }
     signal(SIGPIPE, SIG_IGN);
-    int open_outputs = 2;
-    while (open_outputs > 0 || in_fd >= 0) {
-        struct pollfd fds[3] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}, {in_fd, POLLOUT, 0}};
-        if (poll(fds, 3, -1) < 0) continue;
-        for (int i = 0; i < 2; ++i) {
-            if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-            char buf[4096];
-            ssize_t n = read(fds[i].fd, buf, sizeof buf);
-            if (n <= 0) {
-                close(fds[i].fd);
-                (i == 0 ? out[0] : err[0]) = -1;
-                --open_outputs;
-            } else {
-                (i == 0 ? result.out : result.err).append(buf, static_cast<size_t>(n));
-            }
+    int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+    fcntl(out[0], F_SETFL, O_NONBLOCK);
+    fcntl(err[0], F_SETFL, O_NONBLOCK);
+    auto drain = [&](int& fd, std::string& into) {
+        char buf[4096];
+        ssize_t n;
+        while (fd >= 0 && (n = read(fd, buf, sizeof buf)) != 0) {
+            if (n < 0) return;
+            into.append(buf, static_cast<size_t>(n));
         }
+        if (fd >= 0) close(fd);
+        fd = -1;  // end of file
+    };
+    for (;;) {
+        struct pollfd fds[4] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}, {in_fd, POLLOUT, 0}, {pidfd, POLLIN, 0}};
+        if (poll(fds, 4, -1) < 0) continue;
+        drain(out[0], result.out);
+        drain(err[0], result.err);
         if (in_fd >= 0 && (fds[2].revents & (POLLOUT | POLLERR | POLLHUP))) {
             ssize_t n = write(in_fd, stdin_data.data() + written, stdin_data.size() - written);
             if (n > 0) written += static_cast<size_t>(n);
@@ -74,7 +78,12 @@ CommandResult run_command(const std::vector<std::string>& argv, const std::strin
                 in_fd = -1;
             }
         }
+        if (fds[3].revents & POLLIN) break;
     }
+    drain(out[0], result.out);
+    drain(err[0], result.err);
+    for (int fd : {out[0], err[0], in_fd, pidfd})
+        if (fd >= 0) close(fd);
     int status = 0;
     waitpid(pid, &status, 0);
     result.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
@@ -156,7 +165,14 @@ std::string unique_id(const std::string& stem) {
     return stem + "-" + std::to_string(getpid()) + "-" + std::to_string(counter++);
 }
 
-bool process_alive(pid_t pid) { return pid > 0 && kill(pid, 0) == 0; }
+bool process_alive(pid_t pid) {
+    if (pid <= 0 || kill(pid, 0) != 0) return false;
+    // A zombie has exited: only its parent's wait is missing (this sandbox's init reaps late).
+    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), {});
+    auto close = stat.rfind(')');
+    return close != std::string::npos && close + 2 < stat.size() && stat[close + 2] != 'Z';
+}
 
 std::vector<std::string> host_mounts_matching(const std::string& needle) {
     std::ifstream in("/proc/self/mountinfo");

@@ -1,0 +1,160 @@
+// Hooks run in the runtime-spec's order with the state of each moment; the console socket gets
+// a working pty master; the pid file holds the container's pid.
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "harness.h"
+
+using namespace hutch::test;
+
+namespace {
+
+// A hook that appends "KIND <state json>" to a log file.
+nlohmann::json logging_hook(const std::string& kind, const std::string& log) {
+    return {{"path", "/bin/sh"}, {"args", {"sh", "-c", "s=$(cat); echo \"" + kind + " $s\" >> " + log}}};
+}
+
+std::vector<std::pair<std::string, nlohmann::json>> read_hook_log(const std::string& path) {
+    std::vector<std::pair<std::string, nlohmann::json>> entries;
+    std::ifstream in(path);
+    for (std::string line; std::getline(in, line);) {
+        auto space = line.find(' ');
+        entries.emplace_back(line.substr(0, space), nlohmann::json::parse(line.substr(space + 1)));
+    }
+    return entries;
+}
+
+}  // namespace
+
+TEST_CASE("hooks run in order, each with the state of its moment", "[hooks]") {
+    Runtime rt;
+    Bundle bundle;
+    TempDir logs;
+    std::string log = logs.path() + "/hooks.log";
+    bundle.set_args({"true"});
+    // startContainer runs inside the container: it sees the log directory through a bind mount.
+    bundle.config["mounts"].push_back({{"destination", "/hooklog"}, {"type", "bind"}, {"source", logs.path()},
+                                       {"options", {"rbind", "rw"}}});
+    auto& hooks = bundle.config["hooks"];
+    for (std::string kind : {"prestart", "createRuntime", "createContainer", "poststart", "poststop"})
+        hooks[kind] = {logging_hook(kind, log)};
+    hooks["startContainer"] = {logging_hook("startContainer", "/hooklog/hooks.log")};
+    bundle.save();
+    std::string id = unique_id();
+
+    REQUIRE(rt({"create", "--bundle", bundle.path(), id}).status == 0);
+    int pid = rt.state(id)["pid"].get<int>();
+    REQUIRE(rt({"start", id}).status == 0);
+    REQUIRE(rt({"delete", "--force", id}).status == 0);
+
+    auto entries = read_hook_log(log);
+    std::vector<std::string> order;
+    for (auto& [kind, state] : entries) order.push_back(kind);
+    CHECK(order == std::vector<std::string>{"prestart", "createRuntime", "createContainer", "startContainer",
+                                            "poststart", "poststop"});
+    REQUIRE(entries.size() == 6);
+    std::vector<std::string> statuses = {"creating", "creating", "creating", "created", "running", "stopped"};
+    for (size_t i = 0; i < entries.size(); ++i) {
+        INFO(entries[i].first);
+        CHECK(entries[i].second["status"] == statuses[i]);
+        CHECK(entries[i].second["id"] == id);
+        CHECK(entries[i].second["bundle"] == bundle.path());
+        if (i < 5) CHECK(entries[i].second["pid"] == pid);
+    }
+}
+
+TEST_CASE("a failing createRuntime hook fails create and leaves nothing behind", "[hooks]") {
+    Runtime rt;
+    Bundle bundle;
+    bundle.set_args({"true"});
+    bundle.config["hooks"]["createRuntime"] = {{{"path", "/bin/sh"}, {"args", {"sh", "-c", "echo broken >&2; exit 3"}}}};
+    bundle.save();
+    std::string id = unique_id();
+    auto r = rt({"create", "--bundle", bundle.path(), id});
+    CHECK(r.status != 0);
+    CHECK(r.err.find("createRuntime hook") != std::string::npos);
+    CHECK(r.err.find("exit status 3") != std::string::npos);
+    CHECK(r.err.find("broken") != std::string::npos);
+    CHECK(rt({"state", id}).status != 0);
+    CHECK(shell("find /sys/fs/cgroup -maxdepth 4 -name '" + id + "'").out.empty());
+}
+
+TEST_CASE("a hook that outlives its timeout is killed and fails the operation", "[hooks]") {
+    Runtime rt;
+    Bundle bundle;
+    bundle.set_args({"true"});
+    bundle.config["hooks"]["prestart"] = {{{"path", "/bin/sleep"}, {"args", {"sleep", "30"}}, {"timeout", 1}}};
+    bundle.save();
+    auto r = rt({"create", "--bundle", bundle.path(), unique_id()});
+    CHECK(r.status != 0);
+    CHECK(r.err.find("timed out") != std::string::npos);
+}
+
+TEST_CASE("the console socket receives a pty master that is the container's terminal", "[console]") {
+    Runtime rt;
+    Bundle bundle;
+    TempDir sockdir;
+    bundle.config["process"]["args"] = {"sh", "-c", "tty; test -t 0 && echo interactive"};
+    bundle.config["process"]["terminal"] = true;
+    bundle.save();
+    std::string socket_path = sockdir.path() + "/console.sock";
+    int listener = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un addr = {};
+    addr.sun_family = AF_UNIX;
+    std::strcpy(addr.sun_path, socket_path.c_str());
+    REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    REQUIRE(::listen(listener, 1) == 0);
+
+    std::string id = unique_id();
+    auto r = rt({"create", "--bundle", bundle.path(), "--console-socket", socket_path, id});
+    REQUIRE(r.status == 0);
+    int conn = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+    REQUIRE(conn >= 0);
+    char buf[64];
+    struct iovec iov = {buf, sizeof buf};
+    alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+    struct msghdr msg = {};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    REQUIRE(::recvmsg(conn, &msg, 0) > 0);
+    struct cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
+    REQUIRE(cmsg);
+    REQUIRE(cmsg->cmsg_type == SCM_RIGHTS);
+    int master;
+    std::memcpy(&master, CMSG_DATA(cmsg), sizeof master);
+    ::close(conn);
+    ::close(listener);
+
+    REQUIRE(rt({"start", id}).status == 0);
+    std::string output;
+    for (int i = 0; i < 50 && output.find("interactive") == std::string::npos; ++i) {
+        struct pollfd pfd = {master, POLLIN, 0};
+        if (::poll(&pfd, 1, 100) <= 0) continue;
+        ssize_t n = ::read(master, buf, sizeof buf);
+        if (n <= 0) break;
+        output.append(buf, static_cast<size_t>(n));
+    }
+    ::close(master);
+    CHECK(output.find("/dev/pts/0") != std::string::npos);
+    CHECK(output.find("interactive") != std::string::npos);
+    REQUIRE(rt({"delete", "--force", id}).status == 0);
+}
+
+TEST_CASE("a terminal without a console socket is refused by create", "[console]") {
+    Runtime rt;
+    Bundle bundle;
+    bundle.config["process"]["terminal"] = true;
+    bundle.save();
+    auto r = rt({"create", "--bundle", bundle.path(), unique_id()});
+    CHECK(r.status != 0);
+    CHECK(r.err.find("console-socket") != std::string::npos);
+}

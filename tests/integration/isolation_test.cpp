@@ -1,0 +1,205 @@
+// What a process inside a container sees: its own namespaces, mounts with their flags, masked and
+// read-only paths, capabilities, id maps, rlimits, sysctls, hostname, seccomp, cgroup limits.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+
+#include "harness.h"
+
+using namespace hutch::test;
+
+namespace {
+
+// Runs sh -c script in a fresh container built from bundle's config; returns its result.
+CommandResult run_script(Bundle& bundle, const std::string& script) {
+    Runtime rt;
+    bundle.set_args({"sh", "-c", script});
+    bundle.save();
+    return rt({"run", "--bundle", bundle.path(), unique_id()});
+}
+
+std::string host_link(const std::string& path) { return std::filesystem::read_symlink(path).string(); }
+
+}  // namespace
+
+TEST_CASE("every namespace of the default spec differs from the host's", "[isolation]") {
+    Bundle bundle;
+    auto r = run_script(bundle, "for n in pid net ipc uts mnt cgroup; do readlink /proc/self/ns/$n; done");
+    REQUIRE(r.status == 0);
+    for (std::string ns : {"pid", "net", "ipc", "uts", "mnt", "cgroup"}) {
+        INFO(ns);
+        CHECK(r.out.find(host_link("/proc/self/ns/" + ns)) == std::string::npos);
+        CHECK(r.out.find(ns + ":[") != std::string::npos);
+    }
+}
+
+TEST_CASE("user and time namespaces: ids are mapped as configured", "[isolation]") {
+    Bundle bundle;
+    auto& ns = bundle.config["linux"]["namespaces"];
+    ns.push_back({{"type", "user"}});
+    ns.push_back({{"type", "time"}});
+    bundle.config["linux"]["uidMappings"] = {{{"containerID", 0}, {"hostID", 100000}, {"size", 65536}}};
+    bundle.config["linux"]["gidMappings"] = {{{"containerID", 0}, {"hostID", 200000}, {"size", 65536}}};
+    auto r = run_script(bundle, "cat /proc/self/uid_map /proc/self/gid_map; id -u; readlink /proc/self/ns/user /proc/self/ns/time");
+    REQUIRE(r.status == 0);
+    CHECK(r.out.find("0     100000      65536") != std::string::npos);
+    CHECK(r.out.find("0     200000      65536") != std::string::npos);
+    CHECK(r.out.find("\n0\n") != std::string::npos);
+    CHECK(r.out.find(host_link("/proc/self/ns/user")) == std::string::npos);
+    CHECK(r.out.find(host_link("/proc/self/ns/time")) == std::string::npos);
+}
+
+TEST_CASE("a namespace given by path is joined", "[isolation]") {
+    std::string name = unique_id("hutch-test-ns");
+    REQUIRE(shell("ip netns add " + name).status == 0);
+    struct NetnsGuard {
+        std::string name;
+        ~NetnsGuard() { shell("ip netns del " + name); }
+    } guard{name};
+    struct stat st;
+    REQUIRE(::stat(("/run/netns/" + name).c_str(), &st) == 0);
+    Bundle bundle;
+    for (auto& ns : bundle.config["linux"]["namespaces"])
+        if (ns["type"] == "network") ns["path"] = "/run/netns/" + name;
+    auto r = run_script(bundle, "readlink /proc/self/ns/net");
+    REQUIRE(r.status == 0);
+    CHECK(r.out == "net:[" + std::to_string(st.st_ino) + "]\n");
+}
+
+TEST_CASE("pid 1 is the container's process; the hostname is the config's", "[isolation]") {
+    Bundle bundle;
+    bundle.config["hostname"] = "box";
+    bundle.config["domainname"] = "example.org";
+    auto r = run_script(bundle, "echo $$; hostname; cat /proc/sys/kernel/domainname; ps -o pid,args | wc -l");
+    REQUIRE(r.status == 0);
+    CHECK(r.out.rfind("1\nbox\nexample.org\n", 0) == 0);
+}
+
+TEST_CASE("mounts carry their flags; masked and read-only paths hold", "[isolation]") {
+    Bundle bundle;
+    auto r = run_script(bundle,
+                        "grep -E ' / | /dev/shm | /proc | /sys ' /proc/self/mountinfo; "
+                        "touch /rootfs-write 2>&1; echo root=$?; "
+                        "echo 1 > /proc/sys/kernel/ostype 2>&1; echo sys=$?; "
+                        "wc -c < /proc/kcore; ls /sys/firmware | wc -l; "
+                        "test -c /dev/null && test -c /dev/zero && test -c /dev/urandom && echo devices; "
+                        "readlink /dev/fd /dev/ptmx; ls /dev/pts /dev/mqueue >/dev/null && echo dirs");
+    REQUIRE(r.status == 0);
+    INFO(r.out);
+    CHECK(r.out.find(" / / ro,") != std::string::npos);  // root.readonly
+    CHECK(r.out.find("/dev/shm rw,nosuid,nodev,noexec") != std::string::npos);
+    CHECK(r.out.find("root=1") != std::string::npos);
+    CHECK(r.out.find("sys=1") != std::string::npos);
+    CHECK(r.out.find("devices") != std::string::npos);
+    CHECK(r.out.find("/proc/self/fd\npts/ptmx\n") != std::string::npos);
+    CHECK(r.out.find("dirs") != std::string::npos);
+    CHECK(r.out.find("\n0\n0\n") != std::string::npos);  // /proc/kcore masked, /sys/firmware empty
+}
+
+TEST_CASE("capabilities, rlimits, user and no_new_privs are what the config says", "[isolation]") {
+    Bundle bundle;
+    bundle.config["process"]["user"] = {{"uid", 1000}, {"gid", 1000}, {"additionalGids", {44}}};
+    bundle.config["process"]["rlimits"] = {{{"type", "RLIMIT_NOFILE"}, {"soft", 123}, {"hard", 456}}};
+    auto r = run_script(bundle, "grep -E '^(Cap|NoNewPrivs|Groups)' /proc/self/status; id; ulimit -n; ulimit -Hn");
+    REQUIRE(r.status == 0);
+    INFO(r.out);
+    // CAP_KILL (5), CAP_NET_BIND_SERVICE (10), CAP_AUDIT_WRITE (29) from `spec`.
+    CHECK(r.out.find("CapBnd:\t0000000020000420") != std::string::npos);
+    CHECK(r.out.find("CapEff:\t0000000020000420") != std::string::npos);
+    CHECK(r.out.find("CapPrm:\t0000000020000420") != std::string::npos);
+    CHECK(r.out.find("CapInh:\t0000000000000000") != std::string::npos);
+    CHECK(r.out.find("NoNewPrivs:\t1") != std::string::npos);
+    CHECK(r.out.find("uid=1000 gid=1000") != std::string::npos);
+    CHECK(r.out.find("Groups:\t44") != std::string::npos);
+    CHECK(r.out.find("\n123\n456\n") != std::string::npos);
+}
+
+TEST_CASE("namespaced sysctls are set inside, host's untouched", "[isolation]") {
+    Bundle bundle;
+    bundle.config["linux"]["sysctl"] = {{"net.ipv4.ip_forward", "1"}, {"kernel.shmmni", "1234"}};
+    std::string host_forward = shell("cat /proc/sys/net/ipv4/ip_forward").out;
+    auto r = run_script(bundle, "cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmni");
+    REQUIRE(r.status == 0);
+    CHECK(r.out == "1\n1234\n");
+    CHECK(shell("cat /proc/sys/net/ipv4/ip_forward").out == host_forward);
+    bundle.config["linux"]["sysctl"] = {{"vm.swappiness", "1"}};
+    r = run_script(bundle, "true");
+    CHECK(r.status != 0);
+    CHECK(r.err.find("vm.swappiness") != std::string::npos);
+}
+
+TEST_CASE("seccomp: an errno rule returns its errno, a kill rule kills", "[isolation][seccomp]") {
+    Bundle bundle;
+    bundle.config["linux"]["seccomp"] = {
+        {"defaultAction", "SCMP_ACT_ALLOW"},
+        {"architectures", {"SCMP_ARCH_X86_64"}},
+        {"syscalls",
+         {{{"names", {"mkdir", "mkdirat"}}, {"action", "SCMP_ACT_ERRNO"}, {"errnoRet", 38}},
+          {{"names", {"uname"}}, {"action", "SCMP_ACT_KILL_PROCESS"}}}}};
+    auto r = run_script(bundle, "mkdir /tmp/x; echo mkdir=$?");
+    CHECK(r.status == 0);
+    CHECK(r.err.find("Function not implemented") != std::string::npos);  // ENOSYS = 38
+    CHECK(r.out == "mkdir=1\n");
+    r = run_script(bundle, "uname; echo survived");
+    CHECK(r.status == 0);  // sh survives: the child running uname was killed
+    CHECK(r.out.find("survived") != std::string::npos);
+    bundle.set_args({"uname"});
+    bundle.save();
+    Runtime rt;
+    CHECK(rt({"run", "--bundle", bundle.path(), unique_id()}).status == 128 + 31);  // SIGSYS
+}
+
+TEST_CASE("cgroup limits are written and enforced", "[isolation][cgroups]") {
+    Bundle bundle;
+    std::string cgroup = unique_id("hutch-test-cg");
+    bundle.config["linux"]["cgroupsPath"] = cgroup;
+    bundle.config["linux"]["resources"]["memory"] = {{"limit", 32 * 1024 * 1024}, {"swap", 32 * 1024 * 1024}};
+    bundle.config["linux"]["resources"]["pids"] = {{"limit", 20}};
+    bundle.config["linux"]["resources"]["devices"] = {{{"allow", false}, {"access", "rwm"}}};
+
+    SECTION("seen in the cgroup files from inside") {
+        auto r = run_script(bundle,
+                            "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max; "
+                            "grep -c . /sys/fs/cgroup/devices/devices.list");
+        REQUIRE(r.status == 0);
+        CHECK(r.out.rfind("33554432\n20\n", 0) == 0);
+    }
+    SECTION("a memory hog is OOM-killed") {
+        auto r = run_script(bundle, "head -c 100m /dev/zero | tail > /dev/null; echo status=$?");
+        CHECK(r.out.find("status=137") != std::string::npos);
+    }
+    SECTION("a fork bomb stops at pids.max") {
+        auto r = run_script(bundle, "for i in $(seq 40); do sleep 5 & done; echo started=$(jobs -p | wc -l)");
+        INFO(r.out << r.err);
+        CHECK(r.err.find("can't fork") != std::string::npos);
+    }
+    SECTION("a denied device cannot be opened") {
+        // linux.devices are allowed in the device cgroup, as in runc: bind the host's node instead.
+        bundle.config["mounts"].push_back(
+            {{"destination", "/dev/kmsg"}, {"type", "bind"}, {"source", "/dev/kmsg"}, {"options", {"bind"}}});
+        auto r = run_script(bundle, "test -c /dev/kmsg && echo present; head -c1 /dev/kmsg; echo kmsg=$?; head -c1 /dev/zero | wc -c");
+        INFO(r.out << r.err);
+        CHECK(r.out.find("present") != std::string::npos);
+        CHECK(r.out.find("kmsg=1") != std::string::npos);
+        CHECK(r.err.find("Operation not permitted") != std::string::npos);
+        CHECK(r.out.find("\n1\n") != std::string::npos);  // /dev/zero stays allowed
+    }
+    CHECK(shell("find /sys/fs/cgroup -maxdepth 4 -name '" + cgroup + "'").out.empty());
+}
+
+TEST_CASE("a hostile bundle cannot mount or write outside its rootfs", "[isolation][hostile]") {
+    Bundle bundle;
+    TempDir outside;
+    // rootfs/evil points at a host directory; a mount destination through it must stay inside.
+    std::filesystem::create_directory_symlink(outside.path(), bundle.rootfs() + "/evil");
+    bundle.config["mounts"].push_back({{"destination", "/evil/tmpfs"}, {"type", "tmpfs"}, {"source", "tmpfs"}});
+    bundle.config["mounts"].push_back(
+        {{"destination", "/../../../../" + outside.path().substr(1) + "/dots"}, {"type", "tmpfs"}, {"source", "tmpfs"}});
+    auto r = run_script(bundle, "true");
+    INFO(r.err);
+    CHECK(std::filesystem::is_empty(outside.path()));
+    CHECK(host_mounts_matching(outside.path()).empty());
+}

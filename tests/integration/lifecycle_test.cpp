@@ -1,0 +1,232 @@
+// The container lifecycle through the hutch-oci binary: create, start, state, kill, delete, run,
+// with the state JSON checked at each step and nothing left behind afterwards.
+#include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <fstream>
+#include <thread>
+
+#include "harness.h"
+
+using namespace hutch::test;
+
+namespace {
+
+bool exists(const std::string& path) {
+    struct stat st;
+    return ::lstat(path.c_str(), &st) == 0;
+}
+
+// Polls until the container reaches a status (or a few seconds pass).
+std::string wait_for_status(const Runtime& rt, const std::string& id, const std::string& want) {
+    std::string status;
+    for (int i = 0; i < 200; ++i) {
+        status = rt.state(id).value("status", "");
+        if (status == want) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return status;
+}
+
+std::string read_text(const std::string& path) {
+    std::ifstream in(path);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+}  // namespace
+
+TEST_CASE("create, start, kill and delete walk through every status", "[lifecycle]") {
+    Runtime rt;
+    Bundle bundle;
+    bundle.set_args({"sleep", "1000"});
+    bundle.save();
+    std::string id = unique_id();
+    std::string pid_file = bundle.path() + "/pid";
+
+    auto created = rt({"create", "--bundle", bundle.path(), "--pid-file", pid_file, id});
+    REQUIRE(created.status == 0);
+    auto state = rt.state(id);
+    CHECK(state["status"] == "created");
+    CHECK(state["id"] == id);
+    CHECK(state["bundle"] == bundle.path());
+    CHECK(state["rootfs"] == bundle.rootfs());
+    CHECK(state["ociVersion"].get<std::string>().rfind("1.", 0) == 0);
+    CHECK(state.contains("created"));
+    CHECK(state.contains("owner"));
+    pid_t pid = state["pid"].get<pid_t>();
+    CHECK(pid > 0);
+    CHECK(read_text(pid_file) == std::to_string(pid));
+    CHECK(process_alive(pid));
+    // Before start the user's program has not run: the process is still hutch's.
+    CHECK(read_text("/proc/" + std::to_string(pid) + "/comm").find("sleep") == std::string::npos);
+
+    REQUIRE(rt({"start", id}).status == 0);
+    CHECK(rt.state(id)["status"] == "running");
+    CHECK(read_text("/proc/" + std::to_string(pid) + "/comm") == "sleep\n");
+    CHECK(rt({"start", id}).status != 0);  // a running container cannot start again
+
+    CHECK(rt({"delete", id}).status != 0);  // running: needs --force
+    REQUIRE(rt({"kill", id, "KILL"}).status == 0);
+    CHECK(wait_for_status(rt, id, "stopped") == "stopped");
+    CHECK(rt.state(id)["pid"] == 0);
+    CHECK(rt({"kill", id, "KILL"}).status != 0);  // stopped: nothing to signal
+
+    REQUIRE(rt({"delete", id}).status == 0);
+    CHECK(rt({"state", id}).status != 0);
+    CHECK_FALSE(exists(rt.root() + "/" + id));
+    CHECK_FALSE(process_alive(pid));
+    CHECK(host_mounts_matching(bundle.path()).empty());
+}
+
+TEST_CASE("delete removes a created container that never started, killing its process", "[lifecycle]") {
+    Runtime rt;
+    Bundle bundle;
+    bundle.set_args({"true"});
+    bundle.save();
+    std::string id = unique_id();
+    REQUIRE(rt({"create", "--bundle", bundle.path(), id}).status == 0);
+    pid_t pid = rt.state(id)["pid"].get<pid_t>();
+    REQUIRE(rt({"delete", id}).status == 0);
+    CHECK_FALSE(exists(rt.root() + "/" + id));
+    for (int i = 0; i < 100 && process_alive(pid); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    CHECK_FALSE(process_alive(pid));
+}
+
+TEST_CASE("run passes the exit status and output through and removes the container", "[lifecycle]") {
+    Runtime rt;
+    Bundle bundle;
+    bundle.set_args({"sh", "-c", "echo out; echo err >&2; exit 7"});
+    bundle.save();
+    std::string id = unique_id();
+    auto r = rt({"run", "--bundle", bundle.path(), id});
+    CHECK(r.status == 7);
+    CHECK(r.out == "out\n");
+    CHECK(r.err.find("err") != std::string::npos);
+    CHECK(rt({"state", id}).status != 0);
+    CHECK_FALSE(exists(rt.root() + "/" + id));
+}
+
+TEST_CASE("run reports a process killed by a signal as 128+signal", "[lifecycle]") {
+    Runtime rt;
+    Bundle bundle;
+    // Without a pid namespace of its own: the init of a pid namespace cannot SIGKILL itself.
+    auto& ns = bundle.config["linux"]["namespaces"];
+    ns.erase(std::remove_if(ns.begin(), ns.end(), [](const auto& n) { return n["type"] == "pid"; }), ns.end());
+    bundle.set_args({"sh", "-c", "kill -9 $$"});
+    bundle.save();
+    CHECK(rt({"run", "--bundle", bundle.path(), unique_id()}).status == 128 + SIGKILL);
+}
+
+TEST_CASE("run forwards signals to the container", "[lifecycle]") {
+    Runtime rt;
+    Bundle bundle;
+    bundle.set_args({"sh", "-c", "trap 'exit 42' TERM; while :; do sleep 0.05; done"});
+    bundle.save();
+    std::string id = unique_id();
+    std::string binary = HUTCH_OCI_BINARY;
+    std::vector<std::string> args = {binary, "--root", rt.root(), "run", "--bundle", bundle.path(), id};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    pid_t runner;
+    REQUIRE(posix_spawn(&runner, argv[0], nullptr, nullptr, argv.data(), environ) == 0);
+    REQUIRE(wait_for_status(rt, id, "running") == "running");
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // let sh install its trap
+    ::kill(runner, SIGTERM);
+    int status = 0;
+    ::waitpid(runner, &status, 0);
+    REQUIRE(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 42);
+}
+
+TEST_CASE("run --detach leaves the container running; kill --all and list see it", "[lifecycle]") {
+    Runtime rt;
+    Bundle bundle;
+    bundle.set_args({"sh", "-c", "sleep 1000 & sleep 1000"});
+    bundle.save();
+    std::string id = unique_id();
+    REQUIRE(rt({"run", "--detach", "--bundle", bundle.path(), id}).status == 0);
+    CHECK(rt.state(id)["status"] == "running");
+
+    auto list = rt({"list", "--format", "json"});
+    REQUIRE(list.status == 0);
+    auto containers = nlohmann::json::parse(list.out);
+    REQUIRE(containers.size() == 1);
+    CHECK(containers[0]["id"] == id);
+    CHECK(containers[0]["status"] == "running");
+    auto table = rt({"list"});
+    CHECK(table.out.find("ID") == 0);
+    CHECK(table.out.find(id) != std::string::npos);
+    CHECK(rt({"list", "-q"}).out == id + "\n");
+
+    REQUIRE(rt({"kill", "--all", id, "9"}).status == 0);
+    CHECK(wait_for_status(rt, id, "stopped") == "stopped");
+    REQUIRE(rt({"delete", id}).status == 0);
+}
+
+TEST_CASE("delete --force stops a running container and leaves nothing behind", "[lifecycle]") {
+    Runtime rt;
+    Bundle bundle;
+    bundle.set_args({"sleep", "1000"});
+    bundle.save();
+    std::string id = unique_id();
+    REQUIRE(rt({"run", "-d", "--bundle", bundle.path(), id}).status == 0);
+    pid_t pid = rt.state(id)["pid"].get<pid_t>();
+    REQUIRE(rt({"delete", "--force", id}).status == 0);
+    CHECK_FALSE(exists(rt.root() + "/" + id));
+    CHECK_FALSE(process_alive(pid));
+    CHECK(host_mounts_matching(bundle.path()).empty());
+    CHECK(shell("find /sys/fs/cgroup -maxdepth 4 -name '" + id + "'").out.empty());
+}
+
+TEST_CASE("kill accepts signal names and numbers and refuses unknown ones", "[lifecycle]") {
+    Runtime rt;
+    Bundle bundle;
+    bundle.set_args({"sh", "-c", "trap 'exit 3' USR1; while :; do sleep 0.05; done"});
+    bundle.save();
+    std::string id = unique_id();
+    REQUIRE(rt({"run", "-d", "--bundle", bundle.path(), id}).status == 0);
+    CHECK(rt({"kill", id, "SIGNOPE"}).status != 0);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    REQUIRE(rt({"kill", id, "SIGUSR1"}).status == 0);
+    CHECK(wait_for_status(rt, id, "stopped") == "stopped");
+    REQUIRE(rt({"delete", id}).status == 0);
+}
+
+TEST_CASE("errors are one line, name the problem and leave no state behind", "[lifecycle]") {
+    Runtime rt;
+    Bundle bundle;
+    bundle.set_args({"no-such-program"});
+    bundle.save();
+    std::string id = unique_id();
+    auto r = rt({"create", "--bundle", bundle.path(), id});
+    CHECK(r.status != 0);
+    CHECK(r.err.find("no-such-program") != std::string::npos);
+    CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+    CHECK_FALSE(exists(rt.root() + "/" + id));
+    CHECK(shell("find /sys/fs/cgroup -maxdepth 4 -name '" + id + "'").out.empty());
+
+    std::ofstream(bundle.path() + "/config.json") << "{ not json";
+    r = rt({"create", "--bundle", bundle.path(), id});
+    CHECK(r.status != 0);
+    CHECK(r.err.find("config.json") != std::string::npos);
+    CHECK(rt({"state", "no-such-container"}).status != 0);
+    CHECK(rt({"create", "--bundle", bundle.path(), "../escape"}).status != 0);
+}
+
+TEST_CASE("the JSON log is what containerd reads", "[lifecycle]") {
+    Runtime rt;
+    TempDir logs;
+    std::string log = logs.path() + "/log.json";
+    auto r = run_command({HUTCH_OCI_BINARY, "--root", rt.root(), "--log", log, "--log-format", "json", "state", "nope"});
+    CHECK(r.status != 0);
+    auto line = nlohmann::json::parse(read_text(log));
+    CHECK(line["level"] == "error");
+    CHECK(line["msg"].get<std::string>().find("nope") != std::string::npos);
+    CHECK(line.contains("time"));
+}
