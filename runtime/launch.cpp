@@ -227,8 +227,10 @@ ErrorOr<void> child_setup(ChildContext& ctx, const SyncChannel& channel) {
 [[noreturn]] void child_main(ChildContext& ctx, SyncChannel& channel, int lock_fd) {
     ::close(lock_fd);
     auto result = child_setup(ctx, channel);
-    // Reaching here means something failed: before "created" the parent reads this.
-    (void)channel.send(SyncMessage::error, result.error().message);
+    // Reaching here means something failed: before "created" the parent reads this; after it,
+    // only the container's stderr is left to tell.
+    if (!channel.send(SyncMessage::error, result.error().message))
+        dprintf(2, "hutch-oci: container %s: %s\n", ctx.id.c_str(), result.error().message.c_str());
     _exit(1);
 }
 
@@ -274,7 +276,9 @@ ErrorOr<ChildContext> prepare_child(const spec::Spec& spec, Container& container
     ctx.rlimits = TRY(security::prepare_rlimits(spec.process.rlimits));
     TRY(security::check_rlimits_allowed(ctx.rlimits));
     ctx.cgroup_join = TRY(cgroups.open_self_join_files());
-    if (::mkfifo(container.fifo_path().c_str(), 0622) != 0) return fail_errno("mkfifo " + container.fifo_path());
+    // Writable by others: in a user namespace the container's root is not the host's.
+    if (::mkfifo(container.fifo_path().c_str(), 0622) != 0 || ::chmod(container.fifo_path().c_str(), 0622) != 0)
+        return fail_errno("mkfifo " + container.fifo_path());
     ctx.fifo.reset(::open(container.fifo_path().c_str(), O_PATH | O_CLOEXEC));
     if (!ctx.fifo) return fail_errno("open " + container.fifo_path());
     return ctx;
