@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -95,6 +96,8 @@ CommandResult shell(const std::string& command_line) { return run_command({"/bin
 TempDir::TempDir(const std::string& prefix) {
     std::string tmpl = "/tmp/" + prefix + "-XXXXXX";
     if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
+    // Reachable by a container's root in a user namespace, who is not the host's root.
+    chmod(tmpl.c_str(), 0755);
     path_ = tmpl;
 }
 

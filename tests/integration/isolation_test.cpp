@@ -44,6 +44,7 @@ TEST_CASE("user and time namespaces: ids are mapped as configured", "[isolation]
     bundle.config["linux"]["uidMappings"] = {{{"containerID", 0}, {"hostID", 100000}, {"size", 65536}}};
     bundle.config["linux"]["gidMappings"] = {{{"containerID", 0}, {"hostID", 200000}, {"size", 65536}}};
     auto r = run_script(bundle, "cat /proc/self/uid_map /proc/self/gid_map; id -u; readlink /proc/self/ns/user; readlink /proc/self/ns/time");
+    INFO(r.err);
     REQUIRE(r.status == 0);
     CHECK(r.out.find("0     100000      65536") != std::string::npos);
     CHECK(r.out.find("0     200000      65536") != std::string::npos);
