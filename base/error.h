@@ -28,7 +28,9 @@ struct Error {
 template <typename T = void>
 using ErrorOr = std::expected<T, Error>;
 
-inline std::unexpected<Error> fail(std::string message) { return std::unexpected(Error::with_message(std::move(message))); }
+inline std::unexpected<Error> fail(std::string message) {
+    return std::unexpected(Error::with_message(std::move(message)));
+}
 inline std::unexpected<Error> fail_errno(std::string what, int err = errno) {
     return std::unexpected(Error::from_errno(std::move(what), err));
 }
@@ -51,17 +53,17 @@ ErrorOr<T> map_error(ErrorOr<T>&& result, F&& rewrite) {
     })
 
 // Like TRY, but prefixes the error with context first.
-#define TRY_CTX(expr, ctx)                                                        \
-    ({                                                                            \
-        auto&& _try_result = (expr);                                              \
+#define TRY_CTX(expr, ctx)                                                          \
+    ({                                                                              \
+        auto&& _try_result = (expr);                                                \
         if (!_try_result) return std::unexpected(_try_result.error().context(ctx)); \
-        std::move(_try_result).value();                                           \
+        std::move(_try_result).value();                                             \
     })
 
 // Returns a syscall failure with errno as an Error, for calls that return -1 on failure.
-#define TRY_SYS(call, what)                                  \
-    ({                                                       \
-        auto _sys_result = (call);                           \
+#define TRY_SYS(call, what)                                      \
+    ({                                                           \
+        auto _sys_result = (call);                               \
         if (_sys_result == -1) return ::hutch::fail_errno(what); \
-        _sys_result;                                         \
+        _sys_result;                                             \
     })

@@ -41,7 +41,8 @@ void add_create_flags(CLI::App* cmd, runtime::CreateOptions& o) {
     cmd->add_option("-b,--bundle", o.bundle, "path to the bundle directory (default: the current directory)");
     cmd->add_option("--pid-file", o.pid_file, "file to write the container process's pid to");
     cmd->add_option("--console-socket", o.console_socket, "unix socket that receives the pty master");
-    cmd->add_option("--preserve-fds", o.preserve_fds, "pass N more file descriptors (from 3) to the container");
+    cmd->add_option("--preserve-fds", o.preserve_fds,
+                    "pass N more file descriptors (from 3) to the container");
     cmd->add_flag("--no-pivot", o.no_pivot, "use chroot instead of pivot_root");
     cmd->add_flag("--no-new-keyring", o.no_new_keyring, "keep the caller's session keyring");
 }
@@ -55,9 +56,10 @@ ErrorOr<void> print_list(const std::string& root, const std::string& format, boo
     } else if (format == "table") {
         std::printf("%-20s %-8s %-10s %-40s %-31s %s\n", "ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER");
         for (const auto& c : containers)
-            std::printf("%-20s %-8d %-10s %-40s %-31s %s\n", c["id"].get<std::string>().c_str(), c["pid"].get<int>(),
-                        c["status"].get<std::string>().c_str(), c["bundle"].get<std::string>().c_str(),
-                        c["created"].get<std::string>().c_str(), c["owner"].get<std::string>().c_str());
+            std::printf("%-20s %-8d %-10s %-40s %-31s %s\n", c["id"].get<std::string>().c_str(),
+                        c["pid"].get<int>(), c["status"].get<std::string>().c_str(),
+                        c["bundle"].get<std::string>().c_str(), c["created"].get<std::string>().c_str(),
+                        c["owner"].get<std::string>().c_str());
     } else {
         return fail("--format: expected table or json, got " + format);
     }
@@ -73,7 +75,8 @@ int main(int argc, char** argv) {
     GlobalFlags g;
     app.add_option("--root", g.root, "directory for container state (default /run/hutch)");
     app.add_option("--log", g.log_path, "log file (default: stderr)");
-    app.add_option("--log-format", g.log_format, "log format: text or json")->check(CLI::IsMember({"text", "json"}));
+    app.add_option("--log-format", g.log_format, "log format: text or json")
+        ->check(CLI::IsMember({"text", "json"}));
     app.add_flag("--debug", g.debug, "log debug messages");
     app.add_flag("--systemd-cgroup", g.systemd_cgroup, "use the systemd cgroup driver (not supported yet)");
     app.add_option("--rootless", g.rootless, "rootless mode: auto, true or false");
@@ -120,7 +123,8 @@ int main(int argc, char** argv) {
 
     if (spec_cmd->parsed()) {
         std::string path = bundle + "/config.json";
-        if (::access(path.c_str(), F_OK) == 0) return report(Error::with_message("File " + path + " exists. Remove it first"));
+        if (::access(path.c_str(), F_OK) == 0)
+            return report(Error::with_message("File " + path + " exists. Remove it first"));
         return finish(write_file_atomic(path, spec::default_spec_json(rootless_spec), false));
     }
     if (app.got_subcommand("create")) return finish(runtime::create(create_opts));

@@ -48,10 +48,18 @@ nlohmann::json to_json(const ContainerState& s) {
         for (const auto& h : hooks) a.push_back(hook_to_json(h));
         return a;
     };
-    return {{"id", s.id},           {"pid", s.pid},         {"pid_start_time", s.pid_start_time},
-            {"bundle", s.bundle},   {"rootfs", s.rootfs},   {"created", s.created},
-            {"owner", s.owner},     {"annotations", s.annotations}, {"cgroup_paths", s.cgroup_paths},
-            {"poststart", hooks_json(s.poststart)}, {"poststop", hooks_json(s.poststop)},    {"own_pid_namespace", s.own_pid_namespace}};
+    return {{"id", s.id},
+            {"pid", s.pid},
+            {"pid_start_time", s.pid_start_time},
+            {"bundle", s.bundle},
+            {"rootfs", s.rootfs},
+            {"created", s.created},
+            {"owner", s.owner},
+            {"annotations", s.annotations},
+            {"cgroup_paths", s.cgroup_paths},
+            {"poststart", hooks_json(s.poststart)},
+            {"poststop", hooks_json(s.poststop)},
+            {"own_pid_namespace", s.own_pid_namespace}};
 }
 
 ErrorOr<ContainerState> from_json(const std::string& text) {
@@ -158,9 +166,9 @@ ErrorOr<void> Container::remove_directory() {
 
 nlohmann::ordered_json Container::spec_state() const {
     nlohmann::ordered_json j = {{"ociVersion", spec::kOciVersion},
-                        {"id", state.id},
-                        {"status", status_name(status())},
-                        {"bundle", state.bundle}};
+                                {"id", state.id},
+                                {"status", status_name(status())},
+                                {"bundle", state.bundle}};
     Status s = status();
     if (s == Status::created || s == Status::running || s == Status::creating) j["pid"] = state.pid;
     if (!state.annotations.empty()) j["annotations"] = state.annotations;
@@ -170,13 +178,13 @@ nlohmann::ordered_json Container::spec_state() const {
 nlohmann::ordered_json Container::runc_state() const {
     Status s = status();
     nlohmann::ordered_json j = {{"ociVersion", spec::kOciVersion},
-                        {"id", state.id},
-                        {"pid", s == Status::stopped ? 0 : state.pid},
-                        {"status", status_name(s)},
-                        {"bundle", state.bundle},
-                        {"rootfs", state.rootfs},
-                        {"created", state.created},
-                        {"owner", state.owner}};
+                                {"id", state.id},
+                                {"pid", s == Status::stopped ? 0 : state.pid},
+                                {"status", status_name(s)},
+                                {"bundle", state.bundle},
+                                {"rootfs", state.rootfs},
+                                {"created", state.created},
+                                {"owner", state.owner}};
     if (!state.annotations.empty()) j["annotations"] = state.annotations;
     return j;
 }

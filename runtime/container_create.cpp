@@ -50,7 +50,8 @@ ErrorOr<void> send_to_console_socket(const std::string& socket_path, int master)
     return {};
 }
 
-void fill_state(ContainerState& state, const spec::Spec& spec, const std::string& bundle, const std::string& rootfs) {
+void fill_state(ContainerState& state, const spec::Spec& spec, const std::string& bundle,
+                const std::string& rootfs) {
     state.bundle = bundle;
     state.rootfs = rootfs;
     state.created = now_rfc3339_nano();
@@ -75,15 +76,17 @@ ErrorOr<Created> create_locked(const CreateOptions& options, Container& containe
 
     std::string cgroups_path = spec.linux_ ? spec.linux_->cgroups_path : "";
     auto cgroups = TRY(cgroups::make_manager(cgroups_path, container.state.id));
-    const spec::Resources* resources = spec.linux_ && spec.linux_->resources ? &*spec.linux_->resources : nullptr;
+    const spec::Resources* resources =
+        spec.linux_ && spec.linux_->resources ? &*spec.linux_->resources : nullptr;
     // The device nodes a container is given must also be allowed by its device cgroup.
-    spec::Resources with_devices =
-        cgroups::resources_allowing_devices(resources, spec.linux_ ? spec.linux_->devices : std::vector<spec::Device>{});
+    spec::Resources with_devices = cgroups::resources_allowing_devices(
+        resources, spec.linux_ ? spec.linux_->devices : std::vector<spec::Device>{});
     TRY(cgroups->create(&with_devices));
     container.state.cgroup_paths = cgroups->paths();
 
-    auto launched = launch(spec, container, *cgroups, {container.state.rootfs, options.preserve_fds,
-                                                       options.no_pivot, options.no_new_keyring});
+    auto launched =
+        launch(spec, container, *cgroups,
+               {container.state.rootfs, options.preserve_fds, options.no_pivot, options.no_new_keyring});
     if (!launched) {
         (void)cgroups->destroy();
         return std::unexpected(launched.error());

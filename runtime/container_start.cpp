@@ -27,7 +27,8 @@ ErrorOr<void> start(const std::string& root, const std::string& id) {
     auto container = TRY(Container::open(root, id));
     Status status = container.status();
     if (status != Status::created)
-        return fail("cannot start container " + id + " in status " + status_name(status) + ": it must be created");
+        return fail("cannot start container " + id + " in status " + status_name(status) +
+                    ": it must be created");
     UniqueFd pidfd = open_container_pidfd(container.state);
     if (!pidfd) return fail("container " + id + ": its process is gone");
     return start_created(container, pidfd.get());

@@ -96,7 +96,8 @@ ErrorOr<void> run_hook(const spec::Hook& hook, const std::string& state_json) {
 
 }  // namespace
 
-ErrorOr<void> run_hooks(const std::string& kind, const std::vector<spec::Hook>& hooks, const std::string& state_json) {
+ErrorOr<void> run_hooks(const std::string& kind, const std::vector<spec::Hook>& hooks,
+                        const std::string& state_json) {
     for (const auto& hook : hooks) TRY_CTX(run_hook(hook, state_json), kind + " hook " + hook.path);
     return {};
 }

@@ -12,7 +12,8 @@
 namespace hutch::runtime {
 
 // Runs hooks in order, stopping at the first failure ("prestart hook /bin/x: exit status 3: ...").
-ErrorOr<void> run_hooks(const std::string& kind, const std::vector<spec::Hook>& hooks, const std::string& state_json);
+ErrorOr<void> run_hooks(const std::string& kind, const std::vector<spec::Hook>& hooks,
+                        const std::string& state_json);
 
 nlohmann::json hook_to_json(const spec::Hook& hook);
 spec::Hook hook_from_json(const nlohmann::json& j);

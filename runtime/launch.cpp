@@ -100,7 +100,8 @@ ErrorOr<void> set_names(const spec::Spec& spec) {
 ErrorOr<void> set_up_terminal(const spec::Process& process, const SyncChannel& channel) {
     UniqueFd master(::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
     if (!master) return fail_errno("process.terminal: open /dev/ptmx");
-    if (::grantpt(master.get()) != 0 || ::unlockpt(master.get()) != 0) return fail_errno("process.terminal: unlockpt");
+    if (::grantpt(master.get()) != 0 || ::unlockpt(master.get()) != 0)
+        return fail_errno("process.terminal: unlockpt");
     char name[64];
     if (::ptsname_r(master.get(), name, sizeof name) != 0) return fail_errno("process.terminal: ptsname");
     UniqueFd slave(::open(name, O_RDWR | O_NOCTTY));
@@ -145,7 +146,8 @@ ErrorOr<std::string> find_program(const spec::Process& process) {
         if (end == std::string::npos) end = path.size();
         std::string candidate = path.substr(start, end - start) + "/" + name;
         struct stat st;
-        if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(candidate.c_str(), X_OK) == 0)
+        if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+            ::access(candidate.c_str(), X_OK) == 0)
             return candidate;
         start = end + 1;
     }
@@ -182,7 +184,8 @@ ErrorOr<void> become_process(ChildContext& ctx, const std::string& program) {
 
 // Blocks until `start` opens the fifo for reading, then runs startContainer hooks and execs.
 // From here on, failures are written to the fifo, where `start` reads them.
-ErrorOr<void> wait_for_start_and_exec(ChildContext& ctx, const std::string& program, const std::string& state) {
+ErrorOr<void> wait_for_start_and_exec(ChildContext& ctx, const std::string& program,
+                                      const std::string& state) {
     std::string reopen = "/proc/self/fd/" + std::to_string(ctx.fifo.get());
     UniqueFd fifo(::open(reopen.c_str(), O_WRONLY | O_CLOEXEC));
     if (!fifo) return fail_errno("open exec.fifo");
@@ -204,7 +207,8 @@ ErrorOr<void> child_setup(ChildContext& ctx, const SyncChannel& channel) {
     TRY(rootfs::prepare_rootfs(spec, ctx.options.rootfs));
     // Unshared after the mounts: a cgroup mount binds the container's own cgroup directories,
     // which /proc/self/cgroup names in full only outside a cgroup namespace.
-    if (ctx.ns.new_cgroup && ::unshare(CLONE_NEWCGROUP) != 0) return fail_errno("unshare the cgroup namespace");
+    if (ctx.ns.new_cgroup && ::unshare(CLONE_NEWCGROUP) != 0)
+        return fail_errno("unshare the cgroup namespace");
     std::string state;
     if (ctx.has_container_hooks) {
         TRY(channel.send(SyncMessage::run_hooks));
@@ -264,11 +268,21 @@ ErrorOr<pid_t> clone_into_namespaces(const namespaces::Plan& ns, UniqueFd& pidfd
 
 ErrorOr<ChildContext> prepare_child(const spec::Spec& spec, Container& container, cgroups::Manager& cgroups,
                                     const LaunchOptions& options) {
-    ChildContext ctx{container.state.id, spec, options, TRY(namespaces::plan(spec)), {}, {}, {}, {}, {}, needs_hook_round_trip(spec.hooks)};
+    ChildContext ctx{container.state.id,
+                     spec,
+                     options,
+                     TRY(namespaces::plan(spec)),
+                     {},
+                     {},
+                     {},
+                     {},
+                     {},
+                     needs_hook_round_trip(spec.hooks)};
     if (!((ctx.ns.clone_flags | ctx.ns.unshare_flags) & CLONE_NEWNS))
         return fail("linux.namespaces: a new mount namespace is required");
     TRY(rootfs::validate(spec));
-    if (spec.linux_ && spec.linux_->seccomp) ctx.seccomp = TRY(security::SeccompFilter::build(*spec.linux_->seccomp));
+    if (spec.linux_ && spec.linux_->seccomp)
+        ctx.seccomp = TRY(security::SeccompFilter::build(*spec.linux_->seccomp));
     ctx.capabilities = TRY(security::prepare_capabilities(spec.process.capabilities));
     // In a new user namespace the child starts with every capability; otherwise it can only keep
     // what hutch itself has.
@@ -277,7 +291,8 @@ ErrorOr<ChildContext> prepare_child(const spec::Spec& spec, Container& container
     TRY(security::check_rlimits_allowed(ctx.rlimits));
     ctx.cgroup_join = TRY(cgroups.open_self_join_files());
     // Writable by others: in a user namespace the container's root is not the host's.
-    if (::mkfifo(container.fifo_path().c_str(), 0622) != 0 || ::chmod(container.fifo_path().c_str(), 0622) != 0)
+    if (::mkfifo(container.fifo_path().c_str(), 0622) != 0 ||
+        ::chmod(container.fifo_path().c_str(), 0622) != 0)
         return fail_errno("mkfifo " + container.fifo_path());
     ctx.fifo.reset(::open(container.fifo_path().c_str(), O_PATH | O_CLOEXEC));
     if (!ctx.fifo) return fail_errno("open " + container.fifo_path());

@@ -61,7 +61,8 @@ ErrorOr<SyncChannel::Received> SyncChannel::receive() const {
 ErrorOr<SyncChannel::Received> SyncChannel::expect(SyncMessage type) const {
     auto r = TRY(receive());
     if (r.type == SyncMessage::error) return fail(r.text);
-    if (r.type != type) return fail("sync channel: unexpected message " + std::to_string(static_cast<int>(r.type)));
+    if (r.type != type)
+        return fail("sync channel: unexpected message " + std::to_string(static_cast<int>(r.type)));
     return r;
 }
 

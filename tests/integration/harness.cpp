@@ -22,7 +22,8 @@ namespace hutch::test {
 
 CommandResult run_command(const std::vector<std::string>& argv, const std::string& stdin_data) {
     int in[2], out[2], err[2];
-    if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC)) throw std::runtime_error("pipe");
+    if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC))
+        throw std::runtime_error("pipe");
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_adddup2(&actions, in[0], 0);
@@ -67,7 +68,8 @@ CommandResult run_command(const std::vector<std::string>& argv, const std::strin
         fd = -1;  // end of file
     };
     for (;;) {
-        struct pollfd fds[4] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}, {in_fd, POLLOUT, 0}, {pidfd, POLLIN, 0}};
+        struct pollfd fds[4] = {
+            {out[0], POLLIN, 0}, {err[0], POLLIN, 0}, {in_fd, POLLOUT, 0}, {pidfd, POLLIN, 0}};
         if (poll(fds, 4, -1) < 0) continue;
         drain(out[0], result.out);
         drain(err[0], result.err);

@@ -1,8 +1,8 @@
 // Hooks run in the runtime-spec's order with the state of each moment; the console socket gets
 // a working pty master; the pid file holds the container's pid.
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <poll.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -40,7 +40,9 @@ TEST_CASE("hooks run in order, each with the state of its moment", "[hooks]") {
     std::string log = logs.path() + "/hooks.log";
     bundle.set_args({"true"});
     // startContainer runs inside the container: it sees the log directory through a bind mount.
-    bundle.config["mounts"].push_back({{"destination", "/hooklog"}, {"type", "bind"}, {"source", logs.path()},
+    bundle.config["mounts"].push_back({{"destination", "/hooklog"},
+                                       {"type", "bind"},
+                                       {"source", logs.path()},
                                        {"options", {"rbind", "rw"}}});
     auto& hooks = bundle.config["hooks"];
     for (std::string kind : {"prestart", "createRuntime", "createContainer", "poststart", "poststop"})
@@ -74,7 +76,8 @@ TEST_CASE("a failing createRuntime hook fails create and leaves nothing behind",
     Runtime rt;
     Bundle bundle;
     bundle.set_args({"true"});
-    bundle.config["hooks"]["createRuntime"] = {{{"path", "/bin/sh"}, {"args", {"sh", "-c", "echo broken >&2; exit 3"}}}};
+    bundle.config["hooks"]["createRuntime"] = {
+        {{"path", "/bin/sh"}, {"args", {"sh", "-c", "echo broken >&2; exit 3"}}}};
     bundle.save();
     std::string id = unique_id();
     auto r = rt({"create", "--bundle", bundle.path(), id});
@@ -90,7 +93,8 @@ TEST_CASE("a hook that outlives its timeout is killed and fails the operation", 
     Runtime rt;
     Bundle bundle;
     bundle.set_args({"true"});
-    bundle.config["hooks"]["prestart"] = {{{"path", "/bin/sleep"}, {"args", {"sleep", "30"}}, {"timeout", 1}}};
+    bundle.config["hooks"]["prestart"] = {
+        {{"path", "/bin/sleep"}, {"args", {"sleep", "30"}}, {"timeout", 1}}};
     bundle.save();
     auto r = rt({"create", "--bundle", bundle.path(), unique_id()});
     CHECK(r.status != 0);

@@ -43,7 +43,9 @@ TEST_CASE("user and time namespaces: ids are mapped as configured", "[isolation]
     ns.push_back({{"type", "time"}});
     bundle.config["linux"]["uidMappings"] = {{{"containerID", 0}, {"hostID", 100000}, {"size", 65536}}};
     bundle.config["linux"]["gidMappings"] = {{{"containerID", 0}, {"hostID", 200000}, {"size", 65536}}};
-    auto r = run_script(bundle, "cat /proc/self/uid_map /proc/self/gid_map; id -u; readlink /proc/self/ns/user; readlink /proc/self/ns/time");
+    auto r = run_script(bundle,
+                        "cat /proc/self/uid_map /proc/self/gid_map; id -u; readlink /proc/self/ns/user; "
+                        "readlink /proc/self/ns/time");
     INFO(r.err);
     REQUIRE(r.status == 0);
     CHECK(r.out.find("0     100000      65536") != std::string::npos);
@@ -81,13 +83,14 @@ TEST_CASE("pid 1 is the container's process; the hostname is the config's", "[is
 
 TEST_CASE("mounts carry their flags; masked and read-only paths hold", "[isolation]") {
     Bundle bundle;
-    auto r = run_script(bundle,
-                        "grep -E ' / | /dev/shm | /proc | /sys ' /proc/self/mountinfo; "
-                        "touch /rootfs-write 2>&1; echo root=$?; "
-                        "echo 1 > /proc/sys/kernel/ostype 2>&1; echo sys=$?; "
-                        "wc -c < /proc/timer_list; ls /sys/firmware | wc -l; "
-                        "test -c /dev/null && test -c /dev/zero && test -c /dev/urandom && echo devices; "
-                        "readlink /dev/fd; readlink /dev/ptmx; ls /dev/pts /dev/mqueue >/dev/null && echo dirs");
+    auto r =
+        run_script(bundle,
+                   "grep -E ' / | /dev/shm | /proc | /sys ' /proc/self/mountinfo; "
+                   "touch /rootfs-write 2>&1; echo root=$?; "
+                   "echo 1 > /proc/sys/kernel/ostype 2>&1; echo sys=$?; "
+                   "wc -c < /proc/timer_list; ls /sys/firmware | wc -l; "
+                   "test -c /dev/null && test -c /dev/zero && test -c /dev/urandom && echo devices; "
+                   "readlink /dev/fd; readlink /dev/ptmx; ls /dev/pts /dev/mqueue >/dev/null && echo dirs");
     REQUIRE(r.status == 0);
     INFO(r.out);
     CHECK(r.out.find(" / ro,") != std::string::npos);  // root.readonly
@@ -196,7 +199,9 @@ TEST_CASE("cgroup limits are written and enforced", "[isolation][cgroups]") {
         // linux.devices are allowed in the device cgroup, as in runc: bind the host's node instead.
         bundle.config["mounts"].push_back(
             {{"destination", "/dev/kmsg"}, {"type", "bind"}, {"source", "/dev/kmsg"}, {"options", {"bind"}}});
-        auto r = run_script(bundle, "test -c /dev/kmsg && echo present; head -c1 /dev/kmsg; echo kmsg=$?; head -c1 /dev/zero | wc -c");
+        auto r = run_script(bundle,
+                            "test -c /dev/kmsg && echo present; head -c1 /dev/kmsg; echo kmsg=$?; head -c1 "
+                            "/dev/zero | wc -c");
         INFO(r.out << r.err);
         CHECK(r.out.find("present") != std::string::npos);
         CHECK(r.out.find("kmsg=1") != std::string::npos);
@@ -211,9 +216,11 @@ TEST_CASE("a hostile bundle cannot mount or write outside its rootfs", "[isolati
     TempDir outside;
     // rootfs/evil points at a host directory; a mount destination through it must stay inside.
     std::filesystem::create_directory_symlink(outside.path(), bundle.rootfs() + "/evil");
-    bundle.config["mounts"].push_back({{"destination", "/evil/tmpfs"}, {"type", "tmpfs"}, {"source", "tmpfs"}});
     bundle.config["mounts"].push_back(
-        {{"destination", "/../../../../" + outside.path().substr(1) + "/dots"}, {"type", "tmpfs"}, {"source", "tmpfs"}});
+        {{"destination", "/evil/tmpfs"}, {"type", "tmpfs"}, {"source", "tmpfs"}});
+    bundle.config["mounts"].push_back({{"destination", "/../../../../" + outside.path().substr(1) + "/dots"},
+                                       {"type", "tmpfs"},
+                                       {"source", "tmpfs"}});
     auto r = run_script(bundle, "true");
     INFO(r.err);
     CHECK(std::filesystem::is_empty(outside.path()));

@@ -93,7 +93,8 @@ TEST_CASE("delete removes a created container that never started, killing its pr
     pid_t pid = rt.state(id)["pid"].get<pid_t>();
     REQUIRE(rt({"delete", id}).status == 0);
     CHECK_FALSE(exists(rt.root() + "/" + id));
-    for (int i = 0; i < 100 && process_alive(pid); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    for (int i = 0; i < 100 && process_alive(pid); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
     CHECK_FALSE(process_alive(pid));
 }
 
@@ -116,7 +117,8 @@ TEST_CASE("run reports a process killed by a signal as 128+signal", "[lifecycle]
     Bundle bundle;
     // Without a pid namespace of its own: the init of a pid namespace cannot SIGKILL itself.
     auto& ns = bundle.config["linux"]["namespaces"];
-    ns.erase(std::remove_if(ns.begin(), ns.end(), [](const auto& n) { return n["type"] == "pid"; }), ns.end());
+    ns.erase(std::remove_if(ns.begin(), ns.end(), [](const auto& n) { return n["type"] == "pid"; }),
+             ns.end());
     bundle.set_args({"sh", "-c", "kill -9 $$"});
     bundle.save();
     CHECK(rt({"run", "--bundle", bundle.path(), unique_id()}).status == 128 + SIGKILL);
@@ -223,7 +225,8 @@ TEST_CASE("the JSON log is what containerd reads", "[lifecycle]") {
     Runtime rt;
     TempDir logs;
     std::string log = logs.path() + "/log.json";
-    auto r = run_command({HUTCH_OCI_BINARY, "--root", rt.root(), "--log", log, "--log-format", "json", "state", "nope"});
+    auto r = run_command(
+        {HUTCH_OCI_BINARY, "--root", rt.root(), "--log", log, "--log-format", "json", "state", "nope"});
     CHECK(r.status != 0);
     auto line = nlohmann::json::parse(read_text(log));
     CHECK(line["level"] == "error");

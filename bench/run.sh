@@ -1,0 +1,235 @@
+#!/usr/bin/env bash
+# Start-up benchmark: `hutch-oci run` against `runc run`, `crun run` and the floor (`unshare` of the
+# same namespaces + chroot + exec), for a busybox bundle whose process is /bin/true.
+# Two ways: back to back (warm caches, no pause), and cold (a 50 ms pause before each run, which
+# lets the kernel's RCU grace periods and caches go quiet, as for a container started now and then).
+# Also measures the peak RSS of one `run` of each runtime. See bench/README.md for the method.
+#
+# Usage: bench/run.sh   (as root, after `make build`; `make bench` does both)
+# Environment: HUTCH_OCI (default build/hutch-oci), RUNS (100), WARMUP (5), COLD_RUNS (40),
+#              RSS_RUNS (5), BENCH_OUT (where results-*.md go; default bench/).
+# A runtime whose smoke run fails is skipped, with the reason printed.
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+hutch=${HUTCH_OCI:-$repo/build/hutch-oci}
+runs=${RUNS:-100}
+warmup=${WARMUP:-5}
+cold_runs=${COLD_RUNS:-40}
+rss_runs=${RSS_RUNS:-5}
+out_dir=${BENCH_OUT:-$repo/bench}
+
+[[ $(id -u) -eq 0 ]] || { echo "bench/run.sh: must run as root" >&2; exit 1; }
+for tool in hyperfine python3 unshare nsenter mountpoint /usr/bin/time; do
+    command -v "$tool" >/dev/null || { echo "bench/run.sh: $tool is missing: run scripts/setup.sh" >&2; exit 1; }
+done
+
+load=$(cut -d' ' -f1 /proc/loadavg)
+if python3 -c "import os, sys; sys.exit(0 if float('$load') > os.cpu_count() / 2 else 1)"; then
+    echo "bench/run.sh: warning: load average $load on $(nproc) CPUs: other work will skew the numbers" >&2
+fi
+
+tmp=$(mktemp -d /tmp/hutch-bench.XXXXXX)
+bundle=$tmp/bundle
+rootfs=$bundle/rootfs
+id_prefix=hutch-bench-$$
+declare -A cmd_of root_of id_of bin_of
+
+# On a hybrid cgroup host crun 1.8 refuses to run ("cgroups in hybrid mode not supported"); it runs
+# in a private mount namespace where the cgroup2 mount is gone. That namespace is made once, kept
+# by a bind mount of its nsfs file, and entered with nsenter (one exec and one setns per run, about
+# 1 ms, against about 9 ms for `unshare -m sh -c 'umount ...; exec crun ...'`, which forks umount
+# every time). The wrapper alone is measured too, and hutch and runc are also timed inside it.
+wrap=
+ns_dir=$tmp/ns
+make_wrapper() {
+    mountpoint -q /sys/fs/cgroup/unified 2>/dev/null || return 0
+    mkdir -p "$ns_dir"
+    mount --bind "$ns_dir" "$ns_dir"    # the nsfs bind mount must not sit on a shared mount
+    mount --make-private "$ns_dir"
+    touch "$ns_dir/mnt"
+    unshare --mount="$ns_dir/mnt" --propagation private umount /sys/fs/cgroup/unified
+    wrap="nsenter --mount=$ns_dir/mnt %s"
+}
+# shellcheck disable=SC2059  # $wrap is a format: %s is where the wrapped command goes
+wrapped() { if [[ -n $wrap ]]; then printf "$wrap" "$*"; else printf '%s' "$*"; fi; }
+
+cleanup() {
+    local rc=$? name
+    for name in "${!id_of[@]}"; do
+        timeout 10 bash -c "$(wrapped "${bin_of[$name]}" --root "${root_of[$name]}" delete --force "${id_of[$name]}")" \
+            >/dev/null 2>&1 || true
+    done
+    # A runtime that crashed may have left an (empty) cgroup of ours behind: remove only ours.
+    find /sys/fs/cgroup -mindepth 2 -maxdepth 6 -depth -type d -name "$id_prefix-*" -exec rmdir {} + 2>/dev/null || true
+    if mountpoint -q "$ns_dir/mnt" 2>/dev/null; then umount "$ns_dir/mnt" || umount -l "$ns_dir/mnt" || true; fi
+    if mountpoint -q "$ns_dir" 2>/dev/null; then umount "$ns_dir" || umount -l "$ns_dir" || true; fi
+    rm -rf "$tmp"
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+echo "== bundle: busybox rootfs, process /bin/true, root read-only ($bundle)"
+"$repo/examples/busybox/make-rootfs.sh" "$rootfs"
+runc spec --bundle "$bundle"   # the reference runtime's default config, the same for every runtime
+make_wrapper
+python3 - "$bundle/config.json" <<'PY'
+import json, sys
+path = sys.argv[1]
+with open(path) as f:
+    config = json.load(f)
+config["process"]["terminal"] = False
+config["process"]["args"] = ["/bin/true"]
+config["root"]["readonly"] = True
+# runc spec lists ambient capabilities that are not inheritable: the kernel cannot raise them, runc
+# and crun skip them silently, hutch-oci refuses them. Without them the container is the same.
+config["process"].get("capabilities", {}).pop("ambient", None)
+with open(path, "w") as f:
+    json.dump(config, f, indent=2)
+PY
+
+# The runtimes: each gets its own state root and container id; `run` deletes the container when
+# its process exits, so the same id is reused run after run.
+add_runtime() {   # name binary
+    local name=$1 bin=$2
+    bin_of[$name]=$bin
+    root_of[$name]=$tmp/state-$name
+    id_of[$name]=$id_prefix-$name
+    cmd_of[$name]="$bin --root ${root_of[$name]} run --bundle $bundle ${id_of[$name]}"
+}
+smoke() {   # label root command: runs it once; true when it exits 0 and leaves no container behind
+    local label=$1 root=$2 cmd=$3 err
+    if ! err=$(timeout 30 bash -c "$cmd" 2>&1 </dev/null); then
+        echo "   skipping $label: its smoke run failed: $cmd"
+        echo "$err" | tail -5 | sed 's/^/     | /'
+        return 1
+    fi
+    local left
+    left=$(find "$root" -mindepth 1 -maxdepth 1 ! -name '*.lock' -printf '%f ' 2>/dev/null || true)
+    if [[ -n $left ]]; then
+        echo "   skipping $label: its run left state behind in $root: $left"
+        return 1
+    fi
+    echo "   $label: ok"
+}
+
+echo "== smoke runs"
+if [[ -x $hutch ]]; then add_runtime hutch "$hutch"; else echo "   skipping hutch-oci: $hutch is not built (make build)"; fi
+if command -v runc >/dev/null; then add_runtime runc runc; else echo "   skipping runc: not installed"; fi
+if command -v crun >/dev/null; then add_runtime crun crun; else echo "   skipping crun: not installed"; fi
+
+# The entries: each runtime as a user would start it (crun only in the wrapper, where the host needs
+# one); with a wrapper, each runtime inside it too (apples to apples with crun), and the wrapper
+# alone (so that its cost can be subtracted); the floor. Each entry is smoke-tested first.
+entries=()   # "label<TAB>command"
+declare -A rss_cmd   # name -> the command whose peak RSS is measured (%s: where /usr/bin/time goes)
+for name in hutch runc crun; do
+    [[ -n ${cmd_of[$name]:-} ]] || continue
+    label=$name
+    if [[ $name == hutch ]]; then label="hutch-oci"; fi
+    if [[ $name != crun || -z $wrap ]]; then
+        if smoke "$label run" "${root_of[$name]}" "${cmd_of[$name]}"; then
+            entries+=("$label run"$'\t'"${cmd_of[$name]}")
+            rss_cmd[$name]="%s ${cmd_of[$name]}"
+        fi
+    fi
+    if [[ -n $wrap ]]; then
+        if smoke "$label run (in wrapper)" "${root_of[$name]}" "$(wrapped "${cmd_of[$name]}")"; then
+            entries+=("$label run (in wrapper)"$'\t'"$(wrapped "${cmd_of[$name]}")")
+            [[ -n ${rss_cmd[$name]:-} ]] || rss_cmd[$name]=$(wrapped "%s ${cmd_of[$name]}")
+        fi
+    fi
+done
+[[ ${#entries[@]} -gt 0 ]] || { echo "bench/run.sh: no runtime passed its smoke run" >&2; exit 1; }
+if [[ -n $wrap ]]; then
+    entries+=("wrapper alone (exec /bin/true)"$'\t'"$(wrapped /bin/true)")
+fi
+floor="unshare -m -u -i -n -p -C --fork --root=$rootfs /bin/true"
+smoke_floor=$(bash -c "$floor" 2>&1) || { echo "the floor itself fails: $floor: $smoke_floor" >&2; exit 1; }
+entries+=("floor: unshare + chroot + exec"$'\t'"$floor")
+rss_cmd[floor]="%s $floor"
+
+hyperfine_args=()
+for entry in "${entries[@]}"; do
+    hyperfine_args+=(--command-name "${entry%%$'\t'*}" "${entry#*$'\t'}")
+done
+
+mkdir -p "$out_dir"
+echo
+echo "== back to back: --warmup $warmup --runs $runs"
+hyperfine -N --time-unit millisecond --warmup "$warmup" --runs "$runs" \
+    --export-markdown "$out_dir/results-back-to-back.md" --export-json "$tmp/back-to-back.json" \
+    "${hyperfine_args[@]}"
+echo
+echo "== cold: --prepare 'sleep 0.05' --runs $cold_runs"
+hyperfine -N --time-unit millisecond --prepare 'sleep 0.05' --runs "$cold_runs" \
+    --export-markdown "$out_dir/results-cold.md" --export-json "$tmp/cold.json" \
+    "${hyperfine_args[@]}"
+
+echo
+echo "== peak RSS of one run (/usr/bin/time -f %M, median of $rss_runs)"
+rss_of() {   # command (a shell command line whose runtime is started by /usr/bin/time)
+    local values=() i
+    for ((i = 0; i < rss_runs; i++)); do
+        bash -c "$1" >/dev/null 2>&1 </dev/null || { echo "failed"; return; }
+        values+=("$(cat "$tmp/rss")")
+    done
+    printf '%s\n' "${values[@]}" | sort -n | sed -n "$(((rss_runs + 1) / 2))p"
+}
+declare -A rss
+timed="/usr/bin/time -o $tmp/rss -f %M"
+for name in hutch runc crun floor; do
+    [[ -n ${rss_cmd[$name]:-} ]] || continue
+    key=$name
+    if [[ $name == hutch ]]; then key="hutch-oci"; fi
+    # shellcheck disable=SC2059  # the command is a format: %s is where /usr/bin/time goes
+    rss[$key]=$(rss_of "$(printf "${rss_cmd[$name]}" "$timed")")
+done
+
+summary=$out_dir/results-summary.md
+python3 - "$tmp/back-to-back.json" "$tmp/cold.json" "$summary" "$runs" "$warmup" "$cold_runs" \
+    "$(for k in "${!rss[@]}"; do printf '%s=%s;' "$k" "${rss[$k]}"; done)" "${wrap//$ns_dir\/mnt/NS}" \
+    "$load" <<'PY'
+import json, sys, subprocess, platform, datetime
+b2b_path, cold_path, out, runs, warmup, cold_runs, rss_arg, wrap, load = sys.argv[1:]
+b2b = {r["command"]: r for r in json.load(open(b2b_path))["results"]}
+cold = {r["command"]: r for r in json.load(open(cold_path))["results"]}
+rss = dict(kv.split("=", 1) for kv in rss_arg.split(";") if kv)
+def ms(r): return f'{r["median"] * 1000:.2f}'
+def spread(r): return f'{r["min"] * 1000:.2f}-{r["max"] * 1000:.2f}'
+def version(cmd):
+    try: return subprocess.run(cmd, capture_output=True, text=True).stdout.splitlines()[0]
+    except Exception: return "?"
+lines = [
+    f"# Start-up benchmark results ({datetime.date.today()}, `make bench`)",
+    "",
+    f"Host: {platform.node()}, kernel {platform.release()}, {subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()} CPUs; "
+    f"{version(['runc', '--version'])}; {version(['crun', '--version'])}; {version(['hyperfine', '--version'])}; "
+    f"load average {load} before the run.",
+    f"Busybox bundle from `runc spec`, process /bin/true, root read-only. Medians in ms "
+    f"(min-max in brackets); back to back: --warmup {warmup} --runs {runs}; cold: --prepare 'sleep 0.05' --runs {cold_runs}.",
+    "",
+    "| command | back to back | cold |",
+    "|---|---|---|",
+]
+for name, r in b2b.items():
+    c = cold.get(name)
+    lines.append(f"| {name} | {ms(r)} ({spread(r)}) | {ms(c) + ' (' + spread(c) + ')' if c else '-'} |")
+if wrap:
+    lines += ["", "The wrapper is `" + wrap.replace("%s", "RUNTIME ...") + "` (NS: a mount namespace made once "
+              "where /sys/fs/cgroup/unified is unmounted): crun 1.8 refuses this hybrid cgroup host without it. "
+              "crun's own time is about `crun run (in wrapper)` minus `wrapper alone` plus the exec of "
+              "/bin/true that the latter includes (about 0.4 ms)."]
+lines += ["", "Peak RSS of one run (`/usr/bin/time -f %M`, KiB, median of the runs; the largest process of the tree the runtime waits for):", "",
+          "| runtime | peak RSS (KiB) |", "|---|---|"]
+for k, v in rss.items():
+    lines.append(f"| {k} | {v} |")
+text = "\n".join(lines) + "\n"
+open(out, "w").write(text)
+print(text)
+PY
+echo "results: $out_dir/results-back-to-back.md, $out_dir/results-cold.md, $summary"
+
+left=$(find /sys/fs/cgroup -mindepth 2 -maxdepth 6 -type d -name "$id_prefix-*" 2>/dev/null || true)
+[[ -z $left ]] || echo "warning: cgroups left behind by a runtime (removed on exit): $left"

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs every package that hutch's build, tests, demo and benchmarks need, on Debian 12 as root.
+# Idempotent and fast when nothing is missing: apt-get is not run at all then (works offline).
+# Usage: scripts/setup.sh
+set -euo pipefail
+
+packages=(
+    # build
+    build-essential cmake pkg-config git clang-format
+    libseccomp-dev libcap-dev nlohmann-json3-dev libcli11-dev catch2
+    # tests, demo: a busybox image, the tools the tests and scripts call
+    busybox-static iproute2 procps util-linux file python3
+    # benchmarks: the peers, the timer, peak RSS
+    runc crun hyperfine time
+)
+
+missing=()
+for p in "${packages[@]}"; do
+    status=$(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null || true)
+    [[ $status == ii* ]] || missing+=("$p")
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+    echo "setup.sh: all ${#packages[@]} packages are installed"
+    exit 0
+fi
+
+if [[ $(id -u) -ne 0 ]]; then
+    echo "setup.sh: must run as root to install: ${missing[*]} (try: sudo $0)" >&2
+    exit 1
+fi
+if ! command -v apt-get >/dev/null; then
+    echo "setup.sh: apt-get not found: hutch's setup supports Debian 12; install by hand: ${missing[*]}" >&2
+    exit 1
+fi
+
+echo "setup.sh: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${missing[@]}"
+echo "setup.sh: done"
