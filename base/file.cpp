@@ -47,12 +47,11 @@ ErrorOr<void> write_existing_file(const std::string& path, std::string_view data
     return {};
 }
 
-ErrorOr<void> write_file_atomic(const std::string& path, std::string_view data, bool sync) {
+ErrorOr<void> write_file_atomic(const std::string& path, std::string_view data) {
     std::string tmp = path + ".tmp";
     UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
     if (!fd) return fail_errno("create " + tmp);
     TRY_CTX(write_all(fd.get(), data), tmp);
-    if (sync && ::fsync(fd.get()) != 0) return fail_errno("fsync " + tmp);
     if (::rename(tmp.c_str(), path.c_str()) != 0) return fail_errno("rename " + tmp + " to " + path);
     return {};
 }

@@ -14,7 +14,8 @@ ErrorOr<std::string> read_file_at(int dirfd, const std::string& path);
 ErrorOr<void> write_all(int fd, std::string_view data);
 // Opens path for writing (no create, no truncate) and writes data: for /proc and cgroup files.
 ErrorOr<void> write_existing_file(const std::string& path, std::string_view data);
-// Writes data to path atomically: temporary file in the same directory, fsync, rename.
-ErrorOr<void> write_file_atomic(const std::string& path, std::string_view data, bool sync = true);
+// Writes data to path atomically for readers: a temporary file in the same directory, renamed
+// over path. No fsync: hutch's files (state, pid file, config) need not outlive a reboot.
+ErrorOr<void> write_file_atomic(const std::string& path, std::string_view data);
 
 }  // namespace hutch

@@ -82,9 +82,6 @@ with open(path) as f:
 config["process"]["terminal"] = False
 config["process"]["args"] = ["/bin/true"]
 config["root"]["readonly"] = True
-# runc spec lists ambient capabilities that are not inheritable: the kernel cannot raise them, runc
-# and crun skip them silently, hutch-oci refuses them. Without them the container is the same.
-config["process"].get("capabilities", {}).pop("ambient", None)
 with open(path, "w") as f:
     json.dump(config, f, indent=2)
 PY

@@ -131,7 +131,12 @@ public:
     ErrorOr<void> destroy() override {
         // Only a cgroup this manager made is emptied: the placements of a manager that made
         // none belong to someone else.
-        if (owns_a_leaf()) (void)signal_all(SIGKILL);
+        // Usually empty by now (the container's pid namespace ended with its init): then there
+        // is nothing to freeze and kill.
+        if (owns_a_leaf()) {
+            auto left = pids();
+            if (!left || !left->empty()) (void)signal_all(SIGKILL);
+        }
         TRY(remove_created());
         created_.clear();
         return {};

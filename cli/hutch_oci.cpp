@@ -119,13 +119,14 @@ int main(int argc, char** argv) {
     CLI11_PARSE(app, argc, argv);
     log::configure(g.log_path, g.log_format == "json" ? log::Format::json : log::Format::text, g.debug);
     if (auto ok = check_globals(g); !ok) return report(ok.error());
+    log::debug("hutch-oci: flags parsed");
     create_opts.root = g.root;
 
     if (spec_cmd->parsed()) {
         std::string path = bundle + "/config.json";
         if (::access(path.c_str(), F_OK) == 0)
             return report(Error::with_message("File " + path + " exists. Remove it first"));
-        return finish(write_file_atomic(path, spec::default_spec_json(rootless_spec), false));
+        return finish(write_file_atomic(path, spec::default_spec_json(rootless_spec)));
     }
     if (app.got_subcommand("create")) return finish(runtime::create(create_opts));
     if (run_cmd->parsed()) {

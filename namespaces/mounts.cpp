@@ -207,14 +207,6 @@ std::string hierarchy_source(const MountInfo& mi, const std::string& proc_self_c
     return rest == "/" ? mi.mount_point : mi.mount_point + rest;
 }
 
-ErrorOr<void> bind_hierarchy(int root_fd, const std::string& dest, const std::string& source,
-                             unsigned long flags) {
-    UniqueFd target = TRY(open_in_root(root_fd, dest, Create::directory));
-    TRY(sys_mount(source, fd_path(target.get()), nullptr, MS_BIND | MS_REC, nullptr, "bind " + source));
-    UniqueFd top = TRY(open_in_root(root_fd, dest, Create::nothing));
-    return remount_bind(top.get(), flags);
-}
-
 // The host's v1 hierarchies, read before the first container mount: later, binds of /sys (the
 // sysfs fallback) would show copies of them inside the rootfs as well.
 std::vector<MountInfo> host_cgroup_v1(const std::vector<MountInfo>& mounts, const std::string& rootfs) {
@@ -225,24 +217,40 @@ std::vector<MountInfo> host_cgroup_v1(const std::vector<MountInfo>& mounts, cons
     return out;
 }
 
+// MS_* per-mount flags as MOUNT_ATTR_* bits, for one recursive mount_setattr.
+uint64_t mount_attrs_of(unsigned long flags) {
+    uint64_t attrs = 0;
+    if (flags & MS_RDONLY) attrs |= MOUNT_ATTR_RDONLY;
+    if (flags & MS_NOSUID) attrs |= MOUNT_ATTR_NOSUID;
+    if (flags & MS_NODEV) attrs |= MOUNT_ATTR_NODEV;
+    if (flags & MS_NOEXEC) attrs |= MOUNT_ATTR_NOEXEC;
+    return attrs;
+}
+
 ErrorOr<void> mount_cgroup_v1(int root_fd, const spec::Mount& m, const MountOptions& opts,
                               const std::vector<MountInfo>& hierarchies) {
     UniqueFd target = TRY(open_in_root(root_fd, m.destination, Create::directory));
     TRY(refuse_procfs_target(target.get(), m.destination));
     unsigned long flags = opts.flags & ~(kBindMechanics | MS_RDONLY);
     TRY(sys_mount("tmpfs", fd_path(target.get()), "tmpfs", flags, "mode=755", "mount tmpfs"));
+    // The tmpfs is new and empty, so nothing in it can be a symlink: each hierarchy's directory
+    // is made and mounted on relative to it, without resolving the path again.
+    UniqueFd top = TRY(open_in_root(root_fd, m.destination, Create::nothing));
     std::string proc_self_cgroup = read_file("/proc/self/cgroup").value_or("");
     for (const auto& mi : hierarchies) {
         std::string name = mi.mount_point.substr(mi.mount_point.rfind('/') + 1);
-        std::string dest = m.destination + "/" + name;
-        TRY_CTX(bind_hierarchy(root_fd, dest, hierarchy_source(mi, proc_self_cgroup),
-                               opts.flags & ~kBindMechanics),
+        if (::mkdirat(top.get(), name.c_str(), 0755) != 0) return fail_errno("mkdir " + name);
+        TRY_CTX(sys_mount(hierarchy_source(mi, proc_self_cgroup), fd_path(top.get()) + "/" + name, nullptr,
+                          MS_BIND | MS_REC, nullptr, "bind"),
                 name);
     }
-    if (!(opts.flags & MS_RDONLY)) return {};
-    // Read-only last: the binds above needed their mount points created in the tmpfs.
-    UniqueFd top = TRY(open_in_root(root_fd, m.destination, Create::nothing));
-    return remount_bind(top.get(), opts.flags & ~kBindMechanics);
+    // One recursive change makes the tmpfs and every bind in it read-only (nosuid, ...) at once.
+    struct mount_attr attr {};
+    attr.attr_set = mount_attrs_of(opts.flags);
+    if (attr.attr_set &&
+        ::mount_setattr(top.get(), "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) != 0)
+        return fail_errno("mount_setattr " + m.destination);
+    return {};
 }
 
 // ---- everything else: a new filesystem instance ----

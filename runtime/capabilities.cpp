@@ -107,9 +107,14 @@ ErrorOr<CapabilityPlan> prepare_capabilities(const std::optional<spec::Capabilit
     // The kernel refuses these at capset()/PR_CAP_AMBIENT_RAISE time; saying so now names the field.
     if (auto bad = names_outside(plan.effective, plan.permitted, plan.last_cap); !bad.empty())
         return fail(field + "effective: " + bad + " not in process.capabilities.permitted");
-    if (auto bad = names_outside(plan.ambient, plan.permitted & plan.inheritable, plan.last_cap);
-        !bad.empty())
-        return fail(field + "ambient: " + bad + " not in both permitted and inheritable");
+    // The kernel raises an ambient capability only if it is permitted and inheritable. runc's
+    // own default config lists ambient ones that are not inheritable, and runc skips them: so do
+    // we, so that configs written for runc run unchanged.
+    if (auto skipped = names_outside(plan.ambient, plan.permitted & plan.inheritable, plan.last_cap);
+        !skipped.empty()) {
+        log::warn(field + "ambient: skipping " + skipped + ": not in both permitted and inheritable");
+        plan.ambient &= plan.permitted & plan.inheritable;
+    }
     return plan;
 }
 
@@ -124,8 +129,10 @@ ErrorOr<void> check_capabilities_available(const CapabilityPlan& plan) {
 ErrorOr<void> drop_bounding_set(const CapabilityPlan& plan) {
     for (int cap = 0; cap <= plan.last_cap; ++cap) {
         // Skipping what is already gone lets a runtime without CAP_SETPCAP keep a smaller set.
-        if ((plan.bounding & bit(cap)) || cap_get_bound(cap) != 1) continue;
-        if (cap_drop_bound(cap) != 0)
+        if (plan.bounding & bit(cap)) continue;
+        // Dropped without asking first (a syscall saved per capability); only when the drop is
+        // refused does it matter whether the capability was already gone.
+        if (cap_drop_bound(cap) != 0 && cap_get_bound(cap) == 1)
             return fail_errno("process.capabilities.bounding: dropping " + cap_name(cap));
     }
     return {};

@@ -82,6 +82,7 @@ ErrorOr<Created> create_locked(const CreateOptions& options, Container& containe
     spec::Resources with_devices = cgroups::resources_allowing_devices(
         resources, spec.linux_ ? spec.linux_->devices : std::vector<spec::Device>{});
     TRY(cgroups->create(&with_devices));
+    log::debug("create: cgroups made");
     container.state.cgroup_paths = cgroups->paths();
 
     auto launched =
@@ -96,8 +97,9 @@ ErrorOr<Created> create_locked(const CreateOptions& options, Container& containe
         if (launched->pty_master && !options.console_socket.empty())
             TRY(send_to_console_socket(options.console_socket, launched->pty_master.get()));
         TRY(container.save());
+        log::debug("create: state saved");
         if (!options.pid_file.empty())
-            TRY_CTX(write_file_atomic(options.pid_file, std::to_string(launched->pid), false), "--pid-file");
+            TRY_CTX(write_file_atomic(options.pid_file, std::to_string(launched->pid)), "--pid-file");
         return {};
     }();
     if (!finish) {
@@ -113,6 +115,7 @@ ErrorOr<Created> create_locked(const CreateOptions& options, Container& containe
 ErrorOr<Created> create_container(const CreateOptions& options, bool keep_terminal) {
     std::string bundle = TRY(absolute_path(options.bundle, "--bundle"));
     spec::Spec spec = TRY(spec::load_spec(bundle));
+    log::debug("create: config.json loaded");
     auto container = TRY(Container::make_new(options.root, options.id));
     auto created = create_locked(options, container, spec, bundle, keep_terminal);
     if (!created) {

@@ -116,16 +116,19 @@ ErrorOr<int> run(const CreateOptions& options, bool detach) {
         (void)destroy_container(container);
         return std::unexpected(started.error());
     }
+    log::debug("run: started");
     if (detach) return 0;
     container.unlock();
     int status = supervise(created.launched.pid, created.launched.pidfd.get(), signal_fd.get(),
                            created.launched.pty_master ? created.launched.pty_master.get() : -1);
+    log::debug("run: the process exited");
     // Deleted like runc's run does, unless another command removed it meanwhile.
     auto reopened = Container::open(options.root, options.id);
     if (reopened) {
         auto destroyed = destroy_container(*reopened);
         if (!destroyed) log::error(destroyed.error().message);
     }
+    log::debug("run: deleted");
     return status;
 }
 

@@ -15,6 +15,7 @@
 #include <cstring>
 
 #include "base/file.h"
+#include "base/log.h"
 #include "namespaces/namespaces.h"
 #include "namespaces/rootfs.h"
 #include "runtime/hooks.h"
@@ -52,12 +53,12 @@ std::string with_status(const std::string& state_json, const char* status) {
 
 // --- the child: nothing below throws, and every failure is reported on the channel ---
 
-ErrorOr<void> reset_signals() {
+// hutch installs no signal handlers, so exec resets none: only the mask (blocked by `run` for
+// its signalfd) must be cleared. Signals the caller ignores stay ignored, as with runc.
+ErrorOr<void> unblock_signals() {
     sigset_t none;
     sigemptyset(&none);
     if (sigprocmask(SIG_SETMASK, &none, nullptr) != 0) return fail_errno("sigprocmask");
-    for (int sig = 1; sig < NSIG; ++sig)
-        if (sig != SIGKILL && sig != SIGSTOP) ::signal(sig, SIG_DFL);
     return {};
 }
 
@@ -190,6 +191,7 @@ ErrorOr<void> wait_for_start_and_exec(ChildContext& ctx, const std::string& prog
     UniqueFd fifo(::open(reopen.c_str(), O_WRONLY | O_CLOEXEC));
     if (!fifo) return fail_errno("open exec.fifo");
     ctx.fifo.reset();
+    log::debug("child: started");
     auto result = [&]() -> ErrorOr<void> {
         TRY(run_hooks("startContainer", ctx.spec.hooks.start_container, with_status(state, "created")));
         return become_process(ctx, program);
@@ -201,14 +203,17 @@ ErrorOr<void> wait_for_start_and_exec(ChildContext& ctx, const std::string& prog
 ErrorOr<void> child_setup(ChildContext& ctx, const SyncChannel& channel) {
     const spec::Spec& spec = ctx.spec;
     TRY(join_cgroups(ctx.cgroup_join));
-    TRY(reset_signals());
+    log::debug("child: in its cgroups");
+    TRY(unblock_signals());
     TRY(enter_namespaces(ctx, channel));
+    log::debug("child: namespaces entered");
     if (!ctx.options.no_new_keyring) TRY(join_session_keyring(ctx.id));
     TRY(rootfs::prepare_rootfs(spec, ctx.options.rootfs));
     // Unshared after the mounts: a cgroup mount binds the container's own cgroup directories,
     // which /proc/self/cgroup names in full only outside a cgroup namespace.
     if (ctx.ns.new_cgroup && ::unshare(CLONE_NEWCGROUP) != 0)
         return fail_errno("unshare the cgroup namespace");
+    log::debug("child: mounts done");
     std::string state;
     if (ctx.has_container_hooks) {
         TRY(channel.send(SyncMessage::run_hooks));
@@ -219,11 +224,13 @@ ErrorOr<void> child_setup(ChildContext& ctx, const SyncChannel& channel) {
     TRY(set_names(spec));
     if (spec.linux_) TRY(rootfs::apply_sysctls(spec.linux_->sysctl));
     TRY(rootfs::finalize_rootfs(spec));
+    log::debug("child: pivoted, paths masked");
     if (spec.process.terminal) TRY(set_up_terminal(spec.process, channel));
     TRY(set_oom_score_adj(spec.process.oom_score_adj));
     if (!ctx.ns.new_user) TRY(security::apply_rlimits(ctx.rlimits));
     TRY(change_directory(spec.process.cwd));
     std::string program = TRY(find_program(spec.process));
+    log::debug("child: created, waiting for start");
     TRY(channel.send(SyncMessage::created));
     return wait_for_start_and_exec(ctx, program, state);
 }
@@ -319,7 +326,7 @@ ErrorOr<void> supervise_setup(const spec::Spec& spec, Container& container, cons
                 break;
             }
             case SyncMessage::pty_master: launched.pty_master = std::move(msg.fd); break;
-            case SyncMessage::created: return {};
+            case SyncMessage::created: log::debug("launch: child reports created"); return {};
             case SyncMessage::error: return fail(msg.text);
             default: return fail("sync channel: unexpected message from the container process");
         }
@@ -335,6 +342,7 @@ ErrorOr<Launched> launch(const spec::Spec& spec, Container& container, cgroups::
         ::unlink(container.fifo_path().c_str());
         return std::unexpected(ctx.error());
     }
+    log::debug("launch: prepared");
     auto [parent_end, child_end] = TRY(SyncChannel::make_pair());
     Launched launched;
     auto pid = clone_into_namespaces(ctx->ns, launched.pidfd);
@@ -347,6 +355,7 @@ ErrorOr<Launched> launch(const spec::Spec& spec, Container& container, cgroups::
         child_main(*ctx, child_end, container.lock_fd());
     }
     child_end.close();
+    log::debug("launch: cloned");
     launched.pid = *pid;
     container.state.pid = *pid;
     auto setup = supervise_setup(spec, container, *ctx, parent_end, launched);

@@ -233,3 +233,43 @@ TEST_CASE("the JSON log is what containerd reads", "[lifecycle]") {
     CHECK(line["msg"].get<std::string>().find("nope") != std::string::npos);
     CHECK(line.contains("time"));
 }
+
+TEST_CASE("--preserve-fds passes the caller's fds from 3 on, and only those", "[lifecycle]") {
+    Runtime rt;
+    Bundle bundle;
+    bundle.set_args({"sh", "-c", "cat <&3; cat <&4 && echo fd4-open"});
+    bundle.save();
+    TempDir dir;
+    std::ofstream(dir.path() + "/passed") << "through fd 3\n";
+    std::string cmd = "exec 3<" + dir.path() + "/passed 4<" + dir.path() + "/passed; " + HUTCH_OCI_BINARY +
+                      " --root " + rt.root() + " run --preserve-fds 1 --bundle " + bundle.path() + " " +
+                      unique_id();
+    auto r = shell(cmd);
+    CHECK(r.out.rfind("through fd 3\n", 0) == 0);
+    CHECK(r.out.find("fd4-open") == std::string::npos);  // fd 4 was not passed on
+}
+
+TEST_CASE("--no-pivot runs the container with chroot", "[lifecycle]") {
+    Runtime rt;
+    Bundle bundle;
+    bundle.set_args({"sh", "-c", "ls /; cat /proc/self/mountinfo | head -1"});
+    bundle.save();
+    auto r = rt({"run", "--no-pivot", "--bundle", bundle.path(), unique_id()});
+    REQUIRE(r.status == 0);
+    CHECK(r.out.find("bin\n") != std::string::npos);
+    CHECK(host_mounts_matching(bundle.path()).empty());
+}
+
+TEST_CASE("the process gets the config's cwd, env, umask and oom score", "[lifecycle]") {
+    Runtime rt;
+    Bundle bundle;
+    bundle.set_args({"sh", "-c", "pwd; echo $GREETING; umask; cat /proc/self/oom_score_adj"});
+    bundle.config["process"]["cwd"] = "/tmp";
+    bundle.config["process"]["env"].push_back("GREETING=hello");
+    bundle.config["process"]["user"]["umask"] = 077;
+    bundle.config["process"]["oomScoreAdj"] = 500;
+    bundle.save();
+    auto r = rt({"run", "--bundle", bundle.path(), unique_id()});
+    REQUIRE(r.status == 0);
+    CHECK(r.out == "/tmp\nhello\n0077\n500\n");
+}
