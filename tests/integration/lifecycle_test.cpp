@@ -234,7 +234,7 @@ TEST_CASE("the JSON log is what containerd reads", "[lifecycle]") {
     CHECK(line.contains("time"));
 }
 
-TEST_CASE("--preserve-fds passes the caller's fds from 3 on, and only those", "[lifecycle]") {
+TEST_CASE("preserve-fds passes the caller's fds from 3 on, and only those", "[lifecycle]") {
     Runtime rt;
     Bundle bundle;
     bundle.set_args({"sh", "-c", "cat <&3; cat <&4 && echo fd4-open"});
@@ -249,7 +249,7 @@ TEST_CASE("--preserve-fds passes the caller's fds from 3 on, and only those", "[
     CHECK(r.out.find("fd4-open") == std::string::npos);  // fd 4 was not passed on
 }
 
-TEST_CASE("--no-pivot runs the container with chroot", "[lifecycle]") {
+TEST_CASE("no-pivot runs the container with chroot", "[lifecycle]") {
     Runtime rt;
     Bundle bundle;
     bundle.set_args({"sh", "-c", "ls /; cat /proc/self/mountinfo | head -1"});
