@@ -179,32 +179,15 @@ ErrorOr<void> tmpcopyup(int root_fd, const spec::Mount& m, int underlying, const
 
 // ---- cgroup (v1 layout): a tmpfs holding a bind of each host hierarchy ----
 
-// This process's cgroup in the hierarchy whose super options are `super_options` ("rw,cpu").
-std::string own_cgroup(const std::string& proc_self_cgroup, const std::string& super_options) {
-    std::istringstream lines(proc_self_cgroup);
-    std::string options = "," + super_options + ",";
-    for (std::string line; std::getline(lines, line);) {
-        auto first = line.find(':'), second = line.find(':', first + 1);
-        if (first == std::string::npos || second == std::string::npos || second == first + 1) continue;
-        std::istringstream controllers(line.substr(first + 1, second - first - 1));
-        bool all = true;
-        for (std::string c; std::getline(controllers, c, ',');)
-            all = all && options.find("," + c + ",") != std::string::npos;
-        if (all) return line.substr(second + 1);
+// The host directory to show in a hierarchy: the container's own cgroup there, as the runtime
+// named it (the container's process joins it only after the mounts), else the whole hierarchy.
+std::string hierarchy_source(const MountInfo& mi, const std::map<std::string, std::string>& cgroup_dirs) {
+    std::istringstream options(mi.super_options);
+    for (std::string option; std::getline(options, option, ',');) {
+        auto dir = cgroup_dirs.find(option);
+        if (dir != cgroup_dirs.end() && dir->second.starts_with(mi.mount_point + "/")) return dir->second;
     }
-    return "";
-}
-
-// The host directory to show: the container's own cgroup (the child has joined it by now) when
-// it lies inside what this mount shows, else the whole hierarchy.
-std::string hierarchy_source(const MountInfo& mi, const std::string& proc_self_cgroup) {
-    std::string own = own_cgroup(proc_self_cgroup, mi.super_options);
-    std::string root = mi.root == "/" ? "" : mi.root;
-    if (own.empty() || !own.starts_with(root) ||
-        (own.size() > root.size() && !root.empty() && own[root.size()] != '/'))
-        return mi.mount_point;
-    std::string rest = own.substr(root.size());
-    return rest == "/" ? mi.mount_point : mi.mount_point + rest;
+    return mi.mount_point;
 }
 
 // The host's v1 hierarchies, read before the first container mount: later, binds of /sys (the
@@ -228,7 +211,8 @@ uint64_t mount_attrs_of(unsigned long flags) {
 }
 
 ErrorOr<void> mount_cgroup_v1(int root_fd, const spec::Mount& m, const MountOptions& opts,
-                              const std::vector<MountInfo>& hierarchies) {
+                              const std::vector<MountInfo>& hierarchies, const CgroupView& view) {
+    if (view.before_mount) TRY(view.before_mount());
     UniqueFd target = TRY(open_in_root(root_fd, m.destination, Create::directory));
     TRY(refuse_procfs_target(target.get(), m.destination));
     unsigned long flags = opts.flags & ~(kBindMechanics | MS_RDONLY);
@@ -236,11 +220,10 @@ ErrorOr<void> mount_cgroup_v1(int root_fd, const spec::Mount& m, const MountOpti
     // The tmpfs is new and empty, so nothing in it can be a symlink: each hierarchy's directory
     // is made and mounted on relative to it, without resolving the path again.
     UniqueFd top = TRY(open_in_root(root_fd, m.destination, Create::nothing));
-    std::string proc_self_cgroup = read_file("/proc/self/cgroup").value_or("");
     for (const auto& mi : hierarchies) {
         std::string name = mi.mount_point.substr(mi.mount_point.rfind('/') + 1);
         if (::mkdirat(top.get(), name.c_str(), 0755) != 0) return fail_errno("mkdir " + name);
-        TRY_CTX(sys_mount(hierarchy_source(mi, proc_self_cgroup), fd_path(top.get()) + "/" + name, nullptr,
+        TRY_CTX(sys_mount(hierarchy_source(mi, view.dirs), fd_path(top.get()) + "/" + name, nullptr,
                           MS_BIND | MS_REC, nullptr, "bind"),
                 name);
     }
@@ -275,12 +258,13 @@ ErrorOr<void> mount_filesystem(int root_fd, const spec::Mount& m, const MountOpt
     return {};
 }
 
-ErrorOr<void> mount_one(int root_fd, const spec::Mount& m, const std::vector<MountInfo>& hierarchies) {
+ErrorOr<void> mount_one(int root_fd, const spec::Mount& m, const std::vector<MountInfo>& hierarchies,
+                        const CgroupView& cgroup_view) {
     auto opts = TRY(parse_mount_options(m.options));
     if (is_bind_mount(m))
         TRY(mount_bind(root_fd, m, opts));
     else if (m.type == "cgroup")
-        TRY(mount_cgroup_v1(root_fd, m, opts, hierarchies));
+        TRY(mount_cgroup_v1(root_fd, m, opts, hierarchies, cgroup_view));
     else
         TRY(mount_filesystem(root_fd, m, opts));
     return apply_propagation_and_attrs(root_fd, m, opts);
@@ -350,7 +334,8 @@ ErrorOr<std::vector<MountInfo>> read_mountinfo(const std::string& path) {
     return out;
 }
 
-ErrorOr<void> prepare_rootfs(const spec::Spec& spec, const std::string& rootfs) {
+ErrorOr<void> prepare_rootfs(const spec::Spec& spec, const std::string& rootfs,
+                             const CgroupView& cgroup_view) {
     if (!rootfs.starts_with('/')) return fail("rootfs \"" + rootfs + "\" must be an absolute path");
     std::string propagation_field = spec.linux_ ? spec.linux_->rootfs_propagation : "";
     auto propagation = TRY_CTX(parse_rootfs_propagation(propagation_field), "linux.rootfsPropagation");
@@ -367,7 +352,7 @@ ErrorOr<void> prepare_rootfs(const spec::Spec& spec, const std::string& rootfs) 
     if (!root_fd) return fail_errno("open rootfs " + rootfs);
     for (size_t i = 0; i < spec.mounts.size(); ++i) {
         const auto& m = spec.mounts[i];
-        TRY_CTX(mount_one(root_fd.get(), m, hierarchies),
+        TRY_CTX(mount_one(root_fd.get(), m, hierarchies, cgroup_view),
                 "mounts[" + std::to_string(i) + "] (" + m.destination + ")");
     }
     if (mounts_dev(spec)) TRY_CTX(create_devices(root_fd.get(), spec), "/dev");

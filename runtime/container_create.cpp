@@ -81,17 +81,14 @@ ErrorOr<Created> create_locked(const CreateOptions& options, Container& containe
     // The device nodes a container is given must also be allowed by its device cgroup.
     spec::Resources with_devices = cgroups::resources_allowing_devices(
         resources, spec.linux_ ? spec.linux_->devices : std::vector<spec::Device>{});
-    TRY(cgroups->create(&with_devices));
-    log::debug("create: cgroups made");
-    container.state.cgroup_paths = cgroups->paths();
-
     auto launched =
-        launch(spec, container, *cgroups,
+        launch(spec, container, *cgroups, &with_devices,
                {container.state.rootfs, options.preserve_fds, options.no_pivot, options.no_new_keyring});
     if (!launched) {
         (void)cgroups->destroy();
         return std::unexpected(launched.error());
     }
+    container.state.cgroup_paths = cgroups->paths();
     auto finish = [&]() -> ErrorOr<void> {
         container.state.pid_start_time = process_start_time(launched->pid);
         if (launched->pty_master && !options.console_socket.empty())

@@ -31,11 +31,12 @@ struct ChildContext {
     const spec::Spec& spec;
     const LaunchOptions& options;
     namespaces::Plan ns;
-    std::vector<UniqueFd> cgroup_join;
-    UniqueFd fifo;  // O_PATH, reopened for writing by the child to wait for start
-    std::optional<security::SeccompFilter> seccomp;
-    security::CapabilityPlan capabilities;
-    security::RlimitPlan rlimits;
+    std::map<std::string, std::string> cgroup_dirs{};  // where the parent makes the container's cgroups
+    bool in_cgroups = false;
+    UniqueFd fifo{};  // O_PATH, reopened for writing by the child to wait for start
+    std::optional<security::SeccompFilter> seccomp{};
+    security::CapabilityPlan capabilities{};
+    security::RlimitPlan rlimits{};
     bool has_container_hooks = false;
 };
 
@@ -62,10 +63,11 @@ ErrorOr<void> unblock_signals() {
     return {};
 }
 
-ErrorOr<void> join_cgroups(std::vector<UniqueFd>& files) {
-    for (auto& fd : files)
+// Writing "0" into each hierarchy's `tasks` moves this (single-threaded) process without the
+// RCU grace period that a move by another process costs.
+ErrorOr<void> join_cgroups(const std::vector<UniqueFd>& files) {
+    for (const auto& fd : files)
         if (::write(fd.get(), "0", 1) != 1) return fail_errno("move into the container's cgroup");
-    files.clear();
     return {};
 }
 
@@ -116,7 +118,8 @@ ErrorOr<void> set_up_terminal(const spec::Process& process, const SyncChannel& c
     if (::ioctl(slave.get(), TIOCSCTTY, 0) != 0) return fail_errno("process.terminal: TIOCSCTTY");
     for (int fd = 0; fd <= 2; ++fd)
         if (::dup2(slave.get(), fd) < 0) return fail_errno("process.terminal: dup2");
-    return channel.send(SyncMessage::pty_master, {}, master.get());
+    int fd = master.get();
+    return channel.send(SyncMessage::pty_master, {}, std::span(&fd, 1));
 }
 
 ErrorOr<void> set_oom_score_adj(const std::optional<int>& adj) {
@@ -202,18 +205,26 @@ ErrorOr<void> wait_for_start_and_exec(ChildContext& ctx, const std::string& prog
 
 ErrorOr<void> child_setup(ChildContext& ctx, const SyncChannel& channel) {
     const spec::Spec& spec = ctx.spec;
-    TRY(join_cgroups(ctx.cgroup_join));
-    log::debug("child: in its cgroups");
     TRY(unblock_signals());
     TRY(enter_namespaces(ctx, channel));
     log::debug("child: namespaces entered");
     if (!ctx.options.no_new_keyring) TRY(join_session_keyring(ctx.id));
-    TRY(rootfs::prepare_rootfs(spec, ctx.options.rootfs));
+    // The parent makes the cgroups while the mounts are set up; the child joins them before the
+    // cgroup mount (which shows them), or else right after the mounts: before any hook or user code.
+    auto enter_cgroups = [&]() -> ErrorOr<void> {
+        if (ctx.in_cgroups) return {};
+        TRY(join_cgroups(TRY(channel.expect(SyncMessage::cgroups_ready)).fds));
+        ctx.in_cgroups = true;
+        log::debug("child: in its cgroups");
+        return {};
+    };
+    TRY(rootfs::prepare_rootfs(spec, ctx.options.rootfs, {ctx.cgroup_dirs, enter_cgroups}));
+    TRY(enter_cgroups());
+    log::debug("child: mounts done");
     // Unshared after the mounts: a cgroup mount binds the container's own cgroup directories,
     // which /proc/self/cgroup names in full only outside a cgroup namespace.
     if (ctx.ns.new_cgroup && ::unshare(CLONE_NEWCGROUP) != 0)
         return fail_errno("unshare the cgroup namespace");
-    log::debug("child: mounts done");
     std::string state;
     if (ctx.has_container_hooks) {
         TRY(channel.send(SyncMessage::run_hooks));
@@ -275,16 +286,11 @@ ErrorOr<pid_t> clone_into_namespaces(const namespaces::Plan& ns, UniqueFd& pidfd
 
 ErrorOr<ChildContext> prepare_child(const spec::Spec& spec, Container& container, cgroups::Manager& cgroups,
                                     const LaunchOptions& options) {
-    ChildContext ctx{container.state.id,
-                     spec,
-                     options,
-                     TRY(namespaces::plan(spec)),
-                     {},
-                     {},
-                     {},
-                     {},
-                     {},
-                     needs_hook_round_trip(spec.hooks)};
+    ChildContext ctx{.id = container.state.id,
+                     .spec = spec,
+                     .options = options,
+                     .ns = TRY(namespaces::plan(spec)),
+                     .has_container_hooks = needs_hook_round_trip(spec.hooks)};
     if (!((ctx.ns.clone_flags | ctx.ns.unshare_flags) & CLONE_NEWNS))
         return fail("linux.namespaces: a new mount namespace is required");
     TRY(rootfs::validate(spec));
@@ -296,7 +302,7 @@ ErrorOr<ChildContext> prepare_child(const spec::Spec& spec, Container& container
     if (!ctx.ns.new_user) TRY(security::check_capabilities_available(ctx.capabilities));
     ctx.rlimits = TRY(security::prepare_rlimits(spec.process.rlimits));
     TRY(security::check_rlimits_allowed(ctx.rlimits));
-    ctx.cgroup_join = TRY(cgroups.open_self_join_files());
+    ctx.cgroup_dirs = cgroups.paths();
     // Writable by others: in a user namespace the container's root is not the host's.
     if (::mkfifo(container.fifo_path().c_str(), 0622) != 0 ||
         ::chmod(container.fifo_path().c_str(), 0622) != 0)
@@ -307,13 +313,26 @@ ErrorOr<ChildContext> prepare_child(const spec::Spec& spec, Container& container
 }
 
 // Answers the child until it reports "created".
-ErrorOr<void> supervise_setup(const spec::Spec& spec, Container& container, const ChildContext& ctx,
+ErrorOr<void> supervise_setup(const spec::Spec& spec, Container& container, cgroups::Manager& cgroups,
+                              const spec::Resources* resources, const ChildContext& ctx,
                               const SyncChannel& channel, Launched& launched) {
     if (ctx.ns.new_user) {
         TRY(namespaces::write_id_maps(launched.pid, *spec.linux_));
         // The child could never raise a hard limit from inside its user namespace.
         TRY(security::apply_rlimits(ctx.rlimits, launched.pid));
         TRY(channel.send(SyncMessage::ids_mapped));
+    }
+    // Made while the child sets up its mounts: the two take about as long, on two cores.
+    TRY(cgroups.create(resources));
+    log::debug("launch: cgroups made");
+    auto join_files = TRY(cgroups.open_self_join_files());
+    std::vector<int> fds;
+    for (const auto& fd : join_files) fds.push_back(fd.get());
+    if (auto sent = channel.send(SyncMessage::cgroups_ready, {}, fds); !sent) {
+        // The child is gone: what it said before it went says more than the broken pipe.
+        auto last = channel.receive();
+        if (last && last->type == SyncMessage::error) return fail(last->text);
+        return sent;
     }
     for (;;) {
         auto msg = TRY(channel.receive());
@@ -325,7 +344,9 @@ ErrorOr<void> supervise_setup(const spec::Spec& spec, Container& container, cons
                 TRY(channel.send(SyncMessage::hooks_done, state));
                 break;
             }
-            case SyncMessage::pty_master: launched.pty_master = std::move(msg.fd); break;
+            case SyncMessage::pty_master:
+                if (!msg.fds.empty()) launched.pty_master = std::move(msg.fds.front());
+                break;
             case SyncMessage::created: log::debug("launch: child reports created"); return {};
             case SyncMessage::error: return fail(msg.text);
             default: return fail("sync channel: unexpected message from the container process");
@@ -336,7 +357,7 @@ ErrorOr<void> supervise_setup(const spec::Spec& spec, Container& container, cons
 }  // namespace
 
 ErrorOr<Launched> launch(const spec::Spec& spec, Container& container, cgroups::Manager& cgroups,
-                         const LaunchOptions& options) {
+                         const spec::Resources* resources, const LaunchOptions& options) {
     auto ctx = prepare_child(spec, container, cgroups, options);
     if (!ctx) {
         ::unlink(container.fifo_path().c_str());
@@ -358,7 +379,7 @@ ErrorOr<Launched> launch(const spec::Spec& spec, Container& container, cgroups::
     log::debug("launch: cloned");
     launched.pid = *pid;
     container.state.pid = *pid;
-    auto setup = supervise_setup(spec, container, *ctx, parent_end, launched);
+    auto setup = supervise_setup(spec, container, cgroups, resources, *ctx, parent_end, launched);
     if (!setup) {
         ::kill(*pid, SIGKILL);
         ::waitpid(*pid, nullptr, 0);

@@ -29,10 +29,11 @@ struct Launched {
     UniqueFd pty_master;  // when process.terminal: the console's master side
 };
 
-// Creates the first process of `container` and returns once it waits for start. On failure the
-// process is killed and reaped, and the fifo removed; the caller removes cgroups and state.
+// Creates the first process of `container` and returns once it waits for start. The cgroups are
+// made (with `resources`) while the process sets up its mounts. On failure the process is killed
+// and reaped, and the fifo removed; the caller removes cgroups and state.
 ErrorOr<Launched> launch(const spec::Spec& spec, Container& container, cgroups::Manager& cgroups,
-                         const LaunchOptions& options);
+                         const spec::Resources* resources, const LaunchOptions& options);
 
 // The `start` half: releases the process waiting on the fifo and returns once it has exec'd
 // (or reports why it could not). pidfd tells a dead process from a slow one.

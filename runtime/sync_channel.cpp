@@ -12,22 +12,26 @@ ErrorOr<std::pair<SyncChannel, SyncChannel>> SyncChannel::make_pair() {
     return std::pair{SyncChannel(UniqueFd(fds[0])), SyncChannel(UniqueFd(fds[1]))};
 }
 
-ErrorOr<void> SyncChannel::send(SyncMessage type, std::string_view text, int fd) const {
+// Enough for one fd per cgroup hierarchy.
+constexpr size_t kMaxFds = 16;
+
+ErrorOr<void> SyncChannel::send(SyncMessage type, std::string_view text, std::span<const int> fds) const {
+    if (fds.size() > kMaxFds) return fail("sync channel: too many fds");
     std::string payload(1, static_cast<char>(type));
     payload.append(text);
     struct iovec iov = {payload.data(), payload.size()};
     struct msghdr msg = {};
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
-    alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-    if (fd >= 0) {
+    alignas(struct cmsghdr) char control[CMSG_SPACE(kMaxFds * sizeof(int))] = {};
+    if (!fds.empty()) {
         msg.msg_control = control;
-        msg.msg_controllen = sizeof control;
+        msg.msg_controllen = CMSG_SPACE(fds.size() * sizeof(int));
         struct cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
         cmsg->cmsg_level = SOL_SOCKET;
         cmsg->cmsg_type = SCM_RIGHTS;
-        cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-        std::memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
+        cmsg->cmsg_len = CMSG_LEN(fds.size() * sizeof(int));
+        std::memcpy(CMSG_DATA(cmsg), fds.data(), fds.size() * sizeof(int));
     }
     while (::sendmsg(fd_.get(), &msg, MSG_NOSIGNAL) < 0)
         if (errno != EINTR) return fail_errno("sync channel: send");
@@ -40,7 +44,7 @@ ErrorOr<SyncChannel::Received> SyncChannel::receive() const {
     struct msghdr msg = {};
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
-    alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    alignas(struct cmsghdr) char control[CMSG_SPACE(kMaxFds * sizeof(int))] = {};
     msg.msg_control = control;
     msg.msg_controllen = sizeof control;
     ssize_t n;
@@ -49,10 +53,12 @@ ErrorOr<SyncChannel::Received> SyncChannel::receive() const {
     if (n == 0) return fail("the container process exited during set-up");
     Received r{static_cast<SyncMessage>(buf[0]), std::string(buf + 1, static_cast<size_t>(n - 1)), {}};
     for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+        size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < count; ++i) {
             int fd;
-            std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
-            r.fd.reset(fd);
+            std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+            r.fds.emplace_back(fd);
         }
     }
     return r;

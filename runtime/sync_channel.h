@@ -3,9 +3,11 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "base/error.h"
 #include "base/fd.h"
@@ -14,6 +16,7 @@ namespace hutch::runtime {
 
 enum class SyncMessage : uint8_t {
     ids_mapped = 1,  // parent -> child: uid_map and gid_map are written
+    cgroups_ready,   // parent -> child: the cgroups exist; attached: the files to join them
     run_hooks,       // child -> parent: namespaces and mounts are ready, run prestart/createRuntime
     hooks_done,      // parent -> child
     pty_master,      // child -> parent: the terminal's master side, as an attached fd
@@ -26,12 +29,12 @@ public:
     struct Received {
         SyncMessage type;
         std::string text;
-        UniqueFd fd;
+        std::vector<UniqueFd> fds;
     };
 
     static ErrorOr<std::pair<SyncChannel, SyncChannel>> make_pair();
 
-    ErrorOr<void> send(SyncMessage type, std::string_view text = {}, int fd = -1) const;
+    ErrorOr<void> send(SyncMessage type, std::string_view text = {}, std::span<const int> fds = {}) const;
     // Fails when the peer closed its end: for the parent, the child died.
     ErrorOr<Received> receive() const;
     // Waits for one message of the expected type; an error message from the child becomes an Error.
