@@ -228,5 +228,11 @@ print(text)
 PY
 echo "results: $out_dir/results-back-to-back.md, $out_dir/results-cold.md, $summary"
 
+if [[ -n ${cmd_of[hutch]:-} ]]; then
+    echo
+    echo "== where hutch-oci's time goes (bench/phases.py: its --debug clock, median of 30 runs)"
+    "$repo/bench/phases.py" "$hutch" "$bundle" 30 | tee "$out_dir/results-phases.md"
+fi
+
 left=$(find /sys/fs/cgroup -mindepth 2 -maxdepth 6 -type d -name "$id_prefix-*" 2>/dev/null || true)
 [[ -z $left ]] || echo "warning: cgroups left behind by a runtime (removed on exit): $left"

@@ -46,7 +46,7 @@ bool needs_hook_round_trip(const spec::Hooks& hooks) {
 }
 
 std::string with_status(const std::string& state_json, const char* status) {
-    auto j = nlohmann::json::parse(state_json, nullptr, false);
+    auto j = nlohmann::ordered_json::parse(state_json, nullptr, false);
     if (j.is_discarded()) return state_json;
     j["status"] = status;
     return j.dump();

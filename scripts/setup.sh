@@ -10,6 +10,8 @@ packages=(
     libseccomp-dev libcap-dev nlohmann-json3-dev libcli11-dev catch2
     # tests, demo: a busybox image, the tools the tests and scripts call
     busybox-static iproute2 procps util-linux file python3
+    # end-to-end tests: a real client driving hutch-oci
+    podman containernetworking-plugins
     # benchmarks: the peers, the timer, peak RSS
     runc crun hyperfine time
 )

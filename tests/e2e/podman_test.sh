@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# podman drives hutch-oci as its OCI runtime: `run --rm` prints from inside the container, and a
+# detached container with a memory and pids limit runs, is seen by `ps`, and is killed and removed.
+# Everything podman and hutch-oci keep lives under one temporary directory, removed on exit
+# together with the cgroups podman leaves behind (libpod_parent, see ../shared/CLIENTS.md).
+# Usage: podman_test.sh HUTCH_OCI_BINARY SOURCE_DIR
+set -euo pipefail
+oci=${1:?usage: podman_test.sh HUTCH_OCI_BINARY SOURCE_DIR}
+src=${2:?usage: podman_test.sh HUTCH_OCI_BINARY SOURCE_DIR}
+command -v podman >/dev/null || { echo "podman is not installed (scripts/setup.sh installs it)"; exit 1; }
+
+D=$(mktemp -d /tmp/hutch-e2e-podman.XXXXXX)
+cleanup() {
+    "$D/podman" rm -af >/dev/null 2>&1 || true
+    "$D/podman" rmi -af >/dev/null 2>&1 || true
+    grep -F " $D/" /proc/self/mountinfo | awk '{print $5}' | sort -r | xargs -r -n1 umount -l || true
+    find /sys/fs/cgroup -maxdepth 5 -type d -name libpod_parent 2>/dev/null |
+        while read -r dir; do find "$dir" -depth -type d -exec rmdir {} \; 2>/dev/null || true; done
+    rm -rf "$D"
+}
+trap cleanup EXIT
+
+cat >"$D/runtime" <<WRAP
+#!/bin/sh
+exec $oci --root $D/runtime-root "\$@"
+WRAP
+cat >"$D/podman" <<WRAP
+#!/bin/sh
+exec podman --root $D/root --runroot $D/run --tmpdir $D/tmp --network-config-dir $D/net \
+    --volumepath $D/vol --storage-driver overlay --cgroup-manager cgroupfs --events-backend file \
+    --runtime $D/runtime "\$@"
+WRAP
+chmod +x "$D/runtime" "$D/podman"
+p="$D/podman"
+limits=(--ulimit nofile=1024:1024 --ulimit nproc=1024:1024 --network none)
+
+"$src/examples/busybox/make-rootfs.sh" "$D/rootfs"
+tar -C "$D/rootfs" -cf "$D/busybox.tar" .
+"$p" import --change 'CMD ["/bin/sh"]' "$D/busybox.tar" localhost/busybox >/dev/null
+
+fail() { echo "FAIL: $*"; exit 1; }
+
+out=$("$p" run --rm "${limits[@]}" localhost/busybox sh -c 'echo hello from hutch; echo pid=$$')
+[[ $out == *"hello from hutch"* ]] || fail "run --rm printed: $out"
+[[ $out == *"pid=1"* ]] || fail "the container's shell is not pid 1: $out"
+echo "ok: podman run --rm"
+
+"$p" run -d --name limited --memory 64m --pids-limit 50 "${limits[@]}" localhost/busybox sleep 1000 >/dev/null
+[[ $("$p" inspect limited --format '{{.State.Status}}') == running ]] || fail "detached container is not running"
+pid=$("$p" inspect limited --format '{{.State.Pid}}')
+mem=$(grep ':memory:' "/proc/$pid/cgroup" | cut -d: -f3)
+[[ $(cat "/sys/fs/cgroup/memory$mem/memory.limit_in_bytes") == 67108864 ]] || fail "memory limit not in the cgroup"
+pids=$(grep ':pids:' "/proc/$pid/cgroup" | cut -d: -f3)
+[[ $(cat "/sys/fs/cgroup/pids$pids/pids.max") == 50 ]] || fail "pids limit not in the cgroup"
+"$p" ps --format '{{.Names}}' | grep -qx limited || fail "podman ps does not list it"
+echo "ok: podman run -d with --memory and --pids-limit"
+
+"$p" kill limited >/dev/null
+"$p" rm -f limited >/dev/null
+kill -0 "$pid" 2>/dev/null && fail "the container's process outlived podman rm"
+[[ -z $(ls -A "$D/runtime-root" 2>/dev/null) ]] || fail "hutch-oci state left: $(ls "$D/runtime-root")"
+echo "ok: podman kill and rm leave no process or state"
