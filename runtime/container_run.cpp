@@ -57,7 +57,7 @@ void resize_terminal(int master) {
 
 // Waits for the container's process while forwarding signals and, if there is a pty, copying
 // stdin to it and its output to stdout. Returns the exit status.
-int supervise(pid_t pid, int pidfd, int signal_fd, int master) {
+int supervise(int pidfd, int signal_fd, int master) {
     std::optional<RawTerminal> raw;
     if (master >= 0) {
         raw.emplace();
@@ -88,7 +88,6 @@ int supervise(pid_t pid, int pidfd, int signal_fd, int master) {
     }
     siginfo_t info = {};
     ::waitid(P_PIDFD, static_cast<id_t>(pidfd), &info, WEXITED);
-    (void)pid;
     if (info.si_code == CLD_EXITED) return info.si_status;
     return 128 + info.si_status;
 }
@@ -119,7 +118,7 @@ ErrorOr<int> run(const CreateOptions& options, bool detach) {
     log::debug("run: started");
     if (detach) return 0;
     container.unlock();
-    int status = supervise(created.launched.pid, created.launched.pidfd.get(), signal_fd.get(),
+    int status = supervise(created.launched.pidfd.get(), signal_fd.get(),
                            created.launched.pty_master ? created.launched.pty_master.get() : -1);
     log::debug("run: the process exited");
     // Deleted like runc's run does, unless another command removed it meanwhile.

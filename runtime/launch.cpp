@@ -74,8 +74,12 @@ ErrorOr<void> join_cgroups(const std::vector<UniqueFd>& files) {
 ErrorOr<void> enter_namespaces(ChildContext& ctx, const SyncChannel& channel) {
     if (ctx.ns.new_user) {
         TRY(channel.expect(SyncMessage::ids_mapped));
-        if (::setresgid(0, 0, 0) != 0) return fail_errno("setresgid to root in the user namespace");
-        if (::setresuid(0, 0, 0) != 0) return fail_errno("setresuid to root in the user namespace");
+        // Raw syscalls: glibc's wrappers would apply them to every thread it believes the
+        // process has, and a clone3() child inherits the parent's idea of its threads.
+        if (::syscall(SYS_setresgid, 0, 0, 0) != 0)
+            return fail_errno("setresgid to root in the user namespace");
+        if (::syscall(SYS_setresuid, 0, 0, 0) != 0)
+            return fail_errno("setresuid to root in the user namespace");
     }
     TRY(namespaces::join_all(ctx.ns));
     if (::setsid() < 0) return fail_errno("setsid");

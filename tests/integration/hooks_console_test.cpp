@@ -162,3 +162,20 @@ TEST_CASE("a terminal without a console socket is refused by create", "[console]
     CHECK(r.status != 0);
     CHECK(r.err.find("console-socket") != std::string::npos);
 }
+
+TEST_CASE("run without a console socket gives the container the caller's terminal", "[console]") {
+    Runtime rt;
+    Bundle bundle;
+    bundle.config["process"]["args"] = {"sh", "-c", "tty; test -t 0 && echo interactive"};
+    bundle.config["process"]["terminal"] = true;
+    bundle.save();
+    // script(1) runs hutch-oci on a pty of its own, as a person at a terminal would.
+    auto r = run_command({"script", "-qec",
+                          std::string(HUTCH_OCI_BINARY) + " --root " + rt.root() + " run --bundle " +
+                              bundle.path() + " " + unique_id(),
+                          "/dev/null"});
+    INFO(r.out << r.err);
+    CHECK(r.status == 0);
+    CHECK(r.out.find("/dev/pts/0") != std::string::npos);
+    CHECK(r.out.find("interactive") != std::string::npos);
+}
