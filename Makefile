@@ -17,7 +17,7 @@ SOURCES_CMD := { git ls-files -z --cached --others --exclude-standard -- '*.cpp'
     || find . \( -path ./build -o -path './build-*' -o -path ./.git \) -prune -o \( -name '*.cpp' -o -name '*.h' \) -print0; } \
     | while IFS= read -r -d '' f; do if [[ -e $$f ]]; then printf '%s\0' "$$f"; fi; done
 
-.PHONY: all setup build test asan format-check format check demo bench clean
+.PHONY: all setup build install test asan format-check format check demo bench clean
 
 all: build
 
@@ -27,6 +27,11 @@ setup:
 build:
 	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
 	cmake --build $(BUILD_DIR) -j$(JOBS)
+
+# hutch-oci where podman's and containerd's configs (README.md) point.
+PREFIX ?= /usr/local
+install: build
+	install -D -m 0755 $(BUILD_DIR)/hutch-oci $(DESTDIR)$(PREFIX)/bin/hutch-oci
 
 # Unit tests need no root; integration tests run real containers and need root.
 test: build
