@@ -127,7 +127,9 @@ TEST_CASE("run reports a process killed by a signal as 128+signal", "[lifecycle]
 TEST_CASE("run forwards signals to the container", "[lifecycle]") {
     Runtime rt;
     Bundle bundle;
-    bundle.set_args({"sh", "-c", "trap 'exit 42' TERM; while :; do sleep 0.05; done"});
+    // The marker says the trap is set: before it, pid 1 would ignore SIGTERM and never exit.
+    bundle.set_args({"sh", "-c", "trap 'exit 42' TERM; touch /ready; while :; do sleep 0.05; done"});
+    bundle.config["root"]["readonly"] = false;
     bundle.save();
     std::string id = unique_id();
     std::string binary = HUTCH_OCI_BINARY;
@@ -137,8 +139,9 @@ TEST_CASE("run forwards signals to the container", "[lifecycle]") {
     argv.push_back(nullptr);
     pid_t runner;
     REQUIRE(posix_spawn(&runner, argv[0], nullptr, nullptr, argv.data(), environ) == 0);
-    REQUIRE(wait_for_status(rt, id, "running") == "running");
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // let sh install its trap
+    for (int i = 0; i < 500 && !exists(bundle.rootfs() + "/ready"); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    REQUIRE(exists(bundle.rootfs() + "/ready"));
     ::kill(runner, SIGTERM);
     int status = 0;
     ::waitpid(runner, &status, 0);
