@@ -101,6 +101,7 @@ ErrorOr<Container> Container::make_new(const std::string& root, const std::strin
     }
     Container c(dir, std::move(*lock));
     c.state.id = id;
+    c.creating_ = true;
     return c;
 }
 
@@ -114,7 +115,6 @@ ErrorOr<Container> Container::open(const std::string& root, const std::string& i
     std::string text = TRY(map_error(read_file(dir + "/state.json"), missing));
     Container c(dir, std::move(lock));
     c.state = TRY_CTX(from_json(text), "container " + id);
-    c.saved_ = true;
     return c;
 }
 
@@ -145,7 +145,7 @@ uint64_t process_start_time(pid_t pid) {
 }
 
 Status Container::status() const {
-    if (!saved_) return Status::creating;
+    if (creating_) return Status::creating;
     if (state.pid <= 0 || process_start_time(state.pid) != state.pid_start_time) return Status::stopped;
     struct stat st;
     return ::lstat(fifo_path().c_str(), &st) == 0 ? Status::created : Status::running;
@@ -156,7 +156,6 @@ ErrorOr<void> Container::save() const {
     // processes that a reboot ends anyway (/run is a tmpfs on most hosts), and a file torn by a
     // power loss is what `delete --force` removes. The fsync cost 0.3-0.5 ms of every start here.
     TRY(write_file_atomic(dir_ + "/state.json", to_json(state).dump()));
-    const_cast<Container*>(this)->saved_ = true;
     return {};
 }
 

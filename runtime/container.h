@@ -48,8 +48,11 @@ public:
     ContainerState state;
 
     // The status, derived from the kernel: is the pid ours and alive, is the fifo still there.
+    // "creating" while this process is creating the container (no other command can look then:
+    // the directory is locked).
     Status status() const;
     ErrorOr<void> save() const;
+    void mark_created() { creating_ = false; }
     ErrorOr<void> remove_directory();
     // Lets other commands work on the container while this one waits (run in the foreground).
     void unlock() { lock_.reset(); }
@@ -67,7 +70,7 @@ private:
     Container(std::string dir, UniqueFd lock) : dir_(std::move(dir)), lock_(std::move(lock)) {}
     std::string dir_;
     UniqueFd lock_;
-    bool saved_ = false;
+    bool creating_ = false;
 };
 
 // Start time of a process (field 22 of /proc/PID/stat), 0 when it does not exist.

@@ -88,13 +88,9 @@ ErrorOr<Created> create_locked(const CreateOptions& options, Container& containe
         (void)cgroups->destroy();
         return std::unexpected(launched.error());
     }
-    container.state.cgroup_paths = cgroups->paths();
     auto finish = [&]() -> ErrorOr<void> {
-        container.state.pid_start_time = process_start_time(launched->pid);
         if (launched->pty_master && !options.console_socket.empty())
             TRY(send_to_console_socket(options.console_socket, launched->pty_master.get()));
-        TRY(container.save());
-        log::debug("create: state saved");
         if (!options.pid_file.empty())
             TRY_CTX(write_file_atomic(options.pid_file, std::to_string(launched->pid)), "--pid-file");
         return {};
@@ -104,6 +100,7 @@ ErrorOr<Created> create_locked(const CreateOptions& options, Container& containe
         (void)cgroups->destroy();
         return std::unexpected(finish.error());
     }
+    container.mark_created();
     return Created{std::move(*launched), std::move(cgroups), {}, {}};
 }
 

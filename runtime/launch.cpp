@@ -338,6 +338,12 @@ ErrorOr<void> supervise_setup(const spec::Spec& spec, Container& container, cgro
         if (last && last->type == SyncMessage::error) return fail(last->text);
         return sent;
     }
+    // Saved while the child sets up its mounts, off the critical path: no other command can read
+    // it before create returns, since the container's directory is locked until then.
+    container.state.pid_start_time = process_start_time(launched.pid);
+    container.state.cgroup_paths = cgroups.paths();
+    TRY(container.save());
+    log::debug("launch: state saved");
     for (;;) {
         auto msg = TRY(channel.receive());
         switch (msg.type) {
@@ -382,7 +388,7 @@ ErrorOr<Launched> launch(const spec::Spec& spec, Container& container, cgroups::
     child_end.close();
     log::debug("launch: cloned");
     launched.pid = *pid;
-    container.state.pid = *pid;
+    container.state.pid = *pid;  // before the hooks, which are given it
     auto setup = supervise_setup(spec, container, cgroups, resources, *ctx, parent_end, launched);
     if (!setup) {
         ::kill(*pid, SIGKILL);
