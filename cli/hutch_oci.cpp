@@ -68,7 +68,7 @@ ErrorOr<void> print_list(const std::string& root, const std::string& format, boo
 
 }  // namespace
 
-int main(int argc, char** argv) {
+static int run_command_line(int argc, char** argv) {
     CLI::App app{"hutch-oci: an OCI container runtime with runc's command line"};
     app.set_version_flag("-v,--version", std::string("hutch-oci version 0.1.0\nspec: ") + spec::kOciVersion);
     app.require_subcommand(1);
@@ -148,4 +148,15 @@ int main(int argc, char** argv) {
     if (delete_cmd->parsed()) return finish(runtime::remove(g.root, id, force));
     if (list_cmd->parsed()) return finish(print_list(g.root, format, quiet));
     return 0;
+}
+
+int main(int argc, char** argv) {
+    int code = run_command_line(argc, argv);
+    // The kernel reclaims a process faster than its destructors free it piece by piece (0.15 ms
+    // of every `run` here). Under AddressSanitizer the normal exit stays: it is where leaks show.
+#ifndef __SANITIZE_ADDRESS__
+    std::fflush(nullptr);
+    _exit(code);
+#endif
+    return code;
 }
