@@ -25,8 +25,8 @@ public:
     // failure, removes what it created.
     virtual ErrorOr<void> create(const spec::Resources* resources) = 0;
 
-    // Opens, before clone(), the files the container's first process writes "0" into to move
-    // itself: a single-threaded process moving itself skips the RCU grace period that a move by
+    // Opens the files the container's first process writes "0" into to move itself (the
+    // runtime passes them over its sync channel): a single-threaded process moving itself skips the RCU grace period that a move by
     // another process costs (ENVIRONMENT.md, "The start path").
     virtual ErrorOr<std::vector<UniqueFd>> open_self_join_files() = 0;
 

@@ -1,7 +1,7 @@
 // Starting a container's first process: one clone3() in the common case, one sync channel, no
-// re-exec of hutch. The parent prepares whatever can fail on bad input before the clone; the
-// child moves itself into its cgroups, sets up namespaces, mounts and security, reports
-// "created", and waits on exec.fifo until `start`.
+// re-exec of hutch. The parent checks whatever can fail on bad input before the clone, then makes
+// the cgroups and saves the state while the child sets up its namespaces and mounts; the child
+// moves itself into the cgroups, pivots, reports "created", and waits on exec.fifo until `start`.
 #pragma once
 
 #include <sys/types.h>
