@@ -26,8 +26,8 @@ public:
     virtual ErrorOr<void> create(const spec::Resources* resources) = 0;
 
     // Opens the files the container's first process writes "0" into to move itself (the
-    // runtime passes them over its sync channel): a single-threaded process moving itself skips the RCU grace period that a move by
-    // another process costs (ENVIRONMENT.md, "The start path").
+    // runtime passes them over its sync channel): a single-threaded process moving itself skips the RCU grace
+    // period that a move by another process costs (ENVIRONMENT.md, "The start path").
     virtual ErrorOr<std::vector<UniqueFd>> open_self_join_files() = 0;
 
     // Moves another process in (for hooks or processes that cannot move themselves).
