@@ -8,6 +8,7 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <thread>
 
@@ -275,4 +276,18 @@ TEST_CASE("the process gets the config's cwd, env, umask and oom score", "[lifec
     auto r = rt({"run", "--bundle", bundle.path(), unique_id()});
     REQUIRE(r.status == 0);
     CHECK(r.out == "/tmp\nhello\n0077\n500\n");
+}
+
+TEST_CASE("delete --force removes what a crash during create leaves behind", "[lifecycle]") {
+    Runtime rt;
+    std::string id = unique_id();
+    std::filesystem::create_directories(rt.root() + "/" + id);
+    SECTION("a directory without state.json") {}
+    SECTION("a torn state.json") {
+        std::ofstream(rt.root() + "/" + id + "/state.json") << "{\"id\": \"" << id;
+    }
+    CHECK(rt({"state", id}).status != 0);
+    CHECK(rt({"delete", id}).status != 0);  // without --force the damage is reported, not hidden
+    REQUIRE(rt({"delete", "--force", id}).status == 0);
+    CHECK_FALSE(exists(rt.root() + "/" + id));
 }
