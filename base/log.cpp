@@ -54,8 +54,6 @@ void configure(const std::string& path, Format format, bool debug) {
     if (!path.empty()) s.fd.reset(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644));
 }
 
-bool has_file() { return sink().fd.valid(); }
-
 // Debug lines carry the monotonic clock in ms, the same in every process: subtracting two lines
 // gives the time a phase of the start path took, across the parent and the container's process.
 std::string with_clock(Level level, const std::string& message) {

@@ -16,7 +16,5 @@ inline void debug(const std::string& m) { write(Level::debug, m); }
 inline void info(const std::string& m) { write(Level::info, m); }
 inline void warn(const std::string& m) { write(Level::warning, m); }
 inline void error(const std::string& m) { write(Level::error, m); }
-// True when a log file is configured (then errors also go there, not only to stderr).
-bool has_file();
 
 }  // namespace hutch::log

@@ -30,9 +30,6 @@ public:
     // period that a move by another process costs (ENVIRONMENT.md, "The start path").
     virtual ErrorOr<std::vector<UniqueFd>> open_self_join_files() = 0;
 
-    // Moves another process in (for hooks or processes that cannot move themselves).
-    virtual ErrorOr<void> add_process(pid_t pid) = 0;
-
     // Every process in the container's cgroups.
     virtual ErrorOr<std::vector<pid_t>> pids() const = 0;
 

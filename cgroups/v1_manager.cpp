@@ -100,14 +100,6 @@ public:
         return fds;
     }
 
-    ErrorOr<void> add_process(pid_t pid) override {
-        for (const Placement& placement : placements_) {
-            TRY(write_cgroup_file(placement.dir, "cgroup.procs", std::to_string(pid),
-                                  "cgroups: add process"));
-        }
-        return {};
-    }
-
     ErrorOr<std::vector<pid_t>> pids() const override {
         const Placement* placement = nullptr;
         for (const char* controller : {"pids", "freezer", "memory"}) {

@@ -90,8 +90,8 @@ private:
 };
 
 // Forks a child that moves itself in through the join files, as a container's first process does,
-// then runs body and _exits with its result: it never returns into Catch. Returns the wait status.
-int run_inside(Manager& manager, int (*body)()) {
+// then runs body and _exits with its result: it never returns into Catch. Returns its pid.
+pid_t fork_inside(Manager& manager, int (*body)()) {
     auto fds = manager.open_self_join_files();
     REQUIRE(fds);
     pid_t pid = ::fork();
@@ -102,7 +102,12 @@ int run_inside(Manager& manager, int (*body)()) {
         }
         ::_exit(body());
     }
-    fds->clear();
+    return pid;
+}
+
+// fork_inside, then waits for the child. Returns the wait status.
+int run_inside(Manager& manager, int (*body)()) {
+    pid_t pid = fork_inside(manager, body);
     int status = 0;
     REQUIRE(::waitpid(pid, &status, 0) == pid);
     return status;
@@ -304,17 +309,7 @@ TEST_CASE("cgroups v1: a manager reopened from paths() kills what is inside and 
           "[cgroups]") {
     TestCgroup cgroup;
     REQUIRE(cgroup.create(nullptr));
-    auto fds = cgroup->open_self_join_files();
-    REQUIRE(fds);
-    pid_t pid = ::fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-        for (UniqueFd& fd : *fds) {
-            if (::write(fd.get(), "0", 1) != 1) ::_exit(120);
-        }
-        ::_exit(sleep_forever());
-    }
-    fds->clear();
+    pid_t pid = fork_inside(*cgroup, sleep_forever);
     // The child is inside once its pid shows in the cgroup.
     for (int i = 0; i < 1000 && cgroup->pids().value_or(std::vector<pid_t>{}).empty(); ++i) ::usleep(1000);
     auto pids = cgroup->pids();
