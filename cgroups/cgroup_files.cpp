@@ -30,16 +30,27 @@ bool cgroup_file_exists(const std::string& dir, std::string_view file) {
     return ::access((dir + "/" + std::string(file)).c_str(), F_OK) == 0;
 }
 
+ErrorOr<void> write_cgroup_lines(const std::string& dir, std::string_view file,
+                                 std::span<const std::string> values, std::string_view field) {
+    std::string path = dir + "/" + std::string(file);
+    auto what = [&](std::string_view value) {
+        return std::string(field) + ": write " + std::string(value) + " to " + path;
+    };
+    if (values.empty()) return {};
+    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+    if (!fd && errno == ENOENT)
+        return fail(what(values.front()) + ": not offered by this host's kernel (no such file)");
+    if (!fd) return fail_errno(what(values.front()));
+    // A control file takes its value in a single write(); the kernel's answer to that one is final.
+    for (const std::string& value : values)
+        if (::write(fd.get(), value.data(), value.size()) < 0) return fail_errno(what(value));
+    return {};
+}
+
 ErrorOr<void> write_cgroup_file(const std::string& dir, std::string_view file, std::string_view value,
                                 std::string_view field) {
-    std::string path = dir + "/" + std::string(file);
-    std::string what = std::string(field) + ": write " + std::string(value) + " to " + path;
-    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
-    if (!fd && errno == ENOENT) return fail(what + ": not offered by this host's kernel (no such file)");
-    if (!fd) return fail_errno(what);
-    // A control file takes its value in a single write(); the kernel's answer to that one is final.
-    if (::write(fd.get(), value.data(), value.size()) < 0) return fail_errno(what);
-    return {};
+    std::string one(value);
+    return write_cgroup_lines(dir, file, std::span(&one, 1), field);
 }
 
 ErrorOr<std::string> read_cgroup_file(const std::string& dir, std::string_view file) {
@@ -52,6 +63,13 @@ ErrorOr<std::string> read_cgroup_file(const std::string& dir, std::string_view f
 }
 
 ErrorOr<void> make_cgroup_dirs(const std::string& dir, std::vector<std::string>& created) {
+    // Usually the parent exists: one mkdir.
+    if (::mkdir(dir.c_str(), 0755) == 0) {
+        created.push_back(dir);
+        return {};
+    }
+    if (errno == EEXIST) return {};  // not made here, so not ours
+    if (errno != ENOENT) return fail_errno("cgroups: mkdir " + dir);
     // Walk up to the deepest directory that exists (at worst the hierarchy's mountpoint), then
     // create downwards, so that exactly the directories made here are recorded.
     std::vector<std::string> missing;
@@ -68,6 +86,8 @@ ErrorOr<void> make_cgroup_dirs(const std::string& dir, std::vector<std::string>&
     }
     return {};
 }
+
+bool try_remove_cgroup_dir(const std::string& dir) { return ::rmdir(dir.c_str()) == 0 || errno == ENOENT; }
 
 ErrorOr<void> remove_cgroup_dir(const std::string& dir) {
     using namespace std::chrono_literals;

@@ -24,11 +24,10 @@ constexpr const char* kCreatedKey = "hutch:created";
 
 std::string parent_of(const std::string& dir) { return dir.substr(0, dir.find_last_of('/')); }
 
-// A new cpuset cgroup starts with no CPUs and no memory nodes, and the kernel refuses tasks
-// until both are set: give it its parent's.
+// A new cpuset cgroup starts with no CPUs and no memory nodes (unless the parent sets
+// cgroup.clone_children), and the kernel refuses tasks until both are set: give it its parent's.
 ErrorOr<void> inherit_cpuset(const std::string& dir) {
     for (const char* file : {"cpuset.cpus", "cpuset.mems"}) {
-        if (!TRY(read_cgroup_file(dir, file)).empty()) continue;
         std::string value = TRY(read_cgroup_file(parent_of(dir), file));
         TRY(write_cgroup_file(dir, file, value, "cgroups: copy the parent's " + std::string(file)));
     }
@@ -121,10 +120,14 @@ public:
     }
 
     ErrorOr<void> destroy() override {
-        // Only a cgroup this manager made is emptied: the placements of a manager that made
-        // none belong to someone else.
-        // Usually empty by now (the container's pid namespace ended with its init): then there
-        // is nothing to freeze and kill.
+        // Usually the cgroups are empty by now (the container's pid namespace ended with its
+        // init), so first one rmdir per directory, deepest first; only if one fails is there
+        // anything to kill and wait for. Only a cgroup this manager made is emptied: the
+        // placements of a manager that made none belong to someone else.
+        if (std::all_of(created_.rbegin(), created_.rend(), try_remove_cgroup_dir)) {
+            created_.clear();
+            return {};
+        }
         if (owns_a_leaf()) {
             auto left = pids();
             if (!left || !left->empty()) (void)signal_all(SIGKILL);

@@ -1,5 +1,6 @@
 #include "cgroups/v1_resources.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdint>
 #include <string>
@@ -203,8 +204,15 @@ ErrorOr<void> apply_devices(const std::vector<Placement>& placements,
         if (rules.empty()) return {};
         return fail(field_name("devices") + ": the devices controller is not mounted on this host");
     }
-    for (const DeviceWrite& write : device_writes(rules)) {
-        TRY(write_cgroup_file(placement->dir, write.file, write.line, field_name("devices")));
+    // Consecutive rules for the same file go through one open.
+    std::vector<DeviceWrite> writes = device_writes(rules);
+    for (auto first = writes.begin(); first != writes.end();) {
+        auto last =
+            std::find_if(first, writes.end(), [&](const DeviceWrite& w) { return w.file != first->file; });
+        std::vector<std::string> lines;
+        for (auto it = first; it != last; ++it) lines.push_back(it->line);
+        TRY(write_cgroup_lines(placement->dir, first->file, lines, field_name("devices")));
+        first = last;
     }
     return {};
 }

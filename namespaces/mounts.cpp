@@ -211,8 +211,7 @@ uint64_t mount_attrs_of(unsigned long flags) {
 }
 
 ErrorOr<void> mount_cgroup_v1(int root_fd, const spec::Mount& m, const MountOptions& opts,
-                              const std::vector<MountInfo>& hierarchies, const CgroupView& view) {
-    if (view.before_mount) TRY(view.before_mount());
+                              const std::vector<MountInfo>& hierarchies, const SysView& view) {
     UniqueFd target = TRY(open_in_root(root_fd, m.destination, Create::directory));
     TRY(refuse_procfs_target(target.get(), m.destination));
     unsigned long flags = opts.flags & ~(kBindMechanics | MS_RDONLY);
@@ -223,7 +222,7 @@ ErrorOr<void> mount_cgroup_v1(int root_fd, const spec::Mount& m, const MountOpti
     for (const auto& mi : hierarchies) {
         std::string name = mi.mount_point.substr(mi.mount_point.rfind('/') + 1);
         if (::mkdirat(top.get(), name.c_str(), 0755) != 0) return fail_errno("mkdir " + name);
-        TRY_CTX(sys_mount(hierarchy_source(mi, view.dirs), fd_path(top.get()) + "/" + name, nullptr,
+        TRY_CTX(sys_mount(hierarchy_source(mi, view.cgroup_dirs), fd_path(top.get()) + "/" + name, nullptr,
                           MS_BIND | MS_REC, nullptr, "bind"),
                 name);
     }
@@ -259,12 +258,12 @@ ErrorOr<void> mount_filesystem(int root_fd, const spec::Mount& m, const MountOpt
 }
 
 ErrorOr<void> mount_one(int root_fd, const spec::Mount& m, const std::vector<MountInfo>& hierarchies,
-                        const CgroupView& cgroup_view) {
+                        const SysView& sys_view) {
     auto opts = TRY(parse_mount_options(m.options));
     if (is_bind_mount(m))
         TRY(mount_bind(root_fd, m, opts));
     else if (m.type == "cgroup")
-        TRY(mount_cgroup_v1(root_fd, m, opts, hierarchies, cgroup_view));
+        TRY(mount_cgroup_v1(root_fd, m, opts, hierarchies, sys_view));
     else
         TRY(mount_filesystem(root_fd, m, opts));
     return apply_propagation_and_attrs(root_fd, m, opts);
@@ -334,8 +333,7 @@ ErrorOr<std::vector<MountInfo>> read_mountinfo(const std::string& path) {
     return out;
 }
 
-ErrorOr<void> prepare_rootfs(const spec::Spec& spec, const std::string& rootfs,
-                             const CgroupView& cgroup_view) {
+ErrorOr<void> prepare_rootfs(const spec::Spec& spec, const std::string& rootfs, const SysView& sys_view) {
     if (!rootfs.starts_with('/')) return fail("rootfs \"" + rootfs + "\" must be an absolute path");
     std::string propagation_field = spec.linux_ ? spec.linux_->rootfs_propagation : "";
     auto propagation = TRY_CTX(parse_rootfs_propagation(propagation_field), "linux.rootfsPropagation");
@@ -350,9 +348,14 @@ ErrorOr<void> prepare_rootfs(const spec::Spec& spec, const std::string& rootfs,
                   "bind rootfs " + rootfs + " onto itself"));
     UniqueFd root_fd(::open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (!root_fd) return fail_errno("open rootfs " + rootfs);
+    bool before_first_done = false;
     for (size_t i = 0; i < spec.mounts.size(); ++i) {
         const auto& m = spec.mounts[i];
-        TRY_CTX(mount_one(root_fd.get(), m, hierarchies, cgroup_view),
+        if ((m.type == "sysfs" || m.type == "cgroup") && !before_first_done && sys_view.before_first_mount) {
+            TRY(sys_view.before_first_mount());
+            before_first_done = true;
+        }
+        TRY_CTX(mount_one(root_fd.get(), m, hierarchies, sys_view),
                 "mounts[" + std::to_string(i) + "] (" + m.destination + ")");
     }
     if (mounts_dev(spec)) TRY_CTX(create_devices(root_fd.get(), spec), "/dev");

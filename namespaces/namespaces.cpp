@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "base/file.h"
+#include "namespaces/background_netns.h"
 
 namespace hutch::namespaces {
 
@@ -45,6 +46,10 @@ ErrorOr<Plan> plan(const spec::Spec& spec) {
             p.joins.push_back({ns.type, std::move(fd)});
     }
     p.new_user = (p.clone_flags & CLONE_NEWUSER) != 0;
+    if (parent_makes_netns(spec)) {
+        p.clone_flags &= ~CLONE_NEWNET;
+        p.netns_from_parent = true;
+    }
     // Namespaces created together with a new user namespace belong to it; joined ones belong to
     // another. Mixing them needs an extra process (join, unshare the user namespace, fork), which
     // hutch does not do yet.

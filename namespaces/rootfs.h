@@ -35,18 +35,20 @@ namespace hutch::rootfs {
 // are checked so that bad input fails early with a one-line error naming the field.
 ErrorOr<void> validate(const spec::Spec& spec);
 
-// What a "cgroup" mount shows: the container's cgroup directory per v1 controller ("cpu",
-// "name=systemd"; a hierarchy without an entry is shown whole), and a step run just before that
-// mount (the runtime waits there until the directories exist, and joins them).
-struct CgroupView {
-    std::map<std::string, std::string> dirs;
-    std::function<ErrorOr<void>()> before_mount;
+// What the container's sysfs and cgroup mounts show, which its parent makes while the mounts
+// before them are set up: the container's cgroup directory per v1 controller ("cpu",
+// "name=systemd"; a hierarchy without an entry is shown whole), and a step run once, just before
+// the first sysfs or cgroup mount (the runtime waits there for its cgroups and network
+// namespace, and joins them).
+struct SysView {
+    std::map<std::string, std::string> cgroup_dirs;
+    std::function<ErrorOr<void>()> before_first_mount;
 };
 
 // Before pivot_root: "/" made rslave (or linux.rootfsPropagation), the rootfs bound onto itself,
 // every mount of config.json in order, then /dev (devices and symlinks) when config mounts /dev.
 ErrorOr<void> prepare_rootfs(const spec::Spec& spec, const std::string& rootfs_abs_path,
-                             const CgroupView& cgroup_view = {});
+                             const SysView& sys_view = {});
 
 // pivot_root into the rootfs and detach the old root; with no_pivot, move the rootfs onto "/" and
 // chroot into it instead (for ramfs roots, where pivot_root is impossible).

@@ -63,11 +63,11 @@ void fill_state(ContainerState& state, const spec::Spec& spec, const std::string
 }
 
 ErrorOr<Created> create_locked(const CreateOptions& options, Container& container, const spec::Spec& spec,
-                               const std::string& bundle, bool keep_terminal) {
+                               const std::string& bundle, RunCreate run, namespaces::BackgroundNetns* netns) {
     std::string root_path = spec.root.path[0] == '/' ? spec.root.path : bundle + "/" + spec.root.path;
     std::string rootfs = TRY(absolute_path(root_path, "root.path"));
     fill_state(container.state, spec, bundle, rootfs);
-    if (spec.process.terminal && options.console_socket.empty() && !keep_terminal)
+    if (spec.process.terminal && options.console_socket.empty() && !run.keep_terminal)
         return fail("process.terminal is true: --console-socket is required");
     if (!spec.process.terminal && !options.console_socket.empty())
         return fail("--console-socket given but process.terminal is false");
@@ -81,9 +81,13 @@ ErrorOr<Created> create_locked(const CreateOptions& options, Container& containe
     // The device nodes a container is given must also be allowed by its device cgroup.
     spec::Resources with_devices = cgroups::resources_allowing_devices(
         resources, spec.linux_ ? spec.linux_->devices : std::vector<spec::Device>{});
-    auto launched =
-        launch(spec, container, *cgroups, &with_devices,
-               {container.state.rootfs, options.preserve_fds, options.no_pivot, options.no_new_keyring});
+    auto launched = launch(spec, container, *cgroups, &with_devices,
+                           {.rootfs = container.state.rootfs,
+                            .preserve_fds = options.preserve_fds,
+                            .no_pivot = options.no_pivot,
+                            .no_new_keyring = options.no_new_keyring,
+                            .netns = netns,
+                            .start_on_channel = run.start_on_channel});
     if (!launched) {
         (void)cgroups->destroy();
         return std::unexpected(launched.error());
@@ -106,12 +110,15 @@ ErrorOr<Created> create_locked(const CreateOptions& options, Container& containe
 
 }  // namespace
 
-ErrorOr<Created> create_container(const CreateOptions& options, bool keep_terminal) {
+ErrorOr<Created> create_container(const CreateOptions& options, RunCreate run) {
     std::string bundle = TRY(absolute_path(options.bundle, "--bundle"));
     spec::Spec spec = TRY(spec::load_spec(bundle));
     log::debug("create: config.json loaded");
+    // Started first, so that the namespace is made while everything below runs.
+    std::unique_ptr<namespaces::BackgroundNetns> netns;
+    if (namespaces::parent_makes_netns(spec)) netns = namespaces::BackgroundNetns::start();
     auto container = TRY(Container::make_new(options.root, options.id));
-    auto created = create_locked(options, container, spec, bundle, keep_terminal);
+    auto created = create_locked(options, container, spec, bundle, run, netns.get());
     if (!created) {
         (void)container.remove_directory();
         return std::unexpected(created.error());
@@ -122,7 +129,7 @@ ErrorOr<Created> create_container(const CreateOptions& options, bool keep_termin
 }
 
 ErrorOr<void> create(const CreateOptions& options) {
-    TRY(create_container(options, false));
+    TRY(create_container(options));
     return {};
 }
 

@@ -108,9 +108,10 @@ ErrorOr<int> run(const CreateOptions& options, bool detach) {
     UniqueFd signal_fd;
     // Blocked before the clone so that no signal is lost; the child unblocks them for itself.
     if (!detach) signal_fd = TRY(block_signals());
-    auto created = TRY(create_container(options, !detach));
+    auto created = TRY(create_container(options, {.keep_terminal = !detach, .start_on_channel = true}));
     Container& container = *created.container;
-    auto started = start_created(container, created.launched.pidfd.get());
+    auto started = start_created(container, created.launched.pidfd.get(),
+                                 created.launched.channel ? &*created.launched.channel : nullptr);
     if (!started) {
         (void)destroy_container(container);
         return std::unexpected(started.error());

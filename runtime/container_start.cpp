@@ -16,8 +16,9 @@ UniqueFd open_container_pidfd(const ContainerState& state) {
     return pidfd;
 }
 
-ErrorOr<void> start_created(Container& container, int pidfd) {
-    TRY_CTX(release_fifo(container.fifo_path(), pidfd), "start " + container.state.id);
+ErrorOr<void> start_created(Container& container, int pidfd, const SyncChannel* channel) {
+    auto released = channel ? release_on_channel(*channel) : release_fifo(container.fifo_path(), pidfd);
+    TRY_CTX(std::move(released), "start " + container.state.id);
     auto hooks = run_hooks("poststart", container.state.poststart, container.spec_state().dump());
     if (!hooks) log::warn(hooks.error().message);
     return {};

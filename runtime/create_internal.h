@@ -17,12 +17,17 @@ struct Created {
     std::optional<Container> container;  // still locked
 };
 
-// keep_terminal: `run` in the foreground keeps the pty master itself when there is no socket.
-ErrorOr<Created> create_container(const CreateOptions& options, bool keep_terminal);
+// What `run` does differently from `create`.
+struct RunCreate {
+    bool keep_terminal = false;     // in the foreground: keeps the pty master when there is no socket
+    bool start_on_channel = false;  // started right away by this process, so no exec.fifo
+};
 
-// Releases a created container's process and runs the poststart hooks (their failure is only
-// logged, as the runtime-spec says).
-ErrorOr<void> start_created(Container& container, int pidfd);
+ErrorOr<Created> create_container(const CreateOptions& options, RunCreate run = {});
+
+// Releases a created container's process (on the launch's channel if it kept one, else through
+// exec.fifo) and runs the poststart hooks (their failure is only logged, as the runtime-spec says).
+ErrorOr<void> start_created(Container& container, int pidfd, const SyncChannel* channel = nullptr);
 
 // Kills what is left, removes the cgroups, runs poststop hooks and removes the state directory.
 ErrorOr<void> destroy_container(Container& container);

@@ -33,7 +33,7 @@ struct ChildContext {
     namespaces::Plan ns;
     std::map<std::string, std::string> cgroup_dirs{};  // where the parent makes the container's cgroups
     bool in_cgroups = false;
-    UniqueFd fifo{};  // O_PATH, reopened for writing by the child to wait for start
+    UniqueFd fifo{};  // O_PATH, reopened for writing by the child to wait for start; none in `run`
     std::optional<security::SeccompFilter> seccomp{};
     security::CapabilityPlan capabilities{};
     security::RlimitPlan rlimits{};
@@ -65,10 +65,23 @@ ErrorOr<void> unblock_signals() {
 
 // Writing "0" into each hierarchy's `tasks` moves this (single-threaded) process without the
 // RCU grace period that a move by another process costs.
-ErrorOr<void> join_cgroups(const std::vector<UniqueFd>& files) {
+ErrorOr<void> join_cgroups(std::span<const UniqueFd> files) {
     for (const auto& fd : files)
         if (::write(fd.get(), "0", 1) != 1) return fail_errno("move into the container's cgroup");
     return {};
+}
+
+// Waits for the parent's cgroups (and network namespace, when it made one) and joins them.
+ErrorOr<void> join_what_the_parent_made(const ChildContext& ctx, const SyncChannel& channel) {
+    auto ready = TRY(channel.expect(SyncMessage::joins_ready));
+    std::span<const UniqueFd> fds = ready.fds;
+    if (ctx.ns.netns_from_parent) {
+        if (fds.empty()) return fail("sync channel: no network namespace from the parent");
+        if (::setns(fds.front().get(), CLONE_NEWNET) != 0)
+            return fail_errno("setns into the network namespace");
+        fds = fds.subspan(1);
+    }
+    return join_cgroups(fds);
 }
 
 ErrorOr<void> enter_namespaces(ChildContext& ctx, const SyncChannel& channel) {
@@ -191,19 +204,25 @@ ErrorOr<void> become_process(ChildContext& ctx, const std::string& program) {
 }
 
 // Blocks until `start` opens the fifo for reading, then runs startContainer hooks and execs.
-// From here on, failures are written to the fifo, where `start` reads them.
-ErrorOr<void> wait_for_start_and_exec(ChildContext& ctx, const std::string& program,
-                                      const std::string& state) {
-    std::string reopen = "/proc/self/fd/" + std::to_string(ctx.fifo.get());
-    UniqueFd fifo(::open(reopen.c_str(), O_WRONLY | O_CLOEXEC));
-    if (!fifo) return fail_errno("open exec.fifo");
-    ctx.fifo.reset();
+// From here on, failures are written to the fifo, where `start` reads them. In `run` there is no
+// fifo: the parent says start on the channel, and reads failures there.
+ErrorOr<void> wait_for_start_and_exec(ChildContext& ctx, const SyncChannel& channel,
+                                      const std::string& program, const std::string& state) {
+    UniqueFd fifo;
+    if (ctx.fifo) {
+        std::string reopen = "/proc/self/fd/" + std::to_string(ctx.fifo.get());
+        fifo.reset(::open(reopen.c_str(), O_WRONLY | O_CLOEXEC));
+        if (!fifo) return fail_errno("open exec.fifo");
+        ctx.fifo.reset();
+    } else {
+        TRY(channel.expect(SyncMessage::start));
+    }
     log::debug("child: started");
     auto result = [&]() -> ErrorOr<void> {
         TRY(run_hooks("startContainer", ctx.spec.hooks.start_container, with_status(state, "created")));
         return become_process(ctx, program);
     }();
-    if (!result) (void)write_all(fifo.get(), result.error().message);
+    if (!result && fifo) (void)write_all(fifo.get(), result.error().message);
     return result;
 }
 
@@ -213,17 +232,18 @@ ErrorOr<void> child_setup(ChildContext& ctx, const SyncChannel& channel) {
     TRY(enter_namespaces(ctx, channel));
     log::debug("child: namespaces entered");
     if (!ctx.options.no_new_keyring) TRY(join_session_keyring(ctx.id));
-    // The parent makes the cgroups while the mounts are set up; the child joins them before the
-    // cgroup mount (which shows them), or else right after the mounts: before any hook or user code.
-    auto enter_cgroups = [&]() -> ErrorOr<void> {
+    // The parent makes the cgroups and the network namespace while the mounts are set up; the
+    // child joins them before the first sysfs or cgroup mount (which show them), or else right
+    // after the mounts: before any hook or user code.
+    auto join_parents_work = [&]() -> ErrorOr<void> {
         if (ctx.in_cgroups) return {};
-        TRY(join_cgroups(TRY(channel.expect(SyncMessage::cgroups_ready)).fds));
+        TRY(join_what_the_parent_made(ctx, channel));
         ctx.in_cgroups = true;
         log::debug("child: in its cgroups");
         return {};
     };
-    TRY(rootfs::prepare_rootfs(spec, ctx.options.rootfs, {ctx.cgroup_dirs, enter_cgroups}));
-    TRY(enter_cgroups());
+    TRY(rootfs::prepare_rootfs(spec, ctx.options.rootfs, {ctx.cgroup_dirs, join_parents_work}));
+    TRY(join_parents_work());
     log::debug("child: mounts done");
     // Unshared after the mounts: a cgroup mount binds the container's own cgroup directories,
     // which /proc/self/cgroup names in full only outside a cgroup namespace.
@@ -247,7 +267,7 @@ ErrorOr<void> child_setup(ChildContext& ctx, const SyncChannel& channel) {
     std::string program = TRY(find_program(spec.process));
     log::debug("child: created, waiting for start");
     TRY(channel.send(SyncMessage::created));
-    return wait_for_start_and_exec(ctx, program, state);
+    return wait_for_start_and_exec(ctx, channel, program, state);
 }
 
 [[noreturn]] void child_main(ChildContext& ctx, SyncChannel& channel, int lock_fd) {
@@ -307,6 +327,7 @@ ErrorOr<ChildContext> prepare_child(const spec::Spec& spec, Container& container
     ctx.rlimits = TRY(security::prepare_rlimits(spec.process.rlimits));
     TRY(security::check_rlimits_allowed(ctx.rlimits));
     ctx.cgroup_dirs = cgroups.paths();
+    if (options.start_on_channel) return ctx;
     // Writable by others: in a user namespace the container's root is not the host's.
     if (::mkfifo(container.fifo_path().c_str(), 0622) != 0 ||
         ::chmod(container.fifo_path().c_str(), 0622) != 0)
@@ -319,7 +340,8 @@ ErrorOr<ChildContext> prepare_child(const spec::Spec& spec, Container& container
 // Answers the child until it reports "created".
 ErrorOr<void> supervise_setup(const spec::Spec& spec, Container& container, cgroups::Manager& cgroups,
                               const spec::Resources* resources, const ChildContext& ctx,
-                              const SyncChannel& channel, Launched& launched) {
+                              namespaces::BackgroundNetns* netns, const SyncChannel& channel,
+                              Launched& launched) {
     if (ctx.ns.new_user) {
         TRY(namespaces::write_id_maps(launched.pid, *spec.linux_));
         // The child could never raise a hard limit from inside its user namespace.
@@ -329,10 +351,13 @@ ErrorOr<void> supervise_setup(const spec::Spec& spec, Container& container, cgro
     // Made while the child sets up its mounts: the two take about as long, on two cores.
     TRY(cgroups.create(resources));
     log::debug("launch: cgroups made");
+    UniqueFd netns_fd;
+    if (netns) netns_fd = TRY(netns->take());
     auto join_files = TRY(cgroups.open_self_join_files());
     std::vector<int> fds;
+    if (netns_fd) fds.push_back(netns_fd.get());
     for (const auto& fd : join_files) fds.push_back(fd.get());
-    if (auto sent = channel.send(SyncMessage::cgroups_ready, {}, fds); !sent) {
+    if (auto sent = channel.send(SyncMessage::joins_ready, {}, fds); !sent) {
         // The child is gone: what it said before it went says more than the broken pipe.
         auto last = channel.receive();
         if (last && last->type == SyncMessage::error) return fail(last->text);
@@ -368,6 +393,12 @@ ErrorOr<void> supervise_setup(const spec::Spec& spec, Container& container, cgro
 
 ErrorOr<Launched> launch(const spec::Spec& spec, Container& container, cgroups::Manager& cgroups,
                          const spec::Resources* resources, const LaunchOptions& options) {
+    std::unique_ptr<namespaces::BackgroundNetns> own_netns;
+    namespaces::BackgroundNetns* netns = options.netns;
+    if (namespaces::parent_makes_netns(spec) && !netns) {
+        own_netns = namespaces::BackgroundNetns::start();
+        netns = own_netns.get();
+    }
     auto ctx = prepare_child(spec, container, cgroups, options);
     if (!ctx) {
         ::unlink(container.fifo_path().c_str());
@@ -389,13 +420,14 @@ ErrorOr<Launched> launch(const spec::Spec& spec, Container& container, cgroups::
     log::debug("launch: cloned");
     launched.pid = *pid;
     container.state.pid = *pid;  // before the hooks, which are given it
-    auto setup = supervise_setup(spec, container, cgroups, resources, *ctx, parent_end, launched);
+    auto setup = supervise_setup(spec, container, cgroups, resources, *ctx, netns, parent_end, launched);
     if (!setup) {
         ::kill(*pid, SIGKILL);
         ::waitpid(*pid, nullptr, 0);
         ::unlink(container.fifo_path().c_str());
         return std::unexpected(setup.error());
     }
+    if (options.start_on_channel) launched.channel = std::move(parent_end);
     return launched;
 }
 
@@ -430,6 +462,11 @@ ErrorOr<void> release_fifo(const std::string& fifo_path, int pidfd) {
     }
     if (!report.empty()) return fail(report);
     return {};
+}
+
+ErrorOr<void> release_on_channel(const SyncChannel& channel) {
+    TRY(channel.send(SyncMessage::start));
+    return channel.wait_closed();
 }
 
 }  // namespace hutch::runtime

@@ -1,17 +1,21 @@
 // Starting a container's first process: one clone3() in the common case, one sync channel, no
 // re-exec of hutch. The parent checks whatever can fail on bad input before the clone, then makes
-// the cgroups and saves the state while the child sets up its namespaces and mounts; the child
-// moves itself into the cgroups, pivots, reports "created", and waits on exec.fifo until `start`.
+// the cgroups (and, on a helper thread, the network namespace) and saves the state while the child
+// sets up its namespaces and mounts; the child joins them, pivots, reports "created", and waits on
+// exec.fifo until `start` (in `run`, for the parent's word on the channel).
 #pragma once
 
 #include <sys/types.h>
 
+#include <optional>
 #include <string>
 
 #include "base/error.h"
 #include "base/fd.h"
 #include "cgroups/manager.h"
+#include "namespaces/background_netns.h"
 #include "runtime/container.h"
+#include "runtime/sync_channel.h"
 #include "spec/spec.h"
 
 namespace hutch::runtime {
@@ -21,12 +25,18 @@ struct LaunchOptions {
     int preserve_fds = 0;
     bool no_pivot = false;
     bool no_new_keyring = false;
+    // The network namespace being made since config.json was read, when the namespace plan says
+    // netns_from_parent (launch starts one itself if this is null).
+    namespaces::BackgroundNetns* netns = nullptr;
+    // `run`: the process is started by release_on_channel(), with no exec.fifo.
+    bool start_on_channel = false;
 };
 
 struct Launched {
     pid_t pid = -1;
-    UniqueFd pidfd;       // the container process, for waiting without races
-    UniqueFd pty_master;  // when process.terminal: the console's master side
+    UniqueFd pidfd;                      // the container process, for waiting without races
+    UniqueFd pty_master;                 // when process.terminal: the console's master side
+    std::optional<SyncChannel> channel;  // with start_on_channel: for release_on_channel()
 };
 
 // Creates the first process of `container` and returns once it waits for start. The cgroups are
@@ -38,5 +48,9 @@ ErrorOr<Launched> launch(const spec::Spec& spec, Container& container, cgroups::
 // The `start` half: releases the process waiting on the fifo and returns once it has exec'd
 // (or reports why it could not). pidfd tells a dead process from a slow one.
 ErrorOr<void> release_fifo(const std::string& fifo_path, int pidfd);
+
+// The same for a process launched with start_on_channel: returns once it has exec'd (its end of
+// the channel closes) or reports why it could not.
+ErrorOr<void> release_on_channel(const SyncChannel& channel);
 
 }  // namespace hutch::runtime

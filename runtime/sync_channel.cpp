@@ -50,7 +50,7 @@ ErrorOr<SyncChannel::Received> SyncChannel::receive() const {
     ssize_t n;
     while ((n = ::recvmsg(fd_.get(), &msg, MSG_CMSG_CLOEXEC)) < 0)
         if (errno != EINTR) return fail_errno("sync channel: receive");
-    if (n == 0) return fail("the container process exited during set-up");
+    if (n == 0) return std::unexpected(Error{"the container process exited during set-up", EPIPE});
     Received r{static_cast<SyncMessage>(buf[0]), std::string(buf + 1, static_cast<size_t>(n - 1)), {}};
     for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
         if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
@@ -70,6 +70,14 @@ ErrorOr<SyncChannel::Received> SyncChannel::expect(SyncMessage type) const {
     if (r.type != type)
         return fail("sync channel: unexpected message " + std::to_string(static_cast<int>(r.type)));
     return r;
+}
+
+ErrorOr<void> SyncChannel::wait_closed() const {
+    auto r = receive();
+    if (!r && r.error().code == EPIPE) return {};
+    if (!r) return std::unexpected(r.error());
+    if (r->type == SyncMessage::error) return fail(r->text);
+    return fail("sync channel: unexpected message " + std::to_string(static_cast<int>(r->type)));
 }
 
 }  // namespace hutch::runtime

@@ -16,11 +16,13 @@ namespace hutch::runtime {
 
 enum class SyncMessage : uint8_t {
     ids_mapped = 1,  // parent -> child: uid_map and gid_map are written
-    cgroups_ready,   // parent -> child: the cgroups exist; attached: the files to join them
+    joins_ready,     // parent -> child: the cgroups (and the network namespace hutch made) exist;
+                     // attached: the namespace's fd first, if any, then the files to join the cgroups
     run_hooks,       // child -> parent: namespaces and mounts are ready, run prestart/createRuntime
     hooks_done,      // parent -> child
     pty_master,      // child -> parent: the terminal's master side, as an attached fd
     created,         // child -> parent: set-up is done, waiting for start
+    start,           // parent -> child, in `run`: exec the process (`start` uses exec.fifo)
     error,           // child -> parent: text says what failed
 };
 
@@ -39,6 +41,9 @@ public:
     ErrorOr<Received> receive() const;
     // Waits for one message of the expected type; an error message from the child becomes an Error.
     ErrorOr<Received> expect(SyncMessage type) const;
+    // Waits until the peer closes its end (the child's closes on exec); an error message it sends
+    // first becomes an Error.
+    ErrorOr<void> wait_closed() const;
 
     void close() { fd_.reset(); }
     int fd() const { return fd_.get(); }

@@ -7,6 +7,7 @@
 
 #include <catch2/catch.hpp>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -86,6 +87,26 @@ TEST_CASE("a failing createRuntime hook fails create and leaves nothing behind",
     CHECK(r.err.find("exit status 3") != std::string::npos);
     CHECK(r.err.find("broken") != std::string::npos);
     CHECK(rt({"state", id}).status != 0);
+    CHECK(shell("find /sys/fs/cgroup -maxdepth 4 -name '" + id + "'").out.empty());
+}
+
+TEST_CASE("run reports a failing startContainer hook and leaves nothing behind", "[hooks]") {
+    // `run` starts its container over the sync channel, not exec.fifo: the failure must come back
+    // that way, and no fifo may ever appear.
+    Runtime rt;
+    Bundle bundle;
+    bundle.set_args({"true"});
+    bundle.config["hooks"]["startContainer"] = {
+        {{"path", "/bin/sh"}, {"args", {"sh", "-c", "echo refused >&2; exit 4"}}}};
+    bundle.save();
+    std::string id = unique_id();
+    auto r = rt({"run", "--bundle", bundle.path(), id});
+    CHECK(r.status != 0);
+    CHECK(r.err.find("startContainer hook") != std::string::npos);
+    CHECK(r.err.find("exit status 4") != std::string::npos);
+    CHECK(r.err.find("refused") != std::string::npos);
+    CHECK(rt({"state", id}).status != 0);
+    CHECK_FALSE(std::filesystem::exists(rt.root() + "/" + id));
     CHECK(shell("find /sys/fs/cgroup -maxdepth 4 -name '" + id + "'").out.empty());
 }
 

@@ -36,6 +36,32 @@ TEST_CASE("every namespace of the default spec differs from the host's", "[isola
     }
 }
 
+TEST_CASE("each container gets a network namespace of its own, and its sysfs shows it", "[isolation]") {
+    // hutch makes the namespace on a helper thread and the container joins it before mounting
+    // /sys: a join after the sysfs mount would show the host's interfaces there.
+    Runtime rt;
+    Bundle bundle;
+    bundle.set_args({"sh", "-c", "ls /sys/class/net; readlink /proc/self/ns/net; sleep 1000"});
+    bundle.save();
+    std::string first = unique_id(), second = unique_id();
+    REQUIRE(rt({"run", "--detach", "--bundle", bundle.path(), first}).status == 0);
+    REQUIRE(rt({"run", "--detach", "--bundle", bundle.path(), second}).status == 0);
+    auto netns_of = [&](const std::string& id) {
+        return host_link("/proc/" + std::to_string(rt.state(id)["pid"].get<int>()) + "/ns/net");
+    };
+    std::string a = netns_of(first), b = netns_of(second);
+    CHECK(a != b);
+    CHECK(a != host_link("/proc/self/ns/net"));
+    CHECK(b != host_link("/proc/self/ns/net"));
+    REQUIRE(rt({"delete", "--force", first}).status == 0);
+    REQUIRE(rt({"delete", "--force", second}).status == 0);
+
+    auto r = run_script(bundle, "ls /sys/class/net; readlink /proc/self/ns/net");
+    REQUIRE(r.status == 0);
+    CHECK(r.out.starts_with("lo\nnet:["));
+    CHECK(r.out.find(host_link("/proc/self/ns/net")) == std::string::npos);
+}
+
 TEST_CASE("user and time namespaces: ids are mapped as configured", "[isolation]") {
     Bundle bundle;
     auto& ns = bundle.config["linux"]["namespaces"];
