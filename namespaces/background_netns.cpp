@@ -8,6 +8,8 @@
 
 #include <algorithm>
 
+#include "base/cpu_affinity.h"
+
 namespace hutch::namespaces {
 namespace {
 
@@ -44,6 +46,7 @@ bool parent_makes_netns(const spec::Spec& spec) {
 std::unique_ptr<BackgroundNetns> BackgroundNetns::start() {
     std::unique_ptr<BackgroundNetns> netns(new BackgroundNetns());
     netns->thread_ = std::thread([raw = netns.get()] { raw->make(); });
+    move_off_this_cpu(netns->thread_.native_handle());
     // The container's process is a clone3() copy of this one, made while the helper lives. A copy
     // taken while the helper was still inside the thread library (or a sanitizer's thread start)
     // could inherit one of its locks held, forever. From entered_ on, the helper makes only raw
@@ -69,7 +72,8 @@ void BackgroundNetns::finish() {
 
 ErrorOr<UniqueFd> BackgroundNetns::take() {
     wait_until_set(made_);
-    finish();
+    // Let go, but joined only later: its exit would compete with the container's process now.
+    set_and_wake(release_);
     if (fd_ < 0) return fail_errno("linux.namespaces.network: make a new network namespace", error_);
     return UniqueFd(std::exchange(fd_, -1));
 }

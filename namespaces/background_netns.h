@@ -23,14 +23,15 @@ bool parent_makes_netns(const spec::Spec& spec);
 
 class BackgroundNetns {
 public:
-    // Starts the helper; returns once it runs hutch's code (see the .cpp for why that matters).
+    // Starts the helper on another CPU than the caller's; returns once it runs hutch's code (see
+    // the .cpp for why that matters).
     static std::unique_ptr<BackgroundNetns> start();
     ~BackgroundNetns();
     BackgroundNetns(const BackgroundNetns&) = delete;
     BackgroundNetns& operator=(const BackgroundNetns&) = delete;
 
-    // Waits until the namespace exists, lets the helper end, and returns an fd on the namespace.
-    // Call it after the clone3() of the container's process, never before.
+    // Waits until the namespace exists, lets the helper end (the destructor joins it), and returns
+    // an fd on the namespace. Call it after the clone3() of the container's process, never before.
     ErrorOr<UniqueFd> take();
 
 private:

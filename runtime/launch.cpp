@@ -14,6 +14,7 @@
 
 #include <cstring>
 
+#include "base/cpu_affinity.h"
 #include "base/file.h"
 #include "base/log.h"
 #include "namespaces/namespaces.h"
@@ -34,6 +35,7 @@ struct ChildContext {
     std::map<std::string, std::string> cgroup_dirs{};  // where the parent makes the container's cgroups
     bool in_cgroups = false;
     UniqueFd fifo{};  // O_PATH, reopened for writing by the child to wait for start; none in `run`
+    cpu_set_t cpus = allowed_cpus();  // the parent moves the child off its CPU; this is given back
     std::optional<security::SeccompFilter> seccomp{};
     security::CapabilityPlan capabilities{};
     security::RlimitPlan rlimits{};
@@ -74,6 +76,7 @@ ErrorOr<void> join_cgroups(std::span<const UniqueFd> files) {
 // Waits for the parent's cgroups (and network namespace, when it made one) and joins them.
 ErrorOr<void> join_what_the_parent_made(const ChildContext& ctx, const SyncChannel& channel) {
     auto ready = TRY(channel.expect(SyncMessage::joins_ready));
+    restore_cpus(ctx.cpus);  // after the parent moved this process, which happened before it sent
     std::span<const UniqueFd> fds = ready.fds;
     if (ctx.ns.netns_from_parent) {
         if (fds.empty()) return fail("sync channel: no network namespace from the parent");
@@ -352,7 +355,10 @@ ErrorOr<void> supervise_setup(const spec::Spec& spec, Container& container, cgro
     TRY(cgroups.create(resources));
     log::debug("launch: cgroups made");
     UniqueFd netns_fd;
-    if (netns) netns_fd = TRY(netns->take());
+    if (netns) {
+        netns_fd = TRY(netns->take());
+        log::debug("launch: network namespace taken");
+    }
     auto join_files = TRY(cgroups.open_self_join_files());
     std::vector<int> fds;
     if (netns_fd) fds.push_back(netns_fd.get());
@@ -417,6 +423,8 @@ ErrorOr<Launched> launch(const spec::Spec& spec, Container& container, cgroups::
         child_main(*ctx, child_end, container.lock_fd());
     }
     child_end.close();
+    // Off this CPU, where the cgroups are made meanwhile; it takes its mask back at joins_ready.
+    move_off_this_cpu(*pid);
     log::debug("launch: cloned");
     launched.pid = *pid;
     container.state.pid = *pid;  // before the hooks, which are given it
