@@ -62,6 +62,19 @@ TEST_CASE("each container gets a network namespace of its own, and its sysfs sho
     CHECK(r.out.find(host_link("/proc/self/ns/net")) == std::string::npos);
 }
 
+TEST_CASE("the container's process may run on every CPU its runtime may", "[isolation]") {
+    // hutch moves the new process off its own CPU while it sets up; it must get the whole mask back.
+    std::ifstream status("/proc/self/status");
+    std::string line, ours;
+    while (std::getline(status, line))
+        if (line.starts_with("Cpus_allowed_list:")) ours = line;
+    REQUIRE_FALSE(ours.empty());
+    Bundle bundle;
+    auto r = run_script(bundle, "grep Cpus_allowed_list: /proc/self/status");
+    REQUIRE(r.status == 0);
+    CHECK(r.out == ours + "\n");
+}
+
 TEST_CASE("user and time namespaces: ids are mapped as configured", "[isolation]") {
     Bundle bundle;
     auto& ns = bundle.config["linux"]["namespaces"];
