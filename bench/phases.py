@@ -5,7 +5,9 @@ Runs the bundle N times with `--debug --log`: every debug line carries the monot
 same in hutch's process and in the container's, so the gap between two lines is the time the
 later phase took. Prints the median of each gap, in ms.
 
-Usage: bench/phases.py HUTCH_OCI BUNDLE [RUNS]   (as root)
+Usage: bench/phases.py HUTCH_OCI BUNDLE [RUNS [STATE_PARENT]]   (as root)
+STATE_PARENT: where the state root is made (default: the system's temporary directory);
+bench/run.sh passes its tmpfs.
 """
 import os
 import re
@@ -33,7 +35,8 @@ def runs_of(log_text):
 def main():
     hutch, bundle = sys.argv[1], sys.argv[2]
     count = int(sys.argv[3]) if len(sys.argv) > 3 else 30
-    with tempfile.TemporaryDirectory(prefix="hutch-phases-") as tmp:
+    parent = sys.argv[4] if len(sys.argv) > 4 else None
+    with tempfile.TemporaryDirectory(prefix="hutch-phases-", dir=parent) as tmp:
         log = os.path.join(tmp, "log")
         for _ in range(count):
             subprocess.run([hutch, "--root", os.path.join(tmp, "state"), "--debug", "--log", log,
