@@ -45,14 +45,25 @@ bool parent_makes_netns(const spec::Spec& spec) {
 
 std::unique_ptr<BackgroundNetns> BackgroundNetns::start() {
     std::unique_ptr<BackgroundNetns> netns(new BackgroundNetns());
-    netns->thread_ = std::thread([raw = netns.get()] { raw->make(); });
-    move_off_this_cpu(netns->thread_.native_handle());
+    int err = ::pthread_create(&netns->thread_, nullptr, &BackgroundNetns::run, netns.get());
+    if (err != 0) {  // take() reports it
+        netns->error_ = err;
+        netns->made_.store(1);
+        return netns;
+    }
+    netns->started_ = true;
+    move_off_this_cpu(netns->thread_);
     // The container's process is a clone3() copy of this one, made while the helper lives. A copy
     // taken while the helper was still inside the thread library (or a sanitizer's thread start)
     // could inherit one of its locks held, forever. From entered_ on, the helper makes only raw
     // system calls until it is released, after the clone.
     wait_until_set(netns->entered_);
     return netns;
+}
+
+void* BackgroundNetns::run(void* self) {
+    static_cast<BackgroundNetns*>(self)->make();
+    return nullptr;
 }
 
 void BackgroundNetns::make() {
@@ -65,9 +76,10 @@ void BackgroundNetns::make() {
 }
 
 void BackgroundNetns::finish() {
-    if (!thread_.joinable()) return;
+    if (!started_) return;
     set_and_wake(release_);
-    thread_.join();
+    ::pthread_join(thread_, nullptr);
+    started_ = false;
 }
 
 ErrorOr<UniqueFd> BackgroundNetns::take() {

@@ -10,7 +10,7 @@
 
 #include <atomic>
 #include <memory>
-#include <thread>
+#include <pthread.h>
 
 #include "base/error.h"
 #include "base/fd.h"
@@ -36,10 +36,14 @@ public:
 
 private:
     BackgroundNetns() = default;
+    static void* run(void* self);
     void make();
     void finish();
 
-    std::thread thread_;
+    // A plain pthread, not std::thread: std::thread frees its state on the new thread, and that
+    // first free there makes glibc set up a whole malloc arena for it (mmap and page faults).
+    pthread_t thread_{};
+    bool started_ = false;
     // Futex words: 0 until set.
     std::atomic<int> entered_{0};  // the helper runs make()
     std::atomic<int> made_{0};     // fd_ or error_ is set
