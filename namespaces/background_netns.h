@@ -8,9 +8,10 @@
 // made together with a new user namespace must belong to that.
 #pragma once
 
+#include <pthread.h>
+
 #include <atomic>
 #include <memory>
-#include <pthread.h>
 
 #include "base/error.h"
 #include "base/fd.h"

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <array>
+#include <map>
 
 #include "namespaces/rootfs.h"
 
@@ -70,23 +71,62 @@ ErrorOr<void> bind_host_node(int parent_fd, const std::string& name, const spec:
     return {};
 }
 
-ErrorOr<void> create_device(int root_fd, const spec::Device& d) {
+// The directories devices go in (all of them in /dev, usually), each resolved once, with who
+// owns what is created there: this process, or the directory's group when it is set-group-ID.
+class DeviceDirs {
+public:
+    explicit DeviceDirs(int root_fd) : root_fd_(root_fd) {}
+
+    struct Dir {
+        UniqueFd fd;
+        gid_t new_gid;
+    };
+
+    ErrorOr<const Dir*> get(const std::string& path) {
+        auto found = dirs_.find(path);
+        if (found != dirs_.end()) return &found->second;
+        UniqueFd fd = TRY(open_in_root(root_fd_, path, Create::directory));
+        struct stat st {};
+        if (::fstat(fd.get(), &st) != 0) return fail_errno("stat " + path);
+        gid_t gid = (st.st_mode & S_ISGID) ? st.st_gid : ::getegid();
+        return &dirs_.emplace(path, Dir{std::move(fd), gid}).first->second;
+    }
+
+private:
+    int root_fd_;
+    std::map<std::string, Dir> dirs_;
+};
+
+// Called with the umask cleared, so the node gets its mode as asked, without a chmod.
+ErrorOr<void> create_device(DeviceDirs& dirs, const spec::Device& d) {
     auto [parent_path, name] = TRY(split_last(d.path));
-    UniqueFd parent = TRY(open_in_root(root_fd, parent_path, Create::directory));
+    const DeviceDirs::Dir* parent = TRY(dirs.get(parent_path));
     mode_t perms = d.file_mode.value_or(0666) & 07777;
     dev_t number = makedev(static_cast<unsigned>(d.major), static_cast<unsigned>(d.minor));
-    if (::mknodat(parent.get(), name.c_str(), perms | type_bits(d.type), number) != 0) {
+    if (::mknodat(parent->fd.get(), name.c_str(), perms | type_bits(d.type), number) != 0) {
         if (errno == EEXIST) return {};  // the image or an earlier mount provides it (runc keeps it too)
-        if (errno == EPERM) return bind_host_node(parent.get(), name, d);
+        if (errno == EPERM) return bind_host_node(parent->fd.get(), name, d);
         return fail_errno("mknod " + d.path);
     }
-    // mknodat applied our umask; the mode asked for is the mode the node gets.
-    if (::fchmodat(parent.get(), name.c_str(), perms, 0) != 0) return fail_errno("chmod " + d.path);
-    if (::fchownat(parent.get(), name.c_str(), d.uid.value_or(0), d.gid.value_or(0), AT_SYMLINK_NOFOLLOW) !=
-        0)
+    uid_t uid = d.uid.value_or(0);
+    gid_t gid = d.gid.value_or(0);
+    if ((uid != ::geteuid() || gid != parent->new_gid) &&
+        ::fchownat(parent->fd.get(), name.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW) != 0)
         return fail_errno("chown " + d.path);
     return {};
 }
+
+// Clears the umask for as long as it lives.
+class NoUmask {
+public:
+    NoUmask() : saved_(::umask(0)) {}
+    ~NoUmask() { ::umask(saved_); }
+    NoUmask(const NoUmask&) = delete;
+    NoUmask& operator=(const NoUmask&) = delete;
+
+private:
+    mode_t saved_;
+};
 
 ErrorOr<void> create_symlink(int dev_fd, const char* name, const char* target) {
     if (::symlinkat(target, dev_fd, name) != 0 && errno != EEXIST)
@@ -113,7 +153,11 @@ ErrorOr<void> create_symlinks(int root_fd, const spec::Spec& spec) {
 }  // namespace
 
 ErrorOr<void> create_devices(int root_fd, const spec::Spec& spec) {
-    for (const auto& d : all_devices(spec)) TRY_CTX(create_device(root_fd, d), d.path);
+    {
+        NoUmask no_umask;
+        DeviceDirs dirs(root_fd);
+        for (const auto& d : all_devices(spec)) TRY_CTX(create_device(dirs, d), d.path);
+    }
     return create_symlinks(root_fd, spec);
 }
 

@@ -101,11 +101,18 @@ ErrorOr<UniqueFd> open_or_create(int root_fd, std::string_view path, Create crea
         if (!fd) return fail_errno("open " + std::string(path));
         return fd;
     }
-    // Walk from the root, opening each prefix through the kernel's confined resolution and
-    // creating only what is missing, relative to the parent we hold.
-    UniqueFd parent(openat2_in_root(root_fd, ".", O_PATH));
-    if (!parent) return fail_errno("open the root");
-    for (size_t i = 0; i < parts.size(); ++i) {
+    // Walk down, opening each prefix through the kernel's confined resolution and creating only
+    // what is missing, relative to the parent we hold. Usually only the last component is
+    // missing: the walk starts at its parent when that exists, else at the root.
+    if (parts.empty()) return fail_errno("open the root", ENOENT);
+    size_t start = parts.size() - 1;
+    UniqueFd parent(openat2_in_root(root_fd, join(parts, start), O_PATH));
+    if (!parent && errno == ENOENT) {
+        start = 0;
+        parent.reset(openat2_in_root(root_fd, ".", O_PATH));
+    }
+    if (!parent) return fail_errno(start == 0 ? std::string("open the root") : "open /" + join(parts, start));
+    for (size_t i = start; i < parts.size(); ++i) {
         std::string prefix = join(parts, i + 1);
         UniqueFd next(openat2_in_root(root_fd, prefix, O_PATH));
         if (!next && errno == ENOENT) {
