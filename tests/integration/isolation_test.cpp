@@ -256,6 +256,26 @@ TEST_CASE("cgroup limits are written and enforced", "[isolation][cgroups]") {
     CHECK(shell("find /sys/fs/cgroup -maxdepth 4 -name '" + cgroup + "'").out.empty());
 }
 
+TEST_CASE("linux.devices get their mode and owner as configured, and can be used", "[isolation]") {
+    Bundle bundle;
+    // The mode is exactly fileMode (no umask applied); the owner is uid/gid, root when absent.
+    bundle.config["linux"]["devices"] = {
+        {{"path", "/dev/null-open"}, {"type", "c"}, {"major", 1}, {"minor", 3}, {"fileMode", 0666}},
+        {{"path", "/dev/null-owned"},
+         {"type", "c"},
+         {"major", 1},
+         {"minor", 3},
+         {"fileMode", 0620},
+         {"uid", 1000},
+         {"gid", 2000}}};
+    auto r = run_script(bundle,
+                        "stat -c '%a %u %g %t:%T' /dev/null-open /dev/null-owned /dev/null; "
+                        "echo x > /dev/null-open && echo written");
+    INFO(r.err);
+    REQUIRE(r.status == 0);
+    CHECK(r.out == "666 0 0 1:3\n620 1000 2000 1:3\n666 0 0 1:3\nwritten\n");
+}
+
 TEST_CASE("a hostile bundle cannot mount or write outside its rootfs", "[isolation][hostile]") {
     Bundle bundle;
     TempDir outside;
