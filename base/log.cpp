@@ -3,13 +3,13 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <nlohmann/json.hpp>
 
 #include "base/fd.h"
 #include "base/file.h"
+#include "base/timestamp.h"
 
 namespace hutch::log {
 namespace {
@@ -33,16 +33,6 @@ const char* level_name(Level level) {
         case Level::error: return "error";
     }
     return "error";
-}
-
-std::string now_rfc3339() {
-    auto now = std::chrono::system_clock::now();
-    std::time_t t = std::chrono::system_clock::to_time_t(now);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    char buf[64];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
 }
 
 }  // namespace
@@ -72,10 +62,11 @@ void write(Level level, const std::string& raw_message) {
     if (s.fd) {
         std::string line;
         if (s.format == Format::json) {
-            nlohmann::json j = {{"level", level_name(level)}, {"msg", message}, {"time", now_rfc3339()}};
+            nlohmann::json j = {{"level", level_name(level)}, {"msg", message}, {"time", rfc3339_now(false)}};
             line = j.dump() + "\n";
         } else {
-            line = "time=\"" + now_rfc3339() + "\" level=" + level_name(level) + " msg=\"" + message + "\"\n";
+            line = "time=\"" + rfc3339_now(false) + "\" level=" + level_name(level) + " msg=\"" + message +
+                   "\"\n";
         }
         (void)write_all(s.fd.get(), line);
     }

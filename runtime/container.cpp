@@ -191,18 +191,4 @@ nlohmann::ordered_json Container::runc_state() const {
     return j;
 }
 
-std::string now_rfc3339_nano() {
-    auto now = std::chrono::system_clock::now();
-    auto secs = std::chrono::time_point_cast<std::chrono::seconds>(now);
-    auto nanos = std::chrono::duration_cast<std::chrono::nanoseconds>(now - secs).count();
-    std::time_t t = std::chrono::system_clock::to_time_t(secs);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    char buf[64];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-    char frac[16];
-    std::snprintf(frac, sizeof frac, ".%09ldZ", static_cast<long>(nanos));
-    return std::string(buf) + frac;
-}
-
 }  // namespace hutch::runtime

@@ -75,7 +75,5 @@ private:
 
 // Start time of a process (field 22 of /proc/PID/stat), 0 when it does not exist.
 uint64_t process_start_time(pid_t pid);
-// RFC 3339 UTC timestamp with nanoseconds, as runc writes "created".
-std::string now_rfc3339_nano();
 
 }  // namespace hutch::runtime

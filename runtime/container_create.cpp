@@ -9,6 +9,7 @@
 
 #include "base/file.h"
 #include "base/log.h"
+#include "base/timestamp.h"
 #include "cgroups/manager.h"
 #include "runtime/create_internal.h"
 #include "runtime/launch.h"
@@ -54,7 +55,7 @@ void fill_state(ContainerState& state, const spec::Spec& spec, const std::string
                 const std::string& rootfs) {
     state.bundle = bundle;
     state.rootfs = rootfs;
-    state.created = now_rfc3339_nano();
+    state.created = rfc3339_now(true);
     state.annotations = spec.annotations;
     state.poststart = spec.hooks.poststart;
     state.poststop = spec.hooks.poststop;
