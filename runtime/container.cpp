@@ -160,6 +160,9 @@ ErrorOr<void> Container::save() const {
 }
 
 ErrorOr<void> Container::remove_directory() {
+    // What hutch puts there, then the directory; a walk only if something else was left in it.
+    for (const char* name : {"/state.json", "/exec.fifo"}) ::unlink((dir_ + name).c_str());
+    if (::rmdir(dir_.c_str()) == 0 || errno == ENOENT) return {};
     std::error_code ec;
     std::filesystem::remove_all(dir_, ec);
     if (ec) return fail("remove " + dir_ + ": " + ec.message());
@@ -167,11 +170,11 @@ ErrorOr<void> Container::remove_directory() {
 }
 
 nlohmann::ordered_json Container::spec_state() const {
+    Status s = status();
     nlohmann::ordered_json j = {{"ociVersion", spec::kOciVersion},
                                 {"id", state.id},
-                                {"status", status_name(status())},
+                                {"status", status_name(s)},
                                 {"bundle", state.bundle}};
-    Status s = status();
     if (s == Status::created || s == Status::running || s == Status::creating) j["pid"] = state.pid;
     if (!state.annotations.empty()) j["annotations"] = state.annotations;
     return j;

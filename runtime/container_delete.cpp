@@ -28,8 +28,10 @@ ErrorOr<void> destroy_container(Container& container) {
     kill_and_wait(container.state);
     auto cgroups = cgroups::manager_from_paths(container.state.cgroup_paths);
     TRY(cgroups->destroy());
-    auto hooks = run_hooks("poststop", container.state.poststop, container.spec_state().dump());
-    if (!hooks) log::warn(hooks.error().message);
+    if (!container.state.poststop.empty()) {
+        auto hooks = run_hooks("poststop", container.state.poststop, container.spec_state().dump());
+        if (!hooks) log::warn(hooks.error().message);
+    }
     return container.remove_directory();
 }
 
