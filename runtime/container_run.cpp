@@ -1,5 +1,6 @@
 // `run`: create and start; in the foreground, forward signals and the terminal, wait, pass the
 // exit status through and delete the container, as `runc run` does.
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/ioctl.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "runtime/background_close.h"
 #include "runtime/create_internal.h"
 
 namespace hutch::runtime {
@@ -102,6 +104,12 @@ ErrorOr<UniqueFd> block_signals() {
     return fd;
 }
 
+// The process is still waiting for start, so its pid is still its own.
+UniqueFd open_mount_namespace(pid_t pid) {
+    std::string path = "/proc/" + std::to_string(pid) + "/ns/mnt";
+    return UniqueFd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+}
+
 }  // namespace
 
 ErrorOr<int> run(const CreateOptions& options, bool detach) {
@@ -110,6 +118,10 @@ ErrorOr<int> run(const CreateOptions& options, bool detach) {
     if (!detach) signal_fd = TRY(block_signals());
     auto created = TRY(create_container(options, {.keep_terminal = !detach, .start_on_channel = true}));
     Container& container = *created.container;
+    // Held so that the exit of the container's last process does not unmount everything in its
+    // mount namespace before `run` hears of it: that happens below, beside the delete.
+    UniqueFd mount_ns;
+    if (!detach) mount_ns = open_mount_namespace(created.launched.pid);
     auto started = start_created(container, created.launched.pidfd.get(),
                                  created.launched.channel ? &*created.launched.channel : nullptr);
     if (!started) {
@@ -122,6 +134,7 @@ ErrorOr<int> run(const CreateOptions& options, bool detach) {
     int status = supervise(created.launched.pidfd.get(), signal_fd.get(),
                            created.launched.pty_master ? created.launched.pty_master.get() : -1);
     log::debug("run: the process exited");
+    BackgroundClose unmount_all(std::move(mount_ns));
     // Deleted like runc's run does, unless another command removed it meanwhile.
     auto reopened = Container::open(options.root, options.id);
     if (reopened) {
