@@ -6,8 +6,8 @@
 # Also measures the peak RSS of one `run` of each runtime. See bench/README.md for the method.
 #
 # Usage: bench/run.sh   (as root, after `make build`; `make bench` does both)
-# Environment: HUTCH_OCI (default build/hutch-oci), RUNS (100), WARMUP (5), COLD_RUNS (40),
-#              RSS_RUNS (5), BENCH_OUT (where results-*.md go; default bench/).
+# Environment: HUTCH_OCI (default build/hutch-oci), RUNS (100), WARMUP (5, per round), COLD_RUNS (40),
+#              ROUNDS (5), RSS_RUNS (5), BENCH_OUT (where results-*.md go; default bench/).
 # A runtime whose smoke run fails is skipped, with the reason printed.
 set -euo pipefail
 
@@ -15,6 +15,7 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 hutch=${HUTCH_OCI:-$repo/build/hutch-oci}
 runs=${RUNS:-100}
 warmup=${WARMUP:-5}
+rounds=${ROUNDS:-5}
 cold_runs=${COLD_RUNS:-40}
 rss_runs=${RSS_RUNS:-5}
 out_dir=${BENCH_OUT:-$repo/bench}
@@ -164,22 +165,56 @@ smoke_floor=$(bash -c "$floor" 2>&1) || { echo "the floor itself fails: $floor: 
 entries+=("floor: unshare + chroot + exec"$'\t'"$floor")
 rss_cmd[floor]="%s $floor"
 
-hyperfine_args=()
-for entry in "${entries[@]}"; do
-    hyperfine_args+=(--command-name "${entry%%$'\t'*}" "${entry#*$'\t'}")
-done
+# Each way is measured in $rounds rounds, the order of the entries rotated from round to round, and
+# the runs of all rounds pooled: when the machine slows down for a few seconds (on this VM it does,
+# by 10-30 %), every entry shares the slow patch instead of whichever one hyperfine was timing.
+measure() {   # name total-runs warmup [hyperfine options...]
+    local name=$1 total=$2 warm=$3
+    shift 3
+    local per=$(((total + rounds - 1) / rounds)) r i count=${#entries[@]}
+    for ((r = 0; r < rounds; r++)); do
+        local args=()
+        for ((i = 0; i < count; i++)); do
+            local entry=${entries[$(((i + r) % count))]}
+            args+=(--command-name "${entry%%$'\t'*}" "${entry#*$'\t'}")
+        done
+        echo "   round $((r + 1))/$rounds: $per runs of each entry"
+        hyperfine -N --style none --time-unit millisecond --warmup "$warm" --runs "$per" "$@" \
+            --export-json "$tmp/$name-$r.json" "${args[@]}" >/dev/null
+    done
+    python3 - "$tmp/$name.json" "$out_dir/results-$name.md" "$tmp/$name"-*.json <<'PY'
+import json, statistics, sys
+out_json, out_md, rounds = sys.argv[1], sys.argv[2], sys.argv[3:]
+times, order = {}, []
+for path in sorted(rounds, key=lambda p: int(p.rsplit("-", 1)[1].split(".")[0])):
+    for r in json.load(open(path))["results"]:
+        if r["command"] not in times:
+            order.append(r["command"])
+        times.setdefault(r["command"], []).extend(r["times"])
+results = [{"command": c, "median": statistics.median(times[c]), "mean": statistics.mean(times[c]),
+            "stddev": statistics.stdev(times[c]), "min": min(times[c]), "max": max(times[c]),
+            "runs": len(times[c])} for c in order]
+json.dump({"results": results}, open(out_json, "w"))
+floor = min(r["median"] for r in results)
+lines = ["| Command | Median [ms] | Mean [ms] | Min [ms] | Max [ms] | Runs | Relative (median) |",
+         "|:---|---:|---:|---:|---:|---:|---:|"]
+for r in results:
+    lines.append(f'| `{r["command"]}` | {r["median"]*1000:.2f} | {r["mean"]*1000:.2f} ± {r["stddev"]*1000:.2f} | '
+                 f'{r["min"]*1000:.2f} | {r["max"]*1000:.2f} | {r["runs"]} | {r["median"]/floor:.2f} |')
+open(out_md, "w").write("\n".join(lines) + "\n")
+print("\n".join(lines))
+PY
+}
 
 mkdir -p "$out_dir"
 echo
-echo "== back to back: --warmup $warmup --runs $runs"
-hyperfine -N --time-unit millisecond --warmup "$warmup" --runs "$runs" \
-    --export-markdown "$out_dir/results-back-to-back.md" --export-json "$tmp/back-to-back.json" \
-    "${hyperfine_args[@]}"
+echo "== back to back: --warmup $warmup, $runs runs of each entry in $rounds rounds"
+sleep 2   # let the kernel finish tearing down what the smoke runs left (namespaces, cgroups)
+measure back-to-back "$runs" "$warmup"
 echo
-echo "== cold: --prepare 'sleep 0.05' --runs $cold_runs"
-hyperfine -N --time-unit millisecond --prepare 'sleep 0.05' --runs "$cold_runs" \
-    --export-markdown "$out_dir/results-cold.md" --export-json "$tmp/cold.json" \
-    "${hyperfine_args[@]}"
+echo "== cold: --prepare 'sleep 0.05', $cold_runs runs of each entry in $rounds rounds"
+sleep 2
+measure cold "$cold_runs" 0 --prepare 'sleep 0.05'
 
 echo
 echo "== peak RSS of one run (/usr/bin/time -f %M, median of $rss_runs)"
@@ -202,11 +237,11 @@ for name in hutch runc crun floor; do
 done
 
 summary=$out_dir/results-summary.md
-python3 - "$tmp/back-to-back.json" "$tmp/cold.json" "$summary" "$runs" "$warmup" "$cold_runs" \
+python3 - "$tmp/back-to-back.json" "$tmp/cold.json" "$summary" "$runs" "$warmup" "$cold_runs" "$rounds" \
     "$(for k in "${!rss[@]}"; do printf '%s=%s;' "$k" "${rss[$k]}"; done)" "${wrap//$ns_dir\/mnt/NS}" \
     "$load" <<'PY'
 import json, sys, subprocess, platform, datetime
-b2b_path, cold_path, out, runs, warmup, cold_runs, rss_arg, wrap, load = sys.argv[1:]
+b2b_path, cold_path, out, runs, warmup, cold_runs, rounds, rss_arg, wrap, load = sys.argv[1:]
 b2b = {r["command"]: r for r in json.load(open(b2b_path))["results"]}
 cold = {r["command"]: r for r in json.load(open(cold_path))["results"]}
 rss = dict(kv.split("=", 1) for kv in rss_arg.split(";") if kv)
@@ -222,7 +257,8 @@ lines = [
     f"{version(['runc', '--version'])}; {version(['crun', '--version'])}; {version(['hyperfine', '--version'])}; "
     f"load average {load} before the run.",
     f"Busybox bundle from `runc spec`, process /bin/true, root read-only. Medians in ms "
-    f"(min-max in brackets); back to back: --warmup {warmup} --runs {runs}; cold: --prepare 'sleep 0.05' --runs {cold_runs}.",
+    f"(min-max in brackets), {rounds} rounds with the order of the entries rotated, runs pooled; "
+    f"back to back: {runs} runs of each, --warmup {warmup} per round; cold: --prepare 'sleep 0.05', {cold_runs} runs of each.",
     "",
     "| command | back to back | cold |",
     "|---|---|---|",
