@@ -1,5 +1,6 @@
 // A container's record under --root: ROOT/ID/state.json (what later commands need to know) and
-// ROOT/ID/exec.fifo (the created container's first process waits on it until `start`). The
+// ROOT/ID/exec.fifo (the created container's first process waits on it until `start`; `run` makes
+// none, and keeps the directory locked until its container is started). The
 // directory is locked (flock) for as long as a Container object lives.
 #pragma once
 
