@@ -88,7 +88,9 @@ ErrorOr<Created> create_locked(const CreateOptions& options, Container& containe
                             .no_pivot = options.no_pivot,
                             .no_new_keyring = options.no_new_keyring,
                             .netns = netns,
-                            .start_on_channel = run.start_on_channel});
+                            .start_on_channel = run.start_on_channel,
+                            .start_at_once = run.start_on_channel && options.pid_file.empty() &&
+                                             options.console_socket.empty()});
     if (!launched) {
         (void)cgroups->destroy();
         return std::unexpected(launched.error());

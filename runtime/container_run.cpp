@@ -122,8 +122,7 @@ ErrorOr<int> run(const CreateOptions& options, bool detach) {
     // mount namespace before `run` hears of it: that happens below, beside the delete.
     UniqueFd mount_ns;
     if (!detach) mount_ns = open_mount_namespace(created.launched.pid);
-    auto started = start_created(container, created.launched.pidfd.get(),
-                                 created.launched.channel ? &*created.launched.channel : nullptr);
+    auto started = start_created(container, created.launched);
     if (!started) {
         (void)destroy_container(container);
         return std::unexpected(started.error());

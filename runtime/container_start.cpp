@@ -16,12 +16,25 @@ UniqueFd open_container_pidfd(const ContainerState& state) {
     return pidfd;
 }
 
-ErrorOr<void> start_created(Container& container, int pidfd, const SyncChannel* channel) {
-    auto released = channel ? release_on_channel(*channel) : release_fifo(container.fifo_path(), pidfd);
+namespace {
+
+ErrorOr<void> after_release(Container& container, ErrorOr<void> released) {
     TRY_CTX(std::move(released), "start " + container.state.id);
+    if (container.state.poststart.empty()) return {};
     auto hooks = run_hooks("poststart", container.state.poststart, container.spec_state().dump());
     if (!hooks) log::warn(hooks.error().message);
     return {};
+}
+
+}  // namespace
+
+ErrorOr<void> start_created(Container& container, int pidfd) {
+    return after_release(container, release_fifo(container.fifo_path(), pidfd));
+}
+
+ErrorOr<void> start_created(Container& container, const Launched& launched) {
+    if (!launched.channel) return start_created(container, launched.pidfd.get());
+    return after_release(container, release_on_channel(*launched.channel, launched.start_sent));
 }
 
 ErrorOr<void> start(const std::string& root, const std::string& id) {

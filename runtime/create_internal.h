@@ -25,9 +25,11 @@ struct RunCreate {
 
 ErrorOr<Created> create_container(const CreateOptions& options, RunCreate run = {});
 
-// Releases a created container's process (on the launch's channel if it kept one, else through
-// exec.fifo) and runs the poststart hooks (their failure is only logged, as the runtime-spec says).
-ErrorOr<void> start_created(Container& container, int pidfd, const SyncChannel* channel = nullptr);
+// Releases a created container's process through exec.fifo and runs the poststart hooks (their
+// failure is only logged, as the runtime-spec says).
+ErrorOr<void> start_created(Container& container, int pidfd);
+// The same for the process this command just launched: on the launch's channel if it kept one.
+ErrorOr<void> start_created(Container& container, const Launched& launched);
 
 // Kills what is left, removes the cgroups, runs poststop hooks and removes the state directory.
 ErrorOr<void> destroy_container(Container& container);

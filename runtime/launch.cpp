@@ -343,8 +343,8 @@ ErrorOr<ChildContext> prepare_child(const spec::Spec& spec, Container& container
 // Answers the child until it reports "created".
 ErrorOr<void> supervise_setup(const spec::Spec& spec, Container& container, cgroups::Manager& cgroups,
                               const spec::Resources* resources, const ChildContext& ctx,
-                              namespaces::BackgroundNetns* netns, const SyncChannel& channel,
-                              Launched& launched) {
+                              namespaces::BackgroundNetns* netns, const LaunchOptions& options,
+                              const SyncChannel& channel, Launched& launched) {
     if (ctx.ns.new_user) {
         TRY(namespaces::write_id_maps(launched.pid, *spec.linux_));
         // The child could never raise a hard limit from inside its user namespace.
@@ -375,6 +375,14 @@ ErrorOr<void> supervise_setup(const spec::Spec& spec, Container& container, cgro
     container.state.cgroup_paths = cgroups.paths();
     TRY(container.save());
     log::debug("launch: state saved");
+    // Queued now, read by the child once it is created: nothing that can fail is left before it.
+    auto start_at_once = [&]() -> ErrorOr<void> {
+        if (!options.start_at_once) return {};
+        TRY(channel.send(SyncMessage::start));
+        launched.start_sent = true;
+        return {};
+    };
+    if (!ctx.has_container_hooks) TRY(start_at_once());
     for (;;) {
         auto msg = TRY(channel.receive());
         switch (msg.type) {
@@ -383,6 +391,7 @@ ErrorOr<void> supervise_setup(const spec::Spec& spec, Container& container, cgro
                 TRY(run_hooks("prestart", spec.hooks.prestart, state));
                 TRY(run_hooks("createRuntime", spec.hooks.create_runtime, state));
                 TRY(channel.send(SyncMessage::hooks_done, state));
+                TRY(start_at_once());
                 break;
             }
             case SyncMessage::pty_master:
@@ -428,7 +437,8 @@ ErrorOr<Launched> launch(const spec::Spec& spec, Container& container, cgroups::
     log::debug("launch: cloned");
     launched.pid = *pid;
     container.state.pid = *pid;  // before the hooks, which are given it
-    auto setup = supervise_setup(spec, container, cgroups, resources, *ctx, netns, parent_end, launched);
+    auto setup =
+        supervise_setup(spec, container, cgroups, resources, *ctx, netns, options, parent_end, launched);
     if (!setup) {
         ::kill(*pid, SIGKILL);
         ::waitpid(*pid, nullptr, 0);
@@ -472,8 +482,8 @@ ErrorOr<void> release_fifo(const std::string& fifo_path, int pidfd) {
     return {};
 }
 
-ErrorOr<void> release_on_channel(const SyncChannel& channel) {
-    TRY(channel.send(SyncMessage::start));
+ErrorOr<void> release_on_channel(const SyncChannel& channel, bool start_sent) {
+    if (!start_sent) TRY(channel.send(SyncMessage::start));
     return channel.wait_closed();
 }
 

@@ -113,6 +113,30 @@ TEST_CASE("run passes the exit status and output through and removes the contain
     CHECK_FALSE(exists(rt.root() + "/" + id));
 }
 
+TEST_CASE("run: the pid file and the setup hooks come before the process runs", "[lifecycle]") {
+    // run starts its process as early as it safely can: never before the pid file is written or
+    // before a createRuntime hook is done.
+    Runtime rt;
+    Bundle bundle;
+    TempDir shared;
+    bundle.config["mounts"].push_back({{"destination", "/shared"},
+                                       {"type", "bind"},
+                                       {"source", shared.path()},
+                                       {"options", {"rbind", "rw"}}});
+    bundle.config["hooks"]["createRuntime"] = {
+        {{"path", "/bin/sh"}, {"args", {"sh", "-c", "sleep 0.2; touch " + shared.path() + "/hook-done"}}}};
+    bundle.set_args(
+        {"sh", "-c", "test -e /shared/hook-done && echo hook-first; cat /shared/pid; echo; echo $$"});
+    bundle.save();
+    auto r = rt({"run", "--bundle", bundle.path(), "--pid-file", shared.path() + "/pid", unique_id()});
+    INFO(r.err);
+    REQUIRE(r.status == 0);
+    CHECK(r.out.starts_with("hook-first\n"));
+    // The pid file holds the host's pid of the process; inside, it is 1 in its own pid namespace.
+    CHECK(r.out.ends_with("\n1\n"));
+    CHECK(r.out.find("\n\n") == std::string::npos);  // the pid file was not empty
+}
+
 TEST_CASE("run reports a process killed by a signal as 128+signal", "[lifecycle]") {
     Runtime rt;
     Bundle bundle;
