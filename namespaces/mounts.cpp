@@ -348,16 +348,19 @@ ErrorOr<void> prepare_rootfs(const spec::Spec& spec, const std::string& rootfs, 
                   "bind rootfs " + rootfs + " onto itself"));
     UniqueFd root_fd(::open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (!root_fd) return fail_errno("open rootfs " + rootfs);
-    bool before_first_done = false;
+    bool joined = false;
+    auto join_once = [&]() -> ErrorOr<void> {
+        if (joined || !sys_view.join) return {};
+        joined = true;
+        return sys_view.join();
+    };
     for (size_t i = 0; i < spec.mounts.size(); ++i) {
         const auto& m = spec.mounts[i];
-        if ((m.type == "sysfs" || m.type == "cgroup") && !before_first_done && sys_view.before_first_mount) {
-            TRY(sys_view.before_first_mount());
-            before_first_done = true;
-        }
+        if (m.type == "sysfs" || m.type == "cgroup") TRY(join_once());
         TRY_CTX(mount_one(root_fd.get(), m, hierarchies, sys_view),
                 "mounts[" + std::to_string(i) + "] (" + m.destination + ")");
     }
+    TRY(join_once());
     if (mounts_dev(spec)) TRY_CTX(create_devices(root_fd.get(), spec), "/dev");
     return {};
 }

@@ -37,12 +37,12 @@ ErrorOr<void> validate(const spec::Spec& spec);
 
 // What the container's sysfs and cgroup mounts show, which its parent makes while the mounts
 // before them are set up: the container's cgroup directory per v1 controller ("cpu",
-// "name=systemd"; a hierarchy without an entry is shown whole), and a step run once, just before
-// the first sysfs or cgroup mount (the runtime waits there for its cgroups and network
-// namespace, and joins them).
+// "name=systemd"; a hierarchy without an entry is shown whole), and the step where the runtime
+// waits for its cgroups and network namespace and joins them. prepare_rootfs() runs that step
+// exactly once: just before the first sysfs or cgroup mount, or after the last mount if none is.
 struct SysView {
     std::map<std::string, std::string> cgroup_dirs;
-    std::function<ErrorOr<void>()> before_first_mount;
+    std::function<ErrorOr<void>()> join;
 };
 
 // Before pivot_root: "/" made rslave (or linux.rootfsPropagation), the rootfs bound onto itself,

@@ -33,7 +33,6 @@ struct ChildContext {
     const LaunchOptions& options;
     namespaces::Plan ns;
     std::map<std::string, std::string> cgroup_dirs{};  // where the parent makes the container's cgroups
-    bool in_cgroups = false;
     UniqueFd fifo{};  // O_PATH, reopened for writing by the child to wait for start; none in `run`
     cpu_set_t cpus = allowed_cpus();  // the parent moves the child off its CPU; this is given back
     std::optional<security::SeccompFilter> seccomp{};
@@ -238,15 +237,12 @@ ErrorOr<void> child_setup(ChildContext& ctx, const SyncChannel& channel) {
     // The parent makes the cgroups and the network namespace while the mounts are set up; the
     // child joins them before the first sysfs or cgroup mount (which show them), or else right
     // after the mounts: before any hook or user code.
-    auto join_parents_work = [&]() -> ErrorOr<void> {
-        if (ctx.in_cgroups) return {};
+    auto join = [&]() -> ErrorOr<void> {
         TRY(join_what_the_parent_made(ctx, channel));
-        ctx.in_cgroups = true;
         log::debug("child: in its cgroups");
         return {};
     };
-    TRY(rootfs::prepare_rootfs(spec, ctx.options.rootfs, {ctx.cgroup_dirs, join_parents_work}));
-    TRY(join_parents_work());
+    TRY(rootfs::prepare_rootfs(spec, ctx.options.rootfs, {ctx.cgroup_dirs, join}));
     log::debug("child: mounts done");
     // Unshared after the mounts: a cgroup mount binds the container's own cgroup directories,
     // which /proc/self/cgroup names in full only outside a cgroup namespace.
@@ -318,6 +314,8 @@ ErrorOr<ChildContext> prepare_child(const spec::Spec& spec, Container& container
                      .options = options,
                      .ns = TRY(namespaces::plan(spec)),
                      .has_container_hooks = needs_hook_round_trip(spec.hooks)};
+    if (ctx.ns.netns_from_parent && !options.netns)
+        return fail("linux.namespaces.network: no helper is making the new network namespace");
     if (!((ctx.ns.clone_flags | ctx.ns.unshare_flags) & CLONE_NEWNS))
         return fail("linux.namespaces: a new mount namespace is required");
     TRY(rootfs::validate(spec));
@@ -343,8 +341,7 @@ ErrorOr<ChildContext> prepare_child(const spec::Spec& spec, Container& container
 // Answers the child until it reports "created".
 ErrorOr<void> supervise_setup(const spec::Spec& spec, Container& container, cgroups::Manager& cgroups,
                               const spec::Resources* resources, const ChildContext& ctx,
-                              namespaces::BackgroundNetns* netns, const LaunchOptions& options,
-                              const SyncChannel& channel, Launched& launched) {
+                              const LaunchOptions& options, const SyncChannel& channel, Launched& launched) {
     if (ctx.ns.new_user) {
         TRY(namespaces::write_id_maps(launched.pid, *spec.linux_));
         // The child could never raise a hard limit from inside its user namespace.
@@ -355,8 +352,8 @@ ErrorOr<void> supervise_setup(const spec::Spec& spec, Container& container, cgro
     TRY(cgroups.create(resources));
     log::debug("launch: cgroups made");
     UniqueFd netns_fd;
-    if (netns) {
-        netns_fd = TRY(netns->take());
+    if (options.netns) {
+        netns_fd = TRY(options.netns->take());
         log::debug("launch: network namespace taken");
     }
     auto join_files = TRY(cgroups.open_self_join_files());
@@ -408,12 +405,6 @@ ErrorOr<void> supervise_setup(const spec::Spec& spec, Container& container, cgro
 
 ErrorOr<Launched> launch(const spec::Spec& spec, Container& container, cgroups::Manager& cgroups,
                          const spec::Resources* resources, const LaunchOptions& options) {
-    std::unique_ptr<namespaces::BackgroundNetns> own_netns;
-    namespaces::BackgroundNetns* netns = options.netns;
-    if (namespaces::parent_makes_netns(spec) && !netns) {
-        own_netns = namespaces::BackgroundNetns::start();
-        netns = own_netns.get();
-    }
     auto ctx = prepare_child(spec, container, cgroups, options);
     if (!ctx) {
         ::unlink(container.fifo_path().c_str());
@@ -437,8 +428,7 @@ ErrorOr<Launched> launch(const spec::Spec& spec, Container& container, cgroups::
     log::debug("launch: cloned");
     launched.pid = *pid;
     container.state.pid = *pid;  // before the hooks, which are given it
-    auto setup =
-        supervise_setup(spec, container, cgroups, resources, *ctx, netns, options, parent_end, launched);
+    auto setup = supervise_setup(spec, container, cgroups, resources, *ctx, options, parent_end, launched);
     if (!setup) {
         ::kill(*pid, SIGKILL);
         ::waitpid(*pid, nullptr, 0);

@@ -25,8 +25,8 @@ struct LaunchOptions {
     int preserve_fds = 0;
     bool no_pivot = false;
     bool no_new_keyring = false;
-    // The network namespace being made since config.json was read, when the namespace plan says
-    // netns_from_parent (launch starts one itself if this is null).
+    // The network namespace being made since config.json was read: required when the namespace
+    // plan says netns_from_parent (namespaces::parent_makes_netns).
     namespaces::BackgroundNetns* netns = nullptr;
     // `run`: the process is started by release_on_channel(), with no exec.fifo.
     bool start_on_channel = false;
