@@ -1,18 +1,6 @@
 #include "base/cpu_affinity.h"
 
 namespace hutch {
-namespace {
-
-// The allowed CPUs without the current one, or false when there is no other.
-bool elsewhere(cpu_set_t& out) {
-    out = allowed_cpus();
-    int here = ::sched_getcpu();
-    if (here < 0 || CPU_COUNT(&out) < 2) return false;
-    CPU_CLR(here, &out);
-    return true;
-}
-
-}  // namespace
 
 cpu_set_t allowed_cpus() {
     cpu_set_t set;
@@ -21,14 +9,23 @@ cpu_set_t allowed_cpus() {
     return set;
 }
 
-void move_off_this_cpu(pthread_t thread) {
-    cpu_set_t others;
-    if (elsewhere(others)) ::pthread_setaffinity_np(thread, sizeof others, &others);
+cpu_set_t other_cpus() {
+    cpu_set_t others = allowed_cpus();
+    int here = ::sched_getcpu();
+    if (here < 0 || CPU_COUNT(&others) < 2)
+        CPU_ZERO(&others);
+    else
+        CPU_CLR(here, &others);
+    return others;
 }
 
-void move_off_this_cpu(pid_t pid) {
-    cpu_set_t others;
-    if (elsewhere(others)) ::sched_setaffinity(pid, sizeof others, &others);
+void move_off_this_cpu(pthread_t thread) {
+    cpu_set_t others = other_cpus();
+    if (CPU_COUNT(&others) > 0) ::pthread_setaffinity_np(thread, sizeof others, &others);
+}
+
+void move_to(pid_t pid, const cpu_set_t& cpus) {
+    if (CPU_COUNT(&cpus) > 0) ::sched_setaffinity(pid, sizeof cpus, &cpus);
 }
 
 void restore_cpus(const cpu_set_t& allowed) {

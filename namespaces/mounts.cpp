@@ -181,7 +181,7 @@ ErrorOr<void> tmpcopyup(int root_fd, const spec::Mount& m, int underlying, const
 
 // The host directory to show in a hierarchy: the container's own cgroup there, as the runtime
 // named it (the container's process joins it only after the mounts), else the whole hierarchy.
-std::string hierarchy_source(const MountInfo& mi, const std::map<std::string, std::string>& cgroup_dirs) {
+std::string hierarchy_source(const MountInfo& mi, const CgroupDirs& cgroup_dirs) {
     std::istringstream options(mi.super_options);
     for (std::string option; std::getline(options, option, ',');) {
         auto dir = cgroup_dirs.find(option);
@@ -211,7 +211,7 @@ uint64_t mount_attrs_of(unsigned long flags) {
 }
 
 ErrorOr<void> mount_cgroup_v1(int root_fd, const spec::Mount& m, const MountOptions& opts,
-                              const std::vector<MountInfo>& hierarchies, const SysView& view) {
+                              const std::vector<MountInfo>& hierarchies, const CgroupDirs& cgroup_dirs) {
     UniqueFd target = TRY(open_in_root(root_fd, m.destination, Create::directory));
     TRY(refuse_procfs_target(target.get(), m.destination));
     unsigned long flags = opts.flags & ~(kBindMechanics | MS_RDONLY);
@@ -222,7 +222,7 @@ ErrorOr<void> mount_cgroup_v1(int root_fd, const spec::Mount& m, const MountOpti
     for (const auto& mi : hierarchies) {
         std::string name = mi.mount_point.substr(mi.mount_point.rfind('/') + 1);
         if (::mkdirat(top.get(), name.c_str(), 0755) != 0) return fail_errno("mkdir " + name);
-        TRY_CTX(sys_mount(hierarchy_source(mi, view.cgroup_dirs), fd_path(top.get()) + "/" + name, nullptr,
+        TRY_CTX(sys_mount(hierarchy_source(mi, cgroup_dirs), fd_path(top.get()) + "/" + name, nullptr,
                           MS_BIND | MS_REC, nullptr, "bind"),
                 name);
     }
@@ -258,12 +258,12 @@ ErrorOr<void> mount_filesystem(int root_fd, const spec::Mount& m, const MountOpt
 }
 
 ErrorOr<void> mount_one(int root_fd, const spec::Mount& m, const std::vector<MountInfo>& hierarchies,
-                        const SysView& sys_view) {
+                        const CgroupDirs& cgroup_dirs) {
     auto opts = TRY(parse_mount_options(m.options));
     if (is_bind_mount(m))
         TRY(mount_bind(root_fd, m, opts));
     else if (m.type == "cgroup")
-        TRY(mount_cgroup_v1(root_fd, m, opts, hierarchies, sys_view));
+        TRY(mount_cgroup_v1(root_fd, m, opts, hierarchies, cgroup_dirs));
     else
         TRY(mount_filesystem(root_fd, m, opts));
     return apply_propagation_and_attrs(root_fd, m, opts);
@@ -333,7 +333,8 @@ ErrorOr<std::vector<MountInfo>> read_mountinfo(const std::string& path) {
     return out;
 }
 
-ErrorOr<void> prepare_rootfs(const spec::Spec& spec, const std::string& rootfs, const SysView& sys_view) {
+ErrorOr<void> prepare_rootfs(const spec::Spec& spec, const std::string& rootfs,
+                             const JoinCgroups& join_cgroups) {
     if (!rootfs.starts_with('/')) return fail("rootfs \"" + rootfs + "\" must be an absolute path");
     std::string propagation_field = spec.linux_ ? spec.linux_->rootfs_propagation : "";
     auto propagation = TRY_CTX(parse_rootfs_propagation(propagation_field), "linux.rootfsPropagation");
@@ -349,15 +350,17 @@ ErrorOr<void> prepare_rootfs(const spec::Spec& spec, const std::string& rootfs, 
     UniqueFd root_fd(::open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (!root_fd) return fail_errno("open rootfs " + rootfs);
     bool joined = false;
+    CgroupDirs cgroup_dirs;
     auto join_once = [&]() -> ErrorOr<void> {
-        if (joined || !sys_view.join) return {};
+        if (joined || !join_cgroups) return {};
         joined = true;
-        return sys_view.join();
+        cgroup_dirs = TRY(join_cgroups());
+        return {};
     };
     for (size_t i = 0; i < spec.mounts.size(); ++i) {
         const auto& m = spec.mounts[i];
-        if (m.type == "sysfs" || m.type == "cgroup") TRY(join_once());
-        TRY_CTX(mount_one(root_fd.get(), m, hierarchies, sys_view),
+        if (m.type == "cgroup") TRY(join_once());
+        TRY_CTX(mount_one(root_fd.get(), m, hierarchies, cgroup_dirs),
                 "mounts[" + std::to_string(i) + "] (" + m.destination + ")");
     }
     TRY(join_once());

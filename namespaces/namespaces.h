@@ -22,14 +22,13 @@ struct JoinTarget {
 // How the container's namespaces come to be. Built in the parent, where a bad path is a clean
 // error; the child only calls setns() on fds that are already open.
 struct Plan {
-    int clone_flags = 0;             // new namespaces created by clone3()
-    std::vector<JoinTarget> joins;   // joined by the child, user namespace first
-    int unshare_flags = 0;           // new namespaces the child makes after joining a user namespace
-    UniqueFd pid_join;               // a pid namespace is joined by the parent (pid_for_children)
-    bool new_user = false;           // the parent writes uid_map/gid_map after clone
-    bool new_cgroup = false;         // unshared by the child after it moved into its cgroups
-    bool netns_from_parent = false;  // a new network namespace, made by BackgroundNetns and
-                                     // joined by the child before its first sysfs mount
+    int clone_flags = 0;            // new namespaces created by clone3()
+    std::vector<JoinTarget> joins;  // joined by the child, user namespace first
+    int unshare_flags = 0;          // new namespaces the child makes once it has joined the others:
+                                    // a new network namespace, and all of them in a joined user one
+    UniqueFd pid_join;              // a pid namespace is joined by the parent (pid_for_children)
+    bool new_user = false;          // the parent writes uid_map/gid_map after clone
+    bool new_cgroup = false;        // unshared by the child after it moved into its cgroups
 };
 
 ErrorOr<Plan> plan(const spec::Spec& spec);

@@ -35,20 +35,19 @@ namespace hutch::rootfs {
 // are checked so that bad input fails early with a one-line error naming the field.
 ErrorOr<void> validate(const spec::Spec& spec);
 
-// What the container's sysfs and cgroup mounts show, which its parent makes while the mounts
-// before them are set up: the container's cgroup directory per v1 controller ("cpu",
-// "name=systemd"; a hierarchy without an entry is shown whole), and the step where the runtime
-// waits for its cgroups and network namespace and joins them. prepare_rootfs() runs that step
-// exactly once: just before the first sysfs or cgroup mount, or after the last mount if none is.
-struct SysView {
-    std::map<std::string, std::string> cgroup_dirs;
-    std::function<ErrorOr<void>()> join;
-};
+// The container's cgroup directory per v1 controller ("cpu", "name=systemd"), which its cgroup
+// mounts show; a hierarchy without an entry is shown whole.
+using CgroupDirs = std::map<std::string, std::string>;
+
+// The step where the runtime waits for the cgroups its parent makes meanwhile, joins them, and
+// returns their directories. prepare_rootfs() runs it exactly once: just before the first cgroup
+// mount, or after the last mount if none is.
+using JoinCgroups = std::function<ErrorOr<CgroupDirs>()>;
 
 // Before pivot_root: "/" made rslave (or linux.rootfsPropagation), the rootfs bound onto itself,
 // every mount of config.json in order, then /dev (devices and symlinks) when config mounts /dev.
 ErrorOr<void> prepare_rootfs(const spec::Spec& spec, const std::string& rootfs_abs_path,
-                             const SysView& sys_view = {});
+                             const JoinCgroups& join_cgroups = {});
 
 // pivot_root into the rootfs and detach the old root; with no_pivot, move the rootfs onto "/" and
 // chroot into it instead (for ramfs roots, where pivot_root is impossible).

@@ -64,7 +64,7 @@ void fill_state(ContainerState& state, const spec::Spec& spec, const std::string
 }
 
 ErrorOr<Created> create_locked(const CreateOptions& options, Container& container, const spec::Spec& spec,
-                               const std::string& bundle, RunCreate run, namespaces::BackgroundNetns* netns) {
+                               const std::string& bundle, RunCreate run) {
     std::string root_path = spec.root.path[0] == '/' ? spec.root.path : bundle + "/" + spec.root.path;
     std::string rootfs = TRY(absolute_path(root_path, "root.path"));
     fill_state(container.state, spec, bundle, rootfs);
@@ -75,26 +75,22 @@ ErrorOr<Created> create_locked(const CreateOptions& options, Container& containe
     // Relative bind-mount sources are relative to the bundle.
     if (::chdir(bundle.c_str()) != 0) return fail_errno("chdir " + bundle);
 
-    std::string cgroups_path = spec.linux_ ? spec.linux_->cgroups_path : "";
-    auto cgroups = TRY(cgroups::make_manager(cgroups_path, container.state.id));
     const spec::Resources* resources =
         spec.linux_ && spec.linux_->resources ? &*spec.linux_->resources : nullptr;
     // The device nodes a container is given must also be allowed by its device cgroup.
     spec::Resources with_devices = cgroups::resources_allowing_devices(
         resources, spec.linux_ ? spec.linux_->devices : std::vector<spec::Device>{});
-    auto launched = launch(spec, container, *cgroups, &with_devices,
+    auto launched = launch(spec, container,
                            {.rootfs = container.state.rootfs,
                             .preserve_fds = options.preserve_fds,
                             .no_pivot = options.no_pivot,
                             .no_new_keyring = options.no_new_keyring,
-                            .netns = netns,
+                            .cgroups_path = spec.linux_ ? spec.linux_->cgroups_path : "",
+                            .resources = &with_devices,
                             .start_on_channel = run.start_on_channel,
                             .start_at_once = run.start_on_channel && options.pid_file.empty() &&
                                              options.console_socket.empty()});
-    if (!launched) {
-        (void)cgroups->destroy();
-        return std::unexpected(launched.error());
-    }
+    if (!launched) return std::unexpected(launched.error());
     auto finish = [&]() -> ErrorOr<void> {
         if (launched->pty_master && !options.console_socket.empty())
             TRY(send_to_console_socket(options.console_socket, launched->pty_master.get()));
@@ -104,11 +100,11 @@ ErrorOr<Created> create_locked(const CreateOptions& options, Container& containe
     }();
     if (!finish) {
         ::kill(launched->pid, SIGKILL);  // not yet started: nothing to lose
-        (void)cgroups->destroy();
+        (void)launched->cgroups->destroy();
         return std::unexpected(finish.error());
     }
     container.mark_created();
-    return Created{std::move(*launched), std::move(cgroups), {}, {}};
+    return Created{std::move(*launched), {}, {}};
 }
 
 }  // namespace
@@ -117,11 +113,8 @@ ErrorOr<Created> create_container(const CreateOptions& options, RunCreate run) {
     std::string bundle = TRY(absolute_path(options.bundle, "--bundle"));
     spec::Spec spec = TRY(spec::load_spec(bundle));
     log::debug("create: config.json loaded");
-    // Started first, so that the namespace is made while everything below runs.
-    std::unique_ptr<namespaces::BackgroundNetns> netns;
-    if (namespaces::parent_makes_netns(spec)) netns = namespaces::BackgroundNetns::start();
     auto container = TRY(Container::make_new(options.root, options.id));
-    auto created = create_locked(options, container, spec, bundle, run, netns.get());
+    auto created = create_locked(options, container, spec, bundle, run);
     if (!created) {
         (void)container.remove_directory();
         return std::unexpected(created.error());

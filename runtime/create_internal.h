@@ -11,8 +11,7 @@
 namespace hutch::runtime {
 
 struct Created {
-    Launched launched;
-    std::unique_ptr<cgroups::Manager> cgroups;
+    Launched launched;  // with the container's cgroups
     spec::Spec spec;
     std::optional<Container> container;  // still locked
 };

@@ -32,9 +32,9 @@ struct ChildContext {
     const spec::Spec& spec;
     const LaunchOptions& options;
     namespaces::Plan ns;
-    std::map<std::string, std::string> cgroup_dirs{};  // where the parent makes the container's cgroups
     UniqueFd fifo{};  // O_PATH, reopened for writing by the child to wait for start; none in `run`
-    cpu_set_t cpus = allowed_cpus();  // the parent moves the child off its CPU; this is given back
+    cpu_set_t cpus = allowed_cpus();  // given back when the child joins its cgroups
+    cpu_set_t away = other_cpus();    // where the child runs until then: not on the parent's CPU
     std::optional<security::SeccompFilter> seccomp{};
     security::CapabilityPlan capabilities{};
     security::RlimitPlan rlimits{};
@@ -72,18 +72,18 @@ ErrorOr<void> join_cgroups(std::span<const UniqueFd> files) {
     return {};
 }
 
-// Waits for the parent's cgroups (and network namespace, when it made one) and joins them.
-ErrorOr<void> join_what_the_parent_made(const ChildContext& ctx, const SyncChannel& channel) {
+// Waits for the parent's cgroups and joins them. Returns their directories (cgroups::Manager's
+// paths()), which the container's cgroup mounts show.
+ErrorOr<rootfs::CgroupDirs> join_cgroups_from_parent(const ChildContext& ctx, const SyncChannel& channel) {
     auto ready = TRY(channel.expect(SyncMessage::joins_ready));
     restore_cpus(ctx.cpus);  // after the parent moved this process, which happened before it sent
-    std::span<const UniqueFd> fds = ready.fds;
-    if (ctx.ns.netns_from_parent) {
-        if (fds.empty()) return fail("sync channel: no network namespace from the parent");
-        if (::setns(fds.front().get(), CLONE_NEWNET) != 0)
-            return fail_errno("setns into the network namespace");
-        fds = fds.subspan(1);
-    }
-    return join_cgroups(fds);
+    TRY(join_cgroups(ready.fds));
+    auto paths = nlohmann::json::parse(ready.text, nullptr, false);
+    if (!paths.is_object()) return fail("sync channel: no cgroup directories from the parent");
+    rootfs::CgroupDirs dirs;
+    for (const auto& [controller, dir] : paths.items())
+        if (dir.is_string()) dirs[controller] = dir.get<std::string>();
+    return dirs;
 }
 
 ErrorOr<void> enter_namespaces(ChildContext& ctx, const SyncChannel& channel) {
@@ -230,19 +230,23 @@ ErrorOr<void> wait_for_start_and_exec(ChildContext& ctx, const SyncChannel& chan
 
 ErrorOr<void> child_setup(ChildContext& ctx, const SyncChannel& channel) {
     const spec::Spec& spec = ctx.spec;
+    // A new process starts on its parent's CPU and may run first there, while the other CPU
+    // idles; the parent moves it once it runs again. Moved now, the network namespace (0.4 ms in
+    // the kernel) is not made on the CPU where the parent waits to make the cgroups.
+    move_to(0, ctx.away);
     TRY(unblock_signals());
     TRY(enter_namespaces(ctx, channel));
     log::debug("child: namespaces entered");
     if (!ctx.options.no_new_keyring) TRY(join_session_keyring(ctx.id));
-    // The parent makes the cgroups and the network namespace while the mounts are set up; the
-    // child joins them before the first sysfs or cgroup mount (which show them), or else right
-    // after the mounts: before any hook or user code.
-    auto join = [&]() -> ErrorOr<void> {
-        TRY(join_what_the_parent_made(ctx, channel));
+    // The parent makes the cgroups while the network namespace and the mounts are set up; the
+    // child joins them before the first cgroup mount (which shows them), or else right after the
+    // mounts: before any hook or user code.
+    auto join = [&]() -> ErrorOr<rootfs::CgroupDirs> {
+        auto dirs = TRY(join_cgroups_from_parent(ctx, channel));
         log::debug("child: in its cgroups");
-        return {};
+        return dirs;
     };
-    TRY(rootfs::prepare_rootfs(spec, ctx.options.rootfs, {ctx.cgroup_dirs, join}));
+    TRY(rootfs::prepare_rootfs(spec, ctx.options.rootfs, join));
     log::debug("child: mounts done");
     // Unshared after the mounts: a cgroup mount binds the container's own cgroup directories,
     // which /proc/self/cgroup names in full only outside a cgroup namespace.
@@ -307,15 +311,13 @@ ErrorOr<pid_t> clone_into_namespaces(const namespaces::Plan& ns, UniqueFd& pidfd
     return pid;
 }
 
-ErrorOr<ChildContext> prepare_child(const spec::Spec& spec, Container& container, cgroups::Manager& cgroups,
+ErrorOr<ChildContext> prepare_child(const spec::Spec& spec, Container& container,
                                     const LaunchOptions& options) {
     ChildContext ctx{.id = container.state.id,
                      .spec = spec,
                      .options = options,
                      .ns = TRY(namespaces::plan(spec)),
                      .has_container_hooks = needs_hook_round_trip(spec.hooks)};
-    if (ctx.ns.netns_from_parent && !options.netns)
-        return fail("linux.namespaces.network: no helper is making the new network namespace");
     if (!((ctx.ns.clone_flags | ctx.ns.unshare_flags) & CLONE_NEWNS))
         return fail("linux.namespaces: a new mount namespace is required");
     TRY(rootfs::validate(spec));
@@ -327,7 +329,6 @@ ErrorOr<ChildContext> prepare_child(const spec::Spec& spec, Container& container
     if (!ctx.ns.new_user) TRY(security::check_capabilities_available(ctx.capabilities));
     ctx.rlimits = TRY(security::prepare_rlimits(spec.process.rlimits));
     TRY(security::check_rlimits_allowed(ctx.rlimits));
-    ctx.cgroup_dirs = cgroups.paths();
     if (options.start_on_channel) return ctx;
     // Writable by others: in a user namespace the container's root is not the host's.
     if (::mkfifo(container.fifo_path().c_str(), 0622) != 0 ||
@@ -339,8 +340,7 @@ ErrorOr<ChildContext> prepare_child(const spec::Spec& spec, Container& container
 }
 
 // Answers the child until it reports "created".
-ErrorOr<void> supervise_setup(const spec::Spec& spec, Container& container, cgroups::Manager& cgroups,
-                              const spec::Resources* resources, const ChildContext& ctx,
+ErrorOr<void> supervise_setup(const spec::Spec& spec, Container& container, const ChildContext& ctx,
                               const LaunchOptions& options, const SyncChannel& channel, Launched& launched) {
     if (ctx.ns.new_user) {
         TRY(namespaces::write_id_maps(launched.pid, *spec.linux_));
@@ -348,19 +348,17 @@ ErrorOr<void> supervise_setup(const spec::Spec& spec, Container& container, cgro
         TRY(security::apply_rlimits(ctx.rlimits, launched.pid));
         TRY(channel.send(SyncMessage::ids_mapped));
     }
-    // Made while the child sets up its mounts: the two take about as long, on two cores.
-    TRY(cgroups.create(resources));
+    // Made while the child makes its network namespace, which takes longer, on the other CPU.
+    launched.cgroups = TRY(cgroups::make_manager(options.cgroups_path, container.state.id));
+    cgroups::Manager& cgroups = *launched.cgroups;
+    TRY(cgroups.create(options.resources));
     log::debug("launch: cgroups made");
-    UniqueFd netns_fd;
-    if (options.netns) {
-        netns_fd = TRY(options.netns->take());
-        log::debug("launch: network namespace taken");
-    }
     auto join_files = TRY(cgroups.open_self_join_files());
     std::vector<int> fds;
-    if (netns_fd) fds.push_back(netns_fd.get());
     for (const auto& fd : join_files) fds.push_back(fd.get());
-    if (auto sent = channel.send(SyncMessage::joins_ready, {}, fds); !sent) {
+    container.state.cgroup_paths = cgroups.paths();
+    std::string dirs = nlohmann::json(container.state.cgroup_paths).dump();
+    if (auto sent = channel.send(SyncMessage::joins_ready, dirs, fds); !sent) {
         // The child is gone: what it said before it went says more than the broken pipe.
         auto last = channel.receive();
         if (last && last->type == SyncMessage::error) return fail(last->text);
@@ -369,7 +367,6 @@ ErrorOr<void> supervise_setup(const spec::Spec& spec, Container& container, cgro
     // Saved while the child sets up its mounts, off the critical path: no other command can read
     // it before create returns, since the container's directory is locked until then.
     container.state.pid_start_time = process_start_time(launched.pid);
-    container.state.cgroup_paths = cgroups.paths();
     TRY(container.save());
     log::debug("launch: state saved");
     // Queued now, read by the child once it is created: nothing that can fail is left before it.
@@ -403,9 +400,8 @@ ErrorOr<void> supervise_setup(const spec::Spec& spec, Container& container, cgro
 
 }  // namespace
 
-ErrorOr<Launched> launch(const spec::Spec& spec, Container& container, cgroups::Manager& cgroups,
-                         const spec::Resources* resources, const LaunchOptions& options) {
-    auto ctx = prepare_child(spec, container, cgroups, options);
+ErrorOr<Launched> launch(const spec::Spec& spec, Container& container, const LaunchOptions& options) {
+    auto ctx = prepare_child(spec, container, options);
     if (!ctx) {
         ::unlink(container.fifo_path().c_str());
         return std::unexpected(ctx.error());
@@ -424,15 +420,16 @@ ErrorOr<Launched> launch(const spec::Spec& spec, Container& container, cgroups::
     }
     child_end.close();
     // Off this CPU, where the cgroups are made meanwhile; it takes its mask back at joins_ready.
-    move_off_this_cpu(*pid);
+    move_to(*pid, ctx->away);
     log::debug("launch: cloned");
     launched.pid = *pid;
     container.state.pid = *pid;  // before the hooks, which are given it
-    auto setup = supervise_setup(spec, container, cgroups, resources, *ctx, options, parent_end, launched);
+    auto setup = supervise_setup(spec, container, *ctx, options, parent_end, launched);
     if (!setup) {
         ::kill(*pid, SIGKILL);
         ::waitpid(*pid, nullptr, 0);
         ::unlink(container.fifo_path().c_str());
+        if (launched.cgroups) (void)launched.cgroups->destroy();
         return std::unexpected(setup.error());
     }
     if (options.start_on_channel) launched.channel = std::move(parent_end);

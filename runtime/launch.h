@@ -1,8 +1,8 @@
 // Starting a container's first process: one clone3() in the common case, one sync channel, no
 // re-exec of hutch. The parent checks whatever can fail on bad input before the clone, then makes
-// the cgroups (and, on a helper thread, the network namespace) and saves the state while the child
-// sets up its namespaces and mounts; the child joins them, pivots, reports "created", and waits on
-// exec.fifo until `start` (in `run`, for the parent's word on the channel).
+// the cgroups and saves the state while the child makes its network namespace and sets up its
+// mounts; the child joins the cgroups, pivots, reports "created", and waits on exec.fifo until
+// `start` (in `run`, for the parent's word on the channel).
 #pragma once
 
 #include <sys/types.h>
@@ -13,7 +13,6 @@
 #include "base/error.h"
 #include "base/fd.h"
 #include "cgroups/manager.h"
-#include "namespaces/background_netns.h"
 #include "runtime/container.h"
 #include "runtime/sync_channel.h"
 #include "spec/spec.h"
@@ -25,9 +24,9 @@ struct LaunchOptions {
     int preserve_fds = 0;
     bool no_pivot = false;
     bool no_new_keyring = false;
-    // The network namespace being made since config.json was read: required when the namespace
-    // plan says netns_from_parent (namespaces::parent_makes_netns).
-    namespaces::BackgroundNetns* netns = nullptr;
+    // linux.cgroupsPath and the resources to give the cgroups (cgroups::make_manager, create).
+    std::string cgroups_path;
+    const spec::Resources* resources = nullptr;
     // `run`: the process is started by release_on_channel(), with no exec.fifo.
     bool start_on_channel = false;
     // With start_on_channel, when nothing is left for the caller to do between "created" and
@@ -42,13 +41,14 @@ struct Launched {
     UniqueFd pty_master;                 // when process.terminal: the console's master side
     std::optional<SyncChannel> channel;  // with start_on_channel: for release_on_channel()
     bool start_sent = false;             // start_at_once did it
+    std::unique_ptr<cgroups::Manager> cgroups;
 };
 
-// Creates the first process of `container` and returns once it waits for start. The cgroups are
-// made (with `resources`) while the process sets up its mounts. On failure the process is killed
-// and reaped, and the fifo removed; the caller removes cgroups and state.
-ErrorOr<Launched> launch(const spec::Spec& spec, Container& container, cgroups::Manager& cgroups,
-                         const spec::Resources* resources, const LaunchOptions& options);
+// Creates the first process of `container` and its cgroups, and returns once it waits for start.
+// The cgroups are made after the clone, while the process makes its namespaces. On failure the
+// process is killed and reaped, and the fifo and the cgroups are removed; the caller removes the
+// state.
+ErrorOr<Launched> launch(const spec::Spec& spec, Container& container, const LaunchOptions& options);
 
 // The `start` half: releases the process waiting on the fifo and returns once it has exec'd
 // (or reports why it could not). pidfd tells a dead process from a slow one.

@@ -3,6 +3,7 @@
 # tests' container image. Usage: make-rootfs.sh DIR   (idempotent: an existing DIR is rebuilt)
 set -eu
 dir=${1:?usage: make-rootfs.sh DIR}
+case $dir in /*) ;; *) dir=$(pwd)/$dir ;; esac   # the steps below change directory
 busybox=/bin/busybox   # from Debian's busybox-static: one static binary, no libraries to copy
 [ -x "$busybox" ] || { echo "make-rootfs.sh: $busybox is missing: install busybox-static" >&2; exit 1; }
 rm -rf "$dir.new"
