@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
-"""Where one `hutch-oci run` spends its time, phase by phase.
+"""Where one `hutch-oci run` spends its time, event by event.
 
 Runs the bundle N times with `--debug --log`: every debug line carries the monotonic clock, the
-same in hutch's process and in the container's, so the gap between two lines is the time the
-later phase took. Prints the median of each gap, in ms.
+same in hutch's process and in the container's, so each line says when, after the flags were
+parsed, that step was reached. Prints the median of that time per line, in order. Lines of the
+parent ("launch:", "run:") and of the container's process ("child:") interleave, because the two
+run at once on two CPUs; the gap between two lines of the same process is what its step took (the container's
+process is counted from "launch: cloned").
 
 Usage: bench/phases.py HUTCH_OCI BUNDLE [RUNS [STATE_PARENT]]   (as root)
 STATE_PARENT: where the state root is made (default: the system's temporary directory);
@@ -43,18 +46,22 @@ def main():
                             "run", "--bundle", bundle, "phases"], check=True)
         with open(log) as f:
             runs = runs_of(f.read())
-    gaps, order = {}, []
+    since_start = {}
     for run in runs:
-        for (_, before), (phase, at) in zip(run, run[1:]):
-            if phase not in gaps:
-                order.append(phase)
-            gaps.setdefault(phase, []).append(at - before)
-    print(f"| phase (ends at this debug line) | median ms over {len(runs)} runs |")
-    print("|---|---|")
-    for phase in order:
-        print(f"| {phase} | {statistics.median(gaps[phase]):.3f} |")
-    totals = [run[-1][1] - run[0][1] for run in runs]
-    print(f"| **from flags parsed to deleted** | **{statistics.median(totals):.3f}** |")
+        start = run[0][1]
+        for step, at in run:
+            since_start.setdefault(step, []).append(at - start)
+    medians = {step: statistics.median(times) for step, times in since_start.items()}
+    # The previous line's median, per process: the container's process starts at the clone.
+    last_of = {"child": medians.get("launch: cloned", 0.0)}
+    print(f"| step reached (debug line) | ms after flags parsed, median of {len(runs)} runs "
+          "| ms since this process's previous line |")
+    print("|---|---|---|")
+    for step in sorted(medians, key=medians.get):
+        process = "child" if step.startswith("child:") else "hutch-oci"
+        gap = medians[step] - last_of.get(process, 0.0)
+        last_of[process] = medians[step]
+        print(f"| {step} | {medians[step]:.3f} | {gap:.3f} |")
 
 
 if __name__ == "__main__":

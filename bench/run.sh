@@ -43,28 +43,27 @@ id_prefix=hutch-bench-$$
 declare -A cmd_of root_of id_of bin_of
 
 # On a hybrid cgroup host crun 1.8 refuses to run ("cgroups in hybrid mode not supported"); it runs
-# in a private mount namespace where the cgroup2 mount is gone. That namespace is made once, kept
-# by a bind mount of its nsfs file, and entered with nsenter (one exec and one setns per run, about
-# 1 ms, against about 9 ms for `unshare -m sh -c 'umount ...; exec crun ...'`, which forks umount
-# every time). The wrapper alone is measured too, and hutch and runc are also timed inside it.
-wrap=
+# in a private mount namespace where the cgroup2 mount is gone. That namespace is made once (kept by
+# a bind mount of its nsfs file), and everything measured runs in it: hyperfine, and so every
+# runtime and the floor, entered once with nsenter. No runtime pays a wrapper per run, and all of
+# them see the same mounts (the host's, less /sys/fs/cgroup/unified).
+inside=()   # the prefix that runs a command in that namespace; empty on other hosts
 ns_dir=$tmp/ns
-make_wrapper() {
+make_crun_namespace() {
     mountpoint -q /sys/fs/cgroup/unified 2>/dev/null || return 0
     mkdir -p "$ns_dir"
     mount --bind "$ns_dir" "$ns_dir"    # the nsfs bind mount must not sit on a shared mount
     mount --make-private "$ns_dir"
     touch "$ns_dir/mnt"
     unshare --mount="$ns_dir/mnt" --propagation private umount /sys/fs/cgroup/unified
-    wrap="nsenter --mount=$ns_dir/mnt %s"
+    inside=(nsenter "--mount=$ns_dir/mnt")
 }
-# shellcheck disable=SC2059  # $wrap is a format: %s is where the wrapped command goes
-wrapped() { if [[ -n $wrap ]]; then printf "$wrap" "$*"; else printf '%s' "$*"; fi; }
+in_namespace() { "${inside[@]}" "$@"; }
 
 cleanup() {
     local rc=$? name
     for name in "${!id_of[@]}"; do
-        timeout 10 bash -c "$(wrapped "${bin_of[$name]}" --root "${root_of[$name]}" delete --force "${id_of[$name]}")" \
+        timeout 10 "${inside[@]}" "${bin_of[$name]}" --root "${root_of[$name]}" delete --force "${id_of[$name]}" \
             >/dev/null 2>&1 || true
     done
     # A runtime that crashed may have left an (empty) cgroup of ours behind: remove only ours.
@@ -82,8 +81,8 @@ echo "== bundle: busybox rootfs, process /bin/true, root read-only ($bundle)"
 "$repo/examples/busybox/make-rootfs.sh" "$rootfs"
 runc spec --bundle "$bundle"   # the reference runtime's default config, the same for every runtime
 mkdir -p "$state"
-mount -t tmpfs -o mode=0700 hutch-bench-state "$state"   # before the wrapper's namespace copies the mounts
-make_wrapper
+mount -t tmpfs -o mode=0700 hutch-bench-state "$state"   # before crun's namespace copies the mounts
+make_crun_namespace
 python3 - "$bundle/config.json" <<'PY'
 import json, sys
 path = sys.argv[1]
@@ -107,7 +106,7 @@ add_runtime() {   # name binary
 }
 smoke() {   # label root command: runs it once; true when it exits 0 and leaves no container behind
     local label=$1 root=$2 cmd=$3 err
-    if ! err=$(timeout 30 bash -c "$cmd" 2>&1 </dev/null); then
+    if ! err=$(timeout 30 "${inside[@]}" bash -c "$cmd" 2>&1 </dev/null); then
         echo "   skipping $label: its smoke run failed: $cmd"
         echo "$err" | tail -5 | sed 's/^/     | /'
         return 1
@@ -126,26 +125,17 @@ if [[ -x $hutch ]]; then add_runtime hutch "$hutch"; else echo "   skipping hutc
 if command -v runc >/dev/null; then add_runtime runc runc; else echo "   skipping runc: not installed"; fi
 if command -v crun >/dev/null; then add_runtime crun crun; else echo "   skipping crun: not installed"; fi
 
-# The entries: each runtime as a user would start it (crun only in the wrapper, where the host needs
-# one); with a wrapper, each runtime inside it too (apples to apples with crun), and the wrapper
-# alone (so that its cost can be subtracted); the floor. Each entry is smoke-tested first.
+# The entries: each runtime's `run`, the floor, and hutch with its state on /tmp. Each entry is
+# smoke-tested first.
 entries=()   # "label<TAB>command"
 declare -A rss_cmd   # name -> the command whose peak RSS is measured (%s: where /usr/bin/time goes)
 for name in hutch runc crun; do
     [[ -n ${cmd_of[$name]:-} ]] || continue
     label=$name
     if [[ $name == hutch ]]; then label="hutch-oci"; fi
-    if [[ $name != crun || -z $wrap ]]; then
-        if smoke "$label run" "${root_of[$name]}" "${cmd_of[$name]}"; then
-            entries+=("$label run"$'\t'"${cmd_of[$name]}")
-            rss_cmd[$name]="%s ${cmd_of[$name]}"
-        fi
-    fi
-    if [[ -n $wrap ]]; then
-        if smoke "$label run (in wrapper)" "${root_of[$name]}" "$(wrapped "${cmd_of[$name]}")"; then
-            entries+=("$label run (in wrapper)"$'\t'"$(wrapped "${cmd_of[$name]}")")
-            [[ -n ${rss_cmd[$name]:-} ]] || rss_cmd[$name]=$(wrapped "%s ${cmd_of[$name]}")
-        fi
+    if smoke "$label run" "${root_of[$name]}" "${cmd_of[$name]}"; then
+        entries+=("$label run"$'\t'"${cmd_of[$name]}")
+        rss_cmd[$name]="%s ${cmd_of[$name]}"
     fi
 done
 [[ ${#entries[@]} -gt 0 ]] || { echo "bench/run.sh: no runtime passed its smoke run" >&2; exit 1; }
@@ -157,11 +147,8 @@ if [[ -n ${cmd_of[hutch]:-} && $disk_fs != tmpfs ]]; then
         entries+=("hutch-oci run (state on /tmp, $disk_fs)"$'\t'"$disk_cmd")
     fi
 fi
-if [[ -n $wrap ]]; then
-    entries+=("wrapper alone (exec /bin/true)"$'\t'"$(wrapped /bin/true)")
-fi
 floor="unshare -m -u -i -n -p -C --fork --root=$rootfs /bin/true"
-smoke_floor=$(bash -c "$floor" 2>&1) || { echo "the floor itself fails: $floor: $smoke_floor" >&2; exit 1; }
+smoke_floor=$(in_namespace bash -c "$floor" 2>&1) || { echo "the floor itself fails: $floor: $smoke_floor" >&2; exit 1; }
 entries+=("floor: unshare + chroot + exec"$'\t'"$floor")
 rss_cmd[floor]="%s $floor"
 
@@ -179,7 +166,7 @@ measure() {   # name total-runs warmup [hyperfine options...]
             args+=(--command-name "${entry%%$'\t'*}" "${entry#*$'\t'}")
         done
         echo "   round $((r + 1))/$rounds: $per runs of each entry"
-        hyperfine -N --style none --time-unit millisecond --warmup "$warm" --runs "$per" "$@" \
+        in_namespace hyperfine -N --style none --time-unit millisecond --warmup "$warm" --runs "$per" "$@" \
             --export-json "$tmp/$name-$r.json" "${args[@]}" >/dev/null
     done
     python3 - "$tmp/$name.json" "$out_dir/results-$name.md" "$tmp/$name"-*.json <<'PY'
@@ -221,7 +208,7 @@ echo "== peak RSS of one run (/usr/bin/time -f %M, median of $rss_runs)"
 rss_of() {   # command (a shell command line whose runtime is started by /usr/bin/time)
     local values=() i
     for ((i = 0; i < rss_runs; i++)); do
-        bash -c "$1" >/dev/null 2>&1 </dev/null || { echo "failed"; return; }
+        in_namespace bash -c "$1" >/dev/null 2>&1 </dev/null || { echo "failed"; return; }
         values+=("$(cat "$tmp/rss")")
     done
     printf '%s\n' "${values[@]}" | sort -n | sed -n "$(((rss_runs + 1) / 2))p"
@@ -238,10 +225,10 @@ done
 
 summary=$out_dir/results-summary.md
 python3 - "$tmp/back-to-back.json" "$tmp/cold.json" "$summary" "$runs" "$warmup" "$cold_runs" "$rounds" \
-    "$(for k in "${!rss[@]}"; do printf '%s=%s;' "$k" "${rss[$k]}"; done)" "${wrap//$ns_dir\/mnt/NS}" \
+    "$(for k in "${!rss[@]}"; do printf '%s=%s;' "$k" "${rss[$k]}"; done)" "${#inside[@]}" \
     "$load" <<'PY'
 import json, sys, subprocess, platform, datetime
-b2b_path, cold_path, out, runs, warmup, cold_runs, rounds, rss_arg, wrap, load = sys.argv[1:]
+b2b_path, cold_path, out, runs, warmup, cold_runs, rounds, rss_arg, in_namespace, load = sys.argv[1:]
 b2b = {r["command"]: r for r in json.load(open(b2b_path))["results"]}
 cold = {r["command"]: r for r in json.load(open(cold_path))["results"]}
 rss = dict(kv.split("=", 1) for kv in rss_arg.split(";") if kv)
@@ -266,11 +253,10 @@ lines = [
 for name, r in b2b.items():
     c = cold.get(name)
     lines.append(f"| {name} | {ms(r)} ({spread(r)}) | {ms(c) + ' (' + spread(c) + ')' if c else '-'} |")
-if wrap:
-    lines += ["", "The wrapper is `" + wrap.replace("%s", "RUNTIME ...") + "` (NS: a mount namespace made once "
-              "where /sys/fs/cgroup/unified is unmounted): crun 1.8 refuses this hybrid cgroup host without it. "
-              "crun's own time is about `crun run (in wrapper)` minus `wrapper alone` plus the exec of "
-              "/bin/true that the latter includes (about 0.4 ms)."]
+if in_namespace != "0":
+    lines += ["", "Every entry ran in one mount namespace, made once, where /sys/fs/cgroup/unified is "
+              "unmounted: crun 1.8 refuses this hybrid cgroup host otherwise. hyperfine itself ran in it "
+              "(`nsenter --mount=NS hyperfine ...`), so no runtime pays a wrapper per run."]
 lines += ["", "Peak RSS of one run (`/usr/bin/time -f %M`, KiB, median of the runs; the largest process of the tree the runtime waits for):", "",
           "| runtime | peak RSS (KiB) |", "|---|---|"]
 for k, v in rss.items():
