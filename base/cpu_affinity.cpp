@@ -19,11 +19,6 @@ cpu_set_t other_cpus() {
     return others;
 }
 
-void move_off_this_cpu(pthread_t thread) {
-    cpu_set_t others = other_cpus();
-    if (CPU_COUNT(&others) > 0) ::pthread_setaffinity_np(thread, sizeof others, &others);
-}
-
 void move_to(pid_t pid, const cpu_set_t& cpus) {
     if (CPU_COUNT(&cpus) > 0) ::sched_setaffinity(pid, sizeof cpus, &cpus);
 }

@@ -1,13 +1,12 @@
-// Spreading the start path over two CPUs. This kernel starts a new thread or process on its
-// creator's CPU, where it waits until the creator blocks, even with another CPU idle: the
-// container's process making its network namespace and mounts while the parent makes the cgroups,
-// or the thread that unmounts a finished container while its cgroups are removed, would take
-// turns on one CPU with their creator. A new task that has not run yet is
-// moved to the other allowed CPUs instead (cheap: nothing to stop). A process must get its mask
-// back before it runs anything of the user's. With a single CPU allowed, nothing is moved.
+// Spreading the start path over two CPUs. This kernel starts a new process on its creator's CPU,
+// where it either waits until the creator blocks, even with another CPU idle, or runs first while
+// the creator waits: the container's process making its network namespace and mounts and the
+// parent making the cgroups would take turns on one CPU. The new process is moved to the other
+// allowed CPUs instead: by its parent if it has not run yet (cheap: nothing to stop), by itself if
+// it runs first. It must get its mask back before it runs anything of the user's. With a single
+// CPU allowed, nothing is moved.
 #pragma once
 
-#include <pthread.h>
 #include <sched.h>
 #include <sys/types.h>
 
@@ -19,7 +18,6 @@ cpu_set_t allowed_cpus();
 // The allowed CPUs but the caller's current one; empty when there is no other.
 cpu_set_t other_cpus();
 
-void move_off_this_cpu(pthread_t thread);
 // Restricts a process (0: the caller) to `cpus`; does nothing when `cpus` is empty.
 void move_to(pid_t pid, const cpu_set_t& cpus);
 

@@ -105,6 +105,16 @@ ErrorOr<Container> Container::make_new(const std::string& root, const std::strin
     return c;
 }
 
+// The lock fd stays open, so that relock() locks the very directory that was unlocked.
+void Container::unlock() { ::flock(lock_.get(), LOCK_UN); }
+
+ErrorOr<bool> Container::relock() {
+    if (::flock(lock_.get(), LOCK_EX) != 0) return fail_errno("lock " + dir_);
+    struct stat st;
+    if (::fstat(lock_.get(), &st) != 0) return fail_errno("stat " + dir_);
+    return st.st_nlink > 0;
+}
+
 ErrorOr<Container> Container::open(const std::string& root, const std::string& id) {
     TRY(validate_container_id(id));
     std::string dir = root + "/" + id;

@@ -56,7 +56,10 @@ public:
     void mark_created() { creating_ = false; }
     ErrorOr<void> remove_directory();
     // Lets other commands work on the container while this one waits (run in the foreground).
-    void unlock() { lock_.reset(); }
+    void unlock();
+    // Takes the lock again after unlock(). False when another command removed the directory
+    // meanwhile: it is then no longer this container's, even if one of the same id was made since.
+    ErrorOr<bool> relock();
     // The container's process must close its inherited copy, or it would hold the lock for life.
     int lock_fd() const { return lock_.get(); }
 

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
-#include "runtime/background_close.h"
+#include "runtime/close_when_exited.h"
 #include "runtime/create_internal.h"
 
 namespace hutch::runtime {
@@ -129,15 +129,17 @@ ErrorOr<int> run(const CreateOptions& options, bool detach) {
     }
     log::debug("run: started");
     if (detach) return 0;
+    int pidfd = created.launched.pidfd.get();
+    CloseWhenExited unmount_all(std::move(mount_ns), pidfd);
     container.unlock();
-    int status = supervise(created.launched.pidfd.get(), signal_fd.get(),
+    int status = supervise(pidfd, signal_fd.get(),
                            created.launched.pty_master ? created.launched.pty_master.get() : -1);
     log::debug("run: the process exited");
-    BackgroundClose unmount_all(std::move(mount_ns));
     // Deleted like runc's run does, unless another command removed it meanwhile.
-    auto reopened = Container::open(options.root, options.id);
-    if (reopened) {
-        auto destroyed = destroy_container(*reopened);
+    auto ours = container.relock();
+    if (!ours) log::error(ours.error().message);
+    if (ours && *ours) {
+        auto destroyed = destroy_container(container);
         if (!destroyed) log::error(destroyed.error().message);
     }
     log::debug("run: deleted");

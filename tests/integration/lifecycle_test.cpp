@@ -174,6 +174,42 @@ TEST_CASE("run forwards signals to the container", "[lifecycle]") {
     CHECK(WEXITSTATUS(status) == 42);
 }
 
+TEST_CASE("run leaves alone a container of the same id made after its own was deleted", "[lifecycle]") {
+    Runtime rt;
+    Bundle bundle;
+    bundle.set_args({"sleep", "1000"});
+    bundle.save();
+    std::string id = unique_id();
+    std::string binary = HUTCH_OCI_BINARY;
+    std::vector<std::string> args = {binary, "--root", rt.root(), "run", "--bundle", bundle.path(), id};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    struct Runner {  // killed and reaped whatever happens; rt's destructor then removes containers
+        pid_t pid = -1;
+        ~Runner() {
+            if (pid > 0 && ::kill(pid, SIGKILL) == 0) ::waitpid(pid, nullptr, 0);
+        }
+    } runner;
+    REQUIRE(posix_spawn(&runner.pid, argv[0], nullptr, nullptr, argv.data(), environ) == 0);
+    REQUIRE(wait_for_status(rt, id, "running") == "running");
+    // The foreground run is stopped while another command deletes its container and makes a new
+    // one of the same id: when it goes on, the directory it finds under that id is not its own.
+    REQUIRE(::kill(runner.pid, SIGSTOP) == 0);
+    REQUIRE(rt({"delete", "--force", id}).status == 0);
+    REQUIRE(rt({"run", "--detach", "--bundle", bundle.path(), id}).status == 0);
+    pid_t second = rt.state(id)["pid"].get<pid_t>();
+    REQUIRE(::kill(runner.pid, SIGCONT) == 0);
+    int status = 0;
+    REQUIRE(::waitpid(runner.pid, &status, 0) == runner.pid);
+    runner.pid = -1;
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 128 + SIGKILL);
+    CHECK(rt.state(id)["status"] == "running");
+    CHECK(process_alive(second));
+    REQUIRE(rt({"delete", "--force", id}).status == 0);
+}
+
 TEST_CASE("run --detach leaves the container running; kill --all and list see it", "[lifecycle]") {
     Runtime rt;
     Bundle bundle;
