@@ -141,8 +141,11 @@ TEST_CASE("a runc-like rootfs: mounts, devices, masked and read-only paths", "[r
     std::ofstream(data.path() + "/hello") << "hello";
     std::ofstream(data.path() + "/file.conf") << "conf";
     std::ofstream(root.path + "/root/.profile") << "profile";
-    fs::create_directories(root.path + "/srv/masked");
-    std::ofstream(root.path + "/srv/masked/secret") << "secret";
+    // Two masked directories: the first gets a new tmpfs, the second a bind of it.
+    for (const char* dir : {"/srv/masked", "/srv/masked2"}) {
+        fs::create_directories(root.path + dir);
+        std::ofstream(root.path + dir + "/secret") << "secret";
+    }
     std::ofstream(root.path + "/srv/secret.txt") << "secret";
 
     spec::Spec s;
@@ -152,7 +155,8 @@ TEST_CASE("a runc-like rootfs: mounts, devices, masked and read-only paths", "[r
     s.mounts.push_back(mnt("/root", "tmpfs", "tmpfs", {"tmpcopyup", "mode=700"}));
     s.linux_.emplace();
     s.linux_->devices.push_back({"c", "/dev/fuse", 10, 229, 0600, 1, 2});
-    s.linux_->masked_paths = {"/proc/kcore", "/srv/masked", "/srv/secret.txt", "/does/not/exist"};
+    s.linux_->masked_paths = {"/proc/kcore", "/srv/masked", "/srv/secret.txt", "/does/not/exist",
+                              "/srv/masked2"};
     s.linux_->readonly_paths = {"/proc/sys", "/etc", "/does/not/exist"};
     REQUIRE(rootfs::validate(s));
 
@@ -197,8 +201,11 @@ TEST_CASE("a runc-like rootfs: mounts, devices, masked and read-only paths", "[r
         // Masked and read-only paths.
         if (access("/proc/kcore", F_OK) == 0) EXPECT(read_or("/proc/kcore") == "", "/proc/kcore not masked");
         EXPECT(read_or("/srv/secret.txt") == "", "masked file readable");
-        EXPECT(access("/srv/masked/secret", F_OK) != 0, "masked dir content visible");
-        EXPECT(errno_of_create("/srv/masked/x") == EROFS, "masked dir writable");
+        for (std::string dir : {"/srv/masked", "/srv/masked2"}) {
+            EXPECT(access((dir + "/secret").c_str(), F_OK) != 0, dir + ": masked dir content visible");
+            EXPECT(errno_of_create(dir + "/x") == EROFS, dir + ": masked dir writable");
+            EXPECT(mount_line(dir).find(" tmpfs ") != std::string::npos, dir + ": not a tmpfs");
+        }
         EXPECT(errno_of_create("/etc/new") == EROFS, "readonly /etc writable");
         int fd = open("/proc/sys/kernel/hostname", O_WRONLY | O_CLOEXEC);
         EXPECT(fd < 0 && errno == EROFS, "/proc/sys writable");
