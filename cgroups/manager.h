@@ -16,6 +16,12 @@
 
 namespace hutch::cgroups {
 
+// One v1 hierarchy as a container sees it: bind `dir` where the host has `mountpoint`.
+struct HierarchyBind {
+    std::string mountpoint;  // "/sys/fs/cgroup/cpu,cpuacct"
+    std::string dir;         // "/sys/fs/cgroup/cpu,cpuacct/user.slice/ID"
+};
+
 class Manager {
 public:
     virtual ~Manager() = default;
@@ -43,6 +49,10 @@ public:
     // Controller (or "name=systemd") -> absolute directory, kept in the container's state so
     // that later commands can reopen the manager with from_paths().
     virtual std::map<std::string, std::string> paths() const = 0;
+
+    // What the container's own cgroup mount shows: for each hierarchy, where the host mounts it
+    // and the container's directory in it. Empty for a manager reopened with from_paths().
+    virtual std::vector<HierarchyBind> hierarchy_binds() const = 0;
 };
 
 // Picks the driver for this host and resolves cgroupsPath: an absolute path is taken from each

@@ -77,7 +77,7 @@ ErrorOr<std::vector<Placement>> resolve_placements(const std::vector<Hierarchy>&
     for (const Hierarchy& hierarchy : hierarchies) {
         std::string base = hierarchy.mountpoint;
         if (!absolute) base = join(base, TRY(own_relative(hierarchy, own)));
-        placements.push_back(Placement{hierarchy.controllers, join(base, relative)});
+        placements.push_back(Placement{hierarchy.controllers, join(base, relative), hierarchy.mountpoint});
     }
     if (placements.empty()) return fail("cgroups: no cgroup v1 hierarchy is mounted on this host");
     return placements;

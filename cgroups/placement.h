@@ -16,6 +16,7 @@ namespace hutch::cgroups {
 struct Placement {
     std::vector<std::string> controllers;
     std::string dir;
+    std::string mountpoint{};  // the hierarchy's; empty in a manager reopened from saved paths
 };
 
 // Refuses what the cgroupfs driver cannot take: ".." components (they would escape the

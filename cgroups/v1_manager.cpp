@@ -137,6 +137,13 @@ public:
         return {};
     }
 
+    std::vector<HierarchyBind> hierarchy_binds() const override {
+        std::vector<HierarchyBind> binds;
+        for (const Placement& placement : placements_)
+            if (!placement.mountpoint.empty()) binds.push_back({placement.mountpoint, placement.dir});
+        return binds;
+    }
+
     std::map<std::string, std::string> paths() const override {
         std::map<std::string, std::string> out;
         for (const Placement& placement : placements_) {

@@ -35,14 +35,18 @@ namespace hutch::rootfs {
 // are checked so that bad input fails early with a one-line error naming the field.
 ErrorOr<void> validate(const spec::Spec& spec);
 
-// The container's cgroup directory per v1 controller ("cpu", "name=systemd"), which its cgroup
-// mounts show; a hierarchy without an entry is shown whole.
-using CgroupDirs = std::map<std::string, std::string>;
+// One cgroup v1 hierarchy in the container's cgroup mount: `source` (the container's own cgroup
+// directory in it, or the whole hierarchy) bound at the last component of `mountpoint`.
+struct CgroupBind {
+    std::string mountpoint;  // the host's: "/sys/fs/cgroup/cpu,cpuacct"
+    std::string source;
+};
 
 // The step where the runtime waits for the cgroups its parent makes meanwhile, joins them, and
-// returns their directories. prepare_rootfs() runs it exactly once: just before the first cgroup
-// mount, or after the last mount if none is.
-using JoinCgroups = std::function<ErrorOr<CgroupDirs>()>;
+// returns what the container's cgroup mount binds. prepare_rootfs() runs it exactly once: just
+// before the first cgroup mount, or after the last mount if none is. Without it, a cgroup mount
+// shows every host hierarchy whole.
+using JoinCgroups = std::function<ErrorOr<std::vector<CgroupBind>>()>;
 
 // Before pivot_root: "/" made rslave (or linux.rootfsPropagation), the rootfs bound onto itself,
 // every mount of config.json in order, then /dev (devices and symlinks) when config mounts /dev.

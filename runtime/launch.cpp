@@ -72,18 +72,32 @@ ErrorOr<void> join_cgroups(std::span<const UniqueFd> files) {
     return {};
 }
 
-// Waits for the parent's cgroups and joins them. Returns their directories (cgroups::Manager's
-// paths()), which the container's cgroup mounts show.
-ErrorOr<rootfs::CgroupDirs> join_cgroups_from_parent(const ChildContext& ctx, const SyncChannel& channel) {
+// The parent's hierarchy_binds() as joins_ready carries them: [[mountpoint, dir], ...].
+std::string binds_to_text(const std::vector<cgroups::HierarchyBind>& binds) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& bind : binds) list.push_back({bind.mountpoint, bind.dir});
+    return list.dump();
+}
+
+ErrorOr<std::vector<rootfs::CgroupBind>> binds_from_text(const std::string& text) {
+    auto list = nlohmann::json::parse(text, nullptr, false);
+    if (!list.is_array()) return fail("sync channel: no cgroup hierarchies from the parent");
+    std::vector<rootfs::CgroupBind> binds;
+    for (const auto& bind : list) {
+        if (!bind.is_array() || bind.size() != 2 || !bind[0].is_string() || !bind[1].is_string())
+            return fail("sync channel: a malformed cgroup hierarchy from the parent");
+        binds.push_back({bind[0].get<std::string>(), bind[1].get<std::string>()});
+    }
+    return binds;
+}
+
+// Waits for the parent's cgroups and joins them. Returns what the container's cgroup mounts bind.
+ErrorOr<std::vector<rootfs::CgroupBind>> join_cgroups_from_parent(const ChildContext& ctx,
+                                                                  const SyncChannel& channel) {
     auto ready = TRY(channel.expect(SyncMessage::joins_ready));
     restore_cpus(ctx.cpus);  // after the parent moved this process, which happened before it sent
     TRY(join_cgroups(ready.fds));
-    auto paths = nlohmann::json::parse(ready.text, nullptr, false);
-    if (!paths.is_object()) return fail("sync channel: no cgroup directories from the parent");
-    rootfs::CgroupDirs dirs;
-    for (const auto& [controller, dir] : paths.items())
-        if (dir.is_string()) dirs[controller] = dir.get<std::string>();
-    return dirs;
+    return binds_from_text(ready.text);
 }
 
 ErrorOr<void> enter_namespaces(ChildContext& ctx, const SyncChannel& channel) {
@@ -241,10 +255,10 @@ ErrorOr<void> child_setup(ChildContext& ctx, const SyncChannel& channel) {
     // The parent makes the cgroups while the network namespace and the mounts are set up; the
     // child joins them before the first cgroup mount (which shows them), or else right after the
     // mounts: before any hook or user code.
-    auto join = [&]() -> ErrorOr<rootfs::CgroupDirs> {
-        auto dirs = TRY(join_cgroups_from_parent(ctx, channel));
+    auto join = [&]() -> ErrorOr<std::vector<rootfs::CgroupBind>> {
+        auto binds = TRY(join_cgroups_from_parent(ctx, channel));
         log::debug("child: in its cgroups");
-        return dirs;
+        return binds;
     };
     TRY(rootfs::prepare_rootfs(spec, ctx.options.rootfs, join));
     log::debug("child: mounts done");
@@ -356,9 +370,8 @@ ErrorOr<void> supervise_setup(const spec::Spec& spec, Container& container, cons
     auto join_files = TRY(cgroups.open_self_join_files());
     std::vector<int> fds;
     for (const auto& fd : join_files) fds.push_back(fd.get());
-    container.state.cgroup_paths = cgroups.paths();
-    std::string dirs = nlohmann::json(container.state.cgroup_paths).dump();
-    if (auto sent = channel.send(SyncMessage::joins_ready, dirs, fds); !sent) {
+    if (auto sent = channel.send(SyncMessage::joins_ready, binds_to_text(cgroups.hierarchy_binds()), fds);
+        !sent) {
         // The child is gone: what it said before it went says more than the broken pipe.
         auto last = channel.receive();
         if (last && last->type == SyncMessage::error) return fail(last->text);
@@ -367,6 +380,7 @@ ErrorOr<void> supervise_setup(const spec::Spec& spec, Container& container, cons
     // Saved while the child sets up its mounts, off the critical path: no other command can read
     // it before create returns, since the container's directory is locked until then.
     container.state.pid_start_time = process_start_time(launched.pid);
+    container.state.cgroup_paths = cgroups.paths();
     TRY(container.save());
     log::debug("launch: state saved");
     // Queued now, read by the child once it is created: nothing that can fail is left before it.
