@@ -200,29 +200,72 @@ uint64_t mount_attrs_of(unsigned long flags) {
     return attrs;
 }
 
+std::string hierarchy_name(const CgroupBind& bind) {
+    return bind.mountpoint.substr(bind.mountpoint.rfind('/') + 1);
+}
+
+// One recursive change makes the tmpfs and every bind in it read-only (nosuid, ...) at once.
+ErrorOr<void> set_attrs_recursively(int top, unsigned long flags) {
+    struct mount_attr attr {};
+    attr.attr_set = mount_attrs_of(flags);
+    if (attr.attr_set && ::mount_setattr(top, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) != 0)
+        return fail_errno("mount_setattr");
+    return {};
+}
+
+// What build_cgroup_mounts() can do ahead: the usual per-mount flags, nothing else.
+bool can_build_ahead(const MountOptions& opts) {
+    constexpr unsigned long kUsual = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RELATIME;
+    return (opts.flags & ~kUsual) == 0 && opts.data.empty() && !opts.tmpcopyup;
+}
+
+// A cgroup mount built ahead, detached: a tmpfs with a bind of each hierarchy, which the
+// container's process attaches whole.
+ErrorOr<UniqueFd> build_cgroup_mount(const MountOptions& opts, const std::vector<CgroupBind>& binds) {
+    UniqueFd fs(::fsopen("tmpfs", FSOPEN_CLOEXEC));
+    if (!fs) return fail_errno("fsopen tmpfs");
+    if (::fsconfig(fs.get(), FSCONFIG_SET_STRING, "source", "tmpfs", 0) != 0 ||
+        ::fsconfig(fs.get(), FSCONFIG_SET_STRING, "mode", "755", 0) != 0 ||
+        ::fsconfig(fs.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0)
+        return fail_errno("create tmpfs");
+    UniqueFd top(::fsmount(fs.get(), FSMOUNT_CLOEXEC, 0));
+    if (!top) return fail_errno("fsmount tmpfs");
+    for (const auto& bind : binds) {
+        std::string name = hierarchy_name(bind);
+        if (::mkdirat(top.get(), name.c_str(), 0755) != 0) return fail_errno("mkdir " + name);
+        UniqueFd tree(
+            ::open_tree(AT_FDCWD, bind.source.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE));
+        if (!tree) return fail_errno("open_tree " + bind.source);
+        // Refused (EINVAL) before Linux 6.15: no mounts under a detached one.
+        if (::move_mount(tree.get(), "", top.get(), name.c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0)
+            return fail_errno("move_mount " + name);
+    }
+    TRY(set_attrs_recursively(top.get(), opts.flags));
+    return top;
+}
+
 ErrorOr<void> mount_cgroup_v1(int root_fd, const spec::Mount& m, const MountOptions& opts,
-                              const std::vector<CgroupBind>& binds) {
+                              const std::vector<CgroupBind>& binds, int built) {
     UniqueFd target = TRY(open_in_root(root_fd, m.destination, Create::directory));
     TRY(refuse_procfs_target(target.get(), m.destination));
+    if (built >= 0) {
+        if (::move_mount(built, "", target.get(), "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0)
+            return fail_errno("attach the cgroup mount");
+        return {};
+    }
     unsigned long flags = opts.flags & ~(kBindMechanics | MS_RDONLY);
     TRY(sys_mount("tmpfs", fd_path(target.get()), "tmpfs", flags, "mode=755", "mount tmpfs"));
     // The tmpfs is new and empty, so nothing in it can be a symlink: each hierarchy's directory
     // is made and mounted on relative to it, without resolving the path again.
     UniqueFd top = TRY(open_in_root(root_fd, m.destination, Create::nothing));
     for (const auto& bind : binds) {
-        std::string name = bind.mountpoint.substr(bind.mountpoint.rfind('/') + 1);
+        std::string name = hierarchy_name(bind);
         if (::mkdirat(top.get(), name.c_str(), 0755) != 0) return fail_errno("mkdir " + name);
         TRY_CTX(sys_mount(bind.source, fd_path(top.get()) + "/" + name, nullptr, MS_BIND | MS_REC, nullptr,
                           "bind"),
                 name);
     }
-    // One recursive change makes the tmpfs and every bind in it read-only (nosuid, ...) at once.
-    struct mount_attr attr {};
-    attr.attr_set = mount_attrs_of(opts.flags);
-    if (attr.attr_set &&
-        ::mount_setattr(top.get(), "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) != 0)
-        return fail_errno("mount_setattr " + m.destination);
-    return {};
+    return set_attrs_recursively(top.get(), opts.flags);
 }
 
 // ---- everything else: a new filesystem instance ----
@@ -247,12 +290,14 @@ ErrorOr<void> mount_filesystem(int root_fd, const spec::Mount& m, const MountOpt
     return {};
 }
 
-ErrorOr<void> mount_one(int root_fd, const spec::Mount& m, const std::vector<CgroupBind>& cgroup_binds) {
+// built: this mount, when it is a cgroup mount that the runtime built ahead, else -1.
+ErrorOr<void> mount_one(int root_fd, const spec::Mount& m, const std::vector<CgroupBind>& cgroup_binds,
+                        int built) {
     auto opts = TRY(parse_mount_options(m.options));
     if (is_bind_mount(m))
         TRY(mount_bind(root_fd, m, opts));
     else if (m.type == "cgroup")
-        TRY(mount_cgroup_v1(root_fd, m, opts, cgroup_binds));
+        TRY(mount_cgroup_v1(root_fd, m, opts, cgroup_binds, built));
     else
         TRY(mount_filesystem(root_fd, m, opts));
     return apply_propagation_and_attrs(root_fd, m, opts);
@@ -313,6 +358,19 @@ std::optional<MountInfo> parse_mountinfo_line(const std::string& line) {
 
 }  // namespace
 
+std::vector<UniqueFd> build_cgroup_mounts(const spec::Spec& spec, const std::vector<CgroupBind>& binds) {
+    std::vector<UniqueFd> built;
+    for (const auto& m : spec.mounts) {
+        if (m.type != "cgroup") continue;
+        auto opts = parse_mount_options(m.options);
+        if (!opts || !can_build_ahead(*opts)) return {};
+        auto mount = build_cgroup_mount(*opts, binds);
+        if (!mount) return {};
+        built.push_back(std::move(*mount));
+    }
+    return built;
+}
+
 ErrorOr<std::vector<MountInfo>> read_mountinfo(const std::string& path) {
     std::string text = TRY(read_file(path));
     std::vector<MountInfo> out;
@@ -333,11 +391,11 @@ ErrorOr<void> prepare_rootfs(const spec::Spec& spec, const std::string& rootfs,
     // After rslave or rprivate no mount is shared or unbindable, and the runtime says what the
     // cgroup mounts bind: only otherwise is the mount table (0.08 ms to read here) needed.
     bool none_shared = (applied & MS_REC) && (applied & (MS_SLAVE | MS_PRIVATE));
-    std::vector<CgroupBind> cgroup_binds;
+    CgroupView cgroups;
     if (!none_shared || !join_cgroups) {
         auto host_mounts = TRY(read_mountinfo());
         TRY(make_rootfs_parent_private(host_mounts, rootfs));
-        if (!join_cgroups) cgroup_binds = whole_host_hierarchies(host_mounts, rootfs);
+        if (!join_cgroups) cgroups.binds = whole_host_hierarchies(host_mounts, rootfs);
     }
     // A mount point of its own, so that pivot_root can take it and the mounts below stay with it.
     TRY(sys_mount(rootfs, rootfs, nullptr, MS_BIND | MS_REC, nullptr,
@@ -348,13 +406,19 @@ ErrorOr<void> prepare_rootfs(const spec::Spec& spec, const std::string& rootfs,
     auto join_once = [&]() -> ErrorOr<void> {
         if (joined || !join_cgroups) return {};
         joined = true;
-        cgroup_binds = TRY(join_cgroups());
+        cgroups = TRY(join_cgroups());
         return {};
     };
+    size_t cgroup_mounts = 0;
     for (size_t i = 0; i < spec.mounts.size(); ++i) {
         const auto& m = spec.mounts[i];
-        if (m.type == "cgroup") TRY(join_once());
-        TRY_CTX(mount_one(root_fd.get(), m, cgroup_binds),
+        int built = -1;
+        if (m.type == "cgroup") {
+            TRY(join_once());
+            if (cgroup_mounts < cgroups.built.size()) built = cgroups.built[cgroup_mounts].get();
+            ++cgroup_mounts;
+        }
+        TRY_CTX(mount_one(root_fd.get(), m, cgroups.binds, built),
                 "mounts[" + std::to_string(i) + "] (" + m.destination + ")");
     }
     TRY(join_once());

@@ -77,6 +77,11 @@ ErrorOr<Plan> plan(const spec::Spec& spec) {
     return p;
 }
 
+bool Plan::other_user_namespace() const {
+    return new_user ||
+           std::ranges::any_of(joins, [](const JoinTarget& j) { return j.type == NamespaceType::user; });
+}
+
 ErrorOr<void> join_all(const Plan& plan) {
     for (const auto& target : plan.joins)
         if (::setns(target.fd.get(), clone_flag(target.type)) != 0)

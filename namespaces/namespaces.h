@@ -29,6 +29,9 @@ struct Plan {
     UniqueFd pid_join;              // a pid namespace is joined by the parent (pid_for_children)
     bool new_user = false;          // the parent writes uid_map/gid_map after clone
     bool new_cgroup = false;        // unshared by the child after it moved into its cgroups
+
+    // The child ends up in a user namespace other than hutch's: a new one, or a joined one.
+    bool other_user_namespace() const;
 };
 
 ErrorOr<Plan> plan(const spec::Spec& spec);

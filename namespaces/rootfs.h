@@ -42,11 +42,24 @@ struct CgroupBind {
     std::string source;
 };
 
+// What the container's process learns when it joins its cgroups: what its cgroup mounts bind and,
+// when the runtime could build them ahead (build_cgroup_mounts), the mounts themselves, detached,
+// one per mount of type "cgroup" in config.json, in order: the process then only attaches them.
+struct CgroupView {
+    std::vector<CgroupBind> binds;
+    std::vector<UniqueFd> built;
+};
+
+// The runtime's half: every cgroup mount of config.json, built while the container's process
+// makes its other mounts. Empty when one of them cannot be: options the process applies itself,
+// or a kernel before 6.15 (no mounts under a detached one). The process then builds them.
+std::vector<UniqueFd> build_cgroup_mounts(const spec::Spec& spec, const std::vector<CgroupBind>& binds);
+
 // The step where the runtime waits for the cgroups its parent makes meanwhile, joins them, and
-// returns what the container's cgroup mount binds. prepare_rootfs() runs it exactly once: just
-// before the first cgroup mount, or after the last mount if none is. Without it, a cgroup mount
-// shows every host hierarchy whole.
-using JoinCgroups = std::function<ErrorOr<std::vector<CgroupBind>>()>;
+// returns the view above. prepare_rootfs() runs it exactly once: just before the first cgroup
+// mount, or after the last mount if none is. Without it, a cgroup mount shows every host
+// hierarchy whole.
+using JoinCgroups = std::function<ErrorOr<CgroupView>()>;
 
 // Before pivot_root: "/" made rslave (or linux.rootfsPropagation), the rootfs bound onto itself,
 // every mount of config.json in order, then /dev (devices and symlinks) when config mounts /dev.

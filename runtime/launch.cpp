@@ -72,10 +72,10 @@ ErrorOr<void> join_cgroups(std::span<const UniqueFd> files) {
     return {};
 }
 
-// The parent's hierarchy_binds() as joins_ready carries them: [[mountpoint, dir], ...].
-std::string binds_to_text(const std::vector<cgroups::HierarchyBind>& binds) {
+// joins_ready's text: the hierarchies the container's cgroup mounts bind, [[mountpoint, dir], ...].
+std::string binds_to_text(const std::vector<rootfs::CgroupBind>& binds) {
     nlohmann::json list = nlohmann::json::array();
-    for (const auto& bind : binds) list.push_back({bind.mountpoint, bind.dir});
+    for (const auto& bind : binds) list.push_back({bind.mountpoint, bind.source});
     return list.dump();
 }
 
@@ -91,13 +91,15 @@ ErrorOr<std::vector<rootfs::CgroupBind>> binds_from_text(const std::string& text
     return binds;
 }
 
-// Waits for the parent's cgroups and joins them. Returns what the container's cgroup mounts bind.
-ErrorOr<std::vector<rootfs::CgroupBind>> join_cgroups_from_parent(const ChildContext& ctx,
-                                                                  const SyncChannel& channel) {
+// Waits for the parent's cgroups and joins them, then takes the cgroup mounts the parent built
+// meanwhile. Returns what the container's cgroup mounts show.
+ErrorOr<rootfs::CgroupView> join_cgroups_from_parent(const ChildContext& ctx, const SyncChannel& channel) {
     auto ready = TRY(channel.expect(SyncMessage::joins_ready));
     restore_cpus(ctx.cpus);  // after the parent moved this process, which happened before it sent
     TRY(join_cgroups(ready.fds));
-    return binds_from_text(ready.text);
+    rootfs::CgroupView view{.binds = TRY(binds_from_text(ready.text)),
+                            .built = TRY(channel.expect(SyncMessage::cgroup_mounts)).fds};
+    return view;
 }
 
 ErrorOr<void> enter_namespaces(ChildContext& ctx, const SyncChannel& channel) {
@@ -255,10 +257,10 @@ ErrorOr<void> child_setup(ChildContext& ctx, const SyncChannel& channel) {
     // The parent makes the cgroups while the network namespace and the mounts are set up; the
     // child joins them before the first cgroup mount (which shows them), or else right after the
     // mounts: before any hook or user code.
-    auto join = [&]() -> ErrorOr<std::vector<rootfs::CgroupBind>> {
-        auto binds = TRY(join_cgroups_from_parent(ctx, channel));
+    auto join = [&]() -> ErrorOr<rootfs::CgroupView> {
+        auto view = TRY(join_cgroups_from_parent(ctx, channel));
         log::debug("child: in its cgroups");
-        return binds;
+        return view;
     };
     TRY(rootfs::prepare_rootfs(spec, ctx.options.rootfs, join));
     log::debug("child: mounts done");
@@ -368,10 +370,19 @@ ErrorOr<void> supervise_setup(const spec::Spec& spec, Container& container, cons
     TRY(cgroups.create(options.resources));
     log::debug("launch: cgroups made");
     auto join_files = TRY(cgroups.open_self_join_files());
+    std::vector<rootfs::CgroupBind> binds;
+    for (const auto& bind : cgroups.hierarchy_binds()) binds.push_back({bind.mountpoint, bind.dir});
     std::vector<int> fds;
     for (const auto& fd : join_files) fds.push_back(fd.get());
-    if (auto sent = channel.send(SyncMessage::joins_ready, binds_to_text(cgroups.hierarchy_binds()), fds);
-        !sent) {
+    auto sent = channel.send(SyncMessage::joins_ready, binds_to_text(binds), fds);
+    // Built while the child joins the cgroups and makes its first mounts. Not for a child in a
+    // user namespace other than hutch's, which must own what it mounts.
+    std::vector<UniqueFd> built;
+    if (sent && !ctx.ns.other_user_namespace()) built = rootfs::build_cgroup_mounts(spec, binds);
+    fds.clear();
+    for (const auto& fd : built) fds.push_back(fd.get());
+    if (sent) sent = channel.send(SyncMessage::cgroup_mounts, {}, fds);
+    if (!sent) {
         // The child is gone: what it said before it went says more than the broken pipe.
         auto last = channel.receive();
         if (last && last->type == SyncMessage::error) return fail(last->text);

@@ -129,7 +129,9 @@ TEST_CASE("mounts carry their flags; masked and read-only paths hold", "[isolati
                    "echo 1 > /proc/sys/kernel/ostype 2>&1; echo sys=$?; "
                    "wc -c < /proc/timer_list; ls /sys/firmware | wc -l; "
                    "test -c /dev/null && test -c /dev/zero && test -c /dev/urandom && echo devices; "
-                   "readlink /dev/fd; readlink /dev/ptmx; ls /dev/pts /dev/mqueue >/dev/null && echo dirs");
+                   "readlink /dev/fd; readlink /dev/ptmx; ls /dev/pts /dev/mqueue >/dev/null && echo dirs; "
+                   "grep -E ' /sys/fs/cgroup(/memory)? ' /proc/self/mountinfo; "
+                   "mkdir /sys/fs/cgroup/memory/sub 2>&1; echo cgroup=$?");
     REQUIRE(r.status == 0);
     INFO(r.out);
     CHECK(r.out.find(" / ro,") != std::string::npos);  // root.readonly
@@ -140,6 +142,11 @@ TEST_CASE("mounts carry their flags; masked and read-only paths hold", "[isolati
     CHECK(r.out.find("/proc/self/fd\npts/ptmx\n") != std::string::npos);
     CHECK(r.out.find("dirs") != std::string::npos);
     CHECK(r.out.find("\n0\n0\n") != std::string::npos);  // /proc/timer_list masked, /sys/firmware empty
+    // The cgroup mount (built by hutch, attached by the container's process): a read-only tmpfs
+    // holding read-only binds of the container's own cgroups.
+    CHECK(r.out.find("/sys/fs/cgroup ro,nosuid,nodev,noexec") != std::string::npos);
+    CHECK(r.out.find("/sys/fs/cgroup/memory ro,nosuid,nodev,noexec") != std::string::npos);
+    CHECK(r.out.find("cgroup=1") != std::string::npos);
 }
 
 TEST_CASE("capabilities of root are the config's sets", "[isolation]") {
