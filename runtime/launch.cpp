@@ -355,6 +355,25 @@ ErrorOr<ChildContext> prepare_child(const spec::Spec& spec, Container& container
     return ctx;
 }
 
+std::vector<int> fds_of(const std::vector<UniqueFd>& owned) {
+    std::vector<int> fds;
+    for (const auto& fd : owned) fds.push_back(fd.get());
+    return fds;
+}
+
+// Sends the child the files that join it to its cgroups, then builds its cgroup mounts while it
+// joins them and makes its first mounts. Fails only when the child is gone.
+ErrorOr<void> send_cgroups(const spec::Spec& spec, const ChildContext& ctx, const cgroups::Manager& cgroups,
+                           const std::vector<UniqueFd>& join_files, const SyncChannel& channel) {
+    std::vector<rootfs::CgroupBind> binds;
+    for (const auto& bind : cgroups.hierarchy_binds()) binds.push_back({bind.mountpoint, bind.dir});
+    TRY(channel.send(SyncMessage::joins_ready, binds_to_text(binds), fds_of(join_files)));
+    // Not for a child in a user namespace other than hutch's, which must own what it mounts.
+    std::vector<UniqueFd> built;
+    if (!ctx.ns.other_user_namespace()) built = rootfs::build_cgroup_mounts(spec, binds);
+    return channel.send(SyncMessage::cgroup_mounts, {}, fds_of(built));
+}
+
 // Answers the child until it reports "created".
 ErrorOr<void> supervise_setup(const spec::Spec& spec, Container& container, const ChildContext& ctx,
                               const LaunchOptions& options, const SyncChannel& channel, Launched& launched) {
@@ -364,25 +383,13 @@ ErrorOr<void> supervise_setup(const spec::Spec& spec, Container& container, cons
         TRY(security::apply_rlimits(ctx.rlimits, launched.pid));
         TRY(channel.send(SyncMessage::ids_mapped));
     }
-    // Made while the child makes its network namespace, which takes longer, on the other CPU.
+    // Made while the child makes its network namespace and first mounts, on the other CPU.
     launched.cgroups = TRY(cgroups::make_manager(options.cgroups_path, container.state.id));
     cgroups::Manager& cgroups = *launched.cgroups;
     TRY(cgroups.create(options.resources));
     log::debug("launch: cgroups made");
     auto join_files = TRY(cgroups.open_self_join_files());
-    std::vector<rootfs::CgroupBind> binds;
-    for (const auto& bind : cgroups.hierarchy_binds()) binds.push_back({bind.mountpoint, bind.dir});
-    std::vector<int> fds;
-    for (const auto& fd : join_files) fds.push_back(fd.get());
-    auto sent = channel.send(SyncMessage::joins_ready, binds_to_text(binds), fds);
-    // Built while the child joins the cgroups and makes its first mounts. Not for a child in a
-    // user namespace other than hutch's, which must own what it mounts.
-    std::vector<UniqueFd> built;
-    if (sent && !ctx.ns.other_user_namespace()) built = rootfs::build_cgroup_mounts(spec, binds);
-    fds.clear();
-    for (const auto& fd : built) fds.push_back(fd.get());
-    if (sent) sent = channel.send(SyncMessage::cgroup_mounts, {}, fds);
-    if (!sent) {
+    if (auto sent = send_cgroups(spec, ctx, cgroups, join_files, channel); !sent) {
         // The child is gone: what it said before it went says more than the broken pipe.
         auto last = channel.receive();
         if (last && last->type == SyncMessage::error) return fail(last->text);

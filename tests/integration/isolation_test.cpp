@@ -37,8 +37,8 @@ TEST_CASE("every namespace of the default spec differs from the host's", "[isola
 }
 
 TEST_CASE("each container gets a network namespace of its own, and its sysfs shows it", "[isolation]") {
-    // hutch makes the namespace on a helper thread and the container joins it before mounting
-    // /sys: a join after the sysfs mount would show the host's interfaces there.
+    // The container's process unshares the namespace itself, before it mounts /sys: a sysfs
+    // mounted before would show the host's interfaces.
     Runtime rt;
     Bundle bundle;
     bundle.set_args({"sh", "-c", "ls /sys/class/net; readlink /proc/self/ns/net; sleep 1000"});

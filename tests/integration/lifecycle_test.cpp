@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <thread>
+#include <utility>
 
 #include "harness.h"
 
@@ -33,6 +34,36 @@ std::string wait_for_status(const Runtime& rt, const std::string& id, const std:
     }
     return status;
 }
+
+// `hutch-oci run` in the foreground, in a process of its own. If the test ends first, it is
+// killed and reaped; the Runtime, declared before it, then removes what it left.
+class ForegroundRun {
+public:
+    ForegroundRun(const Runtime& rt, const Bundle& bundle, const std::string& id) {
+        std::vector<std::string> args = {HUTCH_OCI_BINARY, "--root",      rt.root(), "run",
+                                         "--bundle",       bundle.path(), id};
+        std::vector<char*> argv;
+        for (auto& a : args) argv.push_back(a.data());
+        argv.push_back(nullptr);
+        if (posix_spawn(&pid_, argv[0], nullptr, nullptr, argv.data(), environ) != 0) pid_ = -1;
+    }
+    ~ForegroundRun() {
+        if (pid_ > 0 && ::kill(pid_, SIGKILL) == 0) ::waitpid(pid_, nullptr, 0);
+    }
+    ForegroundRun(const ForegroundRun&) = delete;
+    ForegroundRun& operator=(const ForegroundRun&) = delete;
+
+    pid_t pid() const { return pid_; }
+    // Waits for it to exit and returns its wait status.
+    int wait() {
+        int status = 0;
+        ::waitpid(std::exchange(pid_, -1), &status, 0);
+        return status;
+    }
+
+private:
+    pid_t pid_ = -1;
+};
 
 std::string read_text(const std::string& path) {
     std::ifstream in(path);
@@ -156,20 +187,13 @@ TEST_CASE("run forwards signals to the container", "[lifecycle]") {
     bundle.set_args({"sh", "-c", "trap 'exit 42' TERM; touch /ready; while :; do sleep 0.05; done"});
     bundle.config["root"]["readonly"] = false;
     bundle.save();
-    std::string id = unique_id();
-    std::string binary = HUTCH_OCI_BINARY;
-    std::vector<std::string> args = {binary, "--root", rt.root(), "run", "--bundle", bundle.path(), id};
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    pid_t runner;
-    REQUIRE(posix_spawn(&runner, argv[0], nullptr, nullptr, argv.data(), environ) == 0);
+    ForegroundRun runner(rt, bundle, unique_id());
+    REQUIRE(runner.pid() > 0);
     for (int i = 0; i < 500 && !exists(bundle.rootfs() + "/ready"); ++i)
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     REQUIRE(exists(bundle.rootfs() + "/ready"));
-    ::kill(runner, SIGTERM);
-    int status = 0;
-    ::waitpid(runner, &status, 0);
+    ::kill(runner.pid(), SIGTERM);
+    int status = runner.wait();
     REQUIRE(WIFEXITED(status));
     CHECK(WEXITSTATUS(status) == 42);
 }
@@ -180,29 +204,17 @@ TEST_CASE("run leaves alone a container of the same id made after its own was de
     bundle.set_args({"sleep", "1000"});
     bundle.save();
     std::string id = unique_id();
-    std::string binary = HUTCH_OCI_BINARY;
-    std::vector<std::string> args = {binary, "--root", rt.root(), "run", "--bundle", bundle.path(), id};
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    struct Runner {  // killed and reaped whatever happens; rt's destructor then removes containers
-        pid_t pid = -1;
-        ~Runner() {
-            if (pid > 0 && ::kill(pid, SIGKILL) == 0) ::waitpid(pid, nullptr, 0);
-        }
-    } runner;
-    REQUIRE(posix_spawn(&runner.pid, argv[0], nullptr, nullptr, argv.data(), environ) == 0);
+    ForegroundRun runner(rt, bundle, id);
+    REQUIRE(runner.pid() > 0);
     REQUIRE(wait_for_status(rt, id, "running") == "running");
     // The foreground run is stopped while another command deletes its container and makes a new
     // one of the same id: when it goes on, the directory it finds under that id is not its own.
-    REQUIRE(::kill(runner.pid, SIGSTOP) == 0);
+    REQUIRE(::kill(runner.pid(), SIGSTOP) == 0);
     REQUIRE(rt({"delete", "--force", id}).status == 0);
     REQUIRE(rt({"run", "--detach", "--bundle", bundle.path(), id}).status == 0);
     pid_t second = rt.state(id)["pid"].get<pid_t>();
-    REQUIRE(::kill(runner.pid, SIGCONT) == 0);
-    int status = 0;
-    REQUIRE(::waitpid(runner.pid, &status, 0) == runner.pid);
-    runner.pid = -1;
+    REQUIRE(::kill(runner.pid(), SIGCONT) == 0);
+    int status = runner.wait();
     CHECK(WIFEXITED(status));
     CHECK(WEXITSTATUS(status) == 128 + SIGKILL);
     CHECK(rt.state(id)["status"] == "running");
