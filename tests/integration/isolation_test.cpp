@@ -82,9 +82,13 @@ TEST_CASE("user and time namespaces: ids are mapped as configured", "[isolation]
     ns.push_back({{"type", "time"}});
     bundle.config["linux"]["uidMappings"] = {{{"containerID", 0}, {"hostID", 100000}, {"size", 65536}}};
     bundle.config["linux"]["gidMappings"] = {{{"containerID", 0}, {"hostID", 200000}, {"size", 65536}}};
+    // With CAP_NET_ADMIN in its user namespace, root in the container can bring lo up only if its
+    // network namespace (unshared by the container's process) belongs to that user namespace.
+    for (const char* set : {"bounding", "effective", "permitted"})
+        bundle.config["process"]["capabilities"][set].push_back("CAP_NET_ADMIN");
     auto r = run_script(bundle,
                         "cat /proc/self/uid_map /proc/self/gid_map; id -u; readlink /proc/self/ns/user; "
-                        "readlink /proc/self/ns/time");
+                        "readlink /proc/self/ns/time; ip link set lo up && echo lo-up || echo lo-refused");
     INFO(r.err);
     REQUIRE(r.status == 0);
     CHECK(r.out.find("0     100000      65536") != std::string::npos);
@@ -92,6 +96,7 @@ TEST_CASE("user and time namespaces: ids are mapped as configured", "[isolation]
     CHECK(r.out.find("\n0\n") != std::string::npos);
     CHECK(r.out.find(host_link("/proc/self/ns/user")) == std::string::npos);
     CHECK(r.out.find(host_link("/proc/self/ns/time")) == std::string::npos);
+    CHECK(r.out.find("lo-up") != std::string::npos);
 }
 
 TEST_CASE("a namespace given by path is joined", "[isolation]") {
