@@ -248,11 +248,10 @@ ErrorOr<void> mount_cgroup_v1(int root_fd, const spec::Mount& m, const MountOpti
                               const std::vector<CgroupBind>& binds, int built) {
     UniqueFd target = TRY(open_in_root(root_fd, m.destination, Create::directory));
     TRY(refuse_procfs_target(target.get(), m.destination));
-    if (built >= 0) {
-        if (::move_mount(built, "", target.get(), "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0)
-            return fail_errno("attach the cgroup mount");
+    // The runtime's mount, attached whole; should this kernel refuse it, the mount is made here.
+    if (built >= 0 &&
+        ::move_mount(built, "", target.get(), "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) == 0)
         return {};
-    }
     unsigned long flags = opts.flags & ~(kBindMechanics | MS_RDONLY);
     TRY(sys_mount("tmpfs", fd_path(target.get()), "tmpfs", flags, "mode=755", "mount tmpfs"));
     // The tmpfs is new and empty, so nothing in it can be a symlink: each hierarchy's directory
