@@ -15,31 +15,12 @@ For example, with a copy of the build before a change:
 import argparse
 import os
 import random
-import re
 import statistics
 import subprocess
 import tempfile
 import time
 
-
-def reached(log_path):
-    """Per debug line, the times after "flags parsed" at which the runs reached it."""
-    runs, current = [], []
-    with open(log_path) as f:
-        for line in f:
-            m = re.search(r'msg="(.*) \[t=([0-9.]+) ms', line)
-            if not m:
-                continue
-            if m.group(1).startswith("hutch-oci: flags parsed") and current:
-                runs.append(current)
-                current = []
-            current.append((m.group(1), float(m.group(2))))
-    runs.append(current)
-    times = {}
-    for run in runs:
-        for step, at in run:
-            times.setdefault(step, []).append(at - run[0][1])
-    return times
+from phases import steps_reached  # bench/phases.py, beside this script
 
 
 def main():
@@ -74,7 +55,10 @@ def main():
             q = statistics.quantiles(wall[i], n=4)
             print(f"{q[1]:6.2f} ms (quartiles {q[0]:.2f}-{q[2]:.2f}, min {min(wall[i]):.2f})  {build}")
         if args.phases:
-            steps = [reached(f"{tmp}/log{i}") for i in range(len(args.builds))]
+            steps = []
+            for i in range(len(args.builds)):
+                with open(f"{tmp}/log{i}") as f:
+                    steps.append(steps_reached(f.read())[0])
             order = sorted(steps[0], key=lambda s: statistics.median(steps[0][s]))
             print("\nms after flags parsed, median:")
             for step in order:

@@ -20,7 +20,9 @@ import sys
 import tempfile
 
 
-def runs_of(log_text):
+def steps_reached(log_text):
+    """Per debug line, the times (ms after "flags parsed") at which the runs in the log reached it,
+    and how many runs there were."""
     runs, current = [], []
     for line in log_text.splitlines():
         m = re.search(r'msg="(.*) \[t=([0-9.]+) ms', line)
@@ -32,7 +34,11 @@ def runs_of(log_text):
         current.append((m.group(1), float(m.group(2))))
     if current:
         runs.append(current)
-    return runs
+    since_start = {}
+    for run in runs:
+        for step, at in run:
+            since_start.setdefault(step, []).append(at - run[0][1])
+    return since_start, len(runs)
 
 
 def main():
@@ -45,16 +51,11 @@ def main():
             subprocess.run([hutch, "--root", os.path.join(tmp, "state"), "--debug", "--log", log,
                             "run", "--bundle", bundle, "phases"], check=True)
         with open(log) as f:
-            runs = runs_of(f.read())
-    since_start = {}
-    for run in runs:
-        start = run[0][1]
-        for step, at in run:
-            since_start.setdefault(step, []).append(at - start)
+            since_start, run_count = steps_reached(f.read())
     medians = {step: statistics.median(times) for step, times in since_start.items()}
     # The previous line's median, per process: the container's process starts at the clone.
     last_of = {"child": medians.get("launch: cloned", 0.0)}
-    print(f"| step reached (debug line) | ms after flags parsed, median of {len(runs)} runs "
+    print(f"| step reached (debug line) | ms after flags parsed, median of {run_count} runs "
           "| ms since this process's previous line |")
     print("|---|---|---|")
     for step in sorted(medians, key=medians.get):

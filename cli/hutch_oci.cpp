@@ -2,7 +2,6 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
-#include <algorithm>
 #include <cstdio>
 #include <iostream>
 
@@ -156,19 +155,17 @@ const Subcommand kSubcommands[] = {
      [](Flags& f) { return finish(print_list(f.global.root, f.format, f.quiet)); }},
 };
 
-// The subcommand the command line names: its first word that is neither a global option nor the
-// value of one. Only that subcommand's parser is built (CLI11 builds each one's options, 0.05 ms
-// for all of them here); with none named, or an unknown one, all are, for help and errors.
-const Subcommand* named_subcommand(int argc, char** argv) {
-    static constexpr std::string_view kWithValue[] = {"--root", "--log", "--log-format", "--rootless",
-                                                      "--criu"};
+// The subcommand the command line names: its first word that is neither a global option of app
+// nor the value of one. Only that subcommand's parser is built (CLI11 builds each one's options,
+// 0.05 ms for all of them here); with none named, or an unknown one, all are, for help and errors.
+const Subcommand* named_subcommand(const CLI::App& app, int argc, char** argv) {
     for (int i = 1; i < argc; ++i) {
-        std::string_view word = argv[i];
-        if (std::ranges::find(kWithValue, word) != std::end(kWithValue)) {
-            ++i;
+        std::string word = argv[i];
+        if (word.starts_with('-')) {
+            const CLI::Option* option = app.get_option_no_throw(word);
+            if (option && option->get_items_expected_min() > 0) ++i;  // "--root DIR": DIR is its value
             continue;
         }
-        if (word.starts_with('-')) continue;
         for (const auto& sub : kSubcommands)
             if (word == sub.name) return &sub;
         return nullptr;
@@ -193,7 +190,7 @@ static int run_command_line(int argc, char** argv) {
     app.add_option("--rootless", g.rootless, "rootless mode: auto, true or false");
     app.add_option("--criu", "ignored: checkpoint/restore is not supported");
 
-    const Subcommand* named = named_subcommand(argc, argv);
+    const Subcommand* named = named_subcommand(app, argc, argv);
     for (const auto& sub : kSubcommands)
         if (!named || named == &sub) sub.add_flags(app.add_subcommand(sub.name, sub.description), f);
 

@@ -219,6 +219,22 @@ bool can_build_ahead(const MountOptions& opts) {
     return (opts.flags & ~kUsual) == 0 && opts.data.empty() && !opts.tmpcopyup;
 }
 
+// Into top, an empty tmpfs (so nothing in it can be a symlink): a directory per hierarchy, with
+// a recursive bind of its source on it.
+ErrorOr<void> bind_hierarchies(int top, const std::vector<CgroupBind>& binds) {
+    for (const auto& bind : binds) {
+        std::string name = hierarchy_name(bind);
+        if (::mkdirat(top, name.c_str(), 0755) != 0) return fail_errno("mkdir " + name);
+        UniqueFd tree(
+            ::open_tree(AT_FDCWD, bind.source.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE));
+        if (!tree) return fail_errno("open_tree " + bind.source);
+        // Under a detached top, refused (EINVAL) before Linux 6.15.
+        if (::move_mount(tree.get(), "", top, name.c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0)
+            return fail_errno("bind " + bind.source + " on " + name);
+    }
+    return {};
+}
+
 // A cgroup mount built ahead, detached: a tmpfs with a bind of each hierarchy, which the
 // container's process attaches whole.
 ErrorOr<UniqueFd> build_cgroup_mount(const MountOptions& opts, const std::vector<CgroupBind>& binds) {
@@ -230,16 +246,7 @@ ErrorOr<UniqueFd> build_cgroup_mount(const MountOptions& opts, const std::vector
         return fail_errno("create tmpfs");
     UniqueFd top(::fsmount(fs.get(), FSMOUNT_CLOEXEC, 0));
     if (!top) return fail_errno("fsmount tmpfs");
-    for (const auto& bind : binds) {
-        std::string name = hierarchy_name(bind);
-        if (::mkdirat(top.get(), name.c_str(), 0755) != 0) return fail_errno("mkdir " + name);
-        UniqueFd tree(
-            ::open_tree(AT_FDCWD, bind.source.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE));
-        if (!tree) return fail_errno("open_tree " + bind.source);
-        // Refused (EINVAL) before Linux 6.15: no mounts under a detached one.
-        if (::move_mount(tree.get(), "", top.get(), name.c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0)
-            return fail_errno("move_mount " + name);
-    }
+    TRY(bind_hierarchies(top.get(), binds));
     TRY(set_attrs_recursively(top.get(), opts.flags));
     return top;
 }
@@ -254,16 +261,8 @@ ErrorOr<void> mount_cgroup_v1(int root_fd, const spec::Mount& m, const MountOpti
         return {};
     unsigned long flags = opts.flags & ~(kBindMechanics | MS_RDONLY);
     TRY(sys_mount("tmpfs", fd_path(target.get()), "tmpfs", flags, "mode=755", "mount tmpfs"));
-    // The tmpfs is new and empty, so nothing in it can be a symlink: each hierarchy's directory
-    // is made and mounted on relative to it, without resolving the path again.
     UniqueFd top = TRY(open_in_root(root_fd, m.destination, Create::nothing));
-    for (const auto& bind : binds) {
-        std::string name = hierarchy_name(bind);
-        if (::mkdirat(top.get(), name.c_str(), 0755) != 0) return fail_errno("mkdir " + name);
-        TRY_CTX(sys_mount(bind.source, fd_path(top.get()) + "/" + name, nullptr, MS_BIND | MS_REC, nullptr,
-                          "bind"),
-                name);
-    }
+    TRY(bind_hierarchies(top.get(), binds));
     return set_attrs_recursively(top.get(), opts.flags);
 }
 
