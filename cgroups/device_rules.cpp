@@ -42,18 +42,47 @@ const std::vector<spec::DeviceRule>& default_allowed_devices() {
 }
 
 std::vector<DeviceWrite> device_writes(const std::vector<spec::DeviceRule>& rules) {
-    std::vector<DeviceWrite> writes = {{"devices.deny", "a"}};
+    std::vector<DeviceWrite> writes = {
+        {"devices.deny", "a",
+         spec::DeviceRule{.allow = false, .type = "a", .major = {}, .minor = {}, .access = "rwm"}}};
     for (const spec::DeviceRule& rule : rules) {
-        writes.push_back({rule.allow ? "devices.allow" : "devices.deny", format_device_rule(rule)});
+        writes.push_back({rule.allow ? "devices.allow" : "devices.deny", format_device_rule(rule), rule});
     }
     for (spec::DeviceRule device : default_allowed_devices()) {
         for (const spec::DeviceRule& rule : rules) {
             if (!rule.allow && same_device(rule, device))
                 device.access = without(device.access, access_of(rule));
         }
-        if (!device.access.empty()) writes.push_back({"devices.allow", format_device_rule(device)});
+        if (!device.access.empty()) writes.push_back({"devices.allow", format_device_rule(device), device});
     }
     return writes;
+}
+
+DevicePolicy device_policy(const std::vector<DeviceWrite>& writes) {
+    DevicePolicy policy;
+    for (const DeviceWrite& write : writes) {
+        const spec::DeviceRule& rule = write.rule;
+        if (rule.type == "a" && !rule.major && !rule.minor) {
+            policy = DevicePolicy{.default_allow = rule.allow, .exceptions = {}};
+            continue;
+        }
+        auto same = std::ranges::find_if(
+            policy.exceptions, [&](const spec::DeviceRule& known) { return same_device(known, rule); });
+        bool adds = rule.allow != policy.default_allow;
+        if (adds && same == policy.exceptions.end()) {
+            spec::DeviceRule exception = rule;
+            exception.allow = !policy.default_allow;
+            exception.access = access_of(rule);
+            policy.exceptions.push_back(exception);
+        } else if (adds) {
+            for (char c : access_of(rule))
+                if (same->access.find(c) == std::string::npos) same->access += c;
+        } else if (same != policy.exceptions.end()) {
+            same->access = without(same->access, access_of(rule));
+            if (same->access.empty()) policy.exceptions.erase(same);
+        }
+    }
+    return policy;
 }
 
 spec::Resources resources_allowing_devices(const spec::Resources* resources,

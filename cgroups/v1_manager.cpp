@@ -1,26 +1,18 @@
-// The cgroupfs driver for cgroup v1, which also serves the hybrid layout (v1 controllers plus a
-// cgroup2 mount that holds none of the controllers a container is limited by here).
+// The cgroupfs driver for cgroup v1: one directory per hierarchy. It is also the v1 half of a
+// hybrid host (hybrid_manager.cpp).
 #include <fcntl.h>
 #include <signal.h>
 
 #include <algorithm>
-#include <chrono>
-#include <filesystem>
-#include <thread>
 
-#include "base/file.h"
 #include "cgroups/cgroup_files.h"
-#include "cgroups/hierarchies.h"
-#include "cgroups/manager.h"
-#include "cgroups/placement.h"
+#include "cgroups/drivers.h"
+#include "cgroups/freezer.h"
+#include "cgroups/stats.h"
 #include "cgroups/v1_resources.h"
 
 namespace hutch::cgroups {
 namespace {
-
-// The paths() key that records the directories this manager made, newline-separated in the
-// order made (parents first), so that a manager reopened from state removes exactly those.
-constexpr const char* kCreatedKey = "hutch:created";
 
 std::string parent_of(const std::string& dir) { return dir.substr(0, dir.find_last_of('/')); }
 
@@ -34,45 +26,6 @@ ErrorOr<void> inherit_cpuset(const std::string& dir) {
     return {};
 }
 
-ErrorOr<std::vector<pid_t>> read_pids_tree(const std::string& dir) {
-    std::vector<pid_t> pids;
-    std::error_code ec;
-    std::vector<std::string> dirs = {dir};
-    for (std::filesystem::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-        if (it->is_directory(ec)) dirs.push_back(it->path());
-    }
-    for (const std::string& at : dirs) {
-        auto text = read_file(at + "/cgroup.procs");
-        if (!text && text.error().code == ENOENT) continue;  // removed meanwhile
-        if (!text) return std::unexpected(text.error().context("cgroups"));
-        for (size_t pos = 0; pos < text->size();) {
-            size_t end = std::min(text->find('\n', pos), text->size());
-            if (end > pos) pids.push_back(static_cast<pid_t>(std::stol(text->substr(pos, end - pos))));
-            pos = end + 1;
-        }
-    }
-    std::ranges::sort(pids);
-    auto [first, last] = std::ranges::unique(pids);
-    pids.erase(first, last);
-    return pids;
-}
-
-// Freezes the cgroup so that nothing forks while it is being signalled. v1 may report FREEZING
-// for a while (a task in an uninterruptible sleep); the write is repeated, as runc does.
-bool freeze(const std::string& dir) {
-    using namespace std::chrono_literals;
-    auto deadline = std::chrono::steady_clock::now() + 2s;
-    while (std::chrono::steady_clock::now() < deadline) {
-        if (!write_cgroup_file(dir, "freezer.state", "FROZEN", "cgroups: freeze")) return false;
-        auto state = read_cgroup_file(dir, "freezer.state");
-        if (!state) return false;
-        if (*state == "FROZEN") return true;
-        std::this_thread::sleep_for(1ms);
-    }
-    (void)write_cgroup_file(dir, "freezer.state", "THAWED", "cgroups: thaw");
-    return false;
-}
-
 class V1Manager final : public Manager {
 public:
     V1Manager(std::vector<Placement> placements, std::vector<std::string> created)
@@ -83,6 +36,8 @@ public:
         if (!result && remove_created()) created_.clear();
         return result;
     }
+
+    int clone_target() const override { return -1; }
 
     ErrorOr<std::vector<UniqueFd>> open_self_join_files() override {
         // `tasks`, not cgroup.procs: the kernel moves a single thread writing "0" without taking
@@ -99,6 +54,13 @@ public:
         return fds;
     }
 
+    ErrorOr<void> add_process(pid_t pid) override {
+        for (const Placement& placement : placements_)
+            TRY(write_cgroup_file(placement.dir, "cgroup.procs", std::to_string(pid),
+                                  "cgroups: add a process"));
+        return {};
+    }
+
     ErrorOr<std::vector<pid_t>> pids() const override {
         const Placement* placement = nullptr;
         for (const char* controller : {"pids", "freezer", "memory"}) {
@@ -110,14 +72,30 @@ public:
 
     ErrorOr<void> signal_all(int sig) override {
         const Placement* freezer = find_placement(placements_, "freezer");
-        bool frozen = freezer && freeze(freezer->dir);
-        auto result = kill_each(sig);
+        bool frozen = freezer && freeze_v1(freezer->dir);
+        auto result = kill_each(TRY(pids()), sig);
         if (frozen) {
-            auto thawed = write_cgroup_file(freezer->dir, "freezer.state", "THAWED", "cgroups: thaw");
+            auto thawed = thaw_v1(freezer->dir);
             if (result && !thawed) result = thawed;
         }
         return result;
     }
+
+    ErrorOr<void> freeze() override { return freeze_v1(TRY(freezer_dir())); }
+    ErrorOr<void> thaw() override { return thaw_v1(TRY(freezer_dir())); }
+    ErrorOr<bool> is_frozen() const override {
+        const Placement* freezer = find_placement(placements_, "freezer");
+        if (!freezer) return false;
+        return is_frozen_v1(freezer->dir);
+    }
+
+    ErrorOr<void> update(const spec::Resources& resources) override {
+        if (!resources.devices.empty())
+            return fail("linux.resources.devices: update does not change a container's device policy");
+        return apply_v1_limits(placements_, resources);
+    }
+
+    ErrorOr<Stats> stats() const override { return read_v1_stats(placements_); }
 
     ErrorOr<void> destroy() override {
         // Usually the cgroups are empty by now (the container's pid namespace ended with its
@@ -137,21 +115,22 @@ public:
         return {};
     }
 
-    std::vector<HierarchyBind> hierarchy_binds() const override {
-        std::vector<HierarchyBind> binds;
-        for (const Placement& placement : placements_)
-            if (!placement.mountpoint.empty()) binds.push_back({placement.mountpoint, placement.dir});
+    std::vector<MountBind> mount_binds() const override {
+        std::vector<MountBind> binds;
+        for (const Placement& placement : placements_) {
+            if (placement.mountpoint.empty()) continue;
+            binds.push_back(
+                {placement.mountpoint.substr(placement.mountpoint.rfind('/') + 1), placement.dir});
+        }
         return binds;
     }
 
     std::map<std::string, std::string> paths() const override {
-        std::map<std::string, std::string> out;
+        std::map<std::string, std::string> out = {{kLayoutKey, layout_name(Layout::v1)}};
         for (const Placement& placement : placements_) {
             for (const std::string& controller : placement.controllers) out[controller] = placement.dir;
         }
-        std::string created;
-        for (const std::string& dir : created_) created += (created.empty() ? "" : "\n") + dir;
-        if (!created.empty()) out[kCreatedKey] = created;
+        if (!created_.empty()) out[kCreatedKey] = join_lines(created_);
         return out;
     }
 
@@ -174,13 +153,10 @@ private:
         return {};
     }
 
-    ErrorOr<void> kill_each(int sig) const {
-        std::vector<pid_t> targets = TRY(pids());
-        for (pid_t pid : targets) {
-            if (::kill(pid, sig) != 0 && errno != ESRCH)
-                return fail_errno("cgroups: kill " + std::to_string(pid));
-        }
-        return {};
+    ErrorOr<std::string> freezer_dir() const {
+        const Placement* freezer = find_placement(placements_, "freezer");
+        if (!freezer) return fail("cgroups: the freezer controller is not mounted on this host");
+        return freezer->dir;
     }
 
     bool owns_a_leaf() const {
@@ -203,43 +179,10 @@ private:
     std::vector<std::string> created_;
 };
 
-std::vector<std::string> split_lines(const std::string& text) {
-    std::vector<std::string> lines;
-    for (size_t pos = 0; pos < text.size();) {
-        size_t end = std::min(text.find('\n', pos), text.size());
-        if (end > pos) lines.push_back(text.substr(pos, end - pos));
-        pos = end + 1;
-    }
-    return lines;
-}
-
 }  // namespace
 
-ErrorOr<std::unique_ptr<Manager>> make_manager(const std::string& cgroups_path,
-                                               const std::string& container_id) {
-    if (host_is_pure_v2())
-        return fail("cgroups: this host uses cgroup v2 alone; cgroup v2 is not supported yet");
-    std::vector<Hierarchy> hierarchies = TRY(host_v1_hierarchies());
-    std::map<std::string, std::string> own = TRY(own_cgroups());
-    std::vector<Placement> placements = TRY(resolve_placements(hierarchies, own, cgroups_path, container_id));
-    return std::make_unique<V1Manager>(std::move(placements), std::vector<std::string>{});
-}
-
-std::unique_ptr<Manager> manager_from_paths(const std::map<std::string, std::string>& paths) {
-    std::vector<Placement> placements;
-    std::vector<std::string> created;
-    for (const auto& [key, dir] : paths) {
-        if (key == kCreatedKey) {
-            created = split_lines(dir);
-            continue;
-        }
-        auto same = std::ranges::find(placements, dir, &Placement::dir);
-        if (same == placements.end()) {
-            placements.push_back(Placement{{key}, dir});
-        } else {
-            same->controllers.push_back(key);
-        }
-    }
+std::unique_ptr<Manager> make_v1_manager(std::vector<Placement> placements,
+                                         std::vector<std::string> created) {
     return std::make_unique<V1Manager>(std::move(placements), std::move(created));
 }
 

@@ -7,6 +7,7 @@
 
 #include "cgroups/cgroup_files.h"
 #include "cgroups/device_rules.h"
+#include "cgroups/resource_values.h"
 
 namespace hutch::cgroups {
 namespace {
@@ -197,6 +198,17 @@ ErrorOr<void> apply_network(const std::vector<Placement>& placements, const spec
     return {};
 }
 
+// "mlx5_1 hca_handle=2 hca_object=2000", the same line in v1 and v2.
+ErrorOr<void> apply_rdma(const std::vector<Placement>& placements,
+                         const std::map<std::string, spec::RdmaLimit>& limits) {
+    std::string dir = TRY(dir_for(placements, "rdma", "rdma"));
+    for (const auto& [device, limit] : limits) {
+        std::string line = rdma_line(device, limit);
+        TRY(write_cgroup_file(dir, "rdma.max", line, field_name("rdma." + device)));
+    }
+    return {};
+}
+
 ErrorOr<void> apply_devices(const std::vector<Placement>& placements,
                             const std::vector<spec::DeviceRule>& rules) {
     const Placement* placement = find_placement(placements, "devices");
@@ -219,10 +231,7 @@ ErrorOr<void> apply_devices(const std::vector<Placement>& placements,
 
 }  // namespace
 
-ErrorOr<void> apply_v1_resources(const std::vector<Placement>& placements, const spec::Resources* resources) {
-    static const spec::Resources kNone;
-    const spec::Resources& r = resources ? *resources : kNone;
-    TRY(apply_devices(placements, r.devices));
+ErrorOr<void> apply_v1_limits(const std::vector<Placement>& placements, const spec::Resources& r) {
     if (r.memory) TRY(apply_memory(placements, *r.memory));
     if (r.cpu && uses_cpu_controller(*r.cpu)) TRY(apply_cpu_controller(placements, *r.cpu));
     if (r.cpu) TRY(apply_cpuset(placements, *r.cpu));
@@ -230,7 +239,17 @@ ErrorOr<void> apply_v1_resources(const std::vector<Placement>& placements, const
     if (r.block_io) TRY(apply_block_io(placements, *r.block_io));
     if (!r.hugepage_limits.empty()) TRY(apply_hugepages(placements, r.hugepage_limits));
     if (r.network) TRY(apply_network(placements, *r.network));
+    if (!r.rdma.empty()) TRY(apply_rdma(placements, r.rdma));
+    if (!r.unified.empty())
+        return fail(field_name("unified") + ": cgroup v2 files, and this host's controllers are cgroup v1");
     return {};
+}
+
+ErrorOr<void> apply_v1_resources(const std::vector<Placement>& placements, const spec::Resources* resources) {
+    static const spec::Resources kNone;
+    const spec::Resources& r = resources ? *resources : kNone;
+    TRY(apply_devices(placements, r.devices));
+    return apply_v1_limits(placements, r);
 }
 
 }  // namespace hutch::cgroups

@@ -16,4 +16,7 @@ namespace hutch::cgroups {
 // devices hierarchy is mounted, as runc does.
 ErrorOr<void> apply_v1_resources(const std::vector<Placement>& placements, const spec::Resources* resources);
 
+// The same without the device policy, for `update`: only the fields resources sets.
+ErrorOr<void> apply_v1_limits(const std::vector<Placement>& placements, const spec::Resources& resources);
+
 }  // namespace hutch::cgroups

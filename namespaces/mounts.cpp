@@ -177,17 +177,27 @@ ErrorOr<void> tmpcopyup(int root_fd, const spec::Mount& m, int underlying, const
                      "remount ro");
 }
 
-// ---- cgroup (v1 layout): a tmpfs holding a bind of each host hierarchy ----
+// ---- cgroup: the container's own cgroup directories, bound read-only ----
+// v1 (and hybrid): a tmpfs holding a bind of each hierarchy; v2: one bind at the mount point.
 
-// The host's v1 hierarchies, each shown whole, read before the first container mount: later,
+bool is_cgroup_mount(const spec::Mount& m) { return m.type == "cgroup" || m.type == "cgroup2"; }
+
+// The host's cgroup hierarchies, each shown whole, read before the first container mount: later,
 // binds of /sys (the sysfs fallback) would show copies of them inside the rootfs as well.
 std::vector<CgroupBind> whole_host_hierarchies(const std::vector<MountInfo>& mounts,
                                                const std::string& rootfs) {
     std::vector<CgroupBind> out;
-    for (const auto& mi : mounts)
-        if (mi.fs_type == "cgroup" && mi.mount_point != rootfs && !mi.mount_point.starts_with(rootfs + "/"))
-            out.push_back({mi.mount_point, mi.mount_point});
+    for (const auto& mi : mounts) {
+        bool inside = mi.mount_point == rootfs || mi.mount_point.starts_with(rootfs + "/");
+        if (inside || (mi.fs_type != "cgroup" && mi.fs_type != "cgroup2")) continue;
+        if (mi.fs_type == "cgroup2" && mi.mount_point == "/sys/fs/cgroup") return {{"", mi.mount_point}};
+        out.push_back({mi.mount_point.substr(mi.mount_point.rfind('/') + 1), mi.mount_point});
+    }
     return out;
+}
+
+bool binds_at_mount_point(const std::vector<CgroupBind>& binds) {
+    return binds.size() == 1 && binds.front().name.empty();
 }
 
 // MS_* per-mount flags as MOUNT_ATTR_* bits, for one recursive mount_setattr.
@@ -198,10 +208,6 @@ uint64_t mount_attrs_of(unsigned long flags) {
     if (flags & MS_NODEV) attrs |= MOUNT_ATTR_NODEV;
     if (flags & MS_NOEXEC) attrs |= MOUNT_ATTR_NOEXEC;
     return attrs;
-}
-
-std::string hierarchy_name(const CgroupBind& bind) {
-    return bind.mountpoint.substr(bind.mountpoint.rfind('/') + 1);
 }
 
 // One recursive change makes the tmpfs and every bind in it read-only (nosuid, ...) at once.
@@ -219,25 +225,34 @@ bool can_build_ahead(const MountOptions& opts) {
     return (opts.flags & ~kUsual) == 0 && opts.data.empty() && !opts.tmpcopyup;
 }
 
+// A detached recursive copy of the mount tree at source.
+ErrorOr<UniqueFd> clone_tree(const std::string& source) {
+    UniqueFd tree(::open_tree(AT_FDCWD, source.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE));
+    if (!tree) return fail_errno("open_tree " + source);
+    return tree;
+}
+
 // Into top, an empty tmpfs (so nothing in it can be a symlink): a directory per hierarchy, with
 // a recursive bind of its source on it.
 ErrorOr<void> bind_hierarchies(int top, const std::vector<CgroupBind>& binds) {
     for (const auto& bind : binds) {
-        std::string name = hierarchy_name(bind);
-        if (::mkdirat(top, name.c_str(), 0755) != 0) return fail_errno("mkdir " + name);
-        UniqueFd tree(
-            ::open_tree(AT_FDCWD, bind.source.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE));
-        if (!tree) return fail_errno("open_tree " + bind.source);
+        if (::mkdirat(top, bind.name.c_str(), 0755) != 0) return fail_errno("mkdir " + bind.name);
+        UniqueFd tree = TRY(clone_tree(bind.source));
         // Under a detached top, refused (EINVAL) before Linux 6.15.
-        if (::move_mount(tree.get(), "", top, name.c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0)
-            return fail_errno("bind " + bind.source + " on " + name);
+        if (::move_mount(tree.get(), "", top, bind.name.c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0)
+            return fail_errno("bind " + bind.source + " on " + bind.name);
     }
     return {};
 }
 
-// A cgroup mount built ahead, detached: a tmpfs with a bind of each hierarchy, which the
-// container's process attaches whole.
+// A cgroup mount built ahead, detached: the v2 directory itself, or a tmpfs with a bind of each
+// v1 hierarchy; the container's process attaches it whole.
 ErrorOr<UniqueFd> build_cgroup_mount(const MountOptions& opts, const std::vector<CgroupBind>& binds) {
+    if (binds_at_mount_point(binds)) {
+        UniqueFd tree = TRY(clone_tree(binds.front().source));
+        TRY(set_attrs_recursively(tree.get(), opts.flags));
+        return tree;
+    }
     UniqueFd fs(::fsopen("tmpfs", FSOPEN_CLOEXEC));
     if (!fs) return fail_errno("fsopen tmpfs");
     if (::fsconfig(fs.get(), FSCONFIG_SET_STRING, "source", "tmpfs", 0) != 0 ||
@@ -251,18 +266,28 @@ ErrorOr<UniqueFd> build_cgroup_mount(const MountOptions& opts, const std::vector
     return top;
 }
 
-ErrorOr<void> mount_cgroup_v1(int root_fd, const spec::Mount& m, const MountOptions& opts,
-                              const std::vector<CgroupBind>& binds, int built) {
+ErrorOr<void> attach(int mount, int target) {
+    if (::move_mount(mount, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0)
+        return fail_errno("attach the cgroup mount");
+    return {};
+}
+
+ErrorOr<void> mount_cgroup(int root_fd, const spec::Mount& m, const MountOptions& opts,
+                           const std::vector<CgroupBind>& binds, int built) {
     UniqueFd target = TRY(open_in_root(root_fd, m.destination, Create::directory));
     TRY(refuse_procfs_target(target.get(), m.destination));
     // The runtime's mount, attached whole; should this kernel refuse it, the mount is made here.
-    if (built >= 0 &&
-        ::move_mount(built, "", target.get(), "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) == 0)
-        return {};
-    unsigned long flags = opts.flags & ~(kBindMechanics | MS_RDONLY);
-    TRY(sys_mount("tmpfs", fd_path(target.get()), "tmpfs", flags, "mode=755", "mount tmpfs"));
+    if (built >= 0 && attach(built, target.get())) return {};
+    if (binds_at_mount_point(binds)) {
+        UniqueFd tree = TRY(clone_tree(binds.front().source));
+        TRY(attach(tree.get(), target.get()));
+    } else {
+        unsigned long flags = opts.flags & ~(kBindMechanics | MS_RDONLY);
+        TRY(sys_mount("tmpfs", fd_path(target.get()), "tmpfs", flags, "mode=755", "mount tmpfs"));
+        UniqueFd top = TRY(open_in_root(root_fd, m.destination, Create::nothing));
+        TRY(bind_hierarchies(top.get(), binds));
+    }
     UniqueFd top = TRY(open_in_root(root_fd, m.destination, Create::nothing));
-    TRY(bind_hierarchies(top.get(), binds));
     return set_attrs_recursively(top.get(), opts.flags);
 }
 
@@ -294,8 +319,8 @@ ErrorOr<void> mount_one(int root_fd, const spec::Mount& m, const std::vector<Cgr
     auto opts = TRY(parse_mount_options(m.options));
     if (is_bind_mount(m))
         TRY(mount_bind(root_fd, m, opts));
-    else if (m.type == "cgroup")
-        TRY(mount_cgroup_v1(root_fd, m, opts, cgroup_binds, built));
+    else if (is_cgroup_mount(m))
+        TRY(mount_cgroup(root_fd, m, opts, cgroup_binds, built));
     else
         TRY(mount_filesystem(root_fd, m, opts));
     return apply_propagation_and_attrs(root_fd, m, opts);
@@ -359,7 +384,7 @@ std::optional<MountInfo> parse_mountinfo_line(const std::string& line) {
 std::vector<UniqueFd> build_cgroup_mounts(const spec::Spec& spec, const std::vector<CgroupBind>& binds) {
     std::vector<UniqueFd> built;
     for (const auto& m : spec.mounts) {
-        if (m.type != "cgroup") continue;
+        if (!is_cgroup_mount(m)) continue;
         auto opts = parse_mount_options(m.options);
         if (!opts || !can_build_ahead(*opts)) return {};
         auto mount = build_cgroup_mount(*opts, binds);
@@ -411,7 +436,7 @@ ErrorOr<void> prepare_rootfs(const spec::Spec& spec, const std::string& rootfs,
     for (size_t i = 0; i < spec.mounts.size(); ++i) {
         const auto& m = spec.mounts[i];
         int built = -1;
-        if (m.type == "cgroup") {
+        if (is_cgroup_mount(m)) {
             TRY(join_once());
             if (cgroup_mounts < cgroups.built.size()) built = cgroups.built[cgroup_mounts].get();
             ++cgroup_mounts;

@@ -35,16 +35,19 @@ namespace hutch::rootfs {
 // are checked so that bad input fails early with a one-line error naming the field.
 ErrorOr<void> validate(const spec::Spec& spec);
 
-// One cgroup v1 hierarchy in the container's cgroup mount: `source` (the container's own cgroup
-// directory in it, or the whole hierarchy) bound at the last component of `mountpoint`.
+// One directory of the host's cgroup tree in the container's cgroup mount: `source` (the
+// container's own cgroup directory, or a whole hierarchy) bound at `name` in a tmpfs at the mount
+// point ("cpu,cpuacct", "unified": the v1 layout), or, when name is empty, bound at the mount point
+// itself (cgroup v2).
 struct CgroupBind {
-    std::string mountpoint;  // the host's: "/sys/fs/cgroup/cpu,cpuacct"
+    std::string name;
     std::string source;
 };
 
 // What the container's process learns when it joins its cgroups: what its cgroup mounts bind and,
 // when the runtime could build them ahead (build_cgroup_mounts), the mounts themselves, detached,
-// one per mount of type "cgroup" in config.json, in order: the process then only attaches them.
+// one per cgroup mount in config.json (type "cgroup" or "cgroup2"), in order: the process then
+// only attaches them.
 struct CgroupView {
     std::vector<CgroupBind> binds;
     std::vector<UniqueFd> built;
@@ -52,7 +55,8 @@ struct CgroupView {
 
 // The runtime's half: every cgroup mount of config.json, built while the container's process
 // makes its other mounts. Empty when one of them cannot be: options the process applies itself,
-// or a kernel before 6.15 (no mounts under a detached one). The process then builds them.
+// or, for the v1 layout, a kernel before 6.15 (no mounts under a detached one). The process then
+// builds them.
 std::vector<UniqueFd> build_cgroup_mounts(const spec::Spec& spec, const std::vector<CgroupBind>& binds);
 
 // The step where the runtime waits for the cgroups its parent makes meanwhile, joins them, and

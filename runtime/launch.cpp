@@ -72,10 +72,10 @@ ErrorOr<void> join_cgroups(std::span<const UniqueFd> files) {
     return {};
 }
 
-// joins_ready's text: the hierarchies the container's cgroup mounts bind, [[mountpoint, dir], ...].
+// joins_ready's text: what the container's cgroup mounts bind, [[name, dir], ...].
 std::string binds_to_text(const std::vector<rootfs::CgroupBind>& binds) {
     nlohmann::json list = nlohmann::json::array();
-    for (const auto& bind : binds) list.push_back({bind.mountpoint, bind.source});
+    for (const auto& bind : binds) list.push_back({bind.name, bind.source});
     return list.dump();
 }
 
@@ -301,26 +301,38 @@ ErrorOr<void> child_setup(ChildContext& ctx, const SyncChannel& channel) {
 
 // --- the parent ---
 
-pid_t clone_child(int flags, UniqueFd& pidfd_out) {
+// cgroup_fd: the cgroup2 directory to be born in (CLONE_INTO_CGROUP), or -1.
+pid_t clone_child(int flags, int cgroup_fd, UniqueFd& pidfd_out) {
     int pidfd = -1;
     struct clone_args args = {};
     args.flags = static_cast<uint64_t>(flags) | CLONE_PIDFD;
     args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
     args.exit_signal = SIGCHLD;
+    if (cgroup_fd >= 0) {
+        args.flags |= CLONE_INTO_CGROUP;
+        args.cgroup = static_cast<uint64_t>(cgroup_fd);
+    }
     pid_t pid = static_cast<pid_t>(::syscall(SYS_clone3, &args, sizeof args));
     if (pid > 0) pidfd_out.reset(pidfd);
     return pid;
 }
 
 // Clones with the pid namespace to join (if any) as the one for children, then restores ours.
-ErrorOr<pid_t> clone_into_namespaces(const namespaces::Plan& ns, UniqueFd& pidfd) {
+// Born in cgroup_fd when it is given; where clone3 will not do that (a seccomp filter around
+// hutch that hides CLONE_INTO_CGROUP), the process is cloned plainly and moved in afterwards by
+// the caller (moved_in is then false).
+ErrorOr<pid_t> clone_into_namespaces(const namespaces::Plan& ns, int cgroup_fd, UniqueFd& pidfd,
+                                     bool& moved_in) {
     UniqueFd own_pid_ns;
     if (ns.pid_join) {
         own_pid_ns.reset(::open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC));
         if (!own_pid_ns) return fail_errno("open /proc/self/ns/pid");
         if (::setns(ns.pid_join.get(), CLONE_NEWPID) != 0) return fail_errno("linux.namespaces.pid: setns");
     }
-    pid_t pid = clone_child(ns.clone_flags, pidfd);
+    pid_t pid = clone_child(ns.clone_flags, cgroup_fd, pidfd);
+    moved_in = cgroup_fd >= 0 && pid >= 0;
+    if (pid < 0 && cgroup_fd >= 0 && (errno == EINVAL || errno == ENOSYS || errno == EPERM))
+        pid = clone_child(ns.clone_flags, -1, pidfd);
     int clone_errno = errno;
     if (own_pid_ns) ::setns(own_pid_ns.get(), CLONE_NEWPID);
     if (pid < 0) return fail_errno("clone3", clone_errno);
@@ -366,12 +378,22 @@ std::vector<int> fds_of(const std::vector<UniqueFd>& owned) {
 ErrorOr<void> send_cgroups(const spec::Spec& spec, const ChildContext& ctx, const cgroups::Manager& cgroups,
                            const std::vector<UniqueFd>& join_files, const SyncChannel& channel) {
     std::vector<rootfs::CgroupBind> binds;
-    for (const auto& bind : cgroups.hierarchy_binds()) binds.push_back({bind.mountpoint, bind.dir});
+    for (const auto& bind : cgroups.mount_binds()) binds.push_back({bind.name, bind.dir});
     TRY(channel.send(SyncMessage::joins_ready, binds_to_text(binds), fds_of(join_files)));
     // Not for a child in a user namespace other than hutch's, which must own what it mounts.
     std::vector<UniqueFd> built;
     if (!ctx.ns.other_user_namespace()) built = rootfs::build_cgroup_mounts(spec, binds);
     return channel.send(SyncMessage::cgroup_mounts, {}, fds_of(built));
+}
+
+ErrorOr<std::unique_ptr<cgroups::Manager>> make_cgroups(const Container& container,
+                                                        const LaunchOptions& options,
+                                                        cgroups::Layout layout = cgroups::detect_layout()) {
+    auto cgroups =
+        TRY(cgroups::make_manager(layout, options.cgroups_path, container.state.id, options.resources));
+    TRY(cgroups->create(options.resources));
+    log::debug("launch: cgroups made");
+    return cgroups;
 }
 
 // Answers the child until it reports "created".
@@ -383,11 +405,10 @@ ErrorOr<void> supervise_setup(const spec::Spec& spec, Container& container, cons
         TRY(security::apply_rlimits(ctx.rlimits, launched.pid));
         TRY(channel.send(SyncMessage::ids_mapped));
     }
-    // Made while the child makes its network namespace and first mounts, on the other CPU.
-    launched.cgroups = TRY(cgroups::make_manager(options.cgroups_path, container.state.id));
+    // Made while the child makes its network namespace and first mounts, on the other CPU,
+    // unless the child was born in them.
+    if (!launched.cgroups) launched.cgroups = TRY(make_cgroups(container, options));
     cgroups::Manager& cgroups = *launched.cgroups;
-    TRY(cgroups.create(options.resources));
-    log::debug("launch: cgroups made");
     auto join_files = TRY(cgroups.open_self_join_files());
     if (auto sent = send_cgroups(spec, ctx, cgroups, join_files, channel); !sent) {
         // The child is gone: what it said before it went says more than the broken pipe.
@@ -441,9 +462,23 @@ ErrorOr<Launched> launch(const spec::Spec& spec, Container& container, const Lau
     log::debug("launch: prepared");
     auto [parent_end, child_end] = TRY(SyncChannel::make_pair());
     Launched launched;
-    auto pid = clone_into_namespaces(ctx->ns, launched.pidfd);
+    // On cgroup v2 the process is born in its cgroup (no move: no RCU grace period), which must
+    // therefore exist before the clone.
+    cgroups::Layout layout = cgroups::detect_layout();
+    if (cgroups::creates_before_clone(layout, options.resources)) {
+        auto made = make_cgroups(container, options, layout);
+        if (!made) {
+            ::unlink(container.fifo_path().c_str());
+            return std::unexpected(made.error());
+        }
+        launched.cgroups = std::move(*made);
+    }
+    int cgroup_fd = launched.cgroups ? launched.cgroups->clone_target() : -1;
+    bool born_inside = false;
+    auto pid = clone_into_namespaces(ctx->ns, cgroup_fd, launched.pidfd, born_inside);
     if (!pid) {
         ::unlink(container.fifo_path().c_str());
+        if (launched.cgroups) (void)launched.cgroups->destroy();
         return std::unexpected(pid.error());
     }
     if (*pid == 0) {
@@ -456,7 +491,10 @@ ErrorOr<Launched> launch(const spec::Spec& spec, Container& container, const Lau
     log::debug("launch: cloned");
     launched.pid = *pid;
     container.state.pid = *pid;  // before the hooks, which are given it
-    auto setup = supervise_setup(spec, container, *ctx, options, parent_end, launched);
+    auto setup = [&]() -> ErrorOr<void> {
+        if (cgroup_fd >= 0 && !born_inside) TRY(launched.cgroups->add_process(*pid));
+        return supervise_setup(spec, container, *ctx, options, parent_end, launched);
+    }();
     if (!setup) {
         ::kill(*pid, SIGKILL);
         ::waitpid(*pid, nullptr, 0);

@@ -44,4 +44,10 @@ const Namespace* find_namespace(const Spec& spec, NamespaceType type) {
 
 bool has_namespace(const Spec& spec, NamespaceType type) { return find_namespace(spec, type) != nullptr; }
 
+std::vector<std::string> namespace_names() {
+    std::vector<std::string> names;
+    for (const auto& [type, name] : kNamespaceNames) names.emplace_back(name);
+    return names;
+}
+
 }  // namespace hutch::spec

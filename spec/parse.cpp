@@ -1,5 +1,6 @@
 // parse_spec() and load_spec(): config.json's top level (version, root, mounts, hooks, annotations),
 // handing process and linux to their own files, then the checks that span sections.
+#include <array>
 #include <cctype>
 #include <exception>
 
@@ -86,18 +87,28 @@ ErrorOr<Hook> parse_hook(const Json& value, const std::string& path) {
     return hook;
 }
 
+// Every kind of hook, by its config.json name: what parse_hooks() reads and `features` lists.
+struct HookKind {
+    const char* name;
+    std::vector<Hook> Hooks::*list;
+};
+constexpr std::array<HookKind, 6> kHookKinds = {{
+    {"prestart", &Hooks::prestart},
+    {"createRuntime", &Hooks::create_runtime},
+    {"createContainer", &Hooks::create_container},
+    {"startContainer", &Hooks::start_container},
+    {"poststart", &Hooks::poststart},
+    {"poststop", &Hooks::poststop},
+}};
+
 // Hook kinds hutch does not know are tolerated, as any unknown field is.
 ErrorOr<Hooks> parse_hooks(const Json& doc) {
     Hooks hooks;
     const Json* value = json::member(doc, "hooks");
     if (!value) return hooks;
     TRY(json::expect_object(*value, "hooks"));
-    TRY(json::read_list(*value, "hooks", "prestart", hooks.prestart, parse_hook));
-    TRY(json::read_list(*value, "hooks", "createRuntime", hooks.create_runtime, parse_hook));
-    TRY(json::read_list(*value, "hooks", "createContainer", hooks.create_container, parse_hook));
-    TRY(json::read_list(*value, "hooks", "startContainer", hooks.start_container, parse_hook));
-    TRY(json::read_list(*value, "hooks", "poststart", hooks.poststart, parse_hook));
-    TRY(json::read_list(*value, "hooks", "poststop", hooks.poststop, parse_hook));
+    for (const HookKind& kind : kHookKinds)
+        TRY(json::read_list(*value, "hooks", kind.name, hooks.*kind.list, parse_hook));
     return hooks;
 }
 
@@ -151,6 +162,30 @@ ErrorOr<Spec> parse_spec(const std::string& json_text) {
 ErrorOr<Spec> load_spec(const std::string& bundle_dir) {
     std::string text = TRY_CTX(read_file(bundle_dir + "/config.json"), "config.json");
     return TRY_CTX(parse_spec(text), "config.json");
+}
+
+ErrorOr<Resources> parse_resources_json(const std::string& json_text) {
+    auto parse = [&]() -> ErrorOr<Resources> {
+        try {
+            return detail::parse_resources(Json::parse(json_text), "");
+        } catch (const Json::parse_error& e) {
+            return fail("invalid JSON: " + parser_message(e));
+        } catch (const std::exception& e) {
+            return fail("cannot read resources: " + parser_message(e));
+        }
+    };
+    return map_error(parse(), [](const Error& e) {
+        // The section parsers name a field "PARENT.memory", so with no parent it starts with a dot.
+        Error out = e.context("--resources");
+        if (e.message.starts_with('.')) out.message.erase(std::string("--resources: ").size(), 1);
+        return out;
+    });
+}
+
+std::vector<std::string> hook_names() {
+    std::vector<std::string> names;
+    for (const HookKind& kind : kHookKinds) names.emplace_back(kind.name);
+    return names;
 }
 
 namespace detail {

@@ -135,13 +135,62 @@ ErrorOr<std::optional<int64_t>> parse_pids(const Json& resources, const std::str
     return TRY(json::require<int64_t>(*value, parent + ".pids", "limit"));
 }
 
+ErrorOr<std::map<std::string, RdmaLimit>> parse_rdma(const Json& resources, const std::string& parent) {
+    std::map<std::string, RdmaLimit> out;
+    const Json* value = json::member(resources, "rdma");
+    if (!value) return out;
+    const std::string path = parent + ".rdma";
+    TRY(json::expect_object(*value, path));
+    for (const auto& [device, limits] : value->items()) {
+        std::string at = path + "." + device;
+        if (device.empty() || device.find_first_of(" \t\n/") != std::string::npos)
+            return fail(at + ": not a device name");
+        TRY(json::expect_object(limits, at));
+        RdmaLimit limit;
+        TRY(json::read(limits, at, "hcaHandles", limit.hca_handles));
+        TRY(json::read(limits, at, "hcaObjects", limit.hca_objects));
+        out[device] = limit;
+    }
+    return out;
+}
+
+// A key names one file in the container's own cgroup directory ("memory.high"): no path, no
+// control characters, and the controller's prefix before a dot. Whether the host offers it is
+// the driver's to say.
+ErrorOr<void> check_unified_key(const std::string& key, const std::string& path) {
+    std::string at = path + "[\"" + key + "\"]";
+    for (char c : key)
+        if (static_cast<unsigned char>(c) < 0x20) return fail(path + ": a key has a control character");
+    if (key.find('/') != std::string::npos || key == "." || key == "..")
+        return fail(at + ": must name a file in the container's cgroup, not a path");
+    size_t dot = key.find('.');
+    if (dot == std::string::npos || dot == 0 || dot + 1 == key.size())
+        return fail(at + ": expected CONTROLLER.FILE, such as memory.high");
+    // cgroup.procs, cgroup.subtree_control, cgroup.kill and the like act on processes and the
+    // tree, not on limits: only the two limits among the core files are taken.
+    if (key.starts_with("cgroup.") && key != "cgroup.max.depth" && key != "cgroup.max.descendants")
+        return fail(at + ": only cgroup.max.depth and cgroup.max.descendants of the core files can be set");
+    return {};
+}
+
+ErrorOr<std::map<std::string, std::string>> parse_unified(const Json& resources, const std::string& parent) {
+    std::map<std::string, std::string> out;
+    const Json* value = json::member(resources, "unified");
+    if (!value) return out;
+    const std::string path = parent + ".unified";
+    TRY(json::expect_object(*value, path));
+    for (const auto& [key, entry] : value->items()) {
+        TRY(check_unified_key(key, path));
+        if (!entry.is_string()) return fail(path + "[\"" + key + "\"]: expected a string");
+        out[key] = entry.get<std::string>();
+    }
+    return out;
+}
+
 }  // namespace
 
 ErrorOr<Resources> parse_resources(const Json& value, const std::string& path) {
     TRY(json::expect_object(value, path));
-    // Raw cgroup v2 files and the rdma controller: not implemented yet.
-    TRY(json::refuse_if_set(value, path, "unified"));
-    TRY(json::refuse_if_set(value, path, "rdma"));
     Resources resources;
     TRY(json::read_list(value, path, "devices", resources.devices, parse_device_rule));
     resources.memory = TRY(parse_memory(value, path));
@@ -150,6 +199,8 @@ ErrorOr<Resources> parse_resources(const Json& value, const std::string& path) {
     resources.block_io = TRY(parse_block_io(value, path));
     TRY(json::read_list(value, path, "hugepageLimits", resources.hugepage_limits, parse_hugepage_limit));
     resources.network = TRY(parse_network(value, path));
+    resources.rdma = TRY(parse_rdma(value, path));
+    resources.unified = TRY(parse_unified(value, path));
     return resources;
 }
 

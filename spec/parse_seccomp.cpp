@@ -101,3 +101,9 @@ ErrorOr<Seccomp> parse_seccomp(const Json& value, const std::string& path) {
 }
 
 }  // namespace hutch::spec::detail
+
+namespace hutch::spec {
+
+std::vector<std::string> known_seccomp_flags() { return {detail::kFlags.begin(), detail::kFlags.end()}; }
+
+}  // namespace hutch::spec

@@ -156,6 +156,10 @@ struct NetworkResources {
     std::vector<std::pair<std::string, uint32_t>> priorities;  // interface name, priority
 };
 
+struct RdmaLimit {
+    std::optional<uint32_t> hca_handles, hca_objects;
+};
+
 struct Resources {
     std::vector<DeviceRule> devices;
     std::optional<MemoryResources> memory;
@@ -164,6 +168,8 @@ struct Resources {
     std::optional<BlockIoResources> block_io;
     std::vector<HugepageLimit> hugepage_limits;
     std::optional<NetworkResources> network;
+    std::map<std::string, RdmaLimit> rdma;       // device name ("mlx5_1") -> limits
+    std::map<std::string, std::string> unified;  // cgroup v2 file name ("memory.high") -> value
 };
 
 struct SeccompArg {
@@ -218,6 +224,9 @@ struct Spec {
 ErrorOr<Spec> parse_spec(const std::string& json_text);
 // Reads and parses BUNDLE/config.json; errors are prefixed with "config.json".
 ErrorOr<Spec> load_spec(const std::string& bundle_dir);
+// A LinuxResources object on its own (`update --resources`), parsed and checked as
+// linux.resources is; errors are prefixed "--resources": "--resources: memory.limit: expected integer".
+ErrorOr<Resources> parse_resources_json(const std::string& json_text);
 
 // The config.json that `spec` writes: runc's default (busybox sh, the usual mounts, masked paths).
 std::string default_spec_json(bool rootless);
@@ -228,5 +237,11 @@ const char* namespace_name(NamespaceType type);
 std::optional<NamespaceType> namespace_type_from_name(std::string_view name);
 bool has_namespace(const Spec& spec, NamespaceType type);
 const Namespace* find_namespace(const Spec& spec, NamespaceType type);
+
+// What config.json may name, as the parsers accept it, for `features`: the six kinds of hooks,
+// the eight namespace types, the seccomp filter flags.
+std::vector<std::string> hook_names();
+std::vector<std::string> namespace_names();
+std::vector<std::string> known_seccomp_flags();
 
 }  // namespace hutch::spec

@@ -176,6 +176,7 @@ TEST_CASE("linux.devices become allow rules after the config's own", "[cgroups]"
 
 TEST_CASE("paths() round-trips through manager_from_paths, with the directories it made", "[cgroups]") {
     std::map<std::string, std::string> saved = {
+        {"hutch:layout", "v1"},
         {"cpu", "/sys/fs/cgroup/cpu,cpuacct/c"},
         {"cpuacct", "/sys/fs/cgroup/cpu,cpuacct/c"},
         {"memory", "/sys/fs/cgroup/memory/p/c"},
@@ -184,4 +185,28 @@ TEST_CASE("paths() round-trips through manager_from_paths, with the directories 
     CHECK(manager_from_paths(saved)->paths() == saved);
     saved.erase("hutch:created");
     CHECK(manager_from_paths(saved)->paths() == saved);
+}
+
+TEST_CASE("paths() of v2 and hybrid managers round-trip, each half keeping what it made", "[cgroups]") {
+    std::map<std::string, std::string> v2 = {
+        {"hutch:layout", "v2"},
+        {"", "/sys/fs/cgroup/p/c"},
+        {"hutch:created", "/sys/fs/cgroup/p\n/sys/fs/cgroup/p/c"},
+    };
+    CHECK(manager_from_paths(v2)->paths() == v2);
+    CHECK(manager_from_paths(v2)->mount_binds().empty());  // only a new manager's mount is built
+    std::map<std::string, std::string> hybrid = {
+        {"hutch:layout", "hybrid"},
+        {"memory", "/sys/fs/cgroup/memory/c"},
+        {"", "/sys/fs/cgroup/unified/c"},
+        {"hutch:created", "/sys/fs/cgroup/memory/c\n/sys/fs/cgroup/unified/c"},
+    };
+    CHECK(manager_from_paths(hybrid)->paths() == hybrid);
+}
+
+TEST_CASE("a state saved before layouts were recorded reopens as v1", "[cgroups]") {
+    std::map<std::string, std::string> old = {{"memory", "/sys/fs/cgroup/memory/c"}};
+    auto paths = manager_from_paths(old)->paths();
+    CHECK(paths.at("hutch:layout") == "v1");
+    CHECK(paths.at("memory") == "/sys/fs/cgroup/memory/c");
 }

@@ -361,6 +361,29 @@ TEST_CASE("seccomp", "[spec]") {
     CHECK(with([](json& s) { s["flags"][0] = "BOGUS"; }) == "linux.seccomp.flags[0]: unknown flag \"BOGUS\"");
 }
 
+TEST_CASE("linux.resources.unified and rdma: file names and limits", "[spec]") {
+    auto doc = base_spec();
+    doc["linux"]["resources"]["unified"] = {{"memory.high", "1048576"}, {"cgroup.max.depth", "3"}};
+    doc["linux"]["resources"]["rdma"] = {{"mlx5_0", {{"hcaHandles", 2}, {"hcaObjects", 100}}}};
+    auto spec = parsed(doc);
+    CHECK(spec.linux_->resources->unified.at("memory.high") == "1048576");
+    CHECK(spec.linux_->resources->rdma.at("mlx5_0").hca_objects == 100u);
+    auto with = [](const std::string& key, json value) {
+        auto d = base_spec();
+        d["linux"]["resources"]["unified"] = {{key, value}};
+        return error_of(d);
+    };
+    CHECK(with("../../memory.max", "1") ==
+          "linux.resources.unified[\"../../memory.max\"]: must name a file in the container's cgroup, not a "
+          "path");
+    CHECK(with("memory", "1") ==
+          "linux.resources.unified[\"memory\"]: expected CONTROLLER.FILE, such as memory.high");
+    CHECK(with("cgroup.procs", "1") ==
+          "linux.resources.unified[\"cgroup.procs\"]: only cgroup.max.depth and "
+          "cgroup.max.descendants of the core files can be set");
+    CHECK(with("memory.high", 5) == "linux.resources.unified[\"memory.high\"]: expected a string");
+}
+
 TEST_CASE("unimplemented fields are refused, empty ones tolerated", "[spec]") {
     struct Case {
         json::json_pointer where;
@@ -368,8 +391,6 @@ TEST_CASE("unimplemented fields are refused, empty ones tolerated", "[spec]") {
         std::string message;
     };
     std::vector<Case> cases = {
-        {"/linux/resources/unified"_json_pointer, {{"memory.high", "1"}}, "linux.resources.unified"},
-        {"/linux/resources/rdma"_json_pointer, {{"mlx5_0", {{"hcaHandles", 1}}}}, "linux.resources.rdma"},
         {"/linux/intelRdt"_json_pointer, {{"closID", "x"}}, "linux.intelRdt"},
         {"/linux/personality"_json_pointer, {{"domain", "LINUX32"}}, "linux.personality"},
         {"/linux/timeOffsets"_json_pointer, {{"monotonic", {{"secs", 1}}}}, "linux.timeOffsets"},

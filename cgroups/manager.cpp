@@ -1,0 +1,151 @@
+// Picking the driver for the host's layout, reopening one from a container's state, and what
+// the drivers share.
+#include <signal.h>
+
+#include <algorithm>
+#include <filesystem>
+
+#include "base/file.h"
+#include "cgroups/drivers.h"
+#include "cgroups/hierarchies.h"
+
+namespace hutch::cgroups {
+namespace {
+
+// The cgroup v2 directory for cgroupsPath under the cgroup2 mount at mountpoint. A relative path
+// nests under the parent of this process's own cgroup, as runc does: the caller's own cgroup
+// usually has processes (a login scope, a service), and the kernel then refuses to hand its
+// controllers to a child ("no internal processes").
+ErrorOr<std::string> resolve_v2_dir(const std::string& mountpoint,
+                                    const std::map<std::string, std::string>& own,
+                                    std::string_view cgroups_path, std::string_view container_id) {
+    std::string_view wanted = cgroups_path.empty() ? container_id : cgroups_path;
+    TRY(validate_cgroups_path(wanted));
+    std::string base;
+    if (!wanted.starts_with('/')) {
+        auto it = own.find("");
+        if (it == own.end()) return fail("/proc/self/cgroup: no cgroup v2 line (0::PATH)");
+        std::filesystem::path parent = std::filesystem::path(it->second).parent_path();
+        base = parent.lexically_normal().string();
+    }
+    std::string dir =
+        (std::filesystem::path(mountpoint + "/" + base) / std::string(wanted)).lexically_normal();
+    while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+    if (dir == mountpoint || !dir.starts_with(mountpoint + "/"))
+        return fail("linux.cgroupsPath: \"" + std::string(wanted) + "\" names no cgroup");
+    return dir;
+}
+
+ErrorOr<std::unique_ptr<Manager>> make_v1_half(const std::map<std::string, std::string>& own,
+                                               const std::string& cgroups_path, const std::string& id) {
+    std::vector<Hierarchy> hierarchies = TRY(host_v1_hierarchies());
+    std::vector<Placement> placements = TRY(resolve_placements(hierarchies, own, cgroups_path, id));
+    return make_v1_manager(std::move(placements), {});
+}
+
+Layout layout_in(const std::map<std::string, std::string>& paths) {
+    auto it = paths.find(kLayoutKey);
+    if (it != paths.end() && it->second == layout_name(Layout::v2)) return Layout::v2;
+    if (it != paths.end() && it->second == layout_name(Layout::hybrid)) return Layout::hybrid;
+    return Layout::v1;
+}
+
+}  // namespace
+
+bool needs_unified_hierarchy(const spec::Resources& resources) {
+    return !resources.hugepage_limits.empty() || !resources.unified.empty();
+}
+
+ErrorOr<std::unique_ptr<Manager>> make_manager(Layout layout, const std::string& cgroups_path,
+                                               const std::string& container_id,
+                                               const spec::Resources* resources) {
+    std::map<std::string, std::string> own = TRY(own_cgroups());
+    if (layout == Layout::v2) {
+        return make_v2_manager(TRY(resolve_v2_dir("/sys/fs/cgroup", own, cgroups_path, container_id)), {});
+    }
+    auto v1 = TRY(make_v1_half(own, cgroups_path, container_id));
+    if (layout == Layout::v1 || !resources || !needs_unified_hierarchy(*resources)) return v1;
+    std::string unified = TRY(resolve_v2_dir("/sys/fs/cgroup/unified", own, cgroups_path, container_id));
+    return make_hybrid_manager(std::move(v1), make_v2_manager(std::move(unified), {}, true));
+}
+
+std::unique_ptr<Manager> manager_from_paths(const std::map<std::string, std::string>& paths) {
+    Layout layout = layout_in(paths);
+    std::string unified;
+    std::vector<Placement> placements;
+    for (const auto& [key, dir] : paths) {
+        if (key == kLayoutKey || key == kCreatedKey) continue;
+        if (key == kUnifiedKey) {
+            unified = dir;
+            continue;
+        }
+        auto same = std::ranges::find(placements, dir, &Placement::dir);
+        if (same == placements.end()) {
+            placements.push_back(Placement{{key}, dir});
+        } else {
+            same->controllers.push_back(key);
+        }
+    }
+    auto created_it = paths.find(kCreatedKey);
+    std::vector<std::string> created =
+        created_it == paths.end() ? std::vector<std::string>{} : split_lines(created_it->second);
+    if (layout == Layout::v2) return make_v2_manager(unified, std::move(created));
+    if (layout == Layout::v1 || unified.empty())
+        return make_v1_manager(std::move(placements), std::move(created));
+    // Hybrid: the unified half made the unified directory and those of its parents that it made.
+    std::vector<std::string> made_unified, made_v1;
+    for (std::string& dir : created) {
+        (dir.starts_with("/sys/fs/cgroup/unified/") ? made_unified : made_v1).push_back(std::move(dir));
+    }
+    return make_hybrid_manager(make_v1_manager(std::move(placements), std::move(made_v1)),
+                               make_v2_manager(unified, std::move(made_unified), true));
+}
+
+std::vector<std::string> split_lines(const std::string& text) {
+    std::vector<std::string> lines;
+    for (size_t pos = 0; pos < text.size();) {
+        size_t end = std::min(text.find('\n', pos), text.size());
+        if (end > pos) lines.push_back(text.substr(pos, end - pos));
+        pos = end + 1;
+    }
+    return lines;
+}
+
+std::string join_lines(const std::vector<std::string>& lines) {
+    std::string out;
+    for (const std::string& line : lines) out += (out.empty() ? "" : "\n") + line;
+    return out;
+}
+
+ErrorOr<std::vector<pid_t>> read_pids_tree(const std::string& dir) {
+    std::vector<pid_t> pids;
+    std::error_code ec;
+    std::vector<std::string> dirs = {dir};
+    for (std::filesystem::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+        if (it->is_directory(ec)) dirs.push_back(it->path());
+    }
+    for (const std::string& at : dirs) {
+        auto text = read_file(at + "/cgroup.procs");
+        if (!text && text.error().code == ENOENT) continue;  // removed meanwhile
+        if (!text) return std::unexpected(text.error().context("cgroups"));
+        for (const std::string& line : split_lines(*text)) {
+            pid_t pid = 0;
+            for (char c : line) pid = c >= '0' && c <= '9' ? pid * 10 + (c - '0') : pid;
+            if (pid > 0) pids.push_back(pid);
+        }
+    }
+    std::ranges::sort(pids);
+    auto [first, last] = std::ranges::unique(pids);
+    pids.erase(first, last);
+    return pids;
+}
+
+ErrorOr<void> kill_each(const std::vector<pid_t>& pids, int sig) {
+    for (pid_t pid : pids) {
+        if (::kill(pid, sig) != 0 && errno != ESRCH)
+            return fail_errno("cgroups: kill " + std::to_string(pid));
+    }
+    return {};
+}
+
+}  // namespace hutch::cgroups

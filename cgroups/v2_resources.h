@@ -1,0 +1,18 @@
+// Writes linux.resources into a container's cgroup v2 directory, mapped as runc maps them.
+// Internal to cgroups/.
+#pragma once
+
+#include <string>
+
+#include "base/error.h"
+#include "spec/spec.h"
+
+namespace hutch::cgroups {
+
+// Every field that resources sets, then its unified keys (which override, as in runc). A field
+// whose controller is not enabled in the directory, a field cgroup v2 has no file for (swappiness,
+// kernel memory, network classes, realtime CPU), and a value the kernel refuses each fail with one
+// line naming the field. The device policy is not written here (device_program.h).
+ErrorOr<void> apply_v2_limits(const std::string& dir, const spec::Resources& resources);
+
+}  // namespace hutch::cgroups
