@@ -23,6 +23,17 @@ CommandResult run_script(Bundle& bundle, const std::string& script) {
 
 std::string host_link(const std::string& path) { return std::filesystem::read_symlink(path).string(); }
 
+// A pure cgroup v2 host (the VM test bed): one hierarchy, at /sys/fs/cgroup inside as outside.
+bool host_is_v2() { return shell("stat -fc %T /sys/fs/cgroup").out == "cgroup2fs\n"; }
+
+// The directory of a controller inside the container: the mount itself on v2, a bind per
+// hierarchy on v1, named as the host names it ("cpu,cpuacct" or "cpu").
+std::string inside(const std::string& controller) {
+    if (host_is_v2()) return "/sys/fs/cgroup";
+    return "$(ls -d /sys/fs/cgroup/" + controller + " /sys/fs/cgroup/" + controller +
+           ",* 2>/dev/null | head -1)";
+}
+
 }  // namespace
 
 TEST_CASE("every namespace of the default spec differs from the host's", "[isolation]") {
@@ -136,7 +147,8 @@ TEST_CASE("mounts carry their flags; masked and read-only paths hold", "[isolati
                    "test -c /dev/null && test -c /dev/zero && test -c /dev/urandom && echo devices; "
                    "readlink /dev/fd; readlink /dev/ptmx; ls /dev/pts /dev/mqueue >/dev/null && echo dirs; "
                    "grep -E ' /sys/fs/cgroup(/memory)? ' /proc/self/mountinfo; "
-                   "mkdir /sys/fs/cgroup/memory/sub 2>&1; echo cgroup=$?");
+                   "mkdir " +
+                       inside("memory") + "/sub 2>&1; echo cgroup=$?");
     REQUIRE(r.status == 0);
     INFO(r.out);
     CHECK(r.out.find(" / ro,") != std::string::npos);  // root.readonly
@@ -147,10 +159,11 @@ TEST_CASE("mounts carry their flags; masked and read-only paths hold", "[isolati
     CHECK(r.out.find("/proc/self/fd\npts/ptmx\n") != std::string::npos);
     CHECK(r.out.find("dirs") != std::string::npos);
     CHECK(r.out.find("\n0\n0\n") != std::string::npos);  // /proc/timer_list masked, /sys/firmware empty
-    // The cgroup mount (built by hutch, attached by the container's process): a read-only tmpfs
-    // holding read-only binds of the container's own cgroups.
+    // The cgroup mount (built by hutch, attached by the container's process): on v1 a read-only
+    // tmpfs holding read-only binds of the container's own cgroups; on v2 a read-only bind of its
+    // one cgroup.
     CHECK(r.out.find("/sys/fs/cgroup ro,nosuid,nodev,noexec") != std::string::npos);
-    CHECK(r.out.find("/sys/fs/cgroup/memory ro,nosuid,nodev,noexec") != std::string::npos);
+    if (!host_is_v2()) CHECK(r.out.find("/sys/fs/cgroup/memory ro,nosuid,nodev,noexec") != std::string::npos);
     CHECK(r.out.find("cgroup=1") != std::string::npos);
 }
 
@@ -231,11 +244,30 @@ TEST_CASE("cgroup limits are written and enforced", "[isolation][cgroups]") {
     bundle.config["linux"]["resources"]["devices"] = {{{"allow", false}, {"access", "rwm"}}};
 
     SECTION("seen in the cgroup files from inside") {
-        auto r = run_script(bundle,
-                            "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max; "
-                            "grep -c . /sys/fs/cgroup/devices/devices.list");
+        std::string memory = host_is_v2() ? "memory.max" : "memory.limit_in_bytes";
+        auto r =
+            run_script(bundle, "cat " + inside("memory") + "/" + memory + " " + inside("pids") + "/pids.max");
         REQUIRE(r.status == 0);
-        CHECK(r.out.rfind("33554432\n20\n", 0) == 0);
+        CHECK(r.out == "33554432\n20\n");
+    }
+    SECTION("seen in the cgroup files from the host") {
+        // Found by its name under the hierarchy's root, where the container's cgroupsPath put it.
+        std::string memory = host_is_v2() ? "memory.max" : "memory.limit_in_bytes";
+        std::string swap = host_is_v2() ? "memory.swap.max" : "memory.memsw.limit_in_bytes";
+        std::string find = "find /sys/fs/cgroup -maxdepth 5 -type d -name '" + cgroup + "'";
+        bundle.set_args({"true"});
+        bundle.save();
+        Runtime rt;  // created and left waiting for start, its cgroups in place
+        std::string id = unique_id();
+        REQUIRE(rt({"create", "--bundle", bundle.path(), id}).status == 0);
+        auto dirs = shell(find + " -exec sh -c 'test -e \"$1\"/" + memory + " && echo \"$1\"' _ {} \\;");
+        INFO(dirs.out);
+        REQUIRE(!dirs.out.empty());
+        std::string dir = dirs.out.substr(0, dirs.out.find('\n'));
+        CHECK(shell("cat " + dir + "/" + memory).out == "33554432\n");
+        if (shell("test -e " + dir + "/" + swap).status == 0)  // swap accounting is on
+            CHECK(shell("cat " + dir + "/" + swap).out == (host_is_v2() ? "0\n" : "33554432\n"));
+        CHECK(rt({"delete", "--force", id}).status == 0);
     }
     SECTION("a memory hog is OOM-killed") {
         // The hog volunteers as the OOM killer's victim, so that the shell reporting its end is
@@ -265,7 +297,23 @@ TEST_CASE("cgroup limits are written and enforced", "[isolation][cgroups]") {
         CHECK(r.err.find("Operation not permitted") != std::string::npos);
         CHECK(r.out.find("\n1\n") != std::string::npos);  // /dev/zero stays allowed
     }
-    CHECK(shell("find /sys/fs/cgroup -maxdepth 4 -name '" + cgroup + "'").out.empty());
+    CHECK(shell("find /sys/fs/cgroup -maxdepth 5 -name '" + cgroup + "'").out.empty());
+}
+
+TEST_CASE("a cpu quota throttles a busy loop", "[isolation][cgroups]") {
+    Bundle bundle;
+    bundle.config["linux"]["resources"]["cpu"] = {{"quota", 10000}, {"period", 100000}};
+    // One second of a busy loop under a 10 % quota: the kernel must throttle it, and count it.
+    std::string stat = host_is_v2() ? "/sys/fs/cgroup/cpu.stat" : inside("cpu") + "/cpu.stat";
+    auto r = run_script(bundle, "timeout 1 sh -c 'while :; do :; done'; cat " + stat);
+    INFO(r.out << r.err);
+    auto counter = [&](const std::string& key) -> long long {
+        size_t at = r.out.find(key + " ");
+        return at == std::string::npos ? -1 : std::stoll(r.out.substr(at + key.size() + 1));
+    };
+    CHECK(counter("nr_throttled") > 0);
+    CHECK(counter(host_is_v2() ? "throttled_usec" : "throttled_time") > 0);
+    if (host_is_v2()) CHECK(counter("usage_usec") < 600000);  // at most 10 % of a second, with slack
 }
 
 TEST_CASE("linux.devices get their mode and owner as configured, and can be used", "[isolation]") {

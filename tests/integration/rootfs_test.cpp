@@ -5,9 +5,11 @@
 #include "namespaces/rootfs.h"
 
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -86,6 +88,12 @@ struct TestRootfs {
 spec::Mount mnt(std::string dest, std::string type, std::string source, std::vector<std::string> options) {
     return {std::move(dest), std::move(type), std::move(source), std::move(options)};
 }
+
+// Read before any test changes its mount namespace: what the cgroup mount shows depends on it.
+const bool host_is_v2 = [] {
+    struct statfs fs {};
+    return ::statfs("/sys/fs/cgroup", &fs) == 0 && fs.f_type == CGROUP2_SUPER_MAGIC;
+}();
 
 std::vector<spec::Mount> runc_default_mounts() {
     return {mnt("/proc", "proc", "proc", {"nosuid", "noexec", "nodev"}),
@@ -173,10 +181,16 @@ TEST_CASE("a runc-like rootfs: mounts, devices, masked and read-only paths", "[r
         EXPECT(has_option(sys, "ro"), "/sys flags: " + sys);
         EXPECT(mount_line("/dev/pts").find(" devpts ") != std::string::npos, "/dev/pts not devpts");
         EXPECT(mount_line("/dev/mqueue").find(" mqueue ") != std::string::npos, "/dev/mqueue not mqueue");
-        std::string memory = mount_line("/sys/fs/cgroup/memory");
-        EXPECT(has_option(memory, "ro") && memory.find(" cgroup ") != std::string::npos,
-               "cgroup memory: " + memory);
-        EXPECT(has_option(mount_line("/sys/fs/cgroup"), "ro"), "cgroup tmpfs not ro");
+        if (host_is_v2) {  // the one hierarchy, bound read-only at the mount point
+            std::string unified = mount_line("/sys/fs/cgroup");
+            EXPECT(has_option(unified, "ro") && unified.find(" cgroup2 ") != std::string::npos,
+                   "cgroup2: " + unified);
+        } else {
+            std::string memory = mount_line("/sys/fs/cgroup/memory");
+            EXPECT(has_option(memory, "ro") && memory.find(" cgroup ") != std::string::npos,
+                   "cgroup memory: " + memory);
+            EXPECT(has_option(mount_line("/sys/fs/cgroup"), "ro"), "cgroup tmpfs not ro");
+        }
         // Devices and symlinks.
         struct stat st {};
         EXPECT(stat("/dev/null", &st) == 0 && S_ISCHR(st.st_mode) && major(st.st_rdev) == 1 &&
@@ -357,8 +371,8 @@ TEST_CASE("in a user namespace: host device nodes and /sys are bound, locked fla
             EXPECT(mount_line("/dev/null") != "", "/dev/null is not a bind of the host's node");
             EXPECT(has_option(mount_line("/sys"), "ro"), "/sys not ro: " + mount_line("/sys"));
             EXPECT(access("/sys/kernel", F_OK) == 0, "/sys empty");
-            EXPECT(has_option(mount_line("/sys/fs/cgroup/cpu"), "ro"),
-                   "cgroup cpu: " + mount_line("/sys/fs/cgroup/cpu"));
+            std::string cgroup = mount_line(host_is_v2 ? "/sys/fs/cgroup" : "/sys/fs/cgroup/cpu");
+            EXPECT(has_option(cgroup, "ro"), "cgroup: " + cgroup);
             EXPECT(read_or("/proc/kcore", "") == "", "/proc/kcore not masked");
             EXPECT(errno_of_create("/etc/x") == EROFS, "root writable");
             int fd = open("/proc/sys/kernel/hostname", O_WRONLY | O_CLOEXEC);
