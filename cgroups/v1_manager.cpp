@@ -71,8 +71,9 @@ public:
     }
 
     ErrorOr<void> signal_all(int sig) override {
+        // A paused container stays paused: only a freeze made here is undone.
         const Placement* freezer = find_placement(placements_, "freezer");
-        bool frozen = freezer && freeze_v1(freezer->dir);
+        bool frozen = freezer && !is_frozen_v1(freezer->dir).value_or(true) && freeze_v1(freezer->dir);
         auto result = kill_each(TRY(pids()), sig);
         if (frozen) {
             auto thawed = thaw_v1(freezer->dir);

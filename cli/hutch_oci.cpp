@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "base/duration.h"
 #include "base/file.h"
 #include "base/log.h"
 #include "runtime/runtime.h"
@@ -77,8 +78,12 @@ struct Flags {
     std::string signal = "SIGTERM";
     bool all = false;
     bool force = false;
-    std::string format = "table";  // list
+    std::string format = "table";  // list, ps
     bool quiet = false;
+    runtime::UpdateFlags update;
+    bool stats_only = false;  // events
+    std::string interval = "5s";
+    std::vector<std::string> ps_args;
 };
 
 int spec_command(Flags& f) {
@@ -106,6 +111,33 @@ int run_command(Flags& f) {
     return status ? *status : report(status.error());
 }
 
+int events_command(Flags& f) {
+    auto interval = parse_go_duration(f.interval);
+    if (!interval) return report(interval.error().context("--interval"));
+    // Each event is flushed at once: a reader at the other end of a pipe waits for it.
+    auto print = [](const std::string& line) {
+        std::printf("%s\n", line.c_str());
+        std::fflush(stdout);
+    };
+    return finish(
+        runtime::events(f.global.root, f.id, {.stats = f.stats_only, .interval = *interval}, print));
+}
+
+int ps_command(Flags& f) {
+    if (f.format != "table" && f.format != "json")
+        return report(Error::with_message("--format: expected table or json, got " + f.format));
+    auto pids = runtime::processes(f.global.root, f.id);
+    if (!pids) return report(pids.error());
+    if (f.format == "json") {
+        std::printf("%s\n", nlohmann::json(*pids).dump().c_str());
+        return 0;
+    }
+    auto table = runtime::ps_table(*pids, f.ps_args);
+    if (!table) return report(table.error());
+    std::fputs(table->c_str(), stdout);
+    return 0;
+}
+
 struct Subcommand {
     const char* name;
     const char* description;
@@ -114,6 +146,53 @@ struct Subcommand {
 };
 
 void add_id(CLI::App* cmd, Flags& f) { cmd->add_option("container-id", f.id)->required(); }
+
+// runc's `update` flags with runc's help. Each one given is recorded, so that a flag set to 0 can
+// be told from one not given.
+void add_update_flags(CLI::App* cmd, Flags& f) {
+    add_id(cmd, f);
+    using Field = std::optional<std::string> runtime::UpdateFlags::*;
+    struct Option {
+        const char* name;
+        Field field;
+        const char* help;
+    };
+    static const Option kOptions[] = {
+        {"--blkio-weight", &runtime::UpdateFlags::blkio_weight,
+         "Specifies per cgroup weight, range is from 10 to 1000"},
+        {"--cpu-period", &runtime::UpdateFlags::cpu_period,
+         "CPU CFS period to be used for hardcapping (in usecs). 0 to use system default"},
+        {"--cpu-quota", &runtime::UpdateFlags::cpu_quota,
+         "CPU CFS hardcap limit (in usecs). Allowed cpu time in a given period"},
+        {"--cpu-share,--cpu-shares", &runtime::UpdateFlags::cpu_shares,
+         "CPU shares (relative weight vs. other containers)"},
+        {"--cpu-rt-period", &runtime::UpdateFlags::cpu_rt_period,
+         "CPU realtime period to be used for hardcapping (in usecs). 0 to use system default"},
+        {"--cpu-rt-runtime", &runtime::UpdateFlags::cpu_rt_runtime,
+         "CPU realtime hardcap limit (in usecs). Allowed cpu time in a given period"},
+        {"--cpuset-cpus", &runtime::UpdateFlags::cpuset_cpus, "CPU(s) to use"},
+        {"--cpuset-mems", &runtime::UpdateFlags::cpuset_mems, "Memory node(s) to use"},
+        {"--kernel-memory", &runtime::UpdateFlags::kernel_memory, "(obsolete: refused, not supported)"},
+        {"--kernel-memory-tcp", &runtime::UpdateFlags::kernel_memory_tcp,
+         "(obsolete: refused, not supported)"},
+        {"--memory", &runtime::UpdateFlags::memory, "Memory limit (in bytes; or with k, m, g: 64m)"},
+        {"--memory-reservation", &runtime::UpdateFlags::memory_reservation,
+         "Memory reservation or soft_limit (in bytes)"},
+        {"--memory-swap", &runtime::UpdateFlags::memory_swap,
+         "Total memory usage (memory + swap); set '-1' to enable unlimited swap"},
+        {"--pids-limit", &runtime::UpdateFlags::pids_limit,
+         "Maximum number of pids allowed in the container"},
+    };
+    runtime::UpdateFlags& update = f.update;
+    cmd->add_option("-r,--resources", update.resources,
+                    "path to the file containing the resources to update or '-' to read from the standard "
+                    "input");
+    for (const Option& option : kOptions) {
+        cmd->add_option_function<std::string>(
+            option.name, [&update, field = option.field](const std::string& value) { update.*field = value; },
+            option.help);
+    }
+}
 
 const Subcommand kSubcommands[] = {
     {"spec", "write a default config.json into the bundle",
@@ -153,6 +232,31 @@ const Subcommand kSubcommands[] = {
          cmd->add_flag("-q,--quiet", f.quiet, "print ids only");
      },
      [](Flags& f) { return finish(print_list(f.global.root, f.format, f.quiet)); }},
+    {"pause", "pause suspends all processes inside the container", add_id,
+     [](Flags& f) { return finish(runtime::pause(f.global.root, f.id)); }},
+    {"resume", "resumes all processes that have been previously paused", add_id,
+     [](Flags& f) { return finish(runtime::resume(f.global.root, f.id)); }},
+    {"update", "update container resource constraints", add_update_flags,
+     [](Flags& f) { return finish(runtime::update(f.global.root, f.id, f.update)); }},
+    {"events", "display container events such as OOM notifications, cpu, memory, and IO usage statistics",
+     [](CLI::App* cmd, Flags& f) {
+         add_id(cmd, f);
+         cmd->add_option("--interval", f.interval, "set the stats collection interval (default: 5s)");
+         cmd->add_flag("--stats", f.stats_only, "display the container's stats then exit");
+     },
+     events_command},
+    {"ps", "ps displays the processes running inside a container",
+     [](CLI::App* cmd, Flags& f) {
+         add_id(cmd, f);
+         cmd->add_option("ps-args", f.ps_args, "arguments for ps(1) after --, default -ef");
+         cmd->add_option("-f,--format", f.format, "select one of: table or json (default: \"table\")");
+     },
+     ps_command},
+    {"features", "show the enabled features", [](CLI::App*, Flags&) {},
+     [](Flags&) {
+         std::printf("%s\n", runtime::features().dump(4).c_str());
+         return 0;
+     }},
 };
 
 // The subcommand the command line names: its first word that is neither a global option of app

@@ -94,6 +94,15 @@ ErrorOr<void> set_flag(cap_t state, cap_flag_t flag, uint64_t mask, int last_cap
 
 }  // namespace
 
+std::vector<std::string> known_capability_names() {
+    std::vector<std::string> names;
+    for (int cap = 0; cap < kMaskBits; ++cap) {
+        std::string name = cap_name(cap);
+        if (capability_number(name, "")) names.push_back(name);
+    }
+    return names;
+}
+
 ErrorOr<CapabilityPlan> prepare_capabilities(const std::optional<spec::Capabilities>& caps) {
     CapabilityPlan plan;
     plan.last_cap = kernel_last_cap();

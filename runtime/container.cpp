@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "base/file.h"
+#include "cgroups/manager.h"
 #include "runtime/hooks.h"
 
 namespace hutch::runtime {
@@ -19,6 +20,7 @@ const char* status_name(Status status) {
         case Status::creating: return "creating";
         case Status::created: return "created";
         case Status::running: return "running";
+        case Status::paused: return "paused";
         case Status::stopped: return "stopped";
     }
     return "unknown";
@@ -154,9 +156,22 @@ uint64_t process_start_time(pid_t pid) {
     return std::strtoull(rest.c_str() + pos, nullptr, 10);
 }
 
+namespace {
+
+// One read of the freezer's state (two on cgroup v2). A cgroup that cannot be read is not frozen:
+// the status then says what the process and the fifo say.
+bool cgroups_frozen(const ContainerState& state) {
+    if (state.cgroup_paths.empty()) return false;
+    return cgroups::manager_from_paths(state.cgroup_paths)->is_frozen().value_or(false);
+}
+
+}  // namespace
+
 Status Container::status() const {
     if (creating_) return Status::creating;
     if (state.pid <= 0 || process_start_time(state.pid) != state.pid_start_time) return Status::stopped;
+    // Before the fifo: a created container can be paused too, and then it is "paused", as in runc.
+    if (cgroups_frozen(state)) return Status::paused;
     struct stat st;
     return ::lstat(fifo_path().c_str(), &st) == 0 ? Status::created : Status::running;
 }
@@ -185,7 +200,7 @@ nlohmann::ordered_json Container::spec_state() const {
                                 {"id", state.id},
                                 {"status", status_name(s)},
                                 {"bundle", state.bundle}};
-    if (s == Status::created || s == Status::running || s == Status::creating) j["pid"] = state.pid;
+    if (s != Status::stopped) j["pid"] = state.pid;
     if (!state.annotations.empty()) j["annotations"] = state.annotations;
     return j;
 }

@@ -16,7 +16,7 @@
 
 namespace hutch::runtime {
 
-enum class Status { creating, created, running, stopped };
+enum class Status { creating, created, running, paused, stopped };
 const char* status_name(Status status);
 
 struct ContainerState {
@@ -48,9 +48,9 @@ public:
 
     ContainerState state;
 
-    // The status, derived from the kernel: is the pid ours and alive, is the fifo still there.
-    // "creating" while this process is creating the container (no other command can look then:
-    // the directory is locked).
+    // The status, derived from the kernel: is the pid ours and alive, are its cgroups frozen
+    // (paused), is the fifo still there. "creating" while this process is creating the container
+    // (no other command can look then: the directory is locked).
     Status status() const;
     ErrorOr<void> save() const;
     void mark_created() { creating_ = false; }

@@ -14,10 +14,13 @@ namespace hutch::runtime {
 namespace {
 
 // Kills the container's first process and waits (bounded) until the kernel has it gone.
-void kill_and_wait(const ContainerState& state) {
+void kill_and_wait(const ContainerState& state, cgroups::Manager& cgroups) {
     UniqueFd pidfd = open_container_pidfd(state);
     if (!pidfd) return;
     ::syscall(SYS_pidfd_send_signal, pidfd.get(), SIGKILL, nullptr, 0);
+    // A paused container: cgroup v1's freezer holds the process, SIGKILL and all, until thawed.
+    // Thawed after the signal, so that nothing runs on in between.
+    if (cgroups.is_frozen().value_or(false)) (void)cgroups.thaw();
     struct pollfd pfd = {pidfd.get(), POLLIN, 0};
     ::poll(&pfd, 1, 10000);
 }
@@ -25,8 +28,8 @@ void kill_and_wait(const ContainerState& state) {
 }  // namespace
 
 ErrorOr<void> destroy_container(Container& container) {
-    kill_and_wait(container.state);
     auto cgroups = cgroups::manager_from_paths(container.state.cgroup_paths);
+    kill_and_wait(container.state, *cgroups);
     TRY(cgroups->destroy());
     if (!container.state.poststop.empty()) {
         auto hooks = run_hooks("poststop", container.state.poststop, container.spec_state().dump());
@@ -46,8 +49,9 @@ ErrorOr<void> remove(const std::string& root, const std::string& id, bool force)
     }
     Status status = container->status();
     // Like runc, a created container is removed without --force: containerd's shim relies on it.
-    if (status == Status::running && !force)
-        return fail("cannot delete container " + id + " that is not stopped: running (use --force)");
+    if ((status == Status::running || status == Status::paused) && !force)
+        return fail("cannot delete container " + id + " that is not stopped: " + status_name(status) +
+                    " (use --force)");
     return destroy_container(*container);
 }
 

@@ -44,14 +44,21 @@ ErrorOr<int> parse_signal(const std::string& text) {
 ErrorOr<void> kill(const std::string& root, const std::string& id, int signal, bool all) {
     auto container = TRY(Container::open(root, id));
     Status status = container.status();
-    if (status != Status::created && status != Status::running)
+    if (status != Status::created && status != Status::running && status != Status::paused)
         return fail("cannot kill container " + id + ": container not running");
-    if (all) return cgroups::manager_from_paths(container.state.cgroup_paths)->signal_all(signal);
-    UniqueFd pidfd = open_container_pidfd(container.state);
-    if (!pidfd) return fail("cannot kill container " + id + ": container not running");
-    // By pidfd, so that a pid reused since the check cannot receive the signal.
-    if (::syscall(SYS_pidfd_send_signal, pidfd.get(), signal, nullptr, 0) != 0)
-        return fail_errno("kill container " + id);
+    auto cgroups = cgroups::manager_from_paths(container.state.cgroup_paths);
+    if (all) {
+        TRY(cgroups->signal_all(signal));
+    } else {
+        UniqueFd pidfd = open_container_pidfd(container.state);
+        if (!pidfd) return fail("cannot kill container " + id + ": container not running");
+        // By pidfd, so that a pid reused since the check cannot receive the signal.
+        if (::syscall(SYS_pidfd_send_signal, pidfd.get(), signal, nullptr, 0) != 0)
+            return fail_errno("kill container " + id);
+    }
+    // cgroup v1's freezer holds a frozen process even from SIGKILL until it is thawed: a paused
+    // container that is killed is thawed, as runc does (other signals leave it paused).
+    if (signal == SIGKILL && status == Status::paused) TRY_CTX(cgroups->thaw(), "kill container " + id);
     return {};
 }
 

@@ -1,11 +1,14 @@
 // The container lifecycle, one function per runc verb. cli/ parses flags and calls these.
 #pragma once
 
+#include <chrono>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "base/error.h"
 #include "runtime/container.h"
+#include "runtime/update_flags.h"
 
 namespace hutch::runtime {
 
@@ -30,6 +33,32 @@ ErrorOr<void> kill(const std::string& root, const std::string& id, int signal, b
 ErrorOr<void> remove(const std::string& root, const std::string& id, bool force);
 // runc's fields for every container under root, sorted by id.
 ErrorOr<std::vector<nlohmann::ordered_json>> list(const std::string& root);
+
+// Freezes every process of a created or running container; resume thaws a paused one.
+ErrorOr<void> pause(const std::string& root, const std::string& id);
+ErrorOr<void> resume(const std::string& root, const std::string& id);
+
+// Writes new limits into a live container's cgroups: the --resources document and runc's flags.
+ErrorOr<void> update(const std::string& root, const std::string& id, const UpdateFlags& flags);
+
+struct EventsOptions {
+    bool stats = false;  // one stats event, then return
+    std::chrono::nanoseconds interval = std::chrono::seconds(5);
+};
+// Receives each event, one JSON object without a newline.
+using EventSink = std::function<void(const std::string& line)>;
+// With options.stats, one stats event. Else a stats event every interval and an "oom" event for
+// each new OOM kill in the container's cgroups, until the container stops.
+ErrorOr<void> events(const std::string& root, const std::string& id, const EventsOptions& options,
+                     const EventSink& emit);
+
+// The pids of every process in a created, running or paused container's cgroups, sorted.
+ErrorOr<std::vector<pid_t>> processes(const std::string& root, const std::string& id);
+// `ps ps_args` (default -ef) run on the host, cut down to its header and the lines of pids.
+ErrorOr<std::string> ps_table(const std::vector<pid_t>& pids, const std::vector<std::string>& ps_args);
+
+// The runtime-spec's features document: what this build of hutch accepts.
+nlohmann::ordered_json features();
 
 // "TERM", "SIGTERM", "15" -> 15.
 ErrorOr<int> parse_signal(const std::string& text);

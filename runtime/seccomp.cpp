@@ -225,7 +225,38 @@ ErrorOr<size_t> add_rule(scmp_filter_ctx ctx, const spec::SeccompSyscall& rule, 
     return added;
 }
 
+template <size_t N>
+std::vector<std::string> names_of(const std::array<Named, N>& table) {
+    std::vector<std::string> names;
+    for (const auto& entry : table) names.emplace_back(entry.name);
+    return names;
+}
+
+// libseccomp's API level for each flag (seccomp_api_get(3)): the level at which both the library
+// and the running kernel have it.
+unsigned api_level_for(std::string_view flag) {
+    if (flag == "SECCOMP_FILTER_FLAG_TSYNC") return 2;
+    if (flag == "SECCOMP_FILTER_FLAG_LOG") return 3;
+    if (flag == "SECCOMP_FILTER_FLAG_SPEC_ALLOW") return 4;
+    return 7;  // SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
+}
+
 }  // namespace
+
+SeccompFeatures seccomp_features() {
+    SeccompFeatures features;
+    features.actions = names_of(kPlainActions);
+    features.actions.insert(features.actions.end(), {"SCMP_ACT_ERRNO", "SCMP_ACT_TRACE"});
+    features.operators = names_of(kOperators);
+    features.architectures = names_of(kArchitectures);
+    const unsigned api_level = seccomp_api_get();
+    for (const auto& flag : kFlags)
+        if (api_level >= api_level_for(flag.name)) features.supported_flags.emplace_back(flag.name);
+    const scmp_version* version = seccomp_version();
+    features.libseccomp_version = std::to_string(version->major) + "." + std::to_string(version->minor) +
+                                  "." + std::to_string(version->micro);
+    return features;
+}
 
 ErrorOr<SeccompFilter> SeccompFilter::build(const spec::Seccomp& seccomp) {
     const uint32_t default_action =

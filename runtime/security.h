@@ -62,6 +62,15 @@ private:
     size_t rule_count_ = 0;
 };
 
+// What the filter builder translates, for `features`: its actions, argument operators and
+// architectures (this libseccomp's), and the filter flags that this libseccomp and the running
+// kernel both support (libseccomp's API level says which).
+struct SeccompFeatures {
+    std::vector<std::string> actions, operators, architectures, supported_flags;
+    std::string libseccomp_version;  // the library linked in: "2.5.4"
+};
+SeccompFeatures seccomp_features();
+
 // ---- Capabilities --------------------------------------------------------------------------
 
 // Capability sets as bit masks (bit N = capability number N), restricted to the capabilities the
@@ -86,6 +95,10 @@ ErrorOr<CapabilityPlan> prepare_capabilities(const std::optional<spec::Capabilit
 // ("process.capabilities: CAP_SYS_RESOURCE is not in the runtime's bounding set"). In a new user
 // namespace the child starts with every capability, so this check does not apply there.
 ErrorOr<void> check_capabilities_available(const CapabilityPlan& plan);
+
+// Every capability name that process.capabilities may hold: those libcap knows, whether or not the
+// running kernel has them (prepare_capabilities skips those it lacks). For `features`.
+std::vector<std::string> known_capability_names();
 
 // Child, while root with CAP_SETPCAP: drops every capability not in plan.bounding.
 ErrorOr<void> drop_bounding_set(const CapabilityPlan& plan);

@@ -167,7 +167,9 @@ ErrorOr<Spec> load_spec(const std::string& bundle_dir) {
 ErrorOr<Resources> parse_resources_json(const std::string& json_text) {
     auto parse = [&]() -> ErrorOr<Resources> {
         try {
-            return detail::parse_resources(Json::parse(json_text), "");
+            Json doc = Json::parse(json_text);
+            if (!doc.is_object()) return fail("expected a JSON object");
+            return detail::parse_resources(doc, "");
         } catch (const Json::parse_error& e) {
             return fail("invalid JSON: " + parser_message(e));
         } catch (const std::exception& e) {
