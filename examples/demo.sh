@@ -52,8 +52,13 @@ echo "id:        $(id)"
 echo "--- ps (this shell is PID 1):"; ps
 echo "--- network interfaces:"; ip -o link | cut -d" " -f2
 echo "--- mounts:"; mount
-echo "--- memory.limit_in_bytes: $(cat /sys/fs/cgroup/memory/memory.limit_in_bytes)"
-echo "--- pids.max:             $(cat /sys/fs/cgroup/pids/pids.max)"
+if [ -e /sys/fs/cgroup/cgroup.controllers ]; then   # cgroup v2: one hierarchy, this container's
+    echo "--- memory.max:           $(cat /sys/fs/cgroup/memory.max)"
+    echo "--- pids.max:             $(cat /sys/fs/cgroup/pids.max)"
+else                                                 # cgroup v1: one per controller
+    echo "--- memory.limit_in_bytes: $(cat /sys/fs/cgroup/memory/memory.limit_in_bytes)"
+    echo "--- pids.max:             $(cat /sys/fs/cgroup/pids/pids.max)"
+fi
 echo "--- root is read-only:    $(touch /probe 2>&1 || true)"
 echo "--- ready"
 read -r _ || true
@@ -102,12 +107,20 @@ if [[ -n $pid && -d /proc/$pid ]]; then
         printf '%-4s namespace:    host %s, container %s\n' "$what" \
             "$(readlink /proc/self/ns/$what)" "$(readlink "/proc/$pid/ns/$what")"
     done
-    memory_cg=$(awk -F: '$2 == "memory" {print $3}' "/proc/$pid/cgroup")
-    pids_cg=$(awk -F: '$2 == "pids" {print $3}' "/proc/$pid/cgroup")
-    echo "memory cgroup:     /sys/fs/cgroup/memory$memory_cg"
-    echo "  memory.limit_in_bytes = $(cat "/sys/fs/cgroup/memory$memory_cg/memory.limit_in_bytes")"
-    echo "pids cgroup:       /sys/fs/cgroup/pids$pids_cg"
-    echo "  pids.max = $(cat "/sys/fs/cgroup/pids$pids_cg/pids.max"), pids.current = $(cat "/sys/fs/cgroup/pids$pids_cg/pids.current")"
+    if [[ $(stat -fc %T /sys/fs/cgroup) == cgroup2fs ]]; then
+        # cgroup v2: the container's one cgroup holds every controller.
+        memory_cg=/sys/fs/cgroup$(awk -F: '$1 == "0" {print $3}' "/proc/$pid/cgroup")
+        pids_cg=$memory_cg
+        memory_file=memory.max
+    else
+        memory_cg=/sys/fs/cgroup/memory$(awk -F: '$2 == "memory" {print $3}' "/proc/$pid/cgroup")
+        pids_cg=/sys/fs/cgroup/pids$(awk -F: '$2 == "pids" {print $3}' "/proc/$pid/cgroup")
+        memory_file=memory.limit_in_bytes
+    fi
+    echo "memory cgroup:     $memory_cg"
+    echo "  $memory_file = $(cat "$memory_cg/$memory_file")"
+    echo "pids cgroup:       $pids_cg"
+    echo "  pids.max = $(cat "$pids_cg/pids.max"), pids.current = $(cat "$pids_cg/pids.current")"
 else
     echo "the container is not running (it exited early or state gave no pid): no host-side view"
 fi
@@ -122,7 +135,7 @@ sed '1,/^--- ready/d' "$out"
 echo "exit status: $rc"
 
 say "after it exited"
-for cg in ${memory_cg:+/sys/fs/cgroup/memory$memory_cg} ${pids_cg:+/sys/fs/cgroup/pids$pids_cg}; do
+for cg in $(printf '%s\n' ${memory_cg:-} ${pids_cg:-} | sort -u); do
     if [[ -e $cg ]]; then echo "cgroup $cg is still there"; else echo "cgroup $cg is gone"; fi
 done
 echo "containers left in $state: $(ls "$state" 2>/dev/null | wc -l)"
