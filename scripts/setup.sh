@@ -8,12 +8,17 @@ packages=(
     # build
     build-essential cmake pkg-config git clang-format
     libseccomp-dev libcap-dev nlohmann-json3-dev libcli11-dev catch2
+    # the hutch-systemd helper (--systemd-cgroup; its tests need dbus, listed with the VM test bed)
+    libsystemd-dev
     # tests, demo: a busybox image, the tools the tests and scripts call
     busybox-static iproute2 procps util-linux file python3
     # end-to-end tests: a real client driving hutch-oci
     podman containernetworking-plugins
     # benchmarks: the peers, the timer, peak RSS
     runc crun hyperfine time
+    # the VM test bed: QEMU, the guest kernel's source and what builds it, systemd's system bus in
+    # the guest (tests/vm/, microvm/guest-kernel/)
+    qemu-system-x86 linux-source-6.1 bc flex bison libelf-dev libssl-dev dbus
 )
 
 missing=()
