@@ -28,10 +28,12 @@ build:
 	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
 	cmake --build $(BUILD_DIR) -j$(JOBS)
 
-# hutch-oci where podman's and containerd's configs (README.md) point.
+# hutch-oci where podman's and containerd's configs (README.md) point; hutch-systemd, its helper
+# for --systemd-cgroup, beside it (hutch-oci looks there first).
 PREFIX ?= /usr/local
 install: build
 	install -D -m 0755 $(BUILD_DIR)/hutch-oci $(DESTDIR)$(PREFIX)/bin/hutch-oci
+	install -D -m 0755 $(BUILD_DIR)/hutch-systemd $(DESTDIR)$(PREFIX)/bin/hutch-systemd
 
 # Unit tests need no root; integration tests run real containers and need root.
 test: build

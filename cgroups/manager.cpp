@@ -8,6 +8,7 @@
 #include "base/file.h"
 #include "cgroups/drivers.h"
 #include "cgroups/hierarchies.h"
+#include "cgroups/systemd.h"
 
 namespace hutch::cgroups {
 namespace {
@@ -70,6 +71,7 @@ ErrorOr<std::unique_ptr<Manager>> make_manager(Layout layout, const std::string&
 }
 
 std::unique_ptr<Manager> manager_from_paths(const std::map<std::string, std::string>& paths) {
+    if (is_systemd_paths(paths)) return reopen_systemd_manager(paths);
     Layout layout = layout_in(paths);
     std::string unified;
     std::vector<Placement> placements;

@@ -51,7 +51,7 @@ ErrorOr<void> validate_cgroups_path(std::string_view cgroups_path) {
     if (!cgroups_path.starts_with('/') && std::ranges::count(cgroups_path, ':') == 2) {
         return fail(
             "linux.cgroupsPath: \"" + std::string(cgroups_path) +
-            "\" is in systemd's slice:prefix:name form; the systemd cgroup driver is not supported yet");
+            "\" is in systemd's slice:prefix:name form: systemd's driver is asked for with --systemd-cgroup");
     }
     std::string_view rest = cgroups_path;
     while (!rest.empty()) {

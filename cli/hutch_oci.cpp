@@ -32,7 +32,6 @@ int report(const Error& error) {
 int finish(const ErrorOr<void>& result) { return result ? 0 : report(result.error()); }
 
 ErrorOr<void> check_globals(const GlobalFlags& g) {
-    if (g.systemd_cgroup) return fail("--systemd-cgroup: the systemd cgroup driver is not supported yet");
     if (g.rootless == "true") return fail("--rootless=true: rootless containers are not supported yet");
     return {};
 }
@@ -290,7 +289,8 @@ static int run_command_line(int argc, char** argv) {
     app.add_option("--log-format", g.log_format, "log format: text or json")
         ->check(CLI::IsMember({"text", "json"}));
     app.add_flag("--debug", g.debug, "log debug messages");
-    app.add_flag("--systemd-cgroup", g.systemd_cgroup, "use the systemd cgroup driver (not supported yet)");
+    app.add_flag("--systemd-cgroup", g.systemd_cgroup,
+                 "use the systemd cgroup driver: the container's cgroup is a systemd scope");
     app.add_option("--rootless", g.rootless, "rootless mode: auto, true or false");
     app.add_option("--criu", "ignored: checkpoint/restore is not supported");
 
@@ -303,6 +303,7 @@ static int run_command_line(int argc, char** argv) {
     if (auto ok = check_globals(g); !ok) return report(ok.error());
     log::debug("hutch-oci: flags parsed");
     f.create.root = g.root;
+    f.create.systemd_cgroup = g.systemd_cgroup;
     for (const CLI::App* parsed : app.get_subcommands())
         for (const auto& sub : kSubcommands)
             if (parsed->get_name() == sub.name) return sub.run(f);

@@ -86,6 +86,7 @@ ErrorOr<Created> create_locked(const CreateOptions& options, Container& containe
                             .no_pivot = options.no_pivot,
                             .no_new_keyring = options.no_new_keyring,
                             .cgroups_path = spec.linux_ ? spec.linux_->cgroups_path : "",
+                            .systemd_cgroup = options.systemd_cgroup,
                             .resources = &with_devices,
                             .start_on_channel = run.start_on_channel,
                             .start_at_once = run.start_on_channel && options.pid_file.empty() &&

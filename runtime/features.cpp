@@ -49,7 +49,7 @@ Json linux_json(const security::SeccompFeatures& seccomp) {
     return {
         {"namespaces", spec::namespace_names()},
         {"capabilities", security::known_capability_names()},
-        {"cgroup", {{"v1", true}, {"v2", true}, {"systemd", false}, {"systemdUser", false}, {"rdma", true}}},
+        {"cgroup", {{"v1", true}, {"v2", true}, {"systemd", true}, {"systemdUser", false}, {"rdma", true}}},
         {"seccomp", seccomp_json(seccomp)},
         {"apparmor", disabled()},
         {"selinux", disabled()},

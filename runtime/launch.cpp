@@ -17,6 +17,7 @@
 #include "base/cpu_affinity.h"
 #include "base/file.h"
 #include "base/log.h"
+#include "cgroups/systemd.h"
 #include "namespaces/namespaces.h"
 #include "namespaces/rootfs.h"
 #include "runtime/hooks.h"
@@ -386,11 +387,15 @@ ErrorOr<void> send_cgroups(const spec::Spec& spec, const ChildContext& ctx, cons
     return channel.send(SyncMessage::cgroup_mounts, {}, fds_of(built));
 }
 
+// With systemd's driver, systemd moves the process (container.state.pid) into the scope it makes.
 ErrorOr<std::unique_ptr<cgroups::Manager>> make_cgroups(const Container& container,
                                                         const LaunchOptions& options,
                                                         cgroups::Layout layout = cgroups::detect_layout()) {
     auto cgroups =
-        TRY(cgroups::make_manager(layout, options.cgroups_path, container.state.id, options.resources));
+        options.systemd_cgroup
+            ? TRY(cgroups::make_systemd_manager(options.cgroups_path, container.state.id,
+                                                container.state.pid))
+            : TRY(cgroups::make_manager(layout, options.cgroups_path, container.state.id, options.resources));
     TRY(cgroups->create(options.resources));
     log::debug("launch: cgroups made");
     return cgroups;
@@ -465,7 +470,7 @@ ErrorOr<Launched> launch(const spec::Spec& spec, Container& container, const Lau
     // On cgroup v2 the process is born in its cgroup (no move: no RCU grace period), which must
     // therefore exist before the clone.
     cgroups::Layout layout = cgroups::detect_layout();
-    if (cgroups::creates_before_clone(layout, options.resources)) {
+    if (!options.systemd_cgroup && cgroups::creates_before_clone(layout, options.resources)) {
         auto made = make_cgroups(container, options, layout);
         if (!made) {
             ::unlink(container.fifo_path().c_str());

@@ -26,6 +26,7 @@ struct LaunchOptions {
     bool no_new_keyring = false;
     // linux.cgroupsPath and the resources to give the cgroups (cgroups::make_manager, create).
     std::string cgroups_path;
+    bool systemd_cgroup = false;  // systemd's driver: the scope is asked for once the process runs
     const spec::Resources* resources = nullptr;
     // `run`: the process is started by release_on_channel(), with no exec.fifo.
     bool start_on_channel = false;

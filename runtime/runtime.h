@@ -21,6 +21,7 @@ struct CreateOptions {
     int preserve_fds = 0;
     bool no_pivot = false;
     bool no_new_keyring = false;
+    bool systemd_cgroup = false;  // the global --systemd-cgroup: a systemd scope, not cgroupfs
 };
 
 ErrorOr<void> create(const CreateOptions& options);

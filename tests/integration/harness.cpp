@@ -142,7 +142,8 @@ void Bundle::save() const {
     out << config.dump(2);
 }
 
-Runtime::Runtime() : root_("hutch-test-root") {}
+Runtime::Runtime(std::vector<std::string> global_flags)
+    : root_("hutch-test-root"), global_flags_(std::move(global_flags)) {}
 
 Runtime::~Runtime() {
     auto list = (*this)({"list", "--format", "json"});
@@ -155,6 +156,7 @@ Runtime::~Runtime() {
 
 CommandResult Runtime::operator()(const std::vector<std::string>& args, const std::string& stdin_data) const {
     std::vector<std::string> argv = {HUTCH_OCI_BINARY, "--root", root()};
+    argv.insert(argv.end(), global_flags_.begin(), global_flags_.end());
     argv.insert(argv.end(), args.begin(), args.end());
     return run_command(argv, stdin_data);
 }

@@ -58,7 +58,8 @@ private:
 // so no process, mount, cgroup or state directory outlives the test.
 class Runtime {
 public:
-    Runtime();
+    // global_flags go before each command, after --root ("--systemd-cgroup").
+    explicit Runtime(std::vector<std::string> global_flags = {});
     ~Runtime();
     const std::string& root() const { return root_.path(); }
     CommandResult operator()(const std::vector<std::string>& args, const std::string& stdin_data = "") const;
@@ -67,6 +68,7 @@ public:
 
 private:
     TempDir root_;
+    std::vector<std::string> global_flags_;
 };
 
 // A container id unique to this test run.

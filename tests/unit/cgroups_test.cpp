@@ -115,7 +115,8 @@ TEST_CASE("cgroupsPath: \"..\", systemd's form and control characters are refuse
     }
     auto systemd = resolve_placements(hierarchies, own, "system.slice:hutch:ctr", "id");
     REQUIRE_FALSE(systemd);
-    CHECK_THAT(systemd.error().message, Catch::Contains("systemd cgroup driver is not supported yet"));
+    CHECK_THAT(systemd.error().message,
+               Catch::Contains("systemd's driver is asked for with --systemd-cgroup"));
     CHECK_FALSE(validate_cgroups_path("a\nb"));
     CHECK(validate_cgroups_path("a..b/..c/d.."));  // only a whole ".." component escapes
     CHECK_FALSE(resolve_placements(hierarchies, own, "/", "id"));

@@ -356,7 +356,7 @@ TEST_CASE("features: the runtime-spec document, true to what hutch accepts", "[v
     CHECK(contains(linux_["capabilities"], "CAP_SYS_ADMIN"));
     CHECK(contains(linux_["capabilities"], "CAP_CHOWN"));
     CHECK(linux_["cgroup"]["v2"] == true);
-    CHECK(linux_["cgroup"]["systemd"] == false);
+    CHECK(linux_["cgroup"]["systemd"] == true);
     CHECK(linux_["seccomp"]["enabled"] == true);
     CHECK(contains(linux_["seccomp"]["actions"], "SCMP_ACT_ERRNO"));
     CHECK_FALSE(contains(linux_["seccomp"]["actions"], "SCMP_ACT_NOTIFY"));
