@@ -35,6 +35,18 @@ bool needs_unified_hierarchy(const spec::Resources& resources);
 // "a\nb\n" -> {"a", "b"}; and back, for "hutch:created".
 std::vector<std::string> split_lines(const std::string& text);
 std::string join_lines(const std::vector<std::string>& lines);
+// "cpu io memory\n" -> {"cpu", "io", "memory"}: cgroup.controllers, cgroup.subtree_control.
+std::vector<std::string> split_words(const std::string& text);
+
+// Removes the cgroups a manager made (created: parents first), deepest first, each with whatever
+// the container made below it. Keeps going past a failure and returns the first.
+ErrorOr<void> remove_cgroup_trees(const std::vector<std::string>& created);
+
+// destroy() of a cgroupfs manager: usually the cgroups are empty by now (the container's pid
+// namespace ended with its init), so first one rmdir per directory made; only if one fails is
+// there anything to kill (when owns_leaf: the container's own cgroup is among them; a manager that
+// made none must not kill what belongs to someone else) and to wait for. Clears created.
+ErrorOr<void> destroy_created(Manager& manager, std::vector<std::string>& created, bool owns_leaf);
 
 // Every pid in cgroup.procs of dir and of the cgroups below it, sorted, without duplicates.
 ErrorOr<std::vector<pid_t>> read_pids_tree(const std::string& dir);

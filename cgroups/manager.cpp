@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "base/file.h"
+#include "cgroups/cgroup_files.h"
 #include "cgroups/drivers.h"
 #include "cgroups/hierarchies.h"
 #include "cgroups/systemd.h"
@@ -111,6 +112,39 @@ std::vector<std::string> split_lines(const std::string& text) {
         pos = end + 1;
     }
     return lines;
+}
+
+std::vector<std::string> split_words(const std::string& text) {
+    std::vector<std::string> words;
+    for (size_t pos = 0; pos < text.size();) {
+        size_t end = std::min(text.find_first_of(" \n", pos), text.size());
+        if (end > pos) words.push_back(text.substr(pos, end - pos));
+        pos = end + 1;
+    }
+    return words;
+}
+
+ErrorOr<void> remove_cgroup_trees(const std::vector<std::string>& created) {
+    ErrorOr<void> result;
+    for (auto it = created.rbegin(); it != created.rend(); ++it) {
+        auto removed = remove_cgroup_tree(*it);
+        if (result && !removed) result = removed;
+    }
+    return result;
+}
+
+ErrorOr<void> destroy_created(Manager& manager, std::vector<std::string>& created, bool owns_leaf) {
+    if (std::all_of(created.rbegin(), created.rend(), try_remove_cgroup_dir)) {
+        created.clear();
+        return {};
+    }
+    if (owns_leaf) {
+        auto left = manager.pids();
+        if (!left || !left->empty()) (void)manager.signal_all(SIGKILL);
+    }
+    TRY(remove_cgroup_trees(created));
+    created.clear();
+    return {};
 }
 
 std::string join_lines(const std::vector<std::string>& lines) {

@@ -23,16 +23,6 @@ namespace {
 
 constexpr const char* kRoot = "/sys/fs/cgroup";
 
-std::set<std::string> words(const std::string& text) {
-    std::set<std::string> out;
-    for (size_t pos = 0; pos < text.size();) {
-        size_t end = std::min(text.find_first_of(" \n", pos), text.size());
-        if (end > pos) out.insert(text.substr(pos, end - pos));
-        pos = end + 1;
-    }
-    return out;
-}
-
 // The controllers resources need beyond those systemd enables for a scope itself (memory, cpu,
 // io and pids through the accounting properties, cpuset through AllowedCPUs, all of them through
 // Delegate): hugetlb, rdma, misc, which systemd does not manage, and those of unified keys.
@@ -51,7 +41,8 @@ std::set<std::string> controllers_needed(const spec::Resources& r) {
 void enable_for_scope(const std::string& dir, const std::set<std::string>& wanted) {
     auto have = read_cgroup_file(dir, "cgroup.controllers");
     if (!have) return;
-    std::set<std::string> enabled = words(*have);
+    std::vector<std::string> words = split_words(*have);
+    std::set<std::string> enabled(words.begin(), words.end());
     std::vector<std::string> missing;
     for (const std::string& c : wanted)
         if (!enabled.contains(c)) missing.push_back(c);

@@ -33,7 +33,7 @@ public:
 
     ErrorOr<void> create(const spec::Resources* resources) override {
         auto result = make_and_limit(resources);
-        if (!result && remove_created()) created_.clear();
+        if (!result && remove_cgroup_trees(created_)) created_.clear();
         return result;
     }
 
@@ -98,23 +98,7 @@ public:
 
     ErrorOr<Stats> stats() const override { return read_v1_stats(placements_); }
 
-    ErrorOr<void> destroy() override {
-        // Usually the cgroups are empty by now (the container's pid namespace ended with its
-        // init), so first one rmdir per directory, deepest first; only if one fails is there
-        // anything to kill and wait for. Only a cgroup this manager made is emptied: the
-        // placements of a manager that made none belong to someone else.
-        if (std::all_of(created_.rbegin(), created_.rend(), try_remove_cgroup_dir)) {
-            created_.clear();
-            return {};
-        }
-        if (owns_a_leaf()) {
-            auto left = pids();
-            if (!left || !left->empty()) (void)signal_all(SIGKILL);
-        }
-        TRY(remove_created());
-        created_.clear();
-        return {};
-    }
+    ErrorOr<void> destroy() override { return destroy_created(*this, created_, owns_a_leaf()); }
 
     std::vector<MountBind> mount_binds() const override {
         std::vector<MountBind> binds;
@@ -164,16 +148,6 @@ private:
         return std::ranges::any_of(placements_, [&](const Placement& placement) {
             return std::ranges::find(created_, placement.dir) != created_.end();
         });
-    }
-
-    // Deepest first: created_ lists parents before children, per hierarchy.
-    ErrorOr<void> remove_created() {
-        ErrorOr<void> result;
-        for (auto it = created_.rbegin(); it != created_.rend(); ++it) {
-            auto removed = remove_cgroup_tree(*it);
-            if (result && !removed) result = removed;
-        }
-        return result;
     }
 
     std::vector<Placement> placements_;

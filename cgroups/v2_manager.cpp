@@ -18,30 +18,20 @@ namespace {
 
 std::string parent_of(const std::string& dir) { return dir.substr(0, dir.find_last_of('/')); }
 
-std::vector<std::string> words(const std::string& text) {
-    std::vector<std::string> out;
-    for (size_t pos = 0; pos < text.size();) {
-        size_t end = std::min(text.find_first_of(" \n", pos), text.size());
-        if (end > pos) out.push_back(text.substr(pos, end - pos));
-        pos = end + 1;
-    }
-    return out;
-}
-
 // Hands every controller that dir's parent has on to dir's children (cgroup.subtree_control),
 // where it is not yet. The kernel refuses this for a cgroup with processes of its own other than
 // the root ("no internal processes"); a controller that cannot be enabled is left out, and a
 // limit that needs it then fails naming it.
 ErrorOr<void> delegate_controllers(const std::string& dir) {
-    std::vector<std::string> available = words(TRY(read_cgroup_file(dir, "cgroup.controllers")));
-    std::vector<std::string> enabled = words(TRY(read_cgroup_file(dir, "cgroup.subtree_control")));
+    std::vector<std::string> available = split_words(TRY(read_cgroup_file(dir, "cgroup.controllers")));
+    std::vector<std::string> enabled = split_words(TRY(read_cgroup_file(dir, "cgroup.subtree_control")));
     std::string missing;
     for (const std::string& controller : available)
         if (std::ranges::find(enabled, controller) == enabled.end()) missing += "+" + controller + " ";
     if (missing.empty()) return {};
     if (write_cgroup_file(dir, "cgroup.subtree_control", missing, "cgroups: enable controllers")) return {};
     // All or nothing in one write: one by one, so that one busy controller does not stop the rest.
-    for (const std::string& controller : words(missing))
+    for (const std::string& controller : split_words(missing))
         (void)write_cgroup_file(dir, "cgroup.subtree_control", controller, "cgroups: enable " + controller);
     return {};
 }
@@ -56,7 +46,7 @@ public:
 
     ErrorOr<void> create(const spec::Resources* resources) override {
         auto result = make_and_limit(resources);
-        if (!result && remove_created()) created_.clear();
+        if (!result && remove_cgroup_trees(created_)) created_.clear();
         return result;
     }
 
@@ -97,17 +87,7 @@ public:
     ErrorOr<Stats> stats() const override { return read_v2_stats(dir_); }
 
     ErrorOr<void> destroy() override {
-        if (std::all_of(created_.rbegin(), created_.rend(), try_remove_cgroup_dir)) {
-            created_.clear();
-            return {};
-        }
-        if (std::ranges::find(created_, dir_) != created_.end()) {
-            auto left = pids();
-            if (!left || !left->empty()) (void)signal_all(SIGKILL);
-        }
-        TRY(remove_created());
-        created_.clear();
-        return {};
+        return destroy_created(*this, created_, std::ranges::find(created_, dir_) != created_.end());
     }
 
     std::map<std::string, std::string> paths() const override {
@@ -159,15 +139,6 @@ private:
                         " is below the usage now (" + current + " bytes) and checkBeforeUpdate is set");
         }
         return {};
-    }
-
-    ErrorOr<void> remove_created() {
-        ErrorOr<void> result;
-        for (auto it = created_.rbegin(); it != created_.rend(); ++it) {
-            auto removed = remove_cgroup_tree(*it);
-            if (result && !removed) result = removed;
-        }
-        return result;
     }
 
     std::string dir_;

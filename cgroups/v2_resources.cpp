@@ -3,6 +3,7 @@
 #include <set>
 
 #include "cgroups/cgroup_files.h"
+#include "cgroups/drivers.h"
 #include "cgroups/resource_values.h"
 
 namespace hutch::cgroups {
@@ -27,14 +28,8 @@ struct Target {
 };
 
 ErrorOr<std::set<std::string>> enabled_controllers(const std::string& dir) {
-    std::string text = TRY(read_cgroup_file(dir, "cgroup.controllers"));
-    std::set<std::string> out;
-    for (size_t pos = 0; pos < text.size();) {
-        size_t end = std::min(text.find(' ', pos), text.size());
-        if (end > pos) out.insert(text.substr(pos, end - pos));
-        pos = end + 1;
-    }
-    return out;
+    std::vector<std::string> words = split_words(TRY(read_cgroup_file(dir, "cgroup.controllers")));
+    return std::set<std::string>(words.begin(), words.end());
 }
 
 ErrorOr<void> refuse(std::string_view field, std::string_view why) {

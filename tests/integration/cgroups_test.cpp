@@ -15,8 +15,10 @@
 #include <sstream>
 
 #include "cgroups/manager.h"
+#include "harness.h"
 
 using namespace hutch;
+using namespace hutch::test;
 using hutch::cgroups::Manager;
 
 namespace {
@@ -27,17 +29,6 @@ constexpr const char* kCreatedKey = "hutch:created";
 std::string unique_name() {
     static int counter = 0;
     return "hutch-test-cg-" + std::to_string(::getpid()) + "-" + std::to_string(++counter);
-}
-
-bool exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
-
-std::string read_text(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream text;
-    text << in.rdbuf();
-    std::string out = text.str();
-    while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
-    return out;
 }
 
 // Every directory a manager's paths() name: each hierarchy's leaf and each directory it made.
@@ -87,7 +78,7 @@ public:
     void check_nothing_left() {
         for (const std::string& dir : dirs_) {
             INFO(dir);
-            CHECK_FALSE(exists(dir));
+            CHECK_FALSE(path_exists(dir));
         }
     }
 
@@ -227,7 +218,7 @@ TEST_CASE("cgroups v1: limits are written and read back from the cgroup files", 
     CHECK(read_text(cgroup.dir("cpuset") + "/cpuset.cpus") == "0");
     CHECK(read_text(cgroup.dir("pids") + "/pids.max") == "10");
     std::string blkio = cgroup.dir("blkio");
-    std::string weight = exists(blkio + "/blkio.weight") ? "/blkio.weight" : "/blkio.bfq.weight";
+    std::string weight = path_exists(blkio + "/blkio.weight") ? "/blkio.weight" : "/blkio.bfq.weight";
     CHECK_THAT(read_text(blkio + weight), Catch::Contains("200"));
     if (!disk.empty()) CHECK(read_text(blkio + "/blkio.throttle.read_bps_device") == disk + " 1048576");
 
@@ -250,7 +241,7 @@ TEST_CASE("cgroups v1: a new cpuset inherits its parent's CPUs and memory nodes"
     CHECK(exit_code(run_inside(*cgroup, [] { return 0; })) == 0);  // tasks may join
     REQUIRE(cgroup->destroy());
     cgroup.check_nothing_left();
-    CHECK_FALSE(exists(parent));  // made for this container, so removed with it
+    CHECK_FALSE(path_exists(parent));  // made for this container, so removed with it
 }
 
 TEST_CASE("cgroups v1: a limit the kernel refuses names the field and leaves nothing", "[cgroups]") {
@@ -374,7 +365,7 @@ TEST_CASE("cgroups: a cgroup that already exists is neither used nor removed", "
     REQUIRE_FALSE(created);
     CHECK_THAT(created.error().message, Catch::Contains("already exists"));
     CHECK((*second)->destroy());
-    CHECK(exists(memory));
+    CHECK(path_exists(memory));
     REQUIRE(first->destroy());
     first.check_nothing_left();
 }

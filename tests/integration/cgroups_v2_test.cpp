@@ -15,21 +15,12 @@
 
 #include "cgroups/device_program.h"
 #include "cgroups/manager.h"
+#include "harness.h"
 
 using namespace hutch;
+using namespace hutch::test;
 
 namespace {
-
-std::string read_text(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream text;
-    text << in.rdbuf();
-    std::string out = text.str();
-    while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
-    return out;
-}
-
-bool exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
 
 std::string unique_name() {
     static int counter = 0;
@@ -113,7 +104,7 @@ TEST_CASE("cgroups v2: limits land in the v2 files as runc maps them", "[cgroups
     std::string dir = cgroup.dir();
     CHECK(read_text(dir + "/memory.max") == std::to_string(64 << 20));
     CHECK(read_text(dir + "/memory.low") == std::to_string(32 << 20));
-    if (exists(dir + "/memory.swap.max"))
+    if (path_exists(dir + "/memory.swap.max"))
         CHECK(read_text(dir + "/memory.swap.max") == std::to_string(32 << 20));
     CHECK(read_text(dir + "/memory.high") == "50331648");
     CHECK(read_text(dir + "/cpu.weight") == "39");
@@ -195,7 +186,7 @@ TEST_CASE("cgroups hybrid: hugepageLimits go to the unified hierarchy where huge
         WARN("skipped: needs a hybrid host whose cgroup2 mount holds the hugetlb controller");
         return;
     }
-    if (!exists("/sys/kernel/mm/hugepages/hugepages-2048kB")) {
+    if (!path_exists("/sys/kernel/mm/hugepages/hugepages-2048kB")) {
         WARN("skipped: this kernel has no 2 MB huge pages");
         return;
     }

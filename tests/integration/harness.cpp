@@ -172,6 +172,15 @@ std::string unique_id(const std::string& stem) {
     return stem + "-" + std::to_string(getpid()) + "-" + std::to_string(counter++);
 }
 
+std::string read_text(const std::string& path) {
+    std::ifstream in(path);
+    std::string text((std::istreambuf_iterator<char>(in)), {});
+    while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+    return text;
+}
+
+bool path_exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
+
 bool process_alive(pid_t pid) {
     if (pid <= 0 || kill(pid, 0) != 0) return false;
     // A zombie has exited: only its parent's wait is missing (this sandbox's init reaps late).

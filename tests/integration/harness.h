@@ -74,6 +74,11 @@ private:
 // A container id unique to this test run.
 std::string unique_id(const std::string& stem = "hutch-test");
 
+// A file's text with trailing blanks and newlines trimmed ("" when it cannot be read): for
+// cgroup and /proc files.
+std::string read_text(const std::string& path);
+bool path_exists(const std::string& path);
+
 // True when pid names a live process.
 bool process_alive(pid_t pid);
 // Lines of /proc/self/mountinfo that mention needle.

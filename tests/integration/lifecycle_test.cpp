@@ -65,7 +65,7 @@ private:
     pid_t pid_ = -1;
 };
 
-std::string read_text(const std::string& path) {
+std::string file_contents(const std::string& path) {
     std::ifstream in(path);
     return std::string(std::istreambuf_iterator<char>(in), {});
 }
@@ -92,14 +92,14 @@ TEST_CASE("create, start, kill and delete walk through every status", "[lifecycl
     CHECK(state.contains("owner"));
     pid_t pid = state["pid"].get<pid_t>();
     CHECK(pid > 0);
-    CHECK(read_text(pid_file) == std::to_string(pid));
+    CHECK(file_contents(pid_file) == std::to_string(pid));
     CHECK(process_alive(pid));
     // Before start the user's program has not run: the process is still hutch's.
-    CHECK(read_text("/proc/" + std::to_string(pid) + "/comm").find("sleep") == std::string::npos);
+    CHECK(file_contents("/proc/" + std::to_string(pid) + "/comm").find("sleep") == std::string::npos);
 
     REQUIRE(rt({"start", id}).status == 0);
     CHECK(rt.state(id)["status"] == "running");
-    CHECK(read_text("/proc/" + std::to_string(pid) + "/comm") == "sleep\n");
+    CHECK(file_contents("/proc/" + std::to_string(pid) + "/comm") == "sleep\n");
     CHECK(rt({"start", id}).status != 0);  // a running container cannot start again
 
     CHECK(rt({"delete", id}).status != 0);  // running: needs --force
@@ -304,7 +304,7 @@ TEST_CASE("the JSON log is what containerd reads", "[lifecycle]") {
     auto r = run_command(
         {HUTCH_OCI_BINARY, "--root", rt.root(), "--log", log, "--log-format", "json", "state", "nope"});
     CHECK(r.status != 0);
-    auto line = nlohmann::json::parse(read_text(log));
+    auto line = nlohmann::json::parse(file_contents(log));
     CHECK(line["level"] == "error");
     CHECK(line["msg"].get<std::string>().find("nope") != std::string::npos);
     CHECK(line.contains("time"));

@@ -31,17 +31,6 @@ namespace {
 
 constexpr int64_t kMiB = 1024 * 1024;
 
-std::string read_text(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream text;
-    text << in.rdbuf();
-    std::string out = text.str();
-    while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
-    return out;
-}
-
-bool exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
-
 std::string helper_path() {
     std::string oci = HUTCH_OCI_BINARY;
     return oci.substr(0, oci.find_last_of('/') + 1) + "hutch-systemd";
@@ -60,7 +49,9 @@ std::string why_not_systemd_host() {
     return "";
 }
 
-bool systemd_reachable() { return exists("/run/dbus/system_bus_socket") || exists("/run/systemd/private"); }
+bool systemd_reachable() {
+    return path_exists("/run/dbus/system_bus_socket") || path_exists("/run/systemd/private");
+}
 
 std::string new_id() { return unique_id("hutch-test-sd"); }
 
@@ -346,7 +337,7 @@ TEST_CASE("systemd: a scope is started, delegated, limited, updated and stopped"
     int status = child.reap(true);
     CHECK((WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL));
     check_unit_gone(unit);
-    CHECK_FALSE(exists(dir));
+    CHECK_FALSE(path_exists(dir));
     CHECK(manager.destroy());
 }
 
@@ -420,7 +411,7 @@ TEST_CASE("systemd: a scope in a nested slice, limits systemd has no property fo
     CHECK(show(unit, "DeviceAllow")["DeviceAllow"].find("/dev/char/1:3") == std::string::npos);
     CHECK((*made)->destroy());
     check_unit_gone(unit);
-    CHECK_FALSE(exists(dir));
+    CHECK_FALSE(path_exists(dir));
 }
 
 TEST_CASE("systemd: hutch-oci --systemd-cgroup runs a container in a scope", "[systemd]") {
@@ -462,7 +453,7 @@ TEST_CASE("systemd: hutch-oci --systemd-cgroup runs a container in a scope", "[s
     CHECK(read_text(dir + "/cpu.max") == "50000 100000");
 
     std::string inside = bundle.rootfs() + "/inside";
-    for (int i = 0; i < 200 && !exists(inside); ++i)
+    for (int i = 0; i < 200 && !path_exists(inside); ++i)
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
     CHECK(read_text(inside) == std::to_string(64 * kMiB) + "\n50\n0::/");
 
@@ -480,5 +471,5 @@ TEST_CASE("systemd: hutch-oci --systemd-cgroup runs a container in a scope", "[s
     INFO(d.err);
     CHECK(d.status == 0);
     check_unit_gone(unit);
-    CHECK_FALSE(exists(dir));
+    CHECK_FALSE(path_exists(dir));
 }

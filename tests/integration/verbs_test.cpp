@@ -28,13 +28,6 @@ using nlohmann::json;
 
 namespace {
 
-std::string read_text(const std::string& path) {
-    std::ifstream in(path);
-    std::string text((std::istreambuf_iterator<char>(in)), {});
-    while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
-    return text;
-}
-
 void write_text(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
 
 // Polls done() until it holds or timeout passes; returns its last answer.
