@@ -29,6 +29,15 @@ std::unique_ptr<Manager> make_v2_manager(std::string dir, std::vector<std::strin
 // A hybrid host with the container placed in both halves.
 std::unique_ptr<Manager> make_hybrid_manager(std::unique_ptr<Manager> v1, std::unique_ptr<Manager> unified);
 
+// The cgroup v2 directory for cgroupsPath (the container id when empty) under the cgroup2 mount at
+// mountpoint. An absolute path starts at the mountpoint; a relative one nests under the parent
+// of this process's own cgroup (own: parse_proc_cgroup()'s map, whose "" key is the v2 line), as
+// runc does: the caller's own cgroup usually has processes (a login scope, a service), and the
+// kernel then refuses to hand its controllers to a child ("no internal processes").
+ErrorOr<std::string> resolve_v2_dir(const std::string& mountpoint,
+                                    const std::map<std::string, std::string>& own,
+                                    std::string_view cgroups_path, std::string_view container_id);
+
 // On a hybrid host: whether resources need the unified hierarchy.
 bool needs_unified_hierarchy(const spec::Resources& resources);
 

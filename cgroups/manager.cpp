@@ -14,30 +14,6 @@
 namespace hutch::cgroups {
 namespace {
 
-// The cgroup v2 directory for cgroupsPath under the cgroup2 mount at mountpoint. A relative path
-// nests under the parent of this process's own cgroup, as runc does: the caller's own cgroup
-// usually has processes (a login scope, a service), and the kernel then refuses to hand its
-// controllers to a child ("no internal processes").
-ErrorOr<std::string> resolve_v2_dir(const std::string& mountpoint,
-                                    const std::map<std::string, std::string>& own,
-                                    std::string_view cgroups_path, std::string_view container_id) {
-    std::string_view wanted = cgroups_path.empty() ? container_id : cgroups_path;
-    TRY(validate_cgroups_path(wanted));
-    std::string base;
-    if (!wanted.starts_with('/')) {
-        auto it = own.find("");
-        if (it == own.end()) return fail("/proc/self/cgroup: no cgroup v2 line (0::PATH)");
-        std::filesystem::path parent = std::filesystem::path(it->second).parent_path();
-        base = parent.lexically_normal().string();
-    }
-    std::string dir =
-        (std::filesystem::path(mountpoint + "/" + base) / std::string(wanted)).lexically_normal();
-    while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
-    if (dir == mountpoint || !dir.starts_with(mountpoint + "/"))
-        return fail("linux.cgroupsPath: \"" + std::string(wanted) + "\" names no cgroup");
-    return dir;
-}
-
 ErrorOr<std::unique_ptr<Manager>> make_v1_half(const std::map<std::string, std::string>& own,
                                                const std::string& cgroups_path, const std::string& id) {
     std::vector<Hierarchy> hierarchies = TRY(host_v1_hierarchies());
@@ -53,6 +29,26 @@ Layout layout_in(const std::map<std::string, std::string>& paths) {
 }
 
 }  // namespace
+
+ErrorOr<std::string> resolve_v2_dir(const std::string& mountpoint,
+                                    const std::map<std::string, std::string>& own,
+                                    std::string_view cgroups_path, std::string_view container_id) {
+    std::string_view wanted = cgroups_path.empty() ? container_id : cgroups_path;
+    TRY(validate_cgroups_path(wanted));
+    std::filesystem::path dir = mountpoint;
+    if (!wanted.starts_with('/')) {
+        auto it = own.find("");
+        if (it == own.end()) return fail("/proc/self/cgroup: no cgroup v2 line (0::PATH)");
+        dir += std::filesystem::path(it->second).parent_path();
+    }
+    // Appended as text: operator/ with an absolute path would replace the mountpoint.
+    dir += "/" + std::string(wanted);
+    std::string out = dir.lexically_normal();
+    while (out.size() > 1 && out.back() == '/') out.pop_back();
+    if (out == mountpoint || !out.starts_with(mountpoint + "/"))
+        return fail("linux.cgroupsPath: \"" + std::string(wanted) + "\" names no cgroup");
+    return out;
+}
 
 bool needs_unified_hierarchy(const spec::Resources& resources) {
     return !resources.hugepage_limits.empty() || !resources.unified.empty();

@@ -2,8 +2,10 @@
 # podman drives hutch-oci as its OCI runtime: `run --rm` prints from inside the container, and a
 # detached container with a memory and pids limit runs, is seen by `ps`, and is killed and removed.
 # Everything podman and hutch-oci keep lives under one temporary directory, removed on exit
-# together with the cgroups podman leaves behind (libpod_parent, see ../shared/CLIENTS.md).
+# together with the cgroups podman leaves behind (its cgroupfs parent, libpod_parent).
 # Usage: podman_test.sh HUTCH_OCI_BINARY SOURCE_DIR
+# Environment: CGROUP_MANAGER: podman's --cgroup-manager, cgroupfs (default) or systemd (podman then
+#              calls hutch-oci --systemd-cgroup: a host with systemd as PID 1).
 set -euo pipefail
 oci=${1:?usage: podman_test.sh HUTCH_OCI_BINARY SOURCE_DIR}
 src=${2:?usage: podman_test.sh HUTCH_OCI_BINARY SOURCE_DIR}
@@ -27,7 +29,7 @@ WRAP
 cat >"$D/podman" <<WRAP
 #!/bin/sh
 exec podman --root $D/root --runroot $D/run --tmpdir $D/tmp --network-config-dir $D/net \
-    --volumepath $D/vol --storage-driver overlay --cgroup-manager cgroupfs --events-backend file \
+    --volumepath $D/vol --storage-driver overlay --cgroup-manager ${CGROUP_MANAGER:-cgroupfs} --events-backend file \
     --runtime $D/runtime "\$@"
 WRAP
 chmod +x "$D/runtime" "$D/podman"
@@ -48,10 +50,18 @@ echo "ok: podman run --rm"
 "$p" run -d --name limited --memory 64m --pids-limit 50 "${limits[@]}" localhost/busybox sleep 1000 >/dev/null
 [[ $("$p" inspect limited --format '{{.State.Status}}') == running ]] || fail "detached container is not running"
 pid=$("$p" inspect limited --format '{{.State.Pid}}')
-mem=$(grep ':memory:' "/proc/$pid/cgroup" | cut -d: -f3)
-[[ $(cat "/sys/fs/cgroup/memory$mem/memory.limit_in_bytes") == 67108864 ]] || fail "memory limit not in the cgroup"
-pids=$(grep ':pids:' "/proc/$pid/cgroup" | cut -d: -f3)
-[[ $(cat "/sys/fs/cgroup/pids$pids/pids.max") == 50 ]] || fail "pids limit not in the cgroup"
+if [[ $(stat -fc %T /sys/fs/cgroup) == cgroup2fs ]]; then   # cgroup v2: one cgroup, every controller
+    cg=/sys/fs/cgroup$(grep '^0::' "/proc/$pid/cgroup" | cut -d: -f3)
+    memory_file=$cg/memory.max pids_file=$cg/pids.max
+else
+    memory_file=/sys/fs/cgroup/memory$(grep ':memory:' "/proc/$pid/cgroup" | cut -d: -f3)/memory.limit_in_bytes
+    pids_file=/sys/fs/cgroup/pids$(grep ':pids:' "/proc/$pid/cgroup" | cut -d: -f3)/pids.max
+fi
+if [[ ${CGROUP_MANAGER:-cgroupfs} == systemd ]]; then
+    [[ $memory_file == */libpod-*.scope/memory.max ]] || fail "not in a systemd scope: $memory_file"
+fi
+[[ $(cat "$memory_file") == 67108864 ]] || fail "memory limit not in the cgroup ($memory_file)"
+[[ $(cat "$pids_file") == 50 ]] || fail "pids limit not in the cgroup ($pids_file)"
 "$p" ps --format '{{.Names}}' | grep -qx limited || fail "podman ps does not list it"
 echo "ok: podman run -d with --memory and --pids-limit"
 

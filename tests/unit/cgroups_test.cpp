@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include "cgroups/device_rules.h"
+#include "cgroups/drivers.h"
 #include "cgroups/hierarchies.h"
 #include "cgroups/manager.h"
 #include "cgroups/placement.h"
@@ -210,4 +211,20 @@ TEST_CASE("a state saved before layouts were recorded reopens as v1", "[cgroups]
     auto paths = manager_from_paths(old)->paths();
     CHECK(paths.at("hutch:layout") == "v1");
     CHECK(paths.at("memory") == "/sys/fs/cgroup/memory/c");
+}
+
+TEST_CASE("cgroup v2 paths: absolute from the mount, relative beside the caller's own cgroup", "[cgroups]") {
+    std::map<std::string, std::string> own = {{"", "/user.slice/session-1.scope"}};
+    auto dir = [&](std::string_view path, std::string_view id = "ctr") {
+        auto resolved = resolve_v2_dir("/sys/fs/cgroup", own, path, id);
+        REQUIRE(resolved);
+        return *resolved;
+    };
+    CHECK(dir("/libpod_parent/libpod-abc") == "/sys/fs/cgroup/libpod_parent/libpod-abc");
+    CHECK(dir("") == "/sys/fs/cgroup/user.slice/ctr");
+    CHECK(dir("a/b/") == "/sys/fs/cgroup/user.slice/a/b");
+    CHECK(resolve_v2_dir("/sys/fs/cgroup", {{"", "/"}}, "", "ctr") == "/sys/fs/cgroup/ctr");
+    CHECK_FALSE(resolve_v2_dir("/sys/fs/cgroup", own, "/", "id"));
+    CHECK_FALSE(resolve_v2_dir("/sys/fs/cgroup", own, "a/../../b", "id"));
+    CHECK_FALSE(resolve_v2_dir("/sys/fs/cgroup", {}, "relative", "id"));
 }
