@@ -41,8 +41,8 @@ ErrorOr<std::string> resolve_v2_dir(const std::string& mountpoint,
         if (it == own.end()) return fail("/proc/self/cgroup: no cgroup v2 line (0::PATH)");
         dir += std::filesystem::path(it->second).parent_path();
     }
-    // Appended as text: operator/ with an absolute path would replace the mountpoint.
-    dir += "/" + std::string(wanted);
+    // Its relative part: operator/ with an absolute path would replace the mountpoint.
+    dir /= std::filesystem::path(wanted).relative_path();
     std::string out = dir.lexically_normal();
     while (out.size() > 1 && out.back() == '/') out.pop_back();
     if (out == mountpoint || !out.starts_with(mountpoint + "/"))
