@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <signal.h>
 
-#include <charconv>
 #include <chrono>
 #include <set>
 
@@ -101,9 +100,7 @@ public:
     // systemd first, so that the cgroup files end with the exact values (systemd rounds a CPU
     // quota to 10 ms) and systemd keeps the limits it knows across a daemon-reload.
     ErrorOr<void> update(const spec::Resources& resources) override {
-        if (!resources.devices.empty())
-            return fail("linux.resources.devices: update does not change a container's device policy");
-        TRY(check_before_update(resources));
+        TRY(check_v2_update(place_.dir, resources));
         std::vector<systemd::Property> properties = TRY(resource_properties(resources));
         if (!properties.empty()) TRY(call("set", std::move(properties)));
         enable_for_scope(place_.dir, controllers_needed(resources));
@@ -159,20 +156,6 @@ private:
         if (!dir_fd) return fail_errno("cgroups: open " + place_.dir + " (the scope systemd made)");
         TRY(attach_device_program(dir_fd.get(), device_policy(device_writes(r.devices))));
         return apply_v2_limits(place_.dir, r);
-    }
-
-    ErrorOr<void> check_before_update(const spec::Resources& resources) const {
-        if (!resources.memory || !resources.memory->check_before_update.value_or(false)) return {};
-        int64_t limit = resources.memory->limit.value_or(-1);
-        if (limit < 0) return {};
-        std::string current = TRY(read_cgroup_file(place_.dir, "memory.current"));
-        int64_t usage = 0;
-        std::from_chars(current.data(), current.data() + current.size(), usage);
-        if (usage > limit) {
-            return fail("linux.resources.memory.limit: " + std::to_string(limit) +
-                        " is below the usage now (" + current + " bytes) and checkBeforeUpdate is set");
-        }
-        return {};
     }
 
     SystemdPlace place_;

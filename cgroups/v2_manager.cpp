@@ -4,7 +4,6 @@
 #include <signal.h>
 
 #include <algorithm>
-#include <charconv>
 
 #include "cgroups/cgroup_files.h"
 #include "cgroups/device_program.h"
@@ -78,9 +77,7 @@ public:
     ErrorOr<bool> is_frozen() const override { return is_frozen_v2(dir_); }
 
     ErrorOr<void> update(const spec::Resources& resources) override {
-        if (!resources.devices.empty())
-            return fail("linux.resources.devices: update does not change a container's device policy");
-        TRY(check_before_update(resources));
+        TRY(check_v2_update(dir_, resources));
         return apply_v2_limits(dir_, resources);
     }
 
@@ -126,20 +123,6 @@ private:
 
     // The cgroup2 mount this directory lies under: /sys/fs/cgroup, or /sys/fs/cgroup/unified.
     std::string root() const { return only_unified_ ? "/sys/fs/cgroup/unified" : "/sys/fs/cgroup"; }
-
-    ErrorOr<void> check_before_update(const spec::Resources& resources) const {
-        if (!resources.memory || !resources.memory->check_before_update.value_or(false)) return {};
-        int64_t limit = resources.memory->limit.value_or(-1);
-        if (limit < 0) return {};
-        std::string current = TRY(read_cgroup_file(dir_, "memory.current"));
-        int64_t usage = 0;
-        std::from_chars(current.data(), current.data() + current.size(), usage);
-        if (usage > limit) {
-            return fail("linux.resources.memory.limit: " + std::to_string(limit) +
-                        " is below the usage now (" + current + " bytes) and checkBeforeUpdate is set");
-        }
-        return {};
-    }
 
     std::string dir_;
     std::vector<std::string> created_;

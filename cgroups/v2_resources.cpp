@@ -1,5 +1,6 @@
 #include "cgroups/v2_resources.h"
 
+#include <charconv>
 #include <set>
 
 #include "cgroups/cgroup_files.h"
@@ -148,6 +149,20 @@ ErrorOr<void> apply_unified(const Target& t, const std::map<std::string, std::st
 }
 
 }  // namespace
+
+ErrorOr<void> check_v2_update(const std::string& dir, const spec::Resources& resources) {
+    if (!resources.devices.empty())
+        return fail("linux.resources.devices: update does not change a container's device policy");
+    if (!resources.memory || !resources.memory->check_before_update.value_or(false)) return {};
+    int64_t limit = resources.memory->limit.value_or(-1);
+    if (limit < 0) return {};
+    std::string current = TRY(read_cgroup_file(dir, "memory.current"));
+    int64_t usage = 0;
+    std::from_chars(current.data(), current.data() + current.size(), usage);
+    if (usage <= limit) return {};
+    return fail("linux.resources.memory.limit: " + std::to_string(limit) + " is below the usage now (" +
+                current + " bytes) and checkBeforeUpdate is set");
+}
 
 ErrorOr<void> apply_v2_limits(const std::string& dir, const spec::Resources& r) {
     Target t{dir, TRY(enabled_controllers(dir))};

@@ -15,4 +15,9 @@ namespace hutch::cgroups {
 // line naming the field. The device policy is not written here (device_program.h).
 ErrorOr<void> apply_v2_limits(const std::string& dir, const spec::Resources& resources);
 
+// What `update` must refuse before it writes anything to the cgroup dir: device rules (update does
+// not change the device policy, as in runc), and with memory.checkBeforeUpdate, a memory limit
+// below the usage now.
+ErrorOr<void> check_v2_update(const std::string& dir, const spec::Resources& resources);
+
 }  // namespace hutch::cgroups
