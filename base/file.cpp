@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <climits>
+
 #include "base/fd.h"
 
 namespace hutch {
@@ -45,6 +47,13 @@ ErrorOr<void> write_existing_file(const std::string& path, std::string_view data
     ssize_t n = ::write(fd.get(), data.data(), data.size());
     if (n < 0) return fail_errno("write " + path);
     return {};
+}
+
+std::string absolute_from_cwd(const std::string& path) {
+    if (path.empty() || path.starts_with('/')) return path;
+    char cwd[PATH_MAX];
+    if (!::getcwd(cwd, sizeof cwd)) return path;
+    return std::string(cwd) + "/" + path;
 }
 
 ErrorOr<void> write_file_atomic(const std::string& path, std::string_view data) {

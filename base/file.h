@@ -18,4 +18,8 @@ ErrorOr<void> write_existing_file(const std::string& path, std::string_view data
 // over path. No fsync: hutch's files (state, pid file, config) need not outlive a reboot.
 ErrorOr<void> write_file_atomic(const std::string& path, std::string_view data);
 
+// path against the current directory (unchanged when absolute or empty): for command-line paths
+// that are used after a chdir, which runc takes relative to where it was called.
+std::string absolute_from_cwd(const std::string& path);
+
 }  // namespace hutch

@@ -25,6 +25,9 @@ public:
 
     int clone_target() const override { return unified_->clone_target(); }
     ErrorOr<std::vector<UniqueFd>> open_self_join_files() override { return v1_->open_self_join_files(); }
+    ErrorOr<UniqueFd> open_exec_target(const std::string& sub) const override {
+        return unified_->open_exec_target(sub);
+    }
 
     ErrorOr<void> add_process(pid_t pid) override {
         TRY(v1_->add_process(pid));

@@ -67,6 +67,11 @@ ErrorOr<std::unique_ptr<Manager>> make_manager(Layout layout, const std::string&
     return make_hybrid_manager(std::move(v1), make_v2_manager(std::move(unified), {}, true));
 }
 
+ErrorOr<UniqueFd> Manager::open_exec_target(const std::string& sub) const {
+    if (!sub.empty()) return fail("--cgroup " + sub + ": a sub-cgroup needs cgroup v2");
+    return UniqueFd();
+}
+
 std::unique_ptr<Manager> manager_from_paths(const std::map<std::string, std::string>& paths) {
     if (is_systemd_paths(paths)) return reopen_systemd_manager(paths);
     Layout layout = layout_in(paths);

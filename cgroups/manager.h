@@ -66,6 +66,11 @@ public:
     // none and the process joins through open_self_join_files(). The manager owns the fd.
     virtual int clone_target() const = 0;
 
+    // For a process added to a running container (`exec`): the cgroup2 directory it is born into,
+    // the container's own or its existing sub-cgroup `sub` (exec --cgroup), or an invalid fd
+    // where the layout has none (v1: the process joins through open_self_join_files()).
+    virtual ErrorOr<UniqueFd> open_exec_target(const std::string& sub) const;
+
     // Opens the files the container's first process writes "0" into to move itself (the
     // runtime passes them over its sync channel): a single-threaded process moving itself through
     // a v1 `tasks` file skips the RCU grace period that a move by another process costs.

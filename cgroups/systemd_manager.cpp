@@ -88,6 +88,10 @@ public:
     // systemd moves the process in (PIDs): nothing to be born into, nothing to join.
     int clone_target() const override { return -1; }
     ErrorOr<std::vector<UniqueFd>> open_self_join_files() override { return std::vector<UniqueFd>{}; }
+    // Once the scope exists, a process is born into it like into any cgroup2 directory.
+    ErrorOr<UniqueFd> open_exec_target(const std::string& sub) const override {
+        return v2_->open_exec_target(sub);
+    }
 
     ErrorOr<void> add_process(pid_t pid) override { return v2_->add_process(pid); }
     ErrorOr<std::vector<pid_t>> pids() const override { return v2_->pids(); }

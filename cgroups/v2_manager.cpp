@@ -35,6 +35,21 @@ ErrorOr<void> delegate_controllers(const std::string& dir) {
     return {};
 }
 
+// exec --cgroup names a directory below the container's cgroup, never one beside or above it.
+ErrorOr<void> check_sub_cgroup(const std::string& sub) {
+    auto refuse = [&] {
+        return fail("--cgroup " + sub + ": expected a relative path below the container's cgroup");
+    };
+    if (sub.starts_with('/')) return refuse();
+    for (size_t start = 0; start <= sub.size();) {
+        size_t end = std::min(sub.find('/', start), sub.size());
+        std::string_view part = std::string_view(sub).substr(start, end - start);
+        if (part.empty() || part == "." || part == "..") return refuse();
+        start = end + 1;
+    }
+    return {};
+}
+
 class V2Manager final : public Manager {
 public:
     V2Manager(std::string dir, std::vector<std::string> created, bool only_unified, bool reopened)
@@ -52,6 +67,17 @@ public:
     int clone_target() const override { return dir_fd_.get(); }
 
     ErrorOr<std::vector<UniqueFd>> open_self_join_files() override { return std::vector<UniqueFd>{}; }
+
+    ErrorOr<UniqueFd> open_exec_target(const std::string& sub) const override {
+        std::string dir = dir_;
+        if (!sub.empty()) {
+            TRY(check_sub_cgroup(sub));
+            dir += "/" + sub;
+        }
+        UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        if (!fd) return fail_errno("cgroups: open " + dir);
+        return fd;
+    }
 
     ErrorOr<void> add_process(pid_t pid) override {
         return write_cgroup_file(dir_, "cgroup.procs", std::to_string(pid), "cgroups: add a process");

@@ -83,6 +83,8 @@ struct Flags {
     bool stats_only = false;  // events
     std::string interval = "5s";
     std::vector<std::string> ps_args;
+    runtime::ExecOptions exec;
+    CLI::App* exec_app = nullptr;  // its remaining words: the container id, then the command
 };
 
 int spec_command(Flags& f) {
@@ -135,6 +137,44 @@ int ps_command(Flags& f) {
     if (!table) return report(table.error());
     std::fputs(table->c_str(), stdout);
     return 0;
+}
+
+// runc's `exec` flags. Option parsing stops at the first word that is not an option (the
+// container id), so that the command's own options reach it: `exec ID ls -l`.
+void add_exec_flags(CLI::App* cmd, Flags& f) {
+    runtime::ExecOptions& o = f.exec;
+    f.exec_app = cmd;
+    cmd->prefix_command();
+    cmd->add_option("--console-socket", o.console_socket, "unix socket that receives the pty master");
+    cmd->add_option("--pid-file", o.pid_file, "file to write the process's pid to");
+    cmd->add_option("--cwd", o.cwd, "current working directory in the container");
+    cmd->add_option("-e,--env", o.env, "set an environment variable (NAME=VALUE)")->allow_extra_args(false);
+    cmd->add_flag("-t,--tty", o.tty, "allocate a pseudo-TTY");
+    cmd->add_option("-u,--user", o.user, "UID[:GID] to run the process as");
+    cmd->add_option("-g,--additional-gids", o.additional_gids, "additional gids")->allow_extra_args(false);
+    cmd->add_option("-p,--process", o.process_file,
+                    "path to a process.json (the other process flags are ignored)");
+    cmd->add_flag("-d,--detach", o.detach, "do not wait for the process");
+    cmd->add_option("--process-label", o.process_label, "SELinux label for the process");
+    cmd->add_option("--apparmor", o.apparmor, "AppArmor profile for the process");
+    cmd->add_flag("--no-new-privs", o.no_new_privs, "set no_new_privs for the process");
+    cmd->add_option("-c,--cap", o.caps, "add a capability to the bounding, effective and permitted sets")
+        ->allow_extra_args(false);
+    cmd->add_option("--preserve-fds", o.preserve_fds, "pass N more file descriptors (from 3) to the process");
+    cmd->add_option("--cgroup", o.cgroup, "run the process in this existing sub-cgroup (cgroup v2)");
+}
+
+int exec_command(Flags& f) {
+    std::vector<std::string> words = f.exec_app->remaining();
+    if (words.empty()) return report(Error::with_message("exec: a container id is required"));
+    f.exec.root = f.global.root;
+    f.exec.id = words.front();
+    auto first_arg = words.begin() + 1;
+    if (first_arg != words.end() && *first_arg == "--") ++first_arg;
+    f.exec.args.assign(first_arg, words.end());
+    if (!f.exec.process_file.empty()) f.exec.args.clear();
+    auto status = runtime::exec(f.exec);
+    return status ? *status : report(status.error());
 }
 
 struct Subcommand {
@@ -212,6 +252,7 @@ const Subcommand kSubcommands[] = {
     {"start", "start a created container", add_id,
      [](Flags& f) { return finish(runtime::start(f.global.root, f.id)); }},
     {"state", "print a container's state as JSON", add_id, state_command},
+    {"exec", "run a new process inside a container", add_exec_flags, exec_command},
     {"kill", "send a signal to a container",
      [](CLI::App* cmd, Flags& f) {
          add_id(cmd, f);

@@ -184,9 +184,21 @@ ErrorOr<void> Container::save() const {
     return {};
 }
 
+ErrorOr<void> Container::save_config(const std::string& text) const {
+    return write_file_atomic(dir_ + "/config.json", text);
+}
+
+ErrorOr<std::string> Container::load_config() const {
+    auto text = read_file(dir_ + "/config.json");
+    if (!text && text.error().code == ENOENT)
+        return fail("container " + state.id +
+                    " was created by an older hutch-oci, which kept no config for exec");
+    return text;
+}
+
 ErrorOr<void> Container::remove_directory() {
     // What hutch puts there, then the directory; a walk only if something else was left in it.
-    for (const char* name : {"/state.json", "/exec.fifo"}) ::unlink((dir_ + name).c_str());
+    for (const char* name : {"/state.json", "/config.json", "/exec.fifo"}) ::unlink((dir_ + name).c_str());
     if (::rmdir(dir_.c_str()) == 0 || errno == ENOENT) return {};
     std::error_code ec;
     std::filesystem::remove_all(dir_, ec);

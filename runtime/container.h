@@ -1,7 +1,7 @@
 // A container's record under --root: ROOT/ID/state.json (what later commands need to know) and
-// ROOT/ID/exec.fifo (the created container's first process waits on it until `start`; `run` makes
-// none, and keeps the directory locked until its container is started). The
-// directory is locked (flock) for as long as a Container object lives.
+// ROOT/ID/config.json (the config it was created with, for exec), ROOT/ID/exec.fifo (the created container's
+// first process waits on it until `start`; `run` makes none, and keeps the directory locked until its
+// container is started). The directory is locked (flock) for as long as a Container object lives.
 #pragma once
 
 #include <sys/types.h>
@@ -53,6 +53,9 @@ public:
     // (no other command can look then: the directory is locked).
     Status status() const;
     ErrorOr<void> save() const;
+    // ROOT/ID/config.json: the config the container was created with, for `exec`.
+    ErrorOr<void> save_config(const std::string& text) const;
+    ErrorOr<std::string> load_config() const;
     void mark_created() { creating_ = false; }
     ErrorOr<void> remove_directory();
     // Lets other commands work on the container while this one waits (run in the foreground).

@@ -1,7 +1,5 @@
 // `create`: from a bundle to a container waiting for `start`.
 #include <signal.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <climits>
@@ -11,6 +9,7 @@
 #include "base/log.h"
 #include "base/timestamp.h"
 #include "cgroups/manager.h"
+#include "runtime/console_socket.h"
 #include "runtime/create_internal.h"
 #include "runtime/launch.h"
 #include "runtime/runtime.h"
@@ -22,33 +21,6 @@ ErrorOr<std::string> absolute_path(const std::string& path, const std::string& w
     char resolved[PATH_MAX];
     if (!::realpath(path.c_str(), resolved)) return fail_errno(what + " " + path);
     return std::string(resolved);
-}
-
-// Hands the pty master to whoever listens on --console-socket, as runc does (SCM_RIGHTS).
-ErrorOr<void> send_to_console_socket(const std::string& socket_path, int master) {
-    UniqueFd sock(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    if (!sock) return fail_errno("console socket");
-    struct sockaddr_un addr = {};
-    addr.sun_family = AF_UNIX;
-    if (socket_path.size() >= sizeof addr.sun_path) return fail("--console-socket: path too long");
-    std::memcpy(addr.sun_path, socket_path.c_str(), socket_path.size());
-    if (::connect(sock.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
-        return fail_errno("--console-socket: connect " + socket_path);
-    char name[] = "/dev/ptmx";
-    struct iovec iov = {name, sizeof name - 1};
-    struct msghdr msg = {};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    struct cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
-    cmsg->cmsg_level = SOL_SOCKET;
-    cmsg->cmsg_type = SCM_RIGHTS;
-    cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(cmsg), &master, sizeof(int));
-    if (::sendmsg(sock.get(), &msg, MSG_NOSIGNAL) < 0) return fail_errno("--console-socket: send");
-    return {};
 }
 
 void fill_state(ContainerState& state, const spec::Spec& spec, const std::string& bundle,
@@ -63,8 +35,9 @@ void fill_state(ContainerState& state, const spec::Spec& spec, const std::string
                               spec::find_namespace(spec, spec::NamespaceType::pid)->path.empty();
 }
 
-ErrorOr<Created> create_locked(const CreateOptions& options, Container& container, const spec::Spec& spec,
-                               const std::string& bundle, RunCreate run) {
+ErrorOr<Created> create_locked(const CreateOptions& options, Container& container,
+                               const spec::LoadedConfig& config, const std::string& bundle, RunCreate run) {
+    const spec::Spec& spec = config.spec;
     std::string root_path = spec.root.path[0] == '/' ? spec.root.path : bundle + "/" + spec.root.path;
     std::string rootfs = TRY(absolute_path(root_path, "root.path"));
     fill_state(container.state, spec, bundle, rootfs);
@@ -88,6 +61,7 @@ ErrorOr<Created> create_locked(const CreateOptions& options, Container& containe
                             .cgroups_path = spec.linux_ ? spec.linux_->cgroups_path : "",
                             .systemd_cgroup = options.systemd_cgroup,
                             .resources = &with_devices,
+                            .config_text = &config.text,
                             .start_on_channel = run.start_on_channel,
                             .start_at_once = run.start_on_channel && options.pid_file.empty() &&
                                              options.console_socket.empty()});
@@ -110,17 +84,21 @@ ErrorOr<Created> create_locked(const CreateOptions& options, Container& containe
 
 }  // namespace
 
-ErrorOr<Created> create_container(const CreateOptions& options, RunCreate run) {
+ErrorOr<Created> create_container(const CreateOptions& caller_options, RunCreate run) {
+    // create changes to the bundle directory: the caller's relative paths are resolved first.
+    CreateOptions options = caller_options;
+    options.pid_file = absolute_from_cwd(options.pid_file);
+    options.console_socket = absolute_from_cwd(options.console_socket);
     std::string bundle = TRY(absolute_path(options.bundle, "--bundle"));
-    spec::Spec spec = TRY(spec::load_spec(bundle));
+    spec::LoadedConfig config = TRY(spec::load_spec(bundle));
     log::debug("create: config.json loaded");
     auto container = TRY(Container::make_new(options.root, options.id));
-    auto created = create_locked(options, container, spec, bundle, run);
+    auto created = create_locked(options, container, config, bundle, run);
     if (!created) {
         (void)container.remove_directory();
         return std::unexpected(created.error());
     }
-    created->spec = std::move(spec);
+    created->spec = std::move(config.spec);
     created->container = std::move(container);
     return created;
 }

@@ -42,10 +42,12 @@ ErrorOr<void> remove(const std::string& root, const std::string& id, bool force)
     auto container = Container::open(root, id);
     if (!container) {
         // A crash during create can leave a directory without a usable state.json.
+        // With --force, an id that does not exist is already gone: containerd and podman delete
+        // with --force after a failed create, and expect success, as runc gives.
         struct stat st;
-        bool dir_exists = validate_container_id(id) && ::stat((root + "/" + id).c_str(), &st) == 0;
-        if (dir_exists && force) return Container::remove_broken(root, id);
-        return std::unexpected(container.error());
+        if (!validate_container_id(id) || !force) return std::unexpected(container.error());
+        if (::stat((root + "/" + id).c_str(), &st) != 0) return {};
+        return Container::remove_broken(root, id);
     }
     Status status = container->status();
     // Like runc, a created container is removed without --force: containerd's shim relies on it.

@@ -21,8 +21,9 @@ ErrorOr<int> parse_signal(const std::string& text) {
         {"POLL", SIGPOLL}, {"PWR", SIGPWR},       {"SYS", SIGSYS},
     };
     if (!text.empty() && std::all_of(text.begin(), text.end(), ::isdigit)) {
+        // 0 sends nothing and only checks that the process is there, as kill(2) does.
         int n = std::atoi(text.c_str());
-        if (n <= 0 || n >= NSIG) return fail("invalid signal: " + text);
+        if (n < 0 || n >= NSIG) return fail("invalid signal: " + text);
         return n;
     }
     std::string name = text;

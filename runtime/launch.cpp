@@ -20,8 +20,9 @@
 #include "cgroups/systemd.h"
 #include "namespaces/namespaces.h"
 #include "namespaces/rootfs.h"
+#include "runtime/clone.h"
 #include "runtime/hooks.h"
-#include "runtime/security.h"
+#include "runtime/process_setup.h"
 #include "runtime/sync_channel.h"
 
 namespace hutch::runtime {
@@ -36,9 +37,7 @@ struct ChildContext {
     UniqueFd fifo{};  // O_PATH, reopened for writing by the child to wait for start; none in `run`
     cpu_set_t cpus = allowed_cpus();  // given back when the child joins its cgroups
     cpu_set_t away = other_cpus();    // where the child runs until then: not on the parent's CPU
-    std::optional<security::SeccompFilter> seccomp{};
-    security::CapabilityPlan capabilities{};
-    security::RlimitPlan rlimits{};
+    ProcessPlan plan{};
     bool has_container_hooks = false;
 };
 
@@ -55,15 +54,6 @@ std::string with_status(const std::string& state_json, const char* status) {
 }
 
 // --- the child: nothing below throws, and every failure is reported on the channel ---
-
-// hutch installs no signal handlers, so exec resets none: only the mask (blocked by `run` for
-// its signalfd) must be cleared. Signals the caller ignores stay ignored, as with runc.
-ErrorOr<void> unblock_signals() {
-    sigset_t none;
-    sigemptyset(&none);
-    if (sigprocmask(SIG_SETMASK, &none, nullptr) != 0) return fail_errno("sigprocmask");
-    return {};
-}
 
 // Writing "0" into each hierarchy's `tasks` moves this (single-threaded) process without the
 // RCU grace period that a move by another process costs.
@@ -134,92 +124,25 @@ ErrorOr<void> set_names(const spec::Spec& spec) {
     return {};
 }
 
-// Opens a pty in the container's devpts, makes it the controlling terminal and stdio, and sends
-// the master side to the parent.
-ErrorOr<void> set_up_terminal(const spec::Process& process, const SyncChannel& channel) {
-    UniqueFd master(::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
-    if (!master) return fail_errno("process.terminal: open /dev/ptmx");
-    if (::grantpt(master.get()) != 0 || ::unlockpt(master.get()) != 0)
-        return fail_errno("process.terminal: unlockpt");
-    char name[64];
-    if (::ptsname_r(master.get(), name, sizeof name) != 0) return fail_errno("process.terminal: ptsname");
-    UniqueFd slave(::open(name, O_RDWR | O_NOCTTY));
-    if (!slave) return fail_errno(std::string("process.terminal: open ") + name);
-    if (process.console_size) {
-        struct winsize ws = {};
-        ws.ws_row = static_cast<unsigned short>(process.console_size->height);
-        ws.ws_col = static_cast<unsigned short>(process.console_size->width);
-        ::ioctl(slave.get(), TIOCSWINSZ, &ws);
+// A cwd the rootfs lacks is made, as runc and crun make it: images name a WORKDIR that only
+// exists once something is written there. After the pivot, so it cannot land outside the root.
+ErrorOr<void> make_working_directory(const std::string& cwd) {
+    std::string path;
+    for (size_t start = 1; start <= cwd.size();) {
+        size_t end = cwd.find('/', start);
+        if (end == std::string::npos) end = cwd.size();
+        path += "/" + cwd.substr(start, end - start);
+        if (end > start && ::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST)
+            return fail_errno("process.cwd: mkdir " + path);
+        start = end + 1;
     }
-    if (::ioctl(slave.get(), TIOCSCTTY, 0) != 0) return fail_errno("process.terminal: TIOCSCTTY");
-    for (int fd = 0; fd <= 2; ++fd)
-        if (::dup2(slave.get(), fd) < 0) return fail_errno("process.terminal: dup2");
-    int fd = master.get();
-    return channel.send(SyncMessage::pty_master, {}, std::span(&fd, 1));
+    return {};
 }
 
 ErrorOr<void> set_oom_score_adj(const std::optional<int>& adj) {
     if (!adj) return {};
     return map_error(write_existing_file("/proc/self/oom_score_adj", std::to_string(*adj)),
                      [](const Error& e) { return e.context("process.oomScoreAdj"); });
-}
-
-std::string env_value(const std::vector<std::string>& env, const std::string& name) {
-    for (const auto& entry : env)
-        if (entry.compare(0, name.size() + 1, name + "=") == 0) return entry.substr(name.size() + 1);
-    return {};
-}
-
-// The program to exec, found in the container's PATH like execvp would, checked before
-// "created" so that `create` fails for a missing program, as runc's does.
-ErrorOr<std::string> find_program(const spec::Process& process) {
-    const std::string& name = process.args.front();
-    if (name.find('/') != std::string::npos) {
-        if (::access(name.c_str(), X_OK) != 0) return fail_errno("process.args[0]: " + name);
-        return name;
-    }
-    std::string path = env_value(process.env, "PATH");
-    if (path.empty()) path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-    size_t start = 0;
-    while (start <= path.size()) {
-        size_t end = path.find(':', start);
-        if (end == std::string::npos) end = path.size();
-        std::string candidate = path.substr(start, end - start) + "/" + name;
-        struct stat st;
-        if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
-            ::access(candidate.c_str(), X_OK) == 0)
-            return candidate;
-        start = end + 1;
-    }
-    return fail("process.args[0]: " + name + ": executable file not found in $PATH");
-}
-
-ErrorOr<void> change_directory(const std::string& cwd) {
-    if (::chdir(cwd.c_str()) != 0) return fail_errno("process.cwd: chdir " + cwd);
-    return {};
-}
-
-// After `start`: drop privileges in the order that keeps each step possible, load seccomp as
-// late as the kernel allows, and exec. Returns only on failure.
-ErrorOr<void> become_process(ChildContext& ctx, const std::string& program) {
-    const spec::Process& process = ctx.spec.process;
-    TRY(security::drop_bounding_set(ctx.capabilities));
-    // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it while we still have it.
-    if (ctx.seccomp && !process.no_new_privileges) TRY(ctx.seccomp->load());
-    TRY(security::switch_user(process.user));
-    TRY(security::apply_capabilities(ctx.capabilities));
-    if (process.no_new_privileges && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
-        return fail_errno("process.noNewPrivileges");
-    if (ctx.seccomp && process.no_new_privileges) TRY(ctx.seccomp->load());
-    // Only stdio and the preserved fds reach the program.
-    ::syscall(SYS_close_range, 3 + ctx.options.preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC);
-    std::vector<char*> argv, envp;
-    for (const auto& a : process.args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    for (const auto& e : process.env) envp.push_back(const_cast<char*>(e.c_str()));
-    envp.push_back(nullptr);
-    ::execve(program.c_str(), argv.data(), envp.data());
-    return fail_errno("exec " + program);
 }
 
 // Blocks until `start` opens the fifo for reading, then runs startContainer hooks and execs.
@@ -237,10 +160,11 @@ ErrorOr<void> wait_for_start_and_exec(ChildContext& ctx, const SyncChannel& chan
         TRY(channel.expect(SyncMessage::start));
     }
     log::debug("child: started");
-    auto result = [&]() -> ErrorOr<void> {
-        TRY(run_hooks("startContainer", ctx.spec.hooks.start_container, with_status(state, "created")));
-        return become_process(ctx, program);
-    }();
+    // Run as the process will run: in the container, with its user and capabilities, as runc does.
+    auto start_hooks = [&]() -> ErrorOr<void> {
+        return run_hooks("startContainer", ctx.spec.hooks.start_container, with_status(state, "created"));
+    };
+    auto result = become_process(ctx.spec.process, ctx.plan, program, start_hooks);
     if (!result && fifo) (void)write_all(fifo.get(), result.error().message);
     return result;
 }
@@ -251,6 +175,7 @@ ErrorOr<void> child_setup(ChildContext& ctx, const SyncChannel& channel) {
     // idles; the parent moves it once it runs again. Moved now, the network namespace (0.4 ms in
     // the kernel) is not made on the CPU where the parent waits to make the cgroups.
     move_to(0, ctx.away);
+    TRY(make_non_dumpable());
     TRY(unblock_signals());
     TRY(enter_namespaces(ctx, channel));
     log::debug("child: namespaces entered");
@@ -282,7 +207,8 @@ ErrorOr<void> child_setup(ChildContext& ctx, const SyncChannel& channel) {
     log::debug("child: pivoted, paths masked");
     if (spec.process.terminal) TRY(set_up_terminal(spec.process, channel));
     TRY(set_oom_score_adj(spec.process.oom_score_adj));
-    if (!ctx.ns.new_user) TRY(security::apply_rlimits(ctx.rlimits));
+    if (!ctx.ns.new_user) TRY(security::apply_rlimits(ctx.plan.rlimits));
+    TRY(make_working_directory(spec.process.cwd));
     TRY(change_directory(spec.process.cwd));
     std::string program = TRY(find_program(spec.process));
     log::debug("child: created, waiting for start");
@@ -302,41 +228,19 @@ ErrorOr<void> child_setup(ChildContext& ctx, const SyncChannel& channel) {
 
 // --- the parent ---
 
-// cgroup_fd: the cgroup2 directory to be born in (CLONE_INTO_CGROUP), or -1.
-pid_t clone_child(int flags, int cgroup_fd, UniqueFd& pidfd_out) {
-    int pidfd = -1;
-    struct clone_args args = {};
-    args.flags = static_cast<uint64_t>(flags) | CLONE_PIDFD;
-    args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
-    args.exit_signal = SIGCHLD;
-    if (cgroup_fd >= 0) {
-        args.flags |= CLONE_INTO_CGROUP;
-        args.cgroup = static_cast<uint64_t>(cgroup_fd);
-    }
-    pid_t pid = static_cast<pid_t>(::syscall(SYS_clone3, &args, sizeof args));
-    if (pid > 0) pidfd_out.reset(pidfd);
-    return pid;
-}
-
-// Clones with the pid namespace to join (if any) as the one for children, then restores ours.
-// Born in cgroup_fd when it is given; where clone3 will not do that (a seccomp filter around
-// hutch that hides CLONE_INTO_CGROUP), the process is cloned plainly and moved in afterwards by
-// the caller (moved_in is then false).
+// Clones with the pid namespace to join (if any) as the one for children. Born in cgroup_fd when
+// it is given; where clone3 will not do that, the process is cloned plainly and moved in
+// afterwards by the caller (moved_in is then false).
 ErrorOr<pid_t> clone_into_namespaces(const namespaces::Plan& ns, int cgroup_fd, UniqueFd& pidfd,
                                      bool& moved_in) {
-    UniqueFd own_pid_ns;
-    if (ns.pid_join) {
-        own_pid_ns.reset(::open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC));
-        if (!own_pid_ns) return fail_errno("open /proc/self/ns/pid");
-        if (::setns(ns.pid_join.get(), CLONE_NEWPID) != 0) return fail_errno("linux.namespaces.pid: setns");
-    }
+    std::optional<PidNamespaceForChildren> pid_ns;
+    if (ns.pid_join)
+        pid_ns.emplace(TRY(PidNamespaceForChildren::enter(ns.pid_join.get(), "linux.namespaces.pid")));
     pid_t pid = clone_child(ns.clone_flags, cgroup_fd, pidfd);
     moved_in = cgroup_fd >= 0 && pid >= 0;
-    if (pid < 0 && cgroup_fd >= 0 && (errno == EINVAL || errno == ENOSYS || errno == EPERM))
+    if (pid < 0 && cgroup_fd >= 0 && clone_into_cgroup_refused(errno))
         pid = clone_child(ns.clone_flags, -1, pidfd);
-    int clone_errno = errno;
-    if (own_pid_ns) ::setns(own_pid_ns.get(), CLONE_NEWPID);
-    if (pid < 0) return fail_errno("clone3", clone_errno);
+    if (pid < 0) return fail_errno("clone3");
     return pid;
 }
 
@@ -350,14 +254,8 @@ ErrorOr<ChildContext> prepare_child(const spec::Spec& spec, Container& container
     if (!((ctx.ns.clone_flags | ctx.ns.unshare_flags) & CLONE_NEWNS))
         return fail("linux.namespaces: a new mount namespace is required");
     TRY(rootfs::validate(spec));
-    if (spec.linux_ && spec.linux_->seccomp)
-        ctx.seccomp = TRY(security::SeccompFilter::build(*spec.linux_->seccomp));
-    ctx.capabilities = TRY(security::prepare_capabilities(spec.process.capabilities));
-    // In a new user namespace the child starts with every capability; otherwise it can only keep
-    // what hutch itself has.
-    if (!ctx.ns.new_user) TRY(security::check_capabilities_available(ctx.capabilities));
-    ctx.rlimits = TRY(security::prepare_rlimits(spec.process.rlimits));
-    TRY(security::check_rlimits_allowed(ctx.rlimits));
+    ctx.plan = TRY(prepare_process_plan(spec.process, spec.linux_ ? spec.linux_->seccomp : std::nullopt,
+                                        options.preserve_fds, ctx.ns.new_user));
     if (options.start_on_channel) return ctx;
     // Writable by others: in a user namespace the container's root is not the host's.
     if (::mkfifo(container.fifo_path().c_str(), 0622) != 0 ||
@@ -407,7 +305,7 @@ ErrorOr<void> supervise_setup(const spec::Spec& spec, Container& container, cons
     if (ctx.ns.new_user) {
         TRY(namespaces::write_id_maps(launched.pid, *spec.linux_));
         // The child could never raise a hard limit from inside its user namespace.
-        TRY(security::apply_rlimits(ctx.rlimits, launched.pid));
+        TRY(security::apply_rlimits(ctx.plan.rlimits, launched.pid));
         TRY(channel.send(SyncMessage::ids_mapped));
     }
     // Made while the child makes its network namespace and first mounts, on the other CPU,
@@ -426,6 +324,7 @@ ErrorOr<void> supervise_setup(const spec::Spec& spec, Container& container, cons
     container.state.pid_start_time = process_start_time(launched.pid);
     container.state.cgroup_paths = cgroups.paths();
     TRY(container.save());
+    if (options.config_text) TRY(container.save_config(*options.config_text));
     log::debug("launch: state saved");
     // Queued now, read by the child once it is created: nothing that can fail is left before it.
     auto start_at_once = [&]() -> ErrorOr<void> {

@@ -28,6 +28,8 @@ struct LaunchOptions {
     std::string cgroups_path;
     bool systemd_cgroup = false;  // systemd's driver: the scope is asked for once the process runs
     const spec::Resources* resources = nullptr;
+    // config.json's text, saved with the state (Container::save_config) off the critical path.
+    const std::string* config_text = nullptr;
     // `run`: the process is started by release_on_channel(), with no exec.fifo.
     bool start_on_channel = false;
     // With start_on_channel, when nothing is left for the caller to do between "created" and

@@ -29,6 +29,33 @@ ErrorOr<void> start(const std::string& root, const std::string& id);
 // create + start; in the foreground, waits and returns the exit status (128+signal when killed),
 // forwarding signals and, with a terminal and no console socket, the caller's terminal.
 ErrorOr<int> run(const CreateOptions& options, bool detach);
+// `exec`: a new process in a created or running container. Without --process it is the
+// container's own process (from the config saved at create) with args and runc's flags applied.
+struct ExecOptions {
+    std::string root;
+    std::string id;
+    std::string process_file;  // --process: the whole process; the flags describing one are ignored
+    std::vector<std::string> args;
+    bool tty = false;
+    std::vector<std::string> env;  // NAME=VALUE, replacing the container's value of NAME
+    std::string cwd;
+    std::string user;  // UID[:GID]
+    std::vector<uint32_t> additional_gids;
+    std::vector<std::string> caps;  // added to the bounding, effective and permitted sets
+    bool no_new_privs = false;
+    std::string apparmor;       // AppArmor profile
+    std::string process_label;  // SELinux label
+    // How the process is run, with or without --process:
+    std::string console_socket;
+    std::string pid_file;
+    bool detach = false;
+    int preserve_fds = 0;
+    std::string cgroup;  // a sub-cgroup of the container's (cgroup v2), which must exist
+};
+// Detached: returns 0 once the process has exec'd. In the foreground: its exit status (128+N
+// when killed by signal N), with signals and the terminal forwarded as `run` does.
+ErrorOr<int> exec(const ExecOptions& options);
+
 ErrorOr<std::string> state(const std::string& root, const std::string& id);
 ErrorOr<void> kill(const std::string& root, const std::string& id, int signal, bool all);
 ErrorOr<void> remove(const std::string& root, const std::string& id, bool force);

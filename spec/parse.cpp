@@ -159,9 +159,10 @@ ErrorOr<Spec> parse_spec(const std::string& json_text) {
     }
 }
 
-ErrorOr<Spec> load_spec(const std::string& bundle_dir) {
+ErrorOr<LoadedConfig> load_spec(const std::string& bundle_dir) {
     std::string text = TRY_CTX(read_file(bundle_dir + "/config.json"), "config.json");
-    return TRY_CTX(parse_spec(text), "config.json");
+    Spec spec = TRY_CTX(parse_spec(text), "config.json");
+    return LoadedConfig{std::move(spec), std::move(text)};
 }
 
 ErrorOr<Resources> parse_resources_json(const std::string& json_text) {
@@ -182,6 +183,17 @@ ErrorOr<Resources> parse_resources_json(const std::string& json_text) {
         if (e.message.starts_with('.')) out.message.erase(std::string("--resources: ").size(), 1);
         return out;
     });
+}
+
+ErrorOr<Process> parse_process_json(const std::string& json_text) {
+    try {
+        Json doc = Json::parse(json_text);
+        return detail::parse_process(doc, "process");
+    } catch (const Json::parse_error& e) {
+        return fail("invalid JSON: " + parser_message(e));
+    } catch (const std::exception& e) {
+        return fail("cannot read process: " + parser_message(e));
+    }
 }
 
 std::vector<std::string> hook_names() {

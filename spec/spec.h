@@ -222,11 +222,20 @@ struct Spec {
 // Parses config.json text into a Spec, validating every field it reads.
 // Errors name the field: "linux.resources.memory.limit: expected integer".
 ErrorOr<Spec> parse_spec(const std::string& json_text);
+// config.json as read, and what it says. The text is kept with the container's state, so that
+// `exec` works from the config the container was created with, not the bundle's current one.
+struct LoadedConfig {
+    Spec spec;
+    std::string text;
+};
 // Reads and parses BUNDLE/config.json; errors are prefixed with "config.json".
-ErrorOr<Spec> load_spec(const std::string& bundle_dir);
+ErrorOr<LoadedConfig> load_spec(const std::string& bundle_dir);
 // A LinuxResources object on its own (`update --resources`), parsed and checked as
 // linux.resources is; errors are prefixed "--resources": "--resources: memory.limit: expected integer".
 ErrorOr<Resources> parse_resources_json(const std::string& json_text);
+
+// A Process object on its own (`exec --process`), parsed and checked as config.json's "process" is.
+ErrorOr<Process> parse_process_json(const std::string& json_text);
 
 // The config.json that `spec` writes: runc's default (busybox sh, the usual mounts, masked paths).
 std::string default_spec_json(bool rootless);

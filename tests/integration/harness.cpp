@@ -4,13 +4,16 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -165,6 +168,53 @@ nlohmann::json Runtime::state(const std::string& id) const {
     auto r = (*this)({"state", id});
     if (r.status != 0) return nlohmann::json::object();
     return nlohmann::json::parse(r.out, nullptr, false);
+}
+
+ConsoleSocket::ConsoleSocket() : dir_("hutch-test-console") {
+    listener_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un addr = {};
+    addr.sun_family = AF_UNIX;
+    std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path().c_str());
+    if (listener_ < 0 || ::bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+        ::listen(listener_, 1) != 0)
+        throw std::runtime_error("console socket: " + std::string(std::strerror(errno)));
+}
+
+ConsoleSocket::~ConsoleSocket() { ::close(listener_); }
+
+int ConsoleSocket::receive_master() {
+    struct pollfd pfd = {listener_, POLLIN, 0};
+    if (::poll(&pfd, 1, 5000) != 1) return -1;
+    int conn = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (conn < 0) return -1;
+    char buf[64];
+    struct iovec iov = {buf, sizeof buf};
+    alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+    struct msghdr msg = {};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    int master = -1;
+    if (::recvmsg(conn, &msg, MSG_CMSG_CLOEXEC) > 0) {
+        struct cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
+        if (cmsg && cmsg->cmsg_type == SCM_RIGHTS) std::memcpy(&master, CMSG_DATA(cmsg), sizeof master);
+    }
+    ::close(conn);
+    return master;
+}
+
+std::string read_until(int fd, const std::string& needle) {
+    std::string output;
+    char buf[256];
+    for (int i = 0; i < 50 && output.find(needle) == std::string::npos; ++i) {
+        struct pollfd pfd = {fd, POLLIN, 0};
+        if (::poll(&pfd, 1, 100) <= 0) continue;
+        ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n <= 0) break;
+        output.append(buf, static_cast<size_t>(n));
+    }
+    return output;
 }
 
 std::string unique_id(const std::string& stem) {

@@ -71,6 +71,25 @@ private:
     std::vector<std::string> global_flags_;
 };
 
+// A --console-socket listener, as podman's conmon and containerd's shim hold one.
+class ConsoleSocket {
+public:
+    ConsoleSocket();
+    ~ConsoleSocket();
+    ConsoleSocket(const ConsoleSocket&) = delete;
+    ConsoleSocket& operator=(const ConsoleSocket&) = delete;
+    std::string path() const { return dir_.path() + "/console.sock"; }
+    // Accepts one connection and returns the pty master it carries (owned by the caller), or -1.
+    int receive_master();
+
+private:
+    TempDir dir_;
+    int listener_ = -1;
+};
+
+// Reads fd until its text contains needle, it closes, or about 5 s pass.
+std::string read_until(int fd, const std::string& needle);
+
 // A container id unique to this test run.
 std::string unique_id(const std::string& stem = "hutch-test");
 

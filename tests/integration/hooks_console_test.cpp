@@ -125,49 +125,18 @@ TEST_CASE("a hook that outlives its timeout is killed and fails the operation", 
 TEST_CASE("the console socket receives a pty master that is the container's terminal", "[console]") {
     Runtime rt;
     Bundle bundle;
-    TempDir sockdir;
+    ConsoleSocket console;
     bundle.config["process"]["args"] = {"sh", "-c", "tty; test -t 0 && echo interactive"};
     bundle.config["process"]["terminal"] = true;
     bundle.save();
-    std::string socket_path = sockdir.path() + "/console.sock";
-    int listener = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_un addr = {};
-    addr.sun_family = AF_UNIX;
-    std::strcpy(addr.sun_path, socket_path.c_str());
-    REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-    REQUIRE(::listen(listener, 1) == 0);
 
     std::string id = unique_id();
-    auto r = rt({"create", "--bundle", bundle.path(), "--console-socket", socket_path, id});
+    auto r = rt({"create", "--bundle", bundle.path(), "--console-socket", console.path(), id});
     REQUIRE(r.status == 0);
-    int conn = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
-    REQUIRE(conn >= 0);
-    char buf[64];
-    struct iovec iov = {buf, sizeof buf};
-    alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))];
-    struct msghdr msg = {};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    REQUIRE(::recvmsg(conn, &msg, 0) > 0);
-    struct cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
-    REQUIRE(cmsg);
-    REQUIRE(cmsg->cmsg_type == SCM_RIGHTS);
-    int master;
-    std::memcpy(&master, CMSG_DATA(cmsg), sizeof master);
-    ::close(conn);
-    ::close(listener);
-
+    int master = console.receive_master();
+    REQUIRE(master >= 0);
     REQUIRE(rt({"start", id}).status == 0);
-    std::string output;
-    for (int i = 0; i < 50 && output.find("interactive") == std::string::npos; ++i) {
-        struct pollfd pfd = {master, POLLIN, 0};
-        if (::poll(&pfd, 1, 100) <= 0) continue;
-        ssize_t n = ::read(master, buf, sizeof buf);
-        if (n <= 0) break;
-        output.append(buf, static_cast<size_t>(n));
-    }
+    std::string output = read_until(master, "interactive");
     ::close(master);
     CHECK(output.find("/dev/pts/0") != std::string::npos);
     CHECK(output.find("interactive") != std::string::npos);

@@ -1,0 +1,102 @@
+// `exec`: a new process in a created or running container, joined to its namespaces and cgroups
+// and set up as its first process was (capabilities, seccomp, rlimits, user, no_new_privs). What
+// it needs from the container comes from the state saved at create, never from the bundle, which
+// may have changed since.
+#include <sched.h>
+#include <signal.h>
+
+#include "base/file.h"
+#include "base/log.h"
+#include "cgroups/manager.h"
+#include "namespaces/namespaces.h"
+#include "runtime/console_socket.h"
+#include "runtime/create_internal.h"
+#include "runtime/exec_launch.h"
+#include "runtime/exec_process.h"
+#include "runtime/foreground.h"
+
+namespace hutch::runtime {
+namespace {
+
+ErrorOr<void> check_status(const Container& container) {
+    Status status = container.status();
+    const std::string& id = container.state.id;
+    if (status == Status::paused)
+        return fail("cannot exec in container " + id + ": it is paused (resume it first)");
+    if (status != Status::created && status != Status::running)
+        return fail("cannot exec in container " + id + ": it is " + status_name(status));
+    return {};
+}
+
+ErrorOr<spec::Process> exec_process(const std::string& config_text, const ExecOptions& o) {
+    if (!o.process_file.empty()) {
+        std::string text = TRY_CTX(read_file(o.process_file), "--process");
+        return TRY_CTX(spec::parse_process_json(text), "--process " + o.process_file);
+    }
+    auto config = nlohmann::json::parse(config_text, nullptr, false);
+    nlohmann::json process =
+        TRY(exec_process_json(config.is_object() ? config["process"] : nlohmann::json(), o));
+    return spec::parse_process_json(process.dump());
+}
+
+// Every namespace config.json lists, made by the container or joined by path: the container's
+// first process is in each, so its pidfd reaches them all.
+int namespace_flags(const spec::Spec& spec) {
+    int flags = 0;
+    if (spec.linux_)
+        for (const auto& ns : spec.linux_->namespaces) flags |= namespaces::clone_flag(ns.type);
+    return flags;
+}
+
+ErrorOr<void> check_terminal(const spec::Process& process, const ExecOptions& o) {
+    if (process.terminal && o.console_socket.empty() && o.detach)
+        return fail("exec: a terminal with --detach needs --console-socket");
+    if (!process.terminal && !o.console_socket.empty())
+        return fail("--console-socket given but the process has no terminal (use --tty)");
+    return {};
+}
+
+// Hands the terminal and the pid over as the client asked; the process is killed if that fails.
+ErrorOr<void> report_started(const ExecLaunched& launched, const ExecOptions& o) {
+    if (launched.pty_master && !o.console_socket.empty())
+        TRY(send_to_console_socket(o.console_socket, launched.pty_master.get()));
+    if (!o.pid_file.empty())
+        TRY_CTX(write_file_atomic(absolute_from_cwd(o.pid_file), std::to_string(launched.pid)), "--pid-file");
+    return {};
+}
+
+}  // namespace
+
+ErrorOr<int> exec(const ExecOptions& o) {
+    UniqueFd signal_fd;
+    // Blocked before the clone so that no signal is lost; the child unblocks them for itself.
+    if (!o.detach) signal_fd = TRY(block_signals());
+    auto container = TRY(Container::open(o.root, o.id));
+    TRY(check_status(container));
+    std::string config_text = TRY(container.load_config());
+    spec::Spec spec = TRY_CTX(spec::parse_spec(config_text), "container " + o.id + ": saved config.json");
+    spec::Process process = TRY(exec_process(config_text, o));
+    TRY(check_terminal(process, o));
+    int ns_flags = namespace_flags(spec);
+    ProcessPlan plan = TRY(prepare_process_plan(process, spec.linux_ ? spec.linux_->seccomp : std::nullopt,
+                                                o.preserve_fds, (ns_flags & CLONE_NEWUSER) != 0));
+    UniqueFd container_pidfd = open_container_pidfd(container.state);
+    if (!container_pidfd) return fail("cannot exec in container " + o.id + ": its process is gone");
+    auto cgroups = cgroups::manager_from_paths(container.state.cgroup_paths);
+    auto launched = TRY(launch_exec(process, plan,
+                                    {.container_pidfd = container_pidfd.get(),
+                                     .namespace_flags = ns_flags,
+                                     .cgroups = cgroups.get(),
+                                     .sub_cgroup = o.cgroup}));
+    log::debug("exec: the process runs");
+    container.unlock();
+    if (auto reported = report_started(launched, o); !reported) {
+        ::kill(launched.pid, SIGKILL);
+        return std::unexpected(reported.error());
+    }
+    if (o.detach) return 0;
+    return supervise_foreground(launched.pidfd.get(), signal_fd.get(),
+                                launched.pty_master ? launched.pty_master.get() : -1);
+}
+
+}  // namespace hutch::runtime

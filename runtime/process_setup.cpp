@@ -1,0 +1,137 @@
+#include "runtime/process_setup.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <climits>
+#include <vector>
+
+namespace hutch::runtime {
+namespace {
+
+std::string env_value(const std::vector<std::string>& env, const std::string& name) {
+    for (const auto& entry : env)
+        if (entry.compare(0, name.size() + 1, name + "=") == 0) return entry.substr(name.size() + 1);
+    return {};
+}
+
+}  // namespace
+
+ErrorOr<ProcessPlan> prepare_process_plan(const spec::Process& process,
+                                          const std::optional<spec::Seccomp>& seccomp, int preserve_fds,
+                                          bool other_user_namespace) {
+    ProcessPlan plan;
+    if (seccomp) plan.seccomp = TRY(security::SeccompFilter::build(*seccomp));
+    plan.capabilities = TRY(security::prepare_capabilities(process.capabilities));
+    if (!other_user_namespace) TRY(security::check_capabilities_available(plan.capabilities));
+    plan.rlimits = TRY(security::prepare_rlimits(process.rlimits));
+    TRY(security::check_rlimits_allowed(plan.rlimits));
+    plan.preserve_fds = preserve_fds;
+    return plan;
+}
+
+ErrorOr<void> make_non_dumpable() {
+    if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) return fail_errno("prctl(PR_SET_DUMPABLE)");
+    return {};
+}
+
+ErrorOr<void> unblock_signals() {
+    sigset_t none;
+    sigemptyset(&none);
+    if (sigprocmask(SIG_SETMASK, &none, nullptr) != 0) return fail_errno("sigprocmask");
+    return {};
+}
+
+ErrorOr<void> set_up_terminal(const spec::Process& process, const SyncChannel& channel) {
+    UniqueFd master(::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
+    if (!master) return fail_errno("process.terminal: open /dev/ptmx");
+    if (::grantpt(master.get()) != 0 || ::unlockpt(master.get()) != 0)
+        return fail_errno("process.terminal: unlockpt");
+    char name[64];
+    if (::ptsname_r(master.get(), name, sizeof name) != 0) return fail_errno("process.terminal: ptsname");
+    UniqueFd slave(::open(name, O_RDWR | O_NOCTTY | O_CLOEXEC));
+    if (!slave) return fail_errno(std::string("process.terminal: open ") + name);
+    // The user's own terminal, as login would leave it: otherwise a non-root process could not
+    // reopen /dev/tty or change its modes.
+    if (::fchown(slave.get(), process.user.uid, process.user.gid) != 0)
+        return fail_errno(std::string("process.terminal: chown ") + name);
+    if (process.console_size) {
+        struct winsize ws = {};
+        ws.ws_row = static_cast<unsigned short>(process.console_size->height);
+        ws.ws_col = static_cast<unsigned short>(process.console_size->width);
+        ::ioctl(slave.get(), TIOCSWINSZ, &ws);
+    }
+    if (::ioctl(slave.get(), TIOCSCTTY, 0) != 0) return fail_errno("process.terminal: TIOCSCTTY");
+    for (int fd = 0; fd <= 2; ++fd)
+        if (::dup2(slave.get(), fd) < 0) return fail_errno("process.terminal: dup2");
+    int fd = master.get();
+    return channel.send(SyncMessage::pty_master, {}, std::span(&fd, 1));
+}
+
+ErrorOr<std::string> find_program(const spec::Process& process) {
+    const std::string& name = process.args.front();
+    if (name.find('/') != std::string::npos) {
+        if (::access(name.c_str(), X_OK) != 0) return fail_errno("process.args[0]: " + name);
+        return name;
+    }
+    std::string path = env_value(process.env, "PATH");
+    if (path.empty()) path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    size_t start = 0;
+    while (start <= path.size()) {
+        size_t end = path.find(':', start);
+        if (end == std::string::npos) end = path.size();
+        std::string candidate = path.substr(start, end - start) + "/" + name;
+        struct stat st;
+        if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+            ::access(candidate.c_str(), X_OK) == 0)
+            return candidate;
+        start = end + 1;
+    }
+    return fail("process.args[0]: " + name + ": executable file not found in $PATH");
+}
+
+ErrorOr<void> change_directory(const std::string& cwd) {
+    if (::chdir(cwd.c_str()) != 0) return fail_errno("process.cwd: chdir " + cwd);
+    // CVE-2024-21626: a magic link (/proc/self/fd/N of an inherited directory) can lead outside
+    // the root; the kernel then names the cwd "(unreachable)...", which glibc reports as ENOENT.
+    char resolved[PATH_MAX];
+    if (!::getcwd(resolved, sizeof resolved) || resolved[0] != '/')
+        return fail("process.cwd: " + cwd + " is outside the container's root");
+    return {};
+}
+
+ErrorOr<void> close_inherited_fds(int preserve_fds) {
+    auto first = static_cast<unsigned>(3 + preserve_fds);
+    if (::syscall(SYS_close_range, first, ~0U, CLOSE_RANGE_CLOEXEC) != 0)
+        return fail_errno("mark inherited file descriptors close-on-exec");
+    return {};
+}
+
+ErrorOr<void> become_process(const spec::Process& process, const ProcessPlan& plan,
+                             const std::string& program,
+                             const std::function<ErrorOr<void>()>& after_privileges) {
+    TRY(close_inherited_fds(plan.preserve_fds));
+    TRY(security::drop_bounding_set(plan.capabilities));
+    // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it while we still have it.
+    if (plan.seccomp && !process.no_new_privileges) TRY(plan.seccomp->load());
+    TRY(security::switch_user(process.user));
+    TRY(security::apply_capabilities(plan.capabilities));
+    if (process.no_new_privileges && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+        return fail_errno("process.noNewPrivileges");
+    if (after_privileges) TRY(after_privileges());
+    if (plan.seccomp && process.no_new_privileges) TRY(plan.seccomp->load());
+    std::vector<char*> argv, envp;
+    for (const auto& a : process.args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    for (const auto& e : process.env) envp.push_back(const_cast<char*>(e.c_str()));
+    envp.push_back(nullptr);
+    ::execve(program.c_str(), argv.data(), envp.data());
+    return fail_errno("exec " + program);
+}
+
+}  // namespace hutch::runtime

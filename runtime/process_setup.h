@@ -1,0 +1,64 @@
+// What every process hutch starts inside a container goes through before execve: the first one
+// (launch.cpp) and each one `exec` adds (exec_launch.cpp). The parent prepares a ProcessPlan
+// before the clone, where bad input is a clean error; the cloned child only applies it, never
+// throws, and reports failure as ErrorOr.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "base/error.h"
+#include "runtime/security.h"
+#include "runtime/sync_channel.h"
+#include "spec/spec.h"
+
+namespace hutch::runtime {
+
+struct ProcessPlan {
+    std::optional<security::SeccompFilter> seccomp;
+    security::CapabilityPlan capabilities;
+    security::RlimitPlan rlimits;
+    int preserve_fds = 0;  // fds 3 .. 3+N-1 reach the program
+};
+
+// other_user_namespace: the process will live in a user namespace other than hutch's, where it
+// holds every capability; otherwise it can only keep the capabilities hutch has.
+ErrorOr<ProcessPlan> prepare_process_plan(const spec::Process& process,
+                                          const std::optional<spec::Seccomp>& seccomp, int preserve_fds,
+                                          bool other_user_namespace);
+
+// CVE-2019-5736: until it execs the container's program, the process is hutch-oci, and a
+// container process that could open /proc/PID/exe could overwrite the runtime. A non-dumpable
+// process's /proc/PID entries are out of reach to anyone without CAP_SYS_PTRACE over the host;
+// execve makes the process dumpable again.
+ErrorOr<void> make_non_dumpable();
+
+// hutch installs no signal handlers, so exec resets none: only the mask (blocked by `run` and
+// `exec` for their signalfd) must be cleared. Signals the caller ignores stay ignored, as with runc.
+ErrorOr<void> unblock_signals();
+
+// Opens a pty in the container's devpts, makes it the controlling terminal and stdio (owned by
+// the process's user), and sends the master side to the parent.
+ErrorOr<void> set_up_terminal(const spec::Process& process, const SyncChannel& channel);
+
+// The program to exec, found in the container's PATH as execvp would, checked before the parent is
+// told the process is ready so that a missing program fails `create` and `exec`, as in runc.
+ErrorOr<std::string> find_program(const spec::Process& process);
+
+// chdir to process.cwd.
+ErrorOr<void> change_directory(const std::string& cwd);
+
+// Marks every fd but stdio and the preserved ones close-on-exec (CVE-2024-21626: no fd of the
+// runtime or its caller reaches the container). Checked, and run before any seccomp filter that
+// might answer close_range with an error.
+ErrorOr<void> close_inherited_fds(int preserve_fds);
+
+// Drops privileges in the order that keeps each step possible (security.h), runs
+// after_privileges (the startContainer hooks, which run as the process will), loads seccomp as
+// late as the kernel allows, and execs. Returns only on failure.
+ErrorOr<void> become_process(const spec::Process& process, const ProcessPlan& plan,
+                             const std::string& program,
+                             const std::function<ErrorOr<void>()>& after_privileges = {});
+
+}  // namespace hutch::runtime
