@@ -13,7 +13,7 @@ packages=(
     # tests, demo: a busybox image, the tools the tests and scripts call
     busybox-static iproute2 procps util-linux file python3
     # end-to-end tests: a real client driving hutch-oci
-    podman containernetworking-plugins
+    podman containernetworking-plugins catatonit containerd docker.io
     # benchmarks: the peers, the timer, peak RSS
     runc crun hyperfine time
     # the VM test bed: QEMU, the guest kernel's source and what builds it, systemd's system bus in

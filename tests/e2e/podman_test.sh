@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# podman drives hutch-oci as its OCI runtime: `run --rm` prints from inside the container, and a
-# detached container with a memory and pids limit runs, is seen by `ps`, and is killed and removed.
+# podman drives hutch-oci as its OCI runtime through a container's whole life: `run --rm` and
+# `run -t` print from inside the container; a detached container with a memory and pids limit runs,
+# is seen by `ps`, takes `exec` and `exec -t`, is paused and unpaused, shows in `stats` and `top`,
+# is stopped and restarted, killed and removed; `--init --read-only --cap-drop all` with podman's
+# default seccomp profile hold inside the container.
 # Everything podman and hutch-oci keep lives under one temporary directory, removed on exit
 # together with the cgroups podman leaves behind (its cgroupfs parent, libpod_parent).
 # Usage: podman_test.sh HUTCH_OCI_BINARY SOURCE_DIR
@@ -64,6 +67,45 @@ fi
 [[ $(cat "$pids_file") == 50 ]] || fail "pids limit not in the cgroup ($pids_file)"
 "$p" ps --format '{{.Names}}' | grep -qx limited || fail "podman ps does not list it"
 echo "ok: podman run -d with --memory and --pids-limit"
+
+out=$("$p" exec limited sh -c 'cat /proc/1/cmdline | tr "\0" " "; echo; id -u')
+[[ $out == "sleep 1000 "* ]] || fail "exec does not see the container's process as pid 1: $out"
+set +e; "$p" exec limited sh -c 'exit 3'; code=$?; set -e
+[[ $code == 3 ]] || fail "exec's exit status is $code, not 3"
+out=$(script -qec "$p exec -t limited sh -c 'tty; test -t 0 && echo interactive'" /dev/null)
+[[ $out == *"/dev/pts/"*interactive* ]] || fail "exec -t has no terminal: $out"
+echo "ok: podman exec, exec -t, exit status"
+
+out=$(script -qec "$p run --rm -t ${limits[*]} localhost/busybox sh -c 'tty; test -t 0 && echo interactive'" /dev/null)
+[[ $out == *"/dev/pts/0"*interactive* ]] || fail "run -t has no terminal: $out"
+echo "ok: podman run -t"
+
+"$p" pause limited >/dev/null
+[[ $("$p" inspect limited --format '{{.State.Status}}') == paused ]] || fail "pause did not pause"
+"$p" unpause limited >/dev/null
+[[ $("$p" inspect limited --format '{{.State.Status}}') == running ]] || fail "unpause did not resume"
+echo "ok: podman pause and unpause"
+
+usage=$("$p" stats --no-stream --format '{{.MemUsage}}' limited)
+[[ $usage == *"67.11MB"* || $usage == *"64MiB"* ]] || fail "stats does not show the 64m limit: $usage"
+"$p" top limited pid args | grep -q "sleep 1000" || fail "top does not list the container's process"
+echo "ok: podman stats --no-stream and top"
+
+"$p" stop -t 1 limited >/dev/null
+[[ $("$p" inspect limited --format '{{.State.Status}}') == exited ]] || fail "stop did not stop"
+"$p" restart -t 1 limited >/dev/null
+[[ $("$p" inspect limited --format '{{.State.Status}}') == running ]] || fail "restart did not run it again"
+pid=$("$p" inspect limited --format '{{.State.Pid}}')
+echo "ok: podman stop and restart"
+
+out=$("$p" run --rm --init --read-only --cap-drop all "${limits[@]}" localhost/busybox \
+    sh -c 'cat /proc/1/cmdline | tr "\0" " "; echo; touch /x 2>/dev/null && echo writable || echo read-only;
+           grep CapEff /proc/self/status; grep Seccomp: /proc/self/status')
+[[ $out == */catatonit* || $out == *init* ]] || fail "--init: pid 1 is not podman's init: $out"
+[[ $out == *read-only* ]] || fail "--read-only: the root is writable: $out"
+[[ $out == *"CapEff:"*0000000000000000* ]] || fail "--cap-drop all left capabilities: $out"
+[[ $out == *"Seccomp:"*2* ]] || fail "podman's default seccomp profile is not loaded: $out"
+echo "ok: podman run --init --read-only --cap-drop all, with podman's default seccomp profile"
 
 "$p" kill limited >/dev/null
 "$p" rm -f limited >/dev/null
