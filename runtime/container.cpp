@@ -90,6 +90,11 @@ ErrorOr<ContainerState> from_json(const std::string& text) {
 
 ErrorOr<Container> Container::make_new(const std::string& root, const std::string& id) {
     TRY(validate_container_id(id));
+    // With its parents, as runc makes it: containerd passes ROOT/<namespace>, dockerd
+    // EXEC_ROOT/runtime-runc/moby, and neither makes the parent first.
+    std::error_code ec;
+    std::filesystem::create_directories(std::filesystem::path(root).parent_path(), ec);
+    if (ec) return fail("create state root " + root + ": " + ec.message());
     if (::mkdir(root.c_str(), 0711) != 0 && errno != EEXIST) return fail_errno("create state root " + root);
     std::string dir = root + "/" + id;
     if (::mkdir(dir.c_str(), 0711) != 0) {

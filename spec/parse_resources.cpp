@@ -4,6 +4,13 @@
 namespace hutch::spec::detail {
 namespace {
 
+// dockerd writes "weight": 0 and "shares": 0 for limits that were not asked for, and runc reads 0
+// as "not set"; so does hutch, rather than write a 0 that the kernel refuses or clamps.
+template <typename T>
+void zero_means_unset(std::optional<T>& value) {
+    if (value && *value == 0) value.reset();
+}
+
 using json::Json;
 
 ErrorOr<DeviceRule> parse_device_rule(const Json& value, const std::string& path) {
@@ -53,6 +60,7 @@ ErrorOr<std::optional<CpuResources>> parse_cpu(const Json& resources, const std:
     TRY(json::expect_object(*value, path));
     CpuResources cpu;
     TRY(json::read(*value, path, "shares", cpu.shares));
+    zero_means_unset(cpu.shares);
     TRY(json::read(*value, path, "quota", cpu.quota));
     TRY(json::read(*value, path, "burst", cpu.burst));
     TRY(json::read(*value, path, "period", cpu.period));
@@ -91,6 +99,8 @@ ErrorOr<std::optional<BlockIoResources>> parse_block_io(const Json& resources, c
     BlockIoResources io;
     TRY(json::read(*value, path, "weight", io.weight));
     TRY(json::read(*value, path, "leafWeight", io.leaf_weight));
+    zero_means_unset(io.weight);
+    zero_means_unset(io.leaf_weight);
     TRY(json::read_list(*value, path, "weightDevice", io.weight_device, parse_weight_device));
     TRY(json::read_list(*value, path, "throttleReadBpsDevice", io.throttle_read_bps, parse_throttle_device));
     TRY(json::read_list(*value, path, "throttleWriteBpsDevice", io.throttle_write_bps,

@@ -363,3 +363,43 @@ TEST_CASE("delete --force removes what a crash during create leaves behind", "[l
     REQUIRE(rt({"delete", "--force", id}).status == 0);
     CHECK_FALSE(exists(rt.root() + "/" + id));
 }
+
+// containerd passes --root ROOT/<namespace> and dockerd EXEC_ROOT/runtime-runc/moby, whose parents
+// nobody made; runc makes them, and so does hutch-oci. A relative --pid-file is relative to the
+// caller's directory, not to the bundle that create changes to.
+TEST_CASE("create makes --root with its parents and takes --pid-file from the caller's cwd", "[lifecycle]") {
+    TempDir top;
+    Bundle bundle;
+    bundle.set_args({"sleep", "1000"});
+    bundle.save();
+    std::string root = top.path() + "/runtime-runc/moby";
+    std::string id = unique_id();
+    auto r = run_command({"sh", "-c",
+                          "cd " + top.path() + " && " + HUTCH_OCI_BINARY + " --root " + root +
+                              " create --pid-file relative.pid --bundle " + bundle.path() + " " + id});
+    INFO(r.err);
+    REQUIRE(r.status == 0);
+    auto deleted = run_command({HUTCH_OCI_BINARY, "--root", root, "delete", "--force", id});
+    CHECK(deleted.status == 0);
+    CHECK(exists(top.path() + "/relative.pid"));
+    CHECK_FALSE(exists(bundle.path() + "/relative.pid"));
+}
+
+TEST_CASE("delete --force of a container that does not exist succeeds; kill takes signal 0", "[lifecycle]") {
+    Runtime rt;
+    CHECK(rt({"delete", "--force", "never-created"}).status == 0);
+    auto plain = rt({"delete", "never-created"});
+    CHECK(plain.status != 0);
+    CHECK(plain.err.find("container never-created does not exist") != std::string::npos);
+    Bundle bundle;
+    bundle.set_args({"sleep", "1000"});
+    bundle.save();
+    std::string id = unique_id();
+    REQUIRE(rt({"run", "--detach", "--bundle", bundle.path(), id}).status == 0);
+    CHECK(rt({"kill", id, "0"}).status == 0);
+    CHECK(rt.state(id)["status"] == "running");
+    REQUIRE(rt({"kill", id, "KILL"}).status == 0);
+    REQUIRE(wait_for_status(rt, id, "stopped") == "stopped");
+    auto gone = rt({"kill", id, "0"});
+    CHECK(gone.status != 0);
+}

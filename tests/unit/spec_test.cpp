@@ -479,3 +479,26 @@ TEST_CASE("load_spec prefixes config.json", "[spec]") {
     std::remove((dir + "/config.json").c_str());
     ::rmdir(dir.c_str());
 }
+
+TEST_CASE("a zero weight or share is not set, as dockerd writes it and runc reads it", "[spec]") {
+    auto doc = base_spec();
+    doc["linux"]["resources"]["blockIO"] = {{"weight", 0}, {"leafWeight", 0}};
+    doc["linux"]["resources"]["cpu"] = {{"shares", 0}};
+    auto spec = parsed(doc);
+    CHECK_FALSE(spec.linux_->resources->block_io->weight);
+    CHECK_FALSE(spec.linux_->resources->block_io->leaf_weight);
+    CHECK_FALSE(spec.linux_->resources->cpu->shares);
+    doc["linux"]["resources"]["blockIO"]["weight"] = 500;
+    CHECK(parsed(doc).linux_->resources->block_io->weight == 500);
+}
+
+TEST_CASE("parse_process_json reads a process as config.json's is read", "[spec]") {
+    auto process = hutch::spec::parse_process_json(R"({"args": ["sh"], "cwd": "/tmp", "user": {"uid": 7}})");
+    REQUIRE(process);
+    CHECK(process->args == std::vector<std::string>{"sh"});
+    CHECK(process->cwd == "/tmp");
+    CHECK(process->user.uid == 7);
+    CHECK(hutch::spec::parse_process_json(R"({"args": ["sh"], "cwd": "tmp"})").error().message ==
+          "process.cwd: must be an absolute path");
+    CHECK(hutch::spec::parse_process_json("{").error().message.starts_with("invalid JSON: "));
+}
