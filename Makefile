@@ -60,6 +60,7 @@ demo: setup build
 
 bench: setup build
 	bench/run.sh
+	bench/exec.sh
 
 # The same benchmark on a pure cgroup v2 host: inside the VM test bed's guest (tests/vm).
 bench-vm: setup build

@@ -9,10 +9,10 @@
 #include "base/log.h"
 #include "base/timestamp.h"
 #include "cgroups/manager.h"
-#include "runtime/console_socket.h"
 #include "runtime/create_internal.h"
 #include "runtime/launch.h"
 #include "runtime/runtime.h"
+#include "runtime/unix_socket.h"
 
 namespace hutch::runtime {
 namespace {

@@ -9,11 +9,11 @@
 #include "base/log.h"
 #include "cgroups/manager.h"
 #include "namespaces/namespaces.h"
-#include "runtime/console_socket.h"
 #include "runtime/create_internal.h"
 #include "runtime/exec_launch.h"
 #include "runtime/exec_process.h"
 #include "runtime/foreground.h"
+#include "runtime/unix_socket.h"
 
 namespace hutch::runtime {
 namespace {
@@ -36,7 +36,15 @@ ErrorOr<spec::Process> exec_process(const std::string& config_text, const ExecOp
     auto config = nlohmann::json::parse(config_text, nullptr, false);
     nlohmann::json process =
         TRY(exec_process_json(config.is_object() ? config["process"] : nlohmann::json(), o));
-    return spec::parse_process_json(process.dump());
+    // The process passes through JSON text, which holds only UTF-8: an argument, --env or --cwd
+    // that is not could not reach the process as it is, and is refused rather than changed.
+    std::string text;
+    try {
+        text = process.dump();
+    } catch (const nlohmann::json::type_error& e) {
+        return fail(std::string("exec: the command, --env and --cwd must be UTF-8: ") + e.what());
+    }
+    return spec::parse_process_json(text);
 }
 
 // Every namespace config.json lists, made by the container or joined by path: the container's
@@ -83,11 +91,14 @@ ErrorOr<int> exec(const ExecOptions& o) {
     UniqueFd container_pidfd = open_container_pidfd(container.state);
     if (!container_pidfd) return fail("cannot exec in container " + o.id + ": its process is gone");
     auto cgroups = cgroups::manager_from_paths(container.state.cgroup_paths);
-    auto launched = TRY(launch_exec(process, plan,
-                                    {.container_pidfd = container_pidfd.get(),
-                                     .namespace_flags = ns_flags,
-                                     .cgroups = cgroups.get(),
-                                     .sub_cgroup = o.cgroup}));
+    auto launched =
+        TRY(launch_exec(process, plan,
+                        {.container_pidfd = container_pidfd.get(),
+                         .namespace_flags = ns_flags,
+                         .cgroups = cgroups.get(),
+                         .sub_cgroup = o.cgroup,
+                         .seccomp = spec.linux_ && spec.linux_->seccomp ? &*spec.linux_->seccomp : nullptr,
+                         .state = container.spec_state()}));
     log::debug("exec: the process runs");
     container.unlock();
     if (auto reported = report_started(launched, o); !reported) {

@@ -10,6 +10,7 @@
 
 #include "base/log.h"
 #include "runtime/clone.h"
+#include "runtime/seccomp_listener.h"
 #include "runtime/sync_channel.h"
 
 namespace hutch::runtime {
@@ -18,7 +19,7 @@ namespace {
 // Everything the child needs, opened by the parent before the clone.
 struct ExecChild {
     const spec::Process& process;
-    const ProcessPlan& plan;
+    ProcessPlan& plan;
     const ExecTarget& target;
     std::vector<UniqueFd> join_files;  // cgroup v1 `tasks` files (and cgroup.procs without clone3's help)
 };
@@ -31,7 +32,7 @@ ErrorOr<void> join_cgroups(const std::vector<UniqueFd>& files) {
 
 // --- the child: nothing below throws, and every failure is reported on the channel ---
 
-ErrorOr<void> child_setup(const ExecChild& ctx, const SyncChannel& channel) {
+ErrorOr<void> child_setup(ExecChild& ctx, const SyncChannel& channel) {
     TRY(make_non_dumpable());
     TRY(unblock_signals());
     TRY(join_cgroups(ctx.join_files));
@@ -46,13 +47,13 @@ ErrorOr<void> child_setup(const ExecChild& ctx, const SyncChannel& channel) {
     if (ctx.process.terminal) TRY(set_up_terminal(ctx.process, channel));
     TRY(change_directory(ctx.process.cwd));
     std::string program = TRY(find_program(ctx.process));
+    TRY(load_notifying_filter(ctx.plan, channel));
     return become_process(ctx.process, ctx.plan, program);
 }
 
-[[noreturn]] void child_main(const ExecChild& ctx, const SyncChannel& channel) {
-    auto result = child_setup(ctx, channel);
-    if (!channel.send(SyncMessage::error, result.error().message))
-        dprintf(2, "hutch-oci: exec: %s\n", result.error().message.c_str());
+[[noreturn]] void child_main(ExecChild& ctx, const SyncChannel& channel) noexcept {
+    std::string failure = child_setup_failure([&] { return child_setup(ctx, channel); });
+    if (!channel.send(SyncMessage::error, failure)) dprintf(2, "hutch-oci: exec: %s\n", failure.c_str());
     _exit(127);
 }
 
@@ -77,7 +78,7 @@ ErrorOr<pid_t> clone_exec_child(ExecChild& ctx, int cgroup_fd, UniqueFd& pidfd) 
 }
 
 // Until the child's end closes (it exec'd) or it reports an error.
-ErrorOr<void> wait_for_exec(const SyncChannel& channel, ExecLaunched& launched) {
+ErrorOr<void> wait_for_exec(const SyncChannel& channel, const ExecTarget& target, ExecLaunched& launched) {
     for (;;) {
         auto msg = channel.receive();
         if (!msg && msg.error().code == EPIPE) return {};
@@ -85,6 +86,11 @@ ErrorOr<void> wait_for_exec(const SyncChannel& channel, ExecLaunched& launched) 
         switch (msg->type) {
             case SyncMessage::pty_master:
                 if (!msg->fds.empty()) launched.pty_master = std::move(msg->fds.front());
+                break;
+            case SyncMessage::seccomp_listener:
+                if (msg->fds.empty() || !target.seccomp) return fail("sync channel: no seccomp listener fd");
+                TRY(send_to_seccomp_listener(*target.seccomp, target.state, launched.pid,
+                                             msg->fds.front().get()));
                 break;
             case SyncMessage::error: return fail(msg->text);
             default: return fail("sync channel: unexpected message from the exec process");
@@ -94,8 +100,7 @@ ErrorOr<void> wait_for_exec(const SyncChannel& channel, ExecLaunched& launched) 
 
 }  // namespace
 
-ErrorOr<ExecLaunched> launch_exec(const spec::Process& process, const ProcessPlan& plan,
-                                  const ExecTarget& target) {
+ErrorOr<ExecLaunched> launch_exec(const spec::Process& process, ProcessPlan& plan, const ExecTarget& target) {
     ExecChild ctx{.process = process, .plan = plan, .target = target, .join_files = {}};
     ctx.join_files = TRY(target.cgroups->open_self_join_files());
     UniqueFd cgroup_dir = TRY(target.cgroups->open_exec_target(target.sub_cgroup));
@@ -110,7 +115,7 @@ ErrorOr<ExecLaunched> launch_exec(const spec::Process& process, const ProcessPla
     child_end.close();
     launched.pid = pid;
     log::debug("exec: cloned");
-    if (auto ran = wait_for_exec(parent_end, launched); !ran) {
+    if (auto ran = wait_for_exec(parent_end, target, launched); !ran) {
         ::kill(pid, SIGKILL);
         ::waitpid(pid, nullptr, 0);
         return std::unexpected(ran.error());

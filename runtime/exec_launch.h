@@ -6,6 +6,8 @@
 
 #include <sys/types.h>
 
+#include <nlohmann/json.hpp>
+
 #include "base/error.h"
 #include "base/fd.h"
 #include "cgroups/manager.h"
@@ -19,6 +21,9 @@ struct ExecTarget {
     int namespace_flags = 0;   // CLONE_NEW* of every namespace config.json lists, new or joined
     cgroups::Manager* cgroups = nullptr;
     std::string sub_cgroup;  // --cgroup
+    // With SCMP_ACT_NOTIFY: where the listener fd goes, and the container's state sent with it.
+    const spec::Seccomp* seccomp = nullptr;
+    nlohmann::ordered_json state;
 };
 
 struct ExecLaunched {
@@ -28,7 +33,6 @@ struct ExecLaunched {
 };
 
 // Returns once the program runs, or why it could not; the child is then reaped.
-ErrorOr<ExecLaunched> launch_exec(const spec::Process& process, const ProcessPlan& plan,
-                                  const ExecTarget& target);
+ErrorOr<ExecLaunched> launch_exec(const spec::Process& process, ProcessPlan& plan, const ExecTarget& target);
 
 }  // namespace hutch::runtime

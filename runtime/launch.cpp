@@ -16,6 +16,7 @@
 
 #include "base/cpu_affinity.h"
 #include "base/file.h"
+#include "base/json.h"
 #include "base/log.h"
 #include "cgroups/systemd.h"
 #include "namespaces/namespaces.h"
@@ -23,6 +24,7 @@
 #include "runtime/clone.h"
 #include "runtime/hooks.h"
 #include "runtime/process_setup.h"
+#include "runtime/seccomp_listener.h"
 #include "runtime/sync_channel.h"
 
 namespace hutch::runtime {
@@ -39,6 +41,7 @@ struct ChildContext {
     cpu_set_t away = other_cpus();    // where the child runs until then: not on the parent's CPU
     ProcessPlan plan{};
     bool has_container_hooks = false;
+    std::string bundle{};  // where createContainer hooks run, as the runtime's do
 };
 
 bool needs_hook_round_trip(const spec::Hooks& hooks) {
@@ -48,9 +51,9 @@ bool needs_hook_round_trip(const spec::Hooks& hooks) {
 
 std::string with_status(const std::string& state_json, const char* status) {
     auto j = nlohmann::ordered_json::parse(state_json, nullptr, false);
-    if (j.is_discarded()) return state_json;
+    if (!j.is_object()) return state_json;  // in the child: j["status"] would throw on anything else
     j["status"] = status;
-    return j.dump();
+    return json_text(j);
 }
 
 // --- the child: nothing below throws, and every failure is reported on the channel ---
@@ -67,7 +70,7 @@ ErrorOr<void> join_cgroups(std::span<const UniqueFd> files) {
 std::string binds_to_text(const std::vector<rootfs::CgroupBind>& binds) {
     nlohmann::json list = nlohmann::json::array();
     for (const auto& bind : binds) list.push_back({bind.name, bind.source});
-    return list.dump();
+    return json_text(list);
 }
 
 ErrorOr<std::vector<rootfs::CgroupBind>> binds_from_text(const std::string& text) {
@@ -162,7 +165,8 @@ ErrorOr<void> wait_for_start_and_exec(ChildContext& ctx, const SyncChannel& chan
     log::debug("child: started");
     // Run as the process will run: in the container, with its user and capabilities, as runc does.
     auto start_hooks = [&]() -> ErrorOr<void> {
-        return run_hooks("startContainer", ctx.spec.hooks.start_container, with_status(state, "created"));
+        return run_hooks("startContainer", ctx.spec.hooks.start_container, with_status(state, "created"),
+                         {.env = &ctx.spec.process.env});
     };
     auto result = become_process(ctx.spec.process, ctx.plan, program, start_hooks);
     if (!result && fifo) (void)write_all(fifo.get(), result.error().message);
@@ -198,7 +202,8 @@ ErrorOr<void> child_setup(ChildContext& ctx, const SyncChannel& channel) {
     if (ctx.has_container_hooks) {
         TRY(channel.send(SyncMessage::run_hooks));
         state = TRY(channel.expect(SyncMessage::hooks_done)).text;
-        TRY(run_hooks("createContainer", spec.hooks.create_container, state));
+        TRY(run_hooks("createContainer", spec.hooks.create_container, state,
+                      {.cwd = ctx.bundle, .env = &spec.process.env}));
     }
     TRY(rootfs::enter_rootfs(ctx.options.rootfs, ctx.options.no_pivot));
     TRY(set_names(spec));
@@ -211,18 +216,19 @@ ErrorOr<void> child_setup(ChildContext& ctx, const SyncChannel& channel) {
     TRY(make_working_directory(spec.process.cwd));
     TRY(change_directory(spec.process.cwd));
     std::string program = TRY(find_program(spec.process));
+    TRY(load_notifying_filter(ctx.plan, channel));
     log::debug("child: created, waiting for start");
     TRY(channel.send(SyncMessage::created));
     return wait_for_start_and_exec(ctx, channel, program, state);
 }
 
-[[noreturn]] void child_main(ChildContext& ctx, SyncChannel& channel, int lock_fd) {
+[[noreturn]] void child_main(ChildContext& ctx, SyncChannel& channel, int lock_fd) noexcept {
     ::close(lock_fd);
-    auto result = child_setup(ctx, channel);
+    std::string failure = child_setup_failure([&] { return child_setup(ctx, channel); });
     // Reaching here means something failed: before "created" the parent reads this; after it,
     // only the container's stderr is left to tell.
-    if (!channel.send(SyncMessage::error, result.error().message))
-        dprintf(2, "hutch-oci: container %s: %s\n", ctx.id.c_str(), result.error().message.c_str());
+    if (!channel.send(SyncMessage::error, failure))
+        dprintf(2, "hutch-oci: container %s: %s\n", ctx.id.c_str(), failure.c_str());
     _exit(1);
 }
 
@@ -250,7 +256,8 @@ ErrorOr<ChildContext> prepare_child(const spec::Spec& spec, Container& container
                      .spec = spec,
                      .options = options,
                      .ns = TRY(namespaces::plan(spec)),
-                     .has_container_hooks = needs_hook_round_trip(spec.hooks)};
+                     .has_container_hooks = needs_hook_round_trip(spec.hooks),
+                     .bundle = container.state.bundle};
     if (!((ctx.ns.clone_flags | ctx.ns.unshare_flags) & CLONE_NEWNS))
         return fail("linux.namespaces: a new mount namespace is required");
     TRY(rootfs::validate(spec));
@@ -338,15 +345,24 @@ ErrorOr<void> supervise_setup(const spec::Spec& spec, Container& container, cons
         auto msg = TRY(channel.receive());
         switch (msg.type) {
             case SyncMessage::run_hooks: {
-                std::string state = container.spec_state().dump();
-                TRY(run_hooks("prestart", spec.hooks.prestart, state));
-                TRY(run_hooks("createRuntime", spec.hooks.create_runtime, state));
+                // "created" as crun says it: the container is made, all but the hooks' own work.
+                auto state_json = container.spec_state();
+                state_json["status"] = "created";
+                std::string state = json_text(state_json);
+                HookSetting setting{.cwd = container.state.bundle};
+                TRY(run_hooks("prestart", spec.hooks.prestart, state, setting));
+                TRY(run_hooks("createRuntime", spec.hooks.create_runtime, state, setting));
                 TRY(channel.send(SyncMessage::hooks_done, state));
                 TRY(start_at_once());
                 break;
             }
             case SyncMessage::pty_master:
                 if (!msg.fds.empty()) launched.pty_master = std::move(msg.fds.front());
+                break;
+            case SyncMessage::seccomp_listener:
+                if (msg.fds.empty()) return fail("sync channel: no seccomp listener fd");
+                TRY(send_to_seccomp_listener(*spec.linux_->seccomp, container.spec_state(), launched.pid,
+                                             msg.fds.front().get()));
                 break;
             case SyncMessage::created: log::debug("launch: child reports created"); return {};
             case SyncMessage::error: return fail(msg.text);

@@ -112,6 +112,16 @@ ErrorOr<void> close_inherited_fds(int preserve_fds) {
     return {};
 }
 
+ErrorOr<void> load_notifying_filter(ProcessPlan& plan, const SyncChannel& channel) {
+    if (!plan.seccomp || !plan.seccomp->notifies()) return {};
+    TRY(plan.seccomp->load());
+    int fd = TRY(plan.seccomp->listener_fd());
+    TRY(channel.send(SyncMessage::seccomp_listener, {}, std::span(&fd, 1)));
+    ::close(fd);
+    plan.seccomp.reset();
+    return {};
+}
+
 ErrorOr<void> become_process(const spec::Process& process, const ProcessPlan& plan,
                              const std::string& program,
                              const std::function<ErrorOr<void>()>& after_privileges) {

@@ -54,6 +54,12 @@ ErrorOr<void> change_directory(const std::string& cwd);
 // might answer close_range with an error.
 ErrorOr<void> close_inherited_fds(int preserve_fds);
 
+// With SCMP_ACT_NOTIFY rules: loads the filter now, while the parent still listens (create and
+// exec wait for the process to be ready), and sends the listener fd on the channel for the
+// parent to hand to the seccomp agent. From here on the process's own syscalls pass the filter,
+// as with runc. The plan's filter is then spent, so become_process() does not load it again.
+ErrorOr<void> load_notifying_filter(ProcessPlan& plan, const SyncChannel& channel);
+
 // Drops privileges in the order that keeps each step possible (security.h), runs
 // after_privileges (the startContainer hooks, which run as the process will), loads seccomp as
 // late as the kernel allows, and execs. Returns only on failure.

@@ -1,4 +1,6 @@
-// linux.seccomp -> a libseccomp filter, built and checked in the parent, loaded by the child.
+// linux.seccomp -> a libseccomp filter, built in the parent, loaded by the child. What the
+// profile may say is the config.json parser's rule (spec/parse_seccomp.cpp): this translates it,
+// and refuses only what this libseccomp or the running kernel cannot do.
 // Behaviour follows runc where the runtime-spec leaves room: unknown syscall names are skipped
 // (profiles list syscalls of other kernels and architectures), rules whose action is the default
 // action are skipped (libseccomp refuses them), and several conditions on the same argument are
@@ -15,7 +17,6 @@
 namespace hutch::security {
 namespace {
 
-constexpr unsigned kMaxSyscallArgs = 6;
 // runc turns libseccomp's binary-tree layout on above this many rules: long profiles (Docker's has
 // ~350 syscalls) then cost a few comparisons per syscall instead of a linear scan. Not below it,
 // because libseccomp <= 2.5.4 misbehaves with the optimisation and no rules.
@@ -102,31 +103,30 @@ const uint32_t* lookup(const std::array<Named, N>& table, std::string_view name)
     return nullptr;
 }
 
-// SCMP_ACT_ERRNO and SCMP_ACT_TRACE carry 16 bits of data; a larger errnoRet would be cut silently.
-ErrorOr<uint16_t> action_data(std::optional<uint32_t> errno_ret, const std::string& field) {
-    if (!errno_ret) return static_cast<uint16_t>(EPERM);  // the runtime-spec's default, as runc
-    if (*errno_ret > 0xffff) return fail(field + ": " + std::to_string(*errno_ret) + " is above 65535");
-    return static_cast<uint16_t>(*errno_ret);
+// A name the config.json parser accepted that is missing from the tables here: one this
+// libseccomp cannot do (an architecture or flag of a newer one).
+std::unexpected<Error> unsupported(const std::string& field, const std::string& name) {
+    return fail(field + ": " + name + " is not supported by libseccomp " + libseccomp_version());
 }
 
-ErrorOr<uint32_t> parse_action(const std::string& action, std::optional<uint32_t> errno_ret,
-                               const std::string& action_field, const std::string& errno_field) {
-    if (action == "SCMP_ACT_ERRNO") return SCMP_ACT_ERRNO(TRY(action_data(errno_ret, errno_field)));
-    if (action == "SCMP_ACT_TRACE") return SCMP_ACT_TRACE(TRY(action_data(errno_ret, errno_field)));
-    if (action == "SCMP_ACT_NOTIFY")
-        return fail(action_field + ": SCMP_ACT_NOTIFY is not supported (hutch has no seccomp agent)");
+// An action as the config.json parser accepted it (known; errnoRet, within 16 bits, only on
+// SCMP_ACT_ERRNO and SCMP_ACT_TRACE), as libseccomp's number.
+ErrorOr<uint32_t> translate_action(const std::string& action, std::optional<uint32_t> errno_ret,
+                                   const std::string& action_field) {
+    // EPERM when errnoRet is absent: the runtime-spec's default, as runc.
+    const auto data = static_cast<uint16_t>(errno_ret.value_or(EPERM));
+    if (action == "SCMP_ACT_ERRNO") return SCMP_ACT_ERRNO(data);
+    if (action == "SCMP_ACT_TRACE") return SCMP_ACT_TRACE(data);
+    if (action == "SCMP_ACT_NOTIFY") return SCMP_ACT_NOTIFY;
     const uint32_t* value = lookup(kPlainActions, action);
-    if (!value) return fail(action_field + ": unknown action \"" + action + "\"");
-    if (errno_ret) return fail(errno_field + ": only SCMP_ACT_ERRNO and SCMP_ACT_TRACE take an errno");
+    if (!value) return unsupported(action_field, action);
     return *value;
 }
 
 ErrorOr<void> add_architectures(scmp_filter_ctx ctx, const std::vector<std::string>& architectures) {
     for (const auto& name : architectures) {
         const uint32_t* arch = lookup(kArchitectures, name);
-        if (!arch)
-            return fail("linux.seccomp.architectures: unknown architecture \"" + name + "\" (libseccomp " +
-                        libseccomp_version() + ")");
+        if (!arch) return unsupported("linux.seccomp.architectures", name);
         // -EEXIST: the native architecture, which every filter has, or a name listed twice.
         int rc = seccomp_arch_add(ctx, *arch);
         if (rc < 0 && rc != -EEXIST) return fail_errno("linux.seccomp.architectures: adding " + name, -rc);
@@ -137,10 +137,7 @@ ErrorOr<void> add_architectures(scmp_filter_ctx ctx, const std::vector<std::stri
 ErrorOr<void> set_flags(scmp_filter_ctx ctx, const std::vector<std::string>& flags) {
     for (const auto& name : flags) {
         const uint32_t* attr = lookup(kFlags, name);
-        if (!attr && name == "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV")
-            return fail("linux.seccomp.flags: " + name + " is not supported by libseccomp " +
-                        libseccomp_version());
-        if (!attr) return fail("linux.seccomp.flags: unknown flag \"" + name + "\"");
+        if (!attr) return unsupported("linux.seccomp.flags", name);
         // Fails when the running kernel lacks the flag (libseccomp asks it).
         int rc = seccomp_attr_set(ctx, static_cast<scmp_filter_attr>(*attr), 1);
         if (rc < 0) return fail_errno("linux.seccomp.flags: " + name, -rc);
@@ -165,12 +162,8 @@ ErrorOr<std::vector<scmp_arg_cmp>> parse_conditions(const std::vector<spec::Secc
     std::vector<scmp_arg_cmp> conditions;
     for (size_t i = 0; i < args.size(); ++i) {
         const auto& arg = args[i];
-        const std::string arg_field = field + ".args[" + std::to_string(i) + "]";
-        if (arg.index >= kMaxSyscallArgs)
-            return fail(arg_field + ".index: " + std::to_string(arg.index) +
-                        " is above 5 (syscalls have 6 arguments)");
         const uint32_t* op = lookup(kOperators, arg.op);
-        if (!op) return fail(arg_field + ".op: unknown operator \"" + arg.op + "\"");
+        if (!op) return unsupported(field + ".args[" + std::to_string(i) + "].op", arg.op);
         // MASKED_EQ compares (argument & value) with valueTwo: libseccomp takes the mask first, as
         // the runtime-spec orders them. The other operators have one operand.
         auto compare = static_cast<scmp_compare>(*op);
@@ -181,9 +174,9 @@ ErrorOr<std::vector<scmp_arg_cmp>> parse_conditions(const std::vector<spec::Secc
 }
 
 bool has_repeated_index(const std::vector<scmp_arg_cmp>& conditions) {
-    std::array<int, kMaxSyscallArgs> seen{};
-    for (const auto& condition : conditions)
-        if (++seen[condition.arg] > 1) return true;
+    for (size_t i = 0; i < conditions.size(); ++i)
+        for (size_t j = i + 1; j < conditions.size(); ++j)
+            if (conditions[i].arg == conditions[j].arg) return true;
     return false;
 }
 
@@ -209,14 +202,11 @@ ErrorOr<size_t> add_syscall(scmp_filter_ctx ctx, int syscall_nr, uint32_t action
 ErrorOr<size_t> add_rule(scmp_filter_ctx ctx, const spec::SeccompSyscall& rule, size_t index,
                          uint32_t default_action) {
     const std::string field = "linux.seccomp.syscalls[" + std::to_string(index) + "]";
-    if (rule.names.empty()) return fail(field + ".names: empty");
-    const uint32_t action =
-        TRY(parse_action(rule.action, rule.errno_ret, field + ".action", field + ".errnoRet"));
+    const uint32_t action = TRY(translate_action(rule.action, rule.errno_ret, field + ".action"));
     const auto conditions = TRY(parse_conditions(rule.args, field));
     if (action == default_action) return 0;  // redundant, and libseccomp refuses it
     size_t added = 0;
     for (const auto& name : rule.names) {
-        if (name.empty()) return fail(field + ".names: empty syscall name");
         // Unknown here: a syscall of another kernel or architecture. Skipped silently, as runc.
         int nr = seccomp_syscall_resolve_name(name.c_str());
         if (nr == __NR_SCMP_ERROR) continue;
@@ -246,7 +236,7 @@ unsigned api_level_for(std::string_view flag) {
 SeccompFeatures seccomp_features() {
     SeccompFeatures features;
     features.actions = names_of(kPlainActions);
-    features.actions.insert(features.actions.end(), {"SCMP_ACT_ERRNO", "SCMP_ACT_TRACE"});
+    features.actions.insert(features.actions.end(), {"SCMP_ACT_ERRNO", "SCMP_ACT_TRACE", "SCMP_ACT_NOTIFY"});
     features.operators = names_of(kOperators);
     features.architectures = names_of(kArchitectures);
     const unsigned api_level = seccomp_api_get();
@@ -260,16 +250,17 @@ SeccompFeatures seccomp_features() {
 
 ErrorOr<SeccompFilter> SeccompFilter::build(const spec::Seccomp& seccomp) {
     const uint32_t default_action =
-        TRY(parse_action(seccomp.default_action, seccomp.default_errno_ret, "linux.seccomp.defaultAction",
-                         "linux.seccomp.defaultErrnoRet"));
+        TRY(translate_action(seccomp.default_action, seccomp.default_errno_ret, "linux.seccomp.defaultAction"));
     scmp_filter_ctx ctx = seccomp_init(default_action);
     if (!ctx) return fail("linux.seccomp.defaultAction: libseccomp refused " + seccomp.default_action);
     SeccompFilter filter(ctx);  // owns ctx from here, on every return path
     TRY(set_fixed_attributes(ctx, seccomp.syscalls.size()));
     TRY(add_architectures(ctx, seccomp.architectures));
     TRY(set_flags(ctx, seccomp.flags));
-    for (size_t i = 0; i < seccomp.syscalls.size(); ++i)
+    for (size_t i = 0; i < seccomp.syscalls.size(); ++i) {
         filter.rule_count_ += TRY(add_rule(ctx, seccomp.syscalls[i], i, default_action));
+        if (seccomp.syscalls[i].action == "SCMP_ACT_NOTIFY") filter.notifies_ = true;
+    }
     return filter;
 }
 
@@ -279,14 +270,21 @@ ErrorOr<void> SeccompFilter::load() const {
     return {};
 }
 
+ErrorOr<int> SeccompFilter::listener_fd() const {
+    int fd = seccomp_notify_fd(static_cast<scmp_filter_ctx>(ctx_));
+    if (fd < 0) return fail_errno("linux.seccomp: the filter's listener fd", -fd);
+    return fd;
+}
+
 SeccompFilter::SeccompFilter(SeccompFilter&& other) noexcept
-    : ctx_(std::exchange(other.ctx_, nullptr)), rule_count_(other.rule_count_) {}
+    : ctx_(std::exchange(other.ctx_, nullptr)), rule_count_(other.rule_count_), notifies_(other.notifies_) {}
 
 SeccompFilter& SeccompFilter::operator=(SeccompFilter&& other) noexcept {
     if (this != &other) {
         if (ctx_) seccomp_release(static_cast<scmp_filter_ctx>(ctx_));
         ctx_ = std::exchange(other.ctx_, nullptr);
         rule_count_ = other.rule_count_;
+        notifies_ = other.notifies_;
     }
     return *this;
 }

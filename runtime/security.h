@@ -1,8 +1,9 @@
 // The container process's security settings: seccomp filter, capabilities, user switch, rlimits.
 //
-// Each setting is split in two. The parent (before clone) calls build()/prepare_*(), which check
-// everything that can fail on bad input and turn names into numbers, so a bad config.json gives a
-// one-line error before anything is created. The cloned child only applies the prepared plan: the
+// Each setting is split in two. The parent (before clone) calls build()/prepare_*(), which turn
+// names into numbers and check what depends on the host (the runtime's own capabilities and
+// limits, this libseccomp); config.json itself was checked by its parser (spec/), which is where
+// a bad value gives its one-line error. The cloned child only applies the prepared plan: the
 // apply functions never throw and report failure as ErrorOr, to be sent over the sync channel.
 //
 // Call order in the child (why, in brackets):
@@ -38,13 +39,20 @@ namespace hutch::security {
 // An owned libseccomp filter context, fully built and validated; load() only hands it to the kernel.
 class SeccompFilter {
 public:
-    // Validates defaultAction, architectures, flags, and every rule's action and arguments.
-    // Errors name the field: "linux.seccomp.syscalls[2].args[0].op: unknown operator SCMP_CMP_FOO".
-    // Syscall names this libseccomp does not know for the native architecture are skipped.
+    // Translates a profile the config.json parser accepted. Fails only on what this libseccomp or
+    // the running kernel cannot do, naming the field ("linux.seccomp.flags:
+    // SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV is not supported by libseccomp 2.5.4"). Syscall names
+    // this libseccomp does not know for the native architecture are skipped.
     static ErrorOr<SeccompFilter> build(const spec::Seccomp& seccomp);
 
     // seccomp_load: installs the filter in the calling process (the child).
     ErrorOr<void> load() const;
+
+    // Whether a rule's action is SCMP_ACT_NOTIFY: load() then also makes a listener fd, which the
+    // runtime hands to the listener at linux.seccomp.listenerPath.
+    bool notifies() const { return notifies_; }
+    // After load(), with notifies(): the listener fd (close-on-exec; the kernel made it).
+    ErrorOr<int> listener_fd() const;
 
     SeccompFilter(SeccompFilter&& other) noexcept;
     SeccompFilter& operator=(SeccompFilter&& other) noexcept;
@@ -60,6 +68,7 @@ private:
     explicit SeccompFilter(void* ctx) : ctx_(ctx) {}
     void* ctx_ = nullptr;  // scmp_filter_ctx; void* so that users need not include <seccomp.h>
     size_t rule_count_ = 0;
+    bool notifies_ = false;
 };
 
 // What the filter builder translates, for `features`: its actions, argument operators and
@@ -84,10 +93,10 @@ struct CapabilityPlan {
     int last_cap = 0;  // the running kernel's highest capability number
 };
 
-// Maps names to numbers. An unknown name is an error naming the field
-// ("process.capabilities.bounding: unknown capability CAP_FOO"); a name libcap knows but the running
-// kernel lacks is skipped, as runc does. Absent capabilities mean none at all.
-// Ambient capabilities must also be permitted and inheritable (the kernel refuses them otherwise).
+// Maps names, as the config.json parser accepted them, to numbers; a name libcap knows but the
+// running kernel lacks is skipped, as runc does. Absent capabilities mean none at all. Ambient
+// capabilities that are not both permitted and inheritable are skipped too (the kernel would
+// refuse them), as runc does.
 ErrorOr<CapabilityPlan> prepare_capabilities(const std::optional<spec::Capabilities>& caps);
 
 // For a container that keeps the host's user namespace: checks in the parent that the runtime
@@ -125,7 +134,8 @@ struct RlimitPlan {
     std::vector<RlimitEntry> entries;
 };
 
-// Maps RLIMIT_* names to resources; refuses unknown names, duplicates and soft above hard.
+// Maps RLIMIT_* names, as the config.json parser accepted them (known, each once, soft within
+// hard), to resources.
 ErrorOr<RlimitPlan> prepare_rlimits(const std::vector<spec::Rlimit>& rlimits);
 
 // Parent: refuses, before clone, a hard limit above the runtime's own when the runtime lacks

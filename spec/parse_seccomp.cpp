@@ -1,5 +1,5 @@
 // config.json's "linux.seccomp": the filter, checked against the names libseccomp understands
-// so that the runtime only has to translate, never to judge.
+// so that the runtime (runtime/seccomp.cpp) only has to translate, never to judge.
 #include <algorithm>
 #include <array>
 
@@ -10,9 +10,9 @@ namespace {
 
 using json::Json;
 
-constexpr std::array<std::string_view, 8> kActions = {
-    "SCMP_ACT_KILL",  "SCMP_ACT_KILL_THREAD", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_TRAP",
-    "SCMP_ACT_ERRNO", "SCMP_ACT_TRACE",       "SCMP_ACT_ALLOW",        "SCMP_ACT_LOG"};
+constexpr std::array<std::string_view, 9> kActions = {
+    "SCMP_ACT_KILL",  "SCMP_ACT_KILL_THREAD", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_TRAP",  "SCMP_ACT_ERRNO",
+    "SCMP_ACT_TRACE", "SCMP_ACT_ALLOW",       "SCMP_ACT_LOG",          "SCMP_ACT_NOTIFY"};
 
 constexpr std::array<std::string_view, 7> kOperators = {"SCMP_CMP_NE",       "SCMP_CMP_LT", "SCMP_CMP_LE",
                                                         "SCMP_CMP_EQ",       "SCMP_CMP_GE", "SCMP_CMP_GT",
@@ -40,9 +40,6 @@ bool contains(const std::array<std::string_view, N>& names, const std::string& n
 
 ErrorOr<std::string> read_action(const Json& value, const std::string& path, const char* key) {
     auto action = TRY(json::require<std::string>(value, path, key));
-    // The notify action hands syscalls to a listener over a socket: not implemented yet.
-    if (action == "SCMP_ACT_NOTIFY")
-        return fail(json::field_path(path, key) + ": SCMP_ACT_NOTIFY is not supported yet");
     if (!contains(kActions, action))
         return fail(json::field_path(path, key) + ": unknown action \"" + action + "\"");
     return action;
@@ -59,6 +56,17 @@ ErrorOr<void> read_names(const Json& value, const std::string& path, const char*
                         out[i] + "\"");
         }
     }
+    return {};
+}
+
+// errnoRet is the data of SCMP_ACT_ERRNO and SCMP_ACT_TRACE, which is 16 bits: a larger one would
+// be cut silently, and on another action it would mean nothing.
+ErrorOr<void> check_errno_ret(const std::string& action, std::optional<uint32_t> errno_ret,
+                              const std::string& path) {
+    if (!errno_ret) return {};
+    if (action != "SCMP_ACT_ERRNO" && action != "SCMP_ACT_TRACE")
+        return fail(path + ": only SCMP_ACT_ERRNO and SCMP_ACT_TRACE take an errno");
+    if (*errno_ret > 0xffff) return fail(path + ": " + std::to_string(*errno_ret) + " is above 65535");
     return {};
 }
 
@@ -79,24 +87,52 @@ ErrorOr<SeccompSyscall> parse_syscall(const Json& value, const std::string& path
     SeccompSyscall syscall;
     syscall.names = TRY(json::require<std::vector<std::string>>(value, path, "names"));
     if (syscall.names.empty()) return fail(path + ".names: must not be empty");
+    for (size_t i = 0; i < syscall.names.size(); ++i) {
+        if (syscall.names[i].empty()) return fail(json::index_path(path + ".names", i) + ": must not be empty");
+    }
     syscall.action = TRY(read_action(value, path, "action"));
     TRY(json::read(value, path, "errnoRet", syscall.errno_ret));
+    TRY(check_errno_ret(syscall.action, syscall.errno_ret, path + ".errnoRet"));
     TRY(json::read_list(value, path, "args", syscall.args, parse_arg));
     return syscall;
+}
+
+// SCMP_ACT_NOTIFY hands a syscall to the listener at listenerPath, which answers for the kernel.
+// As the default action it would hand over every syscall, the runtime's own first (runc refuses it).
+ErrorOr<void> check_notify(const Seccomp& seccomp, const std::string& path) {
+    if (seccomp.default_action == "SCMP_ACT_NOTIFY")
+        return fail(path + ".defaultAction: SCMP_ACT_NOTIFY cannot be the default action");
+    bool notifies = false;
+    for (size_t i = 0; i < seccomp.syscalls.size(); ++i) {
+        const SeccompSyscall& rule = seccomp.syscalls[i];
+        if (rule.action != "SCMP_ACT_NOTIFY") continue;
+        notifies = true;
+        // The runtime hands the listener fd over with sendmsg once the filter is loaded: notified,
+        // it would wait for an agent that has no fd yet (runc refuses write for the same reason).
+        if (std::ranges::find(rule.names, "sendmsg") != rule.names.end())
+            return fail(json::index_path(path + ".syscalls", i) +
+                        ": SCMP_ACT_NOTIFY cannot be used for sendmsg, which hands the listener fd over");
+    }
+    if (notifies && seccomp.listener_path.empty())
+        return fail(path + ".listenerPath: required when an action is SCMP_ACT_NOTIFY");
+    if (!seccomp.listener_path.empty()) TRY(check_absolute(seccomp.listener_path, path + ".listenerPath"));
+    return {};
 }
 
 }  // namespace
 
 ErrorOr<Seccomp> parse_seccomp(const Json& value, const std::string& path) {
     TRY(json::expect_object(value, path));
-    TRY(json::refuse_if_set(value, path, "listenerPath"));
-    TRY(json::refuse_if_set(value, path, "listenerMetadata"));
     Seccomp seccomp;
+    TRY(json::read(value, path, "listenerPath", seccomp.listener_path));
+    TRY(json::read(value, path, "listenerMetadata", seccomp.listener_metadata));
     seccomp.default_action = TRY(read_action(value, path, "defaultAction"));
     TRY(json::read(value, path, "defaultErrnoRet", seccomp.default_errno_ret));
     TRY(read_names(value, path, "architectures", kArchitectures, "architecture", seccomp.architectures));
     TRY(read_names(value, path, "flags", kFlags, "flag", seccomp.flags));
     TRY(json::read_list(value, path, "syscalls", seccomp.syscalls, parse_syscall));
+    TRY(check_notify(seccomp, path));
+    TRY(check_errno_ret(seccomp.default_action, seccomp.default_errno_ret, path + ".defaultErrnoRet"));
     return seccomp;
 }
 

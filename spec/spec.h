@@ -71,8 +71,8 @@ struct Mount {
 struct Hook {
     std::string path;
     std::vector<std::string> args;
-    std::vector<std::string> env;
-    std::optional<int> timeout;  // seconds
+    std::optional<std::vector<std::string>> env;  // absent: the runtime's own (runtime/hooks.cpp)
+    std::optional<int> timeout;                   // seconds
 };
 
 struct Hooks {
@@ -192,6 +192,8 @@ struct Seccomp {
     std::vector<std::string> architectures;  // SCMP_ARCH_*
     std::vector<std::string> flags;          // SECCOMP_FILTER_FLAG_*
     std::vector<SeccompSyscall> syscalls;
+    std::string listener_path;      // with SCMP_ACT_NOTIFY: the unix socket the listener fd goes to
+    std::string listener_metadata;  // passed to the listener as it is
 };
 
 struct Linux {
@@ -246,6 +248,13 @@ const char* namespace_name(NamespaceType type);
 std::optional<NamespaceType> namespace_type_from_name(std::string_view name);
 bool has_namespace(const Spec& spec, NamespaceType type);
 const Namespace* find_namespace(const Spec& spec, NamespaceType type);
+// The file under /proc/sys that a linux.sysctl key names: "net.ipv4.ip_forward" ->
+// "net/ipv4/ip_forward". A key written with slashes is a path already and keeps its dots, as
+// sysctl(8) reads it: "net/ipv4/conf/eth0.100/forwarding" names a VLAN interface.
+std::string sysctl_path(const std::string& key);
+// Whether process.capabilities may hold this name: libcap's, spelled as the spec does
+// ("CAP_CHOWN", not "cap_chown" or "0", which libcap would also take).
+bool is_capability_name(const std::string& name);
 
 // What config.json may name, as the parsers accept it, for `features`: the six kinds of hooks,
 // the eight namespace types, the seccomp filter flags.

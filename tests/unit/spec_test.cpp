@@ -259,17 +259,45 @@ TEST_CASE("capabilities and rlimits", "[spec]") {
     doc["process"]["capabilities"]["ambient"] = {"cap_kill"};
     CHECK(error_of(doc) == "process.capabilities.ambient[0]: unknown capability \"cap_kill\"");
     doc["process"]["capabilities"]["ambient"] = {"CAP_SYS_ADMIN"};
-    parsed(doc);
+    parsed(doc);  // not inheritable: the runtime skips it, as runc does
+    doc["process"]["capabilities"]["effective"] = {"CAP_KILL", "CAP_CHOWN", "CAP_SETUID"};
+    doc["process"]["capabilities"]["permitted"] = {"CAP_KILL"};
+    CHECK(error_of(doc) ==
+          "process.capabilities.effective: CAP_CHOWN, CAP_SETUID not in process.capabilities.permitted");
+    CHECK(hutch::spec::is_capability_name("CAP_SYS_ADMIN"));
+    for (const char* name : {"cap_chown", "CHOWN", "0", "CAP_chown", "CAP_FOO", ""}) {
+        INFO(name);
+        CHECK_FALSE(hutch::spec::is_capability_name(name));
+    }
 
     doc = base_spec();
     doc["process"]["rlimits"].push_back({{"type", "RLIMIT_BOGUS"}, {"soft", 1}, {"hard", 1}});
     CHECK(error_of(doc) == "process.rlimits[1].type: unknown rlimit \"RLIMIT_BOGUS\"");
     doc["process"]["rlimits"][1] = {{"type", "RLIMIT_CORE"}, {"soft", 2}, {"hard", 1}};
     CHECK(error_of(doc) == "process.rlimits[1]: soft limit 2 is greater than hard limit 1");
+    doc["process"]["rlimits"][1] = {{"type", "RLIMIT_CORE"}, {"soft", UINT64_MAX}, {"hard", 5}};
+    CHECK(error_of(doc) == "process.rlimits[1]: soft limit 18446744073709551615 is greater than hard limit 5");
     doc["process"]["rlimits"][1] = {{"type", "RLIMIT_NOFILE"}, {"soft", 1}, {"hard", 1}};
     CHECK(error_of(doc) == "process.rlimits[1].type: duplicate rlimit \"RLIMIT_NOFILE\"");
     doc["process"]["rlimits"][1] = {{"type", "RLIMIT_CORE"}, {"soft", 1}};
     CHECK(error_of(doc) == "process.rlimits[1].hard: required");
+}
+
+TEST_CASE("rootfsPropagation, maskedPaths and readonlyPaths", "[spec]") {
+    auto doc = base_spec();
+    for (const char* value : {"", "private", "rprivate", "slave", "rslave", "shared", "rshared", "unbindable",
+                              "runbindable"}) {
+        doc["linux"]["rootfsPropagation"] = value;
+        CHECK(parsed(doc).linux_->rootfs_propagation == value);
+    }
+    doc["linux"]["rootfsPropagation"] = "sideways";
+    CHECK(error_of(doc) == "linux.rootfsPropagation: unknown propagation \"sideways\"");
+    doc = base_spec();
+    doc["linux"]["maskedPaths"][1] = "proc/kcore";
+    CHECK(error_of(doc) == "linux.maskedPaths[1]: must be an absolute path");
+    doc = base_spec();
+    doc["linux"]["readonlyPaths"][0] = "proc/sys";
+    CHECK(error_of(doc) == "linux.readonlyPaths[0]: must be an absolute path");
 }
 
 TEST_CASE("devices and device cgroup rules", "[spec]") {
@@ -279,7 +307,16 @@ TEST_CASE("devices and device cgroup rules", "[spec]") {
     doc["linux"]["devices"][0]["type"] = "c";
     doc["linux"]["devices"][0]["path"] = "dev/fuse";
     CHECK(error_of(doc) == "linux.devices[0].path: must be an absolute path");
+    for (const char* no_file : {"/", "/dev/..", "/dev/./", "//"}) {
+        doc["linux"]["devices"][0]["path"] = no_file;
+        CHECK(error_of(doc) == std::string("linux.devices[0].path: \"") + no_file + "\" names no file");
+    }
     doc["linux"]["devices"][0]["path"] = "/dev/fuse";
+    doc["linux"]["devices"][0]["major"] = -1;
+    CHECK(error_of(doc) == "linux.devices[0].major: must not be negative");
+    doc["linux"]["devices"][0]["major"] = 10;
+    doc["linux"]["devices"][0]["minor"] = -229;
+    CHECK(error_of(doc) == "linux.devices[0].minor: must not be negative");
     doc["linux"]["devices"][0].erase("minor");
     CHECK(error_of(doc) == "linux.devices[0].minor: required");
     doc["linux"]["devices"][0] = {{"type", "p"}, {"path", "/dev/fifo"}, {"fileMode", 0666}};
@@ -298,27 +335,68 @@ TEST_CASE("devices and device cgroup rules", "[spec]") {
     CHECK(rule.access == "rw");
 }
 
-TEST_CASE("sysctl must be namespaced and its namespace unshared", "[spec]") {
-    auto doc = base_spec();
-    doc["linux"]["sysctl"] = {{"vm.swappiness", "10"}};
-    CHECK(error_of(doc) ==
+// runc's rule (libcontainer/configs/validate), the only one hutch has: the runtime writes what
+// is accepted here.
+TEST_CASE("sysctl: only namespaced ones, each with its namespace, as runc allows", "[spec]") {
+    auto with_sysctl = [](const std::string& key, std::vector<std::string> namespaces) {
+        auto doc = base_spec();
+        doc.erase("hostname");
+        doc["linux"]["namespaces"] = json::array();
+        for (const auto& type : namespaces) doc["linux"]["namespaces"].push_back({{"type", type}});
+        doc["linux"]["sysctl"] = {{key, "1"}};
+        return doc;
+    };
+    auto accepted = [&](const std::string& key, std::vector<std::string> namespaces) {
+        INFO(key);
+        return parse_spec(with_sysctl(key, std::move(namespaces)).dump()).has_value();
+    };
+    // The IPC namespace's, runc's list: exactly these and fs.mqueue.*.
+    for (const char* key : {"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall",
+                            "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced", "fs.mqueue.msg_max",
+                            "kernel/shmmax", "fs/mqueue/queues_max"}) {
+        CHECK(accepted(key, {"ipc"}));
+        CHECK(error_of(with_sysctl(key, {"network", "uts"}))
+                  .ends_with(": needs an ipc namespace in linux.namespaces"));
+    }
+    CHECK(error_of(with_sysctl("kernel.shm_next_id", {"ipc"})) ==
+          "linux.sysctl.kernel.shm_next_id: sysctl is not namespaced, refusing to set it for the host");
+    // The network namespace's: net.*, a key with slashes keeping its dots (a VLAN interface).
+    for (const char* key : {"net.ipv4.ip_forward", "net/ipv4/ip_unprivileged_port_start",
+                            "net/ipv4/conf/eth0.100/forwarding"}) {
+        CHECK(accepted(key, {"network"}));
+        CHECK(error_of(with_sysctl(key, {"ipc", "uts"}))
+                  .ends_with(": needs a network namespace in linux.namespaces"));
+    }
+    // The uts namespace's: the domain name; the host name has its own field, which runc makes the
+    // only way to set it.
+    CHECK(accepted("kernel.domainname", {"uts"}));
+    CHECK(error_of(with_sysctl("kernel.domainname", {"ipc", "network"})) ==
+          "linux.sysctl.kernel.domainname: needs a uts namespace in linux.namespaces");
+    for (const auto& namespaces : {std::vector<std::string>{"uts"}, std::vector<std::string>{}}) {
+        CHECK(error_of(with_sysctl("kernel.hostname", namespaces)) ==
+              "linux.sysctl.kernel.hostname: conflicts with the \"hostname\" field; set that instead");
+    }
+    CHECK(error_of(with_sysctl("kernel/hostname", {"uts"})).ends_with("conflicts with the \"hostname\" field; "
+                                                                      "set that instead"));
+    // Everything else is the host's.
+    CHECK(error_of(with_sysctl("vm.swappiness", {"ipc", "network", "uts"})) ==
           "linux.sysctl.vm.swappiness: sysctl is not namespaced, refusing to set it for the host");
-    doc["linux"]["sysctl"] = {{"kernel.shmmax", "1"},       {"kernel.msgmax", "1"},
-                              {"kernel.sem", "1 2 3 4"},    {"fs.mqueue.msg_max", "1"},
-                              {"net.ipv4.ip_forward", "1"}, {"kernel.hostname", "x"},
-                              {"kernel.domainname", "y"},   {"net/ipv4/ip_unprivileged_port_start", "0"}};
-    CHECK(parsed(doc).linux_->sysctl.size() == 8);
+    // A key names one file beneath /proc/sys, nothing else.
+    CHECK(error_of(with_sysctl("net..ipv4", {"network"})) == "linux.sysctl.net..ipv4: malformed key");
+    CHECK(error_of(with_sysctl("net/../../etc/passwd", {"network"})) ==
+          "linux.sysctl.net/../../etc/passwd: malformed key");
+    CHECK(error_of(with_sysctl("net.ipv4.", {"network"})) == "linux.sysctl.net.ipv4.: malformed key");
+    CHECK(error_of(with_sysctl("", {"network"})) == "linux.sysctl: a key is empty");
+    // A namespace joined by path counts, as in runc.
+    auto joined = with_sysctl("net.ipv4.ip_forward", {});
+    joined["linux"]["namespaces"] = {{{"type", "network"}, {"path", "/run/netns/x"}}};
+    parsed(joined);
+}
 
-    doc["linux"]["namespaces"] = {{{"type", "mount"}}, {{"type", "uts"}}, {{"type", "network"}}};
-    CHECK(error_of(doc).ends_with("needs an ipc namespace in linux.namespaces"));
-    doc["linux"]["namespaces"] = {{{"type", "mount"}}, {{"type", "uts"}}, {{"type", "ipc"}}};
-    CHECK(error_of(doc).ends_with("needs a network namespace in linux.namespaces"));
-    // Joined by path is allowed.
-    doc["linux"]["namespaces"].push_back({{"type", "network"}, {"path", "/run/netns/x"}});
-    parsed(doc);
-    doc["linux"]["namespaces"] = {{{"type", "mount"}}, {{"type", "network"}}, {{"type", "ipc"}}};
-    doc.erase("hostname");
-    CHECK(error_of(doc) == "linux.sysctl.kernel.domainname: needs a uts namespace in linux.namespaces");
+TEST_CASE("sysctl_path: the file under /proc/sys a key names", "[spec]") {
+    CHECK(hutch::spec::sysctl_path("net.ipv4.ip_forward") == "net/ipv4/ip_forward");
+    CHECK(hutch::spec::sysctl_path("net/ipv4/conf/eth0.100/forwarding") == "net/ipv4/conf/eth0.100/forwarding");
+    CHECK(hutch::spec::sysctl_path("kernel.shmmax") == "kernel/shmmax");
 }
 
 TEST_CASE("seccomp", "[spec]") {
@@ -345,7 +423,13 @@ TEST_CASE("seccomp", "[spec]") {
     };
     CHECK(with([](json& s) { s.erase("defaultAction"); }) == "linux.seccomp.defaultAction: required");
     CHECK(with([](json& s) { s["defaultAction"] = "SCMP_ACT_NOTIFY"; }) ==
-          "linux.seccomp.defaultAction: SCMP_ACT_NOTIFY is not supported yet");
+          "linux.seccomp.defaultAction: SCMP_ACT_NOTIFY cannot be the default action");
+    CHECK(with([](json& s) { s["syscalls"][0]["action"] = "SCMP_ACT_NOTIFY"; }) ==
+          "linux.seccomp.listenerPath: required when an action is SCMP_ACT_NOTIFY");
+    CHECK(with([](json& s) {
+              s["syscalls"][0]["action"] = "SCMP_ACT_NOTIFY";
+              s["listenerPath"] = "relative.sock";
+          }) == "linux.seccomp.listenerPath: must be an absolute path");
     CHECK(with([](json& s) { s["syscalls"][0]["action"] = "SCMP_ACT_BOGUS"; }) ==
           "linux.seccomp.syscalls[0].action: unknown action \"SCMP_ACT_BOGUS\"");
     CHECK(with([](json& s) { s["syscalls"][1]["args"][0]["op"] = "SCMP_CMP_XX"; }) ==
@@ -354,11 +438,23 @@ TEST_CASE("seccomp", "[spec]") {
           "linux.seccomp.syscalls[1].args[0].index: must be less than 6");
     CHECK(with([](json& s) { s["syscalls"][0]["names"] = json::array(); }) ==
           "linux.seccomp.syscalls[0].names: must not be empty");
-    CHECK(with([](json& s) { s["listenerPath"] = "/run/sock"; }) ==
-          "linux.seccomp.listenerPath: not supported yet");
     CHECK(with([](json& s) { s["architectures"][1] = "SCMP_ARCH_VAX"; }) ==
           "linux.seccomp.architectures[1]: unknown architecture \"SCMP_ARCH_VAX\"");
     CHECK(with([](json& s) { s["flags"][0] = "BOGUS"; }) == "linux.seccomp.flags[0]: unknown flag \"BOGUS\"");
+    CHECK(with([](json& s) { s["syscalls"][0]["names"] = {"read", ""}; }) ==
+          "linux.seccomp.syscalls[0].names[1]: must not be empty");
+    // errnoRet: the 16 bits of data of SCMP_ACT_ERRNO and SCMP_ACT_TRACE only.
+    CHECK(with([](json& s) { s["syscalls"][0]["errnoRet"] = 1; }) ==
+          "linux.seccomp.syscalls[0].errnoRet: only SCMP_ACT_ERRNO and SCMP_ACT_TRACE take an errno");
+    CHECK(with([](json& s) { s["defaultErrnoRet"] = 70000; }) ==
+          "linux.seccomp.defaultErrnoRet: 70000 is above 65535");
+    CHECK(with([](json& s) {
+              s["defaultAction"] = "SCMP_ACT_KILL";
+              s["defaultErrnoRet"] = 1;
+          }) == "linux.seccomp.defaultErrnoRet: only SCMP_ACT_ERRNO and SCMP_ACT_TRACE take an errno");
+    json traced = doc;
+    traced["linux"]["seccomp"]["syscalls"][0] = {{"names", {"mkdir"}}, {"action", "SCMP_ACT_TRACE"}, {"errnoRet", 65535}};
+    CHECK(parsed(traced).linux_->seccomp->syscalls[0].errno_ret == 65535u);
 }
 
 TEST_CASE("linux.resources.unified and rdma: file names and limits", "[spec]") {
