@@ -249,8 +249,8 @@ SeccompFeatures seccomp_features() {
 }
 
 ErrorOr<SeccompFilter> SeccompFilter::build(const spec::Seccomp& seccomp) {
-    const uint32_t default_action =
-        TRY(translate_action(seccomp.default_action, seccomp.default_errno_ret, "linux.seccomp.defaultAction"));
+    const uint32_t default_action = TRY(
+        translate_action(seccomp.default_action, seccomp.default_errno_ret, "linux.seccomp.defaultAction"));
     scmp_filter_ctx ctx = seccomp_init(default_action);
     if (!ctx) return fail("linux.seccomp.defaultAction: libseccomp refused " + seccomp.default_action);
     SeccompFilter filter(ctx);  // owns ctx from here, on every return path

@@ -88,7 +88,8 @@ ErrorOr<SeccompSyscall> parse_syscall(const Json& value, const std::string& path
     syscall.names = TRY(json::require<std::vector<std::string>>(value, path, "names"));
     if (syscall.names.empty()) return fail(path + ".names: must not be empty");
     for (size_t i = 0; i < syscall.names.size(); ++i) {
-        if (syscall.names[i].empty()) return fail(json::index_path(path + ".names", i) + ": must not be empty");
+        if (syscall.names[i].empty())
+            return fail(json::index_path(path + ".names", i) + ": must not be empty");
     }
     syscall.action = TRY(read_action(value, path, "action"));
     TRY(json::read(value, path, "errnoRet", syscall.errno_ret));

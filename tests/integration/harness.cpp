@@ -187,7 +187,13 @@ int ConsoleSocket::receive_master() {
     if (::poll(&pfd, 1, 5000) != 1) return -1;
     int conn = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
     if (conn < 0) return -1;
-    char buf[64];
+    int master = receive_fd(conn).fd;
+    ::close(conn);
+    return master;
+}
+
+ReceivedFd receive_fd(int conn) {
+    char buf[65536];
     struct iovec iov = {buf, sizeof buf};
     alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))];
     struct msghdr msg = {};
@@ -195,13 +201,13 @@ int ConsoleSocket::receive_master() {
     msg.msg_iovlen = 1;
     msg.msg_control = control;
     msg.msg_controllen = sizeof control;
-    int master = -1;
-    if (::recvmsg(conn, &msg, MSG_CMSG_CLOEXEC) > 0) {
-        struct cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
-        if (cmsg && cmsg->cmsg_type == SCM_RIGHTS) std::memcpy(&master, CMSG_DATA(cmsg), sizeof master);
-    }
-    ::close(conn);
-    return master;
+    ReceivedFd received;
+    ssize_t n = ::recvmsg(conn, &msg, MSG_CMSG_CLOEXEC);
+    if (n <= 0) return received;
+    received.payload.assign(buf, static_cast<size_t>(n));
+    struct cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
+    if (cmsg && cmsg->cmsg_type == SCM_RIGHTS) std::memcpy(&received.fd, CMSG_DATA(cmsg), sizeof received.fd);
+    return received;
 }
 
 std::string read_until(int fd, const std::string& needle) {

@@ -87,6 +87,13 @@ private:
     int listener_ = -1;
 };
 
+// One message received on a unix socket connection: its bytes and the fd it carried (-1: none).
+struct ReceivedFd {
+    std::string payload;
+    int fd = -1;
+};
+ReceivedFd receive_fd(int conn);
+
 // Reads fd until its text contains needle, it closes, or about 5 s pass.
 std::string read_until(int fd, const std::string& needle);
 

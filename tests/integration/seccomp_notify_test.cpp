@@ -81,23 +81,10 @@ private:
     void accept_one() {
         int conn = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
         if (conn < 0) return;
-        char buf[65536];
-        struct iovec iov = {buf, sizeof buf};
-        alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))];
-        struct msghdr msg = {};
-        msg.msg_iov = &iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control;
-        msg.msg_controllen = sizeof control;
-        ssize_t n = ::recvmsg(conn, &msg, MSG_CMSG_CLOEXEC);
-        std::string text(buf, n > 0 ? static_cast<size_t>(n) : 0);
-        struct cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
-        if (cmsg && cmsg->cmsg_type == SCM_RIGHTS) {
-            int fd;
-            std::memcpy(&fd, CMSG_DATA(cmsg), sizeof fd);
-            notify_fds_.push_back(fd);
-        }
-        while ((n = ::read(conn, buf, sizeof buf)) > 0) text.append(buf, static_cast<size_t>(n));
+        auto [text, fd] = receive_fd(conn);
+        if (fd >= 0) notify_fds_.push_back(fd);
+        char buf[4096];
+        for (ssize_t n; (n = ::read(conn, buf, sizeof buf)) > 0;) text.append(buf, static_cast<size_t>(n));
         ::close(conn);
         std::lock_guard lock(mutex_);
         messages_.push_back(nlohmann::json::parse(text, nullptr, false));

@@ -276,7 +276,8 @@ TEST_CASE("capabilities and rlimits", "[spec]") {
     doc["process"]["rlimits"][1] = {{"type", "RLIMIT_CORE"}, {"soft", 2}, {"hard", 1}};
     CHECK(error_of(doc) == "process.rlimits[1]: soft limit 2 is greater than hard limit 1");
     doc["process"]["rlimits"][1] = {{"type", "RLIMIT_CORE"}, {"soft", UINT64_MAX}, {"hard", 5}};
-    CHECK(error_of(doc) == "process.rlimits[1]: soft limit 18446744073709551615 is greater than hard limit 5");
+    CHECK(error_of(doc) ==
+          "process.rlimits[1]: soft limit 18446744073709551615 is greater than hard limit 5");
     doc["process"]["rlimits"][1] = {{"type", "RLIMIT_NOFILE"}, {"soft", 1}, {"hard", 1}};
     CHECK(error_of(doc) == "process.rlimits[1].type: duplicate rlimit \"RLIMIT_NOFILE\"");
     doc["process"]["rlimits"][1] = {{"type", "RLIMIT_CORE"}, {"soft", 1}};
@@ -285,8 +286,8 @@ TEST_CASE("capabilities and rlimits", "[spec]") {
 
 TEST_CASE("rootfsPropagation, maskedPaths and readonlyPaths", "[spec]") {
     auto doc = base_spec();
-    for (const char* value : {"", "private", "rprivate", "slave", "rslave", "shared", "rshared", "unbindable",
-                              "runbindable"}) {
+    for (const char* value :
+         {"", "private", "rprivate", "slave", "rslave", "shared", "rshared", "unbindable", "runbindable"}) {
         doc["linux"]["rootfsPropagation"] = value;
         CHECK(parsed(doc).linux_->rootfs_propagation == value);
     }
@@ -376,8 +377,9 @@ TEST_CASE("sysctl: only namespaced ones, each with its namespace, as runc allows
         CHECK(error_of(with_sysctl("kernel.hostname", namespaces)) ==
               "linux.sysctl.kernel.hostname: conflicts with the \"hostname\" field; set that instead");
     }
-    CHECK(error_of(with_sysctl("kernel/hostname", {"uts"})).ends_with("conflicts with the \"hostname\" field; "
-                                                                      "set that instead"));
+    CHECK(error_of(with_sysctl("kernel/hostname", {"uts"}))
+              .ends_with("conflicts with the \"hostname\" field; "
+                         "set that instead"));
     // Everything else is the host's.
     CHECK(error_of(with_sysctl("vm.swappiness", {"ipc", "network", "uts"})) ==
           "linux.sysctl.vm.swappiness: sysctl is not namespaced, refusing to set it for the host");
@@ -395,7 +397,8 @@ TEST_CASE("sysctl: only namespaced ones, each with its namespace, as runc allows
 
 TEST_CASE("sysctl_path: the file under /proc/sys a key names", "[spec]") {
     CHECK(hutch::spec::sysctl_path("net.ipv4.ip_forward") == "net/ipv4/ip_forward");
-    CHECK(hutch::spec::sysctl_path("net/ipv4/conf/eth0.100/forwarding") == "net/ipv4/conf/eth0.100/forwarding");
+    CHECK(hutch::spec::sysctl_path("net/ipv4/conf/eth0.100/forwarding") ==
+          "net/ipv4/conf/eth0.100/forwarding");
     CHECK(hutch::spec::sysctl_path("kernel.shmmax") == "kernel/shmmax");
 }
 
@@ -441,8 +444,9 @@ TEST_CASE("seccomp", "[spec]") {
     CHECK(with([](json& s) { s["architectures"][1] = "SCMP_ARCH_VAX"; }) ==
           "linux.seccomp.architectures[1]: unknown architecture \"SCMP_ARCH_VAX\"");
     CHECK(with([](json& s) { s["flags"][0] = "BOGUS"; }) == "linux.seccomp.flags[0]: unknown flag \"BOGUS\"");
-    CHECK(with([](json& s) { s["syscalls"][0]["names"] = {"read", ""}; }) ==
-          "linux.seccomp.syscalls[0].names[1]: must not be empty");
+    CHECK(with([](json& s) {
+              s["syscalls"][0]["names"] = {"read", ""};
+          }) == "linux.seccomp.syscalls[0].names[1]: must not be empty");
     // errnoRet: the 16 bits of data of SCMP_ACT_ERRNO and SCMP_ACT_TRACE only.
     CHECK(with([](json& s) { s["syscalls"][0]["errnoRet"] = 1; }) ==
           "linux.seccomp.syscalls[0].errnoRet: only SCMP_ACT_ERRNO and SCMP_ACT_TRACE take an errno");
@@ -453,7 +457,8 @@ TEST_CASE("seccomp", "[spec]") {
               s["defaultErrnoRet"] = 1;
           }) == "linux.seccomp.defaultErrnoRet: only SCMP_ACT_ERRNO and SCMP_ACT_TRACE take an errno");
     json traced = doc;
-    traced["linux"]["seccomp"]["syscalls"][0] = {{"names", {"mkdir"}}, {"action", "SCMP_ACT_TRACE"}, {"errnoRet", 65535}};
+    traced["linux"]["seccomp"]["syscalls"][0] = {
+        {"names", {"mkdir"}}, {"action", "SCMP_ACT_TRACE"}, {"errnoRet", 65535}};
     CHECK(parsed(traced).linux_->seccomp->syscalls[0].errno_ret == 65535u);
 }
 
