@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
+#include "base/json.h"
 #include "base/log.h"
 #include "cgroups/manager.h"
 #include "runtime/create_internal.h"
@@ -31,10 +32,9 @@ ErrorOr<void> destroy_container(Container& container) {
     auto cgroups = cgroups::manager_from_paths(container.state.cgroup_paths);
     kill_and_wait(container.state, *cgroups);
     TRY(cgroups->destroy());
-    if (!container.state.poststop.empty()) {
-        auto hooks = run_hooks("poststop", container.state.poststop, container.spec_state().dump());
-        if (!hooks) log::warn(hooks.error().message);
-    }
+    if (!container.state.poststop.empty())
+        run_hooks_warning("poststop", container.state.poststop, json_text(container.spec_state()),
+                          {.cwd = container.state.bundle});
     return container.remove_directory();
 }
 

@@ -2,6 +2,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "base/json.h"
 #include "base/log.h"
 #include "runtime/create_internal.h"
 #include "runtime/hooks.h"
@@ -20,9 +21,10 @@ namespace {
 
 ErrorOr<void> after_release(Container& container, ErrorOr<void> released) {
     TRY_CTX(std::move(released), "start " + container.state.id);
+    // The process has exec'd by now (the fifo or channel closes on exec): the state says running.
     if (container.state.poststart.empty()) return {};
-    auto hooks = run_hooks("poststart", container.state.poststart, container.spec_state().dump());
-    if (!hooks) log::warn(hooks.error().message);
+    run_hooks_warning("poststart", container.state.poststart, json_text(container.spec_state()),
+                      {.cwd = container.state.bundle});
     return {};
 }
 

@@ -71,7 +71,7 @@ struct Mount {
 struct Hook {
     std::string path;
     std::vector<std::string> args;
-    std::optional<std::vector<std::string>> env;  // absent: the runtime's own (runtime/hooks.cpp)
+    std::optional<std::vector<std::string>> env;  // absent: what runc gives (runtime/hooks.cpp)
     std::optional<int> timeout;                   // seconds
 };
 
