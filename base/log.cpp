@@ -9,6 +9,7 @@
 
 #include "base/fd.h"
 #include "base/file.h"
+#include "base/json.h"
 #include "base/timestamp.h"
 
 namespace hutch::log {
@@ -63,7 +64,7 @@ void write(Level level, const std::string& raw_message) {
         std::string line;
         if (s.format == Format::json) {
             nlohmann::json j = {{"level", level_name(level)}, {"msg", message}, {"time", rfc3339_now(false)}};
-            line = j.dump() + "\n";
+            line = json_text(j) + "\n";  // messages hold paths and hook output: any bytes
         } else {
             line = "time=\"" + rfc3339_now(false) + "\" level=" + level_name(level) + " msg=\"" + message +
                    "\"\n";

@@ -2,11 +2,13 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 
 #include "base/duration.h"
 #include "base/file.h"
+#include "base/json.h"
 #include "base/log.h"
 #include "runtime/runtime.h"
 #include "spec/spec.h"
@@ -52,7 +54,7 @@ ErrorOr<void> print_list(const std::string& root, const std::string& format, boo
     if (quiet) {
         for (const auto& c : containers) std::printf("%s\n", c["id"].get<std::string>().c_str());
     } else if (format == "json") {
-        std::printf("%s\n", nlohmann::ordered_json(containers).dump().c_str());
+        std::printf("%s\n", json_text(nlohmann::ordered_json(containers)).c_str());
     } else if (format == "table") {
         std::printf("%-20s %-8s %-10s %-40s %-31s %s\n", "ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER");
         for (const auto& c : containers)
@@ -130,7 +132,7 @@ int ps_command(Flags& f) {
     auto pids = runtime::processes(f.global.root, f.id);
     if (!pids) return report(pids.error());
     if (f.format == "json") {
-        std::printf("%s\n", nlohmann::json(*pids).dump().c_str());
+        std::printf("%s\n", json_text(nlohmann::json(*pids)).c_str());
         return 0;
     }
     auto table = runtime::ps_table(*pids, f.ps_args);
@@ -294,7 +296,7 @@ const Subcommand kSubcommands[] = {
      ps_command},
     {"features", "show the enabled features", [](CLI::App*, Flags&) {},
      [](Flags&) {
-         std::printf("%s\n", runtime::features().dump(4).c_str());
+         std::printf("%s\n", json_text(runtime::features(), 4).c_str());
          return 0;
      }},
 };
@@ -351,8 +353,29 @@ static int run_command_line(int argc, char** argv) {
     return 0;
 }
 
+// Whatever is thrown (a failed allocation, a bug) ends as one line and status 1, not as
+// std::terminate's abort (status 134, a core dump), which callers such as containerd do not read
+// as an error message. CLI11's parse errors never get here: CLI11_PARSE handles them as before.
+static int report_internal_error(const char* what) noexcept {
+    try {
+        std::string line = std::string("hutch-oci: internal error: ") + what;
+        std::ranges::replace(line, '\n', ' ');
+        log::error(line);  // to --log (read by containerd) and to stderr
+    } catch (...) {
+        std::fprintf(stderr, "hutch-oci: internal error: %s\n", what);
+    }
+    return 1;
+}
+
 int main(int argc, char** argv) {
-    int code = run_command_line(argc, argv);
+    int code = 1;
+    try {
+        code = run_command_line(argc, argv);
+    } catch (const std::exception& e) {
+        code = report_internal_error(e.what());
+    } catch (...) {
+        code = report_internal_error("an exception that is not a std::exception");
+    }
     // The kernel reclaims a process faster than its destructors free it piece by piece (0.15 ms
     // of every `run` here). Under AddressSanitizer the normal exit stays: it is where leaks show.
 #ifndef __SANITIZE_ADDRESS__

@@ -44,13 +44,12 @@ mode_t type_bits(const std::string& type) {
 }
 
 // The parent directory and last component of a device path, as written (resolution is the kernel's).
-ErrorOr<std::pair<std::string, std::string>> split_last(const std::string& path) {
+// The config.json parser made sure the last component is a name (not "", "." or "..").
+std::pair<std::string, std::string> split_last(const std::string& path) {
     std::string trimmed = path;
     while (trimmed.size() > 1 && trimmed.back() == '/') trimmed.pop_back();
     size_t slash = trimmed.rfind('/');
-    std::string name = trimmed.substr(slash + 1);
-    if (name.empty() || name == "." || name == "..") return fail("path \"" + path + "\" names no file");
-    return std::pair{slash == 0 ? std::string("/") : trimmed.substr(0, slash), name};
+    return {slash == 0 ? std::string("/") : trimmed.substr(0, slash), trimmed.substr(slash + 1)};
 }
 
 // In a user namespace mknod is refused: an empty file with the host's node bound onto it instead.
@@ -99,7 +98,7 @@ private:
 
 // Called with the umask cleared, so the node gets its mode as asked, without a chmod.
 ErrorOr<void> create_device(DeviceDirs& dirs, const spec::Device& d) {
-    auto [parent_path, name] = TRY(split_last(d.path));
+    auto [parent_path, name] = split_last(d.path);
     const DeviceDirs::Dir* parent = TRY(dirs.get(parent_path));
     mode_t perms = d.file_mode.value_or(0666) & 07777;
     dev_t number = makedev(static_cast<unsigned>(d.major), static_cast<unsigned>(d.minor));

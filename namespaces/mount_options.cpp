@@ -1,6 +1,7 @@
 // Mount options of config.json -> MS_* flags, propagation, recursive attributes and the data
-// string; and validate(), which runs these parsers in the parent so that bad input fails before
-// clone, with an error that names the field.
+// string; and validate(), which runs these parsers in the parent so that options that do not fit
+// their mount fail before clone, with an error that names the field. Everything else in
+// config.json was checked by its parser (spec/), which these only translate.
 #include <sys/mount.h>
 
 #include <array>
@@ -129,11 +130,9 @@ void append_data(std::string& data, std::string_view option) {
     data += option;
 }
 
-bool is_absolute(const std::string& path) { return !path.empty() && path.front() == '/'; }
-
+// What a mount needs beyond what the config.json parser checks (spec/ makes the destination
+// absolute and refuses idmap): the options, as this file reads them, fitting the mount's type.
 ErrorOr<void> validate_mount(const spec::Mount& mount) {
-    if (!is_absolute(mount.destination))
-        return fail("destination \"" + mount.destination + "\" must be absolute");
     if (clean_path(mount.destination) == "/")
         return fail("destination \"/\": mounting over the container's root is not supported");
     auto options = TRY(parse_mount_options(mount.options));
@@ -144,33 +143,6 @@ ErrorOr<void> validate_mount(const spec::Mount& mount) {
         return fail("option tmpcopyup needs type tmpfs, not \"" + mount.type + "\"");
     if ((options.attr_set | options.attr_clr) != 0 && !bind)
         return fail("recursive options (rro, rnosuid, ...) apply to bind mounts only");
-    return {};
-}
-
-ErrorOr<void> validate_device(const spec::Device& device) {
-    if (device.type != "c" && device.type != "b" && device.type != "u" && device.type != "p")
-        return fail("type \"" + device.type + "\": expected c, b, u or p");
-    if (!is_absolute(device.path)) return fail("path \"" + device.path + "\" must be absolute");
-    std::string clean = clean_path(device.path);
-    if (clean == "/") return fail("path \"" + device.path + "\" names no file");
-    if (device.major < 0 || device.minor < 0) return fail("major and minor must not be negative");
-    return {};
-}
-
-ErrorOr<void> validate_paths(const std::vector<std::string>& paths, const std::string& field) {
-    for (size_t i = 0; i < paths.size(); ++i)
-        if (!is_absolute(paths[i]))
-            return fail(field + "[" + std::to_string(i) + "]: \"" + paths[i] + "\" must be absolute");
-    return {};
-}
-
-ErrorOr<void> validate_linux(const spec::Spec& spec, const spec::Linux& linux_) {
-    TRY_CTX(parse_rootfs_propagation(linux_.rootfs_propagation), "linux.rootfsPropagation");
-    for (size_t i = 0; i < linux_.devices.size(); ++i)
-        TRY_CTX(validate_device(linux_.devices[i]), "linux.devices[" + std::to_string(i) + "]");
-    TRY(validate_paths(linux_.masked_paths, "linux.maskedPaths"));
-    TRY(validate_paths(linux_.readonly_paths, "linux.readonlyPaths"));
-    for (const auto& [key, value] : linux_.sysctl) TRY_CTX(validate_sysctl(spec, key), "linux.sysctl." + key);
     return {};
 }
 
@@ -193,8 +165,6 @@ ErrorOr<MountOptions> parse_mount_options(const std::vector<std::string>& option
             out.attr_clr |= MOUNT_ATTR__ATIME;
         } else if (option == "tmpcopyup") {
             out.tmpcopyup = true;
-        } else if (option == "idmap" || option == "ridmap") {
-            return fail("option \"" + option + "\": id-mapped mounts are not implemented");
         } else if (option.empty()) {
             return fail("empty mount option");
         } else {
@@ -209,7 +179,7 @@ ErrorOr<std::optional<unsigned long>> parse_rootfs_propagation(const std::string
     if (value.empty()) return std::optional<unsigned long>{};
     if (const auto* prop = find_option(kPropagationOptions, value))
         return std::optional<unsigned long>{prop->flags};
-    return fail("\"" + value + "\": expected shared, slave, private or unbindable (or an r- variant)");
+    return fail("\"" + value + "\" has no propagation flags here (not a config.json the parser read?)");
 }
 
 bool is_bind_mount(const spec::Mount& mount) {
@@ -222,7 +192,6 @@ bool is_bind_mount(const spec::Mount& mount) {
 ErrorOr<void> validate(const spec::Spec& spec) {
     for (size_t i = 0; i < spec.mounts.size(); ++i)
         TRY_CTX(validate_mount(spec.mounts[i]), "mounts[" + std::to_string(i) + "]");
-    if (spec.linux_) TRY(validate_linux(spec, *spec.linux_));
     return {};
 }
 

@@ -345,12 +345,16 @@ bool mounts_dev(const spec::Spec& spec) {
                                [](const spec::Mount& m) { return clean_path(m.destination) == "/dev"; });
 }
 
+// Three octal digits after a backslash; anything else is kept as it is. Without std::stoi, which
+// throws on "\\9..": the container's process reads mountinfo, and must not throw.
 std::string unescape_mountinfo(const std::string& field) {
+    auto octal = [](char c) { return c >= '0' && c <= '7'; };
     std::string out;
     for (size_t i = 0; i < field.size(); ++i) {
-        if (field[i] == '\\' && i + 3 < field.size() &&
-            std::isdigit(static_cast<unsigned char>(field[i + 1]))) {
-            out += static_cast<char>(std::stoi(field.substr(i + 1, 3), nullptr, 8));
+        if (field[i] == '\\' && i + 3 < field.size() && octal(field[i + 1]) && octal(field[i + 2]) &&
+            octal(field[i + 3])) {
+            out += static_cast<char>((field[i + 1] - '0') << 6 | (field[i + 2] - '0') << 3 |
+                                     (field[i + 3] - '0'));
             i += 3;
         } else {
             out += field[i];

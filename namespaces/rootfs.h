@@ -31,8 +31,9 @@ namespace hutch::rootfs {
 
 // ---- The four steps (see the call order above) ----------------------------------------------
 
-// Parent side, before clone: mount options, propagation, devices, masked/readonly paths and sysctls
-// are checked so that bad input fails early with a one-line error naming the field.
+// Parent side, before clone: each mount's options are checked against its type, so that bad input
+// fails early with a one-line error naming the field. The rest of config.json (propagation,
+// devices, masked and read-only paths, sysctls) was checked by its parser, spec/, alone.
 ErrorOr<void> validate(const spec::Spec& spec);
 
 // One directory of the host's cgroup tree in the container's cgroup mount: `source` (the
@@ -79,7 +80,7 @@ ErrorOr<void> enter_rootfs(const std::string& rootfs_abs_path, bool no_pivot);
 ErrorOr<void> finalize_rootfs(const spec::Spec& spec);
 
 // linux.sysctl, written under the container's /proc/sys ("net.ipv4.ip_forward" ->
-// /proc/sys/net/ipv4/ip_forward).
+// /proc/sys/net/ipv4/ip_forward, spec::sysctl_path). Which keys are allowed is spec/'s rule.
 ErrorOr<void> apply_sysctls(const std::map<std::string, std::string>& sysctls);
 
 // ---- Building blocks, public for unit tests ------------------------------------------------
@@ -98,12 +99,14 @@ struct MountOptions {
     bool recursive() const;
 };
 
-// Parses options in order (a later "rw" undoes an earlier "ro", as runc does). Fails on options
-// that hutch does not implement (idmap, ridmap).
+// Parses options in order (a later "rw" undoes an earlier "ro", as runc does). Fails on an empty
+// option. idmap and ridmap are refused by the config.json parser, before this sees them.
 ErrorOr<MountOptions> parse_mount_options(const std::vector<std::string>& options);
 
-// linux.rootfsPropagation ("", shared, rshared, slave, rslave, private, rprivate, unbindable,
-// runbindable) as MS_* flags; "" gives nullopt (the default, MS_SLAVE|MS_REC, is the caller's).
+// linux.rootfsPropagation, one of the values the config.json parser accepts (shared, rshared,
+// slave, rslave, private, rprivate, unbindable, runbindable), as MS_* flags; "" gives nullopt (the
+// default, MS_SLAVE|MS_REC, is the caller's). Which values are allowed is the parser's rule: a
+// value it would refuse has no flags here, which is an error.
 ErrorOr<std::optional<unsigned long>> parse_rootfs_propagation(const std::string& value);
 
 // True when this mount is a bind mount (type "bind" or option bind/rbind).
@@ -123,10 +126,6 @@ ErrorOr<UniqueFd> openat_in_root(int root_fd, std::string_view path, uint64_t op
 std::string clean_path(std::string_view path);
 // "/proc/self/fd/N": the name under which mount(2) acts on exactly the object fd refers to.
 std::string fd_path(int fd);
-
-// Checks that a sysctl key is well formed and that the namespace it belongs to is the container's
-// own (net.* needs a new network namespace, kernel.shm* an IPC one, ...), as runc does.
-ErrorOr<void> validate_sysctl(const spec::Spec& spec, const std::string& key);
 
 // MS_* flags of the mount fd lies on (from fstatvfs), which a remount must keep: in a user
 // namespace the kernel refuses to clear the locked ones (ro, nosuid, nodev, noexec, atime).

@@ -38,12 +38,13 @@ std::string cap_name(int cap) {
 // The running kernel's highest capability, from libcap's probe of the bounding set at start-up.
 int kernel_last_cap() { return std::min(static_cast<int>(cap_max_bits()) - 1, kMaskBits - 1); }
 
-// cap_from_name also takes numbers and lower case; config.json uses the canonical "CAP_CHOWN".
+// libcap's number for a name the config.json parser accepted (spec::is_capability_name): the
+// parser judged it, this only translates it.
 ErrorOr<int> capability_number(const std::string& name, const std::string& field) {
     cap_value_t value = 0;
-    if (name.starts_with("CAP_") && cap_from_name(name.c_str(), &value) == 0 && cap_name(value) == name)
-        return value;
-    return fail(field + ": unknown capability " + name);
+    if (cap_from_name(name.c_str(), &value) != 0)
+        return fail(field + ": " + name + " has no number in libcap (not a config.json the parser read?)");
+    return value;
 }
 
 ErrorOr<uint64_t> capability_mask(const std::vector<std::string>& names, const std::string& field,
@@ -98,7 +99,7 @@ std::vector<std::string> known_capability_names() {
     std::vector<std::string> names;
     for (int cap = 0; cap < kMaskBits; ++cap) {
         std::string name = cap_name(cap);
-        if (capability_number(name, "")) names.push_back(name);
+        if (spec::is_capability_name(name)) names.push_back(name);
     }
     return names;
 }
@@ -113,9 +114,7 @@ ErrorOr<CapabilityPlan> prepare_capabilities(const std::optional<spec::Capabilit
     plan.permitted = TRY(capability_mask(caps->permitted, field + "permitted", plan.last_cap));
     plan.inheritable = TRY(capability_mask(caps->inheritable, field + "inheritable", plan.last_cap));
     plan.ambient = TRY(capability_mask(caps->ambient, field + "ambient", plan.last_cap));
-    // The kernel refuses these at capset()/PR_CAP_AMBIENT_RAISE time; saying so now names the field.
-    if (auto bad = names_outside(plan.effective, plan.permitted, plan.last_cap); !bad.empty())
-        return fail(field + "effective: " + bad + " not in process.capabilities.permitted");
+    // Effective within permitted, which capset() needs, is the parser's rule (spec/parse_process.cpp).
     // The kernel raises an ambient capability only if it is permitted and inheritable. runc's
     // own default config lists ambient ones that are not inheritable, and runc skips them: so do
     // we, so that configs written for runc run unchanged.

@@ -5,6 +5,9 @@
 
 #include <sys/types.h>
 
+#include <exception>
+#include <string>
+
 #include "base/error.h"
 #include "base/fd.h"
 
@@ -17,6 +20,22 @@ pid_t clone_child(int flags, int cgroup_fd, UniqueFd& pidfd_out);
 // Whether a failed CLONE_INTO_CGROUP clone may be retried without it, moving the process in
 // afterwards: a seccomp filter around hutch that hides the flag, or a kernel that lacks it.
 bool clone_into_cgroup_refused(int err);
+
+// In a cloned child: runs its set-up, which returns only when it failed (success is an exec), and
+// gives the failure's message. An exception, which would unwind out of the child's entry into
+// the parent's code, in the child, is a failure too. None is expected: the set-up reports
+// failures as ErrorOr and throws nothing but a failed allocation.
+template <typename Setup>
+std::string child_setup_failure(Setup&& setup) noexcept {
+    try {
+        auto result = setup();
+        return result ? std::string("set-up returned without an exec") : result.error().message;
+    } catch (const std::exception& e) {
+        return std::string("internal error: ") + e.what();
+    } catch (...) {
+        return "internal error";
+    }
+}
 
 // Makes the pid namespace of ns_fd (a namespace fd or a pidfd) the one this process's next
 // children are born in, for as long as it lives; then ours again.

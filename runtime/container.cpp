@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "base/file.h"
+#include "base/json.h"
 #include "cgroups/manager.h"
 #include "runtime/hooks.h"
 
@@ -185,7 +186,7 @@ ErrorOr<void> Container::save() const {
     // Renamed into place, so a reader never sees half a file; not fsync'ed: the state describes
     // processes that a reboot ends anyway (/run is a tmpfs on most hosts), and a file torn by a
     // power loss is what `delete --force` removes. The fsync cost 0.3-0.5 ms of every start here.
-    TRY(write_file_atomic(dir_ + "/state.json", to_json(state).dump()));
+    TRY(write_file_atomic(dir_ + "/state.json", json_text(to_json(state))));
     return {};
 }
 

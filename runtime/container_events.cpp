@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "base/json.h"
 #include "base/log.h"
 #include "cgroups/manager.h"
 #include "runtime/create_internal.h"
@@ -37,13 +38,13 @@ ErrorOr<void> stream(const std::string& id, int pidfd, cgroups::Manager& cgroups
             exited_within(pidfd, std::min<Clock::duration>(kOomPollPeriod, next_stats - Clock::now()));
         // Read once more after the exit: the kill that ended the container is reported too.
         auto stats = cgroups.stats();
-        if (stats && stats->oom_kills > oom_kills) emit(oom_event(id).dump());
+        if (stats && stats->oom_kills > oom_kills) emit(json_text(oom_event(id)));
         if (stats) oom_kills = stats->oom_kills;
         if (exited) return {};
         auto now = Clock::now();
         if (now < next_stats) continue;
         // As runc: a failed read is logged, and the next interval tries again.
-        if (stats) emit(stats_event(id, *stats).dump());
+        if (stats) emit(json_text(stats_event(id, *stats)));
         if (!stats) log::error(stats.error().message);
         next_stats += interval;
         if (next_stats <= now) next_stats = now + interval;  // ticks missed are not made up for
@@ -65,7 +66,7 @@ ErrorOr<void> events(const std::string& root, const std::string& id, const Event
     }  // unlocked here: events lasts as long as the container, and must not hold off kill or delete
     auto cgroups = cgroups::manager_from_paths(state.cgroup_paths);
     if (options.stats) {
-        emit(stats_event(id, TRY(cgroups->stats())).dump());
+        emit(json_text(stats_event(id, TRY(cgroups->stats()))));
         return {};
     }
     if (!pidfd) return {};  // stopped meanwhile

@@ -3,13 +3,14 @@
 
 #include <algorithm>
 
+#include "base/json.h"
 #include "runtime/runtime.h"
 
 namespace hutch::runtime {
 
 ErrorOr<std::string> state(const std::string& root, const std::string& id) {
     auto container = TRY(Container::open(root, id));
-    return container.runc_state().dump(2);
+    return json_text(container.runc_state(), 2);
 }
 
 ErrorOr<std::vector<nlohmann::ordered_json>> list(const std::string& root) {

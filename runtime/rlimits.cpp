@@ -1,7 +1,9 @@
-// process.rlimits: names become resources in the parent; the limits are set with prlimit.
+// process.rlimits: names become resources in the parent; the limits are set with prlimit. Which
+// rlimits config.json may ask for is checked by its parser (spec/), not here.
 #include <sys/capability.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <string_view>
@@ -52,29 +54,20 @@ bool can_raise_hard_limits() {
     return ok;
 }
 
-ErrorOr<RlimitEntry> parse_rlimit(const spec::Rlimit& rlimit, const std::string& field) {
-    const Resource* found = nullptr;
-    for (const auto& candidate : kResources)
-        if (candidate.name == rlimit.type) found = &candidate;
-    if (!found) return fail(field + ".type: unknown resource \"" + rlimit.type + "\"");
-    if (rlimit.soft > rlimit.hard)
-        return fail(field + ": " + rlimit.type + ": soft limit " + limit_text(rlimit.soft) +
-                    " is above the hard limit " + limit_text(rlimit.hard));
-    return RlimitEntry{found->resource, rlimit.type, {.rlim_cur = rlimit.soft, .rlim_max = rlimit.hard}};
-}
-
 }  // namespace
 
+// Names, soft within hard and each resource once are the parser's rules (spec/parse_process.cpp):
+// here names only become resources.
 ErrorOr<RlimitPlan> prepare_rlimits(const std::vector<spec::Rlimit>& rlimits) {
     RlimitPlan plan;
     for (size_t i = 0; i < rlimits.size(); ++i) {
-        const std::string field = "process.rlimits[" + std::to_string(i) + "]";
-        RlimitEntry entry = TRY(parse_rlimit(rlimits[i], field));
-        // Two entries for one resource: one of them would be silently ignored.
-        for (const auto& earlier : plan.entries)
-            if (earlier.resource == entry.resource)
-                return fail(field + ".type: " + entry.name + " given twice");
-        plan.entries.push_back(std::move(entry));
+        const spec::Rlimit& rlimit = rlimits[i];
+        auto found = std::ranges::find(kResources, rlimit.type, &Resource::name);
+        if (found == kResources.end())
+            return fail("process.rlimits[" + std::to_string(i) + "].type: " + rlimit.type +
+                        " has no resource number here (not a config.json the parser read?)");
+        plan.entries.push_back(
+            RlimitEntry{found->resource, rlimit.type, {.rlim_cur = rlimit.soft, .rlim_max = rlimit.hard}});
     }
     return plan;
 }

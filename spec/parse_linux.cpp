@@ -49,6 +49,14 @@ ErrorOr<IdMapping> parse_id_mapping(const Json& value, const std::string& path) 
     return mapping;
 }
 
+// The last component of a device's path, trailing slashes aside, is a name the node can have:
+// not "/", "/dev/." or "/dev/..".
+bool names_a_file(std::string_view path) {
+    while (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
+    std::string_view name = path.substr(path.rfind('/') + 1);
+    return !name.empty() && name != "." && name != "..";
+}
+
 ErrorOr<Device> parse_device(const Json& value, const std::string& path) {
     TRY(json::expect_object(value, path));
     Device device;
@@ -58,6 +66,7 @@ ErrorOr<Device> parse_device(const Json& value, const std::string& path) {
     }
     device.path = TRY(json::require<std::string>(value, path, "path"));
     TRY(check_absolute(device.path, path + ".path"));
+    if (!names_a_file(device.path)) return fail(path + ".path: \"" + device.path + "\" names no file");
     // A FIFO has no device number; every other type needs both halves.
     if (device.type == "p") {
         TRY(json::read(value, path, "major", device.major));
@@ -66,6 +75,8 @@ ErrorOr<Device> parse_device(const Json& value, const std::string& path) {
         device.major = TRY(json::require<int64_t>(value, path, "major"));
         device.minor = TRY(json::require<int64_t>(value, path, "minor"));
     }
+    if (device.major < 0) return fail(path + ".major: must not be negative");
+    if (device.minor < 0) return fail(path + ".minor: must not be negative");
     TRY(json::read(value, path, "fileMode", device.file_mode));
     TRY(json::read(value, path, "uid", device.uid));
     TRY(json::read(value, path, "gid", device.gid));

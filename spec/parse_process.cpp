@@ -61,15 +61,6 @@ ErrorOr<std::optional<ConsoleSize>> parse_console_size(const Json& process) {
     return size;
 }
 
-// libcap knows the names; the spec spells them upper case with the CAP_ prefix, and libcap would
-// also take "cap_chown" or "12", which no other runtime accepts.
-bool is_capability_name(const std::string& name) {
-    if (!name.starts_with("CAP_")) return false;
-    if (std::any_of(name.begin(), name.end(), [](char c) { return c >= 'a' && c <= 'z'; })) return false;
-    cap_value_t value;
-    return cap_from_name(name.c_str(), &value) == 0;
-}
-
 ErrorOr<std::vector<std::string>> read_capability_set(const Json& value, const std::string& path,
                                                       const char* key) {
     std::vector<std::string> names;
@@ -94,6 +85,15 @@ ErrorOr<std::optional<Capabilities>> parse_capabilities(const Json& process) {
     caps.inheritable = TRY(read_capability_set(*value, path, "inheritable"));
     caps.permitted = TRY(read_capability_set(*value, path, "permitted"));
     caps.ambient = TRY(read_capability_set(*value, path, "ambient"));
+    // The kernel refuses an effective capability that is not permitted (capset): said here, where
+    // the field is named. Ambient ones outside permitted and inheritable are not refused: runc's own
+    // default config has some, and the runtime skips them as runc does.
+    std::string outside;
+    for (const auto& name : caps.effective) {
+        if (std::ranges::find(caps.permitted, name) == caps.permitted.end())
+            outside += (outside.empty() ? "" : ", ") + name;
+    }
+    if (!outside.empty()) return fail(path + ".effective: " + outside + " not in " + path + ".permitted");
     return caps;
 }
 
@@ -168,3 +168,16 @@ ErrorOr<Process> parse_process(const Json& value, const std::string& path) {
 }
 
 }  // namespace hutch::spec::detail
+
+namespace hutch::spec {
+
+// libcap knows the names; the spec spells them upper case with the CAP_ prefix, and libcap would
+// also take "cap_chown" or "12", which no other runtime accepts.
+bool is_capability_name(const std::string& name) {
+    if (!name.starts_with("CAP_")) return false;
+    if (std::any_of(name.begin(), name.end(), [](char c) { return c >= 'a' && c <= 'z'; })) return false;
+    cap_value_t value;
+    return cap_from_name(name.c_str(), &value) == 0;
+}
+
+}  // namespace hutch::spec

@@ -1,5 +1,7 @@
 // Checks that span sections of config.json: what the namespaces allow the rest of it to ask for.
 #include <algorithm>
+#include <array>
+#include <string_view>
 
 #include "spec/parse_internal.h"
 
@@ -39,34 +41,66 @@ ErrorOr<void> check_uts_names(const Spec& spec) {
     return {};
 }
 
+// The dotted name a key is matched by, as runc converts it: a key whose first separator is '/'
+// ("net/ipv4/conf/eth0.100/forwarding") has its dots and slashes swapped.
+std::string sysctl_name(const std::string& key) {
+    size_t first = key.find_first_of("./");
+    if (first == std::string::npos || key[first] == '.') return key;
+    std::string name = key;
+    for (char& c : name) c = c == '/' ? '.' : c == '.' ? '/' : c;
+    return name;
+}
+
+// The IPC namespace's sysctls, as runc lists them (the *_next_id ones are refused there too).
 bool is_ipc_sysctl(const std::string& name) {
-    return name.starts_with("kernel.msg") || name.starts_with("kernel.shm") || name == "kernel.sem" ||
-           name == "kernel.sem_next_id" || name.starts_with("fs.mqueue.");
+    static constexpr std::array<std::string_view, 8> kIpc = {
+        "kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem",
+        "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced"};
+    return std::ranges::find(kIpc, name) != kIpc.end() || name.starts_with("fs.mqueue.");
+}
+
+// Every component of the file the key names is a name: none empty, "." or "..", so that the
+// key names a file beneath /proc/sys and nothing else.
+ErrorOr<void> check_sysctl_key(const std::string& key, const std::string& path) {
+    if (key.empty()) return fail("linux.sysctl: a key is empty");
+    const std::string file = sysctl_path(key);
+    for (size_t pos = 0; pos <= file.size();) {
+        size_t end = std::min(file.find('/', pos), file.size());
+        std::string_view part(file.data() + pos, end - pos);
+        if (part.empty() || part == "." || part == "..") return fail(path + ": malformed key");
+        pos = end + 1;
+    }
+    return {};
 }
 
 // A sysctl is written inside the container's namespaces; one that no namespace of the container
-// covers would change the host, so it is refused (runc's rule).
+// covers would change the host, so it is refused. runc's rule, which is the only copy of it:
+// the runtime writes what is accepted here.
 ErrorOr<void> check_sysctl(const Spec& spec, const std::string& key) {
-    std::string name = key;
-    std::replace(name.begin(), name.end(), '/', '.');  // "net/ipv4/ip_forward" is the same sysctl
     const std::string path = "linux.sysctl." + key;
+    TRY(check_sysctl_key(key, path));
+    const std::string name = sysctl_name(key);
     if (is_ipc_sysctl(name)) {
         if (!has_namespace(spec, NamespaceType::ipc))
             return fail(path + ": needs an ipc namespace in linux.namespaces");
         return {};
     }
     if (name.starts_with("net.")) {
-        // Joined by path: runc allows it, trusting the caller that the namespace is not the host's.
+        // Joined by path: allowed, trusting the caller that the namespace is not the host's (runc
+        // also compares it with its own network namespace).
         if (!has_namespace(spec, NamespaceType::network)) {
             return fail(path + ": needs a network namespace in linux.namespaces");
         }
         return {};
     }
-    if (name == "kernel.hostname" || name == "kernel.domainname") {
+    // The uts namespace's two: the domain name has no field of its own, the host name has one.
+    if (name == "kernel.domainname") {
         if (!has_namespace(spec, NamespaceType::uts))
             return fail(path + ": needs a uts namespace in linux.namespaces");
         return {};
     }
+    if (name == "kernel.hostname")
+        return fail(path + ": conflicts with the \"hostname\" field; set that instead");
     return fail(path + ": sysctl is not namespaced, refusing to set it for the host");
 }
 
@@ -86,3 +120,14 @@ ErrorOr<void> validate_spec(const Spec& spec) {
 }
 
 }  // namespace hutch::spec::detail
+
+namespace hutch::spec {
+
+std::string sysctl_path(const std::string& key) {
+    if (key.find('/') != std::string::npos) return key;
+    std::string path = key;
+    std::ranges::replace(path, '.', '/');
+    return path;
+}
+
+}  // namespace hutch::spec

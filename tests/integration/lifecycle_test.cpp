@@ -10,6 +10,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <thread>
 #include <utility>
 
@@ -263,16 +264,45 @@ TEST_CASE("delete --force stops a running container and leaves nothing behind", 
 }
 
 TEST_CASE("kill accepts signal names and numbers and refuses unknown ones", "[lifecycle]") {
+    // pid 1 of a pid namespace ignores every signal it has no handler for: each trap writes down the
+    // signal it got, so the log says which signal each kill delivered, and that it was delivered.
     Runtime rt;
     Bundle bundle;
-    bundle.set_args({"sh", "-c", "trap 'exit 3' USR1; while :; do sleep 0.05; done"});
+    TempDir shared;
+    bundle.config["mounts"].push_back({{"destination", "/shared"},
+                                       {"type", "bind"},
+                                       {"source", shared.path()},
+                                       {"options", {"rbind", "rw"}}});
+    bundle.set_args({"sh", "-c",
+                     "for s in USR1 USR2 HUP; do trap \"echo $s >> /shared/got\" $s; done; "
+                     "trap 'echo TERM >> /shared/got; exit 3' TERM; touch /shared/ready; "
+                     "while :; do sleep 0.05; done"});
     bundle.save();
+    std::string got = shared.path() + "/got";
+    auto received = [&](const std::string& want) {
+        for (int i = 0; i < 200 && file_contents(got) != want; ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        return file_contents(got);
+    };
     std::string id = unique_id();
     REQUIRE(rt({"run", "-d", "--bundle", bundle.path(), id}).status == 0);
-    CHECK(rt({"kill", id, "SIGNOPE"}).status != 0);
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    for (int i = 0; i < 500 && !exists(shared.path() + "/ready"); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    REQUIRE(exists(shared.path() + "/ready"));  // the traps are set
+
+    auto unknown = rt({"kill", id, "SIGNOPE"});
+    CHECK(unknown.status != 0);
+    CHECK(unknown.err.find("SIGNOPE") != std::string::npos);
     REQUIRE(rt({"kill", id, "SIGUSR1"}).status == 0);
+    CHECK(received("USR1\n") == "USR1\n");
+    REQUIRE(rt({"kill", id, "USR2"}).status == 0);
+    CHECK(received("USR1\nUSR2\n") == "USR1\nUSR2\n");
+    REQUIRE(rt({"kill", id, std::to_string(SIGHUP)}).status == 0);
+    CHECK(received("USR1\nUSR2\nHUP\n") == "USR1\nUSR2\nHUP\n");
+    CHECK(rt.state(id)["status"] == "running");
+    REQUIRE(rt({"kill", id}).status == 0);  // SIGTERM, the default
     CHECK(wait_for_status(rt, id, "stopped") == "stopped");
+    CHECK(file_contents(got) == "USR1\nUSR2\nHUP\nTERM\n");
     REQUIRE(rt({"delete", id}).status == 0);
 }
 
@@ -326,13 +356,50 @@ TEST_CASE("preserve-fds passes the caller's fds from 3 on, and only those", "[li
 }
 
 TEST_CASE("no-pivot runs the container with chroot", "[lifecycle]") {
+    // With --no-pivot the rootfs is moved onto the host's "/" and chrooted into: the container's
+    // "/" must still be its rootfs (a file of the rootfs there, a file of the host's "/" not), on
+    // the rootfs's own mount, with the config's mounts on it and nothing of the host's.
     Runtime rt;
     Bundle bundle;
-    bundle.set_args({"sh", "-c", "ls /; cat /proc/self/mountinfo | head -1"});
+    std::string mark = "hutch-test-no-pivot-" + std::to_string(::getpid());
+    std::ofstream(bundle.rootfs() + "/" + mark + "-rootfs") << "rootfs";
+    struct HostMark {
+        std::string path;
+        ~HostMark() { std::filesystem::remove(path); }
+    } host_mark{"/" + mark + "-host"};
+    std::ofstream(host_mark.path) << "host";
+    REQUIRE(exists(host_mark.path));
+    bundle.set_args({"sh", "-c",
+                     "ls / | grep " + mark +
+                         "; grep -c . /proc/self/mountinfo; "
+                         "awk '{print $4, $5}' /proc/self/mountinfo"});
     bundle.save();
     auto r = rt({"run", "--no-pivot", "--bundle", bundle.path(), unique_id()});
+    INFO(r.out << r.err);
     REQUIRE(r.status == 0);
-    CHECK(r.out.find("bin\n") != std::string::npos);
+    std::istringstream out(r.out);
+    std::string seen, count;
+    std::getline(out, seen);
+    std::getline(out, count);
+    CHECK(seen == mark + "-rootfs");  // and not -host: the only file of the two at "/"
+    // One mount at "/", the rootfs (its path in its filesystem ends the bundle's path); each of the
+    // others is one the config asked for, a masked or read-only path, or a cgroup under them.
+    const std::vector<std::string> allowed = {"/proc", "/dev", "/sys"};
+    int mounts = 0, roots = 0;
+    for (std::string line; std::getline(out, line); ++mounts) {
+        INFO(line);
+        std::string root = line.substr(0, line.find(' ')), point = line.substr(line.find(' ') + 1);
+        if (point == "/") {
+            ++roots;
+            CHECK(bundle.rootfs().ends_with(root));
+            continue;
+        }
+        CHECK(std::any_of(allowed.begin(), allowed.end(), [&](const std::string& top) {
+            return point == top || point.starts_with(top + "/");
+        }));
+    }
+    CHECK(roots == 1);
+    CHECK(std::to_string(mounts) == count);
     CHECK(host_mounts_matching(bundle.path()).empty());
 }
 

@@ -141,6 +141,53 @@ int errno_of_create(const std::string& path) {
 
 bool dir_is_empty(const std::string& path) { return fs::is_empty(path); }
 
+// A file in the host's "/" while a test runs: where the old root is still reachable, it shows.
+struct HostRootMarker {
+    std::string name = "hutch-test-old-root-" + std::to_string(getpid());
+    std::string path = "/" + name;
+    HostRootMarker() {
+        std::ofstream(path) << "host";
+        if (!fs::exists(path)) throw std::runtime_error("cannot write " + path);
+    }
+    ~HostRootMarker() { ::unlink(path.c_str()); }
+    HostRootMarker(const HostRootMarker&) = delete;
+    HostRootMarker& operator=(const HostRootMarker&) = delete;
+};
+
+// Whether path, looked up beneath dir_fd, is the root of a mount: a mount still attached there.
+bool is_mount_root_at(int dir_fd, const std::string& path) {
+    struct statx stx {};
+    if (::statx(dir_fd, path.c_str(), AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, STATX_BASIC_STATS, &stx) != 0)
+        return false;
+    return (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) && (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT);
+}
+
+// The host's mount points (relative to "/") that neither hold the rootfs nor lie inside it, and
+// that this process sees mounted: /proc, /sys, /dev, ... All must be out of the container's reach.
+std::vector<std::string> host_mounts_apart_from(const std::string& rootfs) {
+    UniqueFd root(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+    std::vector<std::string> out;
+    const auto mounts = rootfs::read_mountinfo().value();
+    for (const auto& mi : mounts) {
+        const std::string& p = mi.mount_point;
+        if (p == "/" || p == rootfs || p.starts_with(rootfs + "/") || rootfs.starts_with(p + "/")) continue;
+        if (is_mount_root_at(root.get(), p.substr(1))) out.push_back(p.substr(1));
+    }
+    return out;
+}
+
+// In the child, once in its root: nothing of the host's is left to it. old_root is a handle on the
+// host's "/" taken before the switch, as an fd leaked into the container would be: it must still
+// reach the host's files (else the check below proves nothing), but none of the host's mounts.
+std::string check_host_out_of_reach(int old_root, const HostRootMarker& marker,
+                                    const std::vector<std::string>& host_mounts) {
+    EXPECT(access(marker.path.c_str(), F_OK) != 0, "the host's / is visible in the container");
+    EXPECT(faccessat(old_root, marker.name.c_str(), F_OK, 0) == 0, "the handle lost the host's files");
+    for (const auto& p : host_mounts)
+        EXPECT(!is_mount_root_at(old_root, p), "the host's /" + p + " is reachable");
+    return "";
+}
+
 }  // namespace
 
 TEST_CASE("a runc-like rootfs: mounts, devices, masked and read-only paths", "[rootfs]") {
@@ -167,13 +214,18 @@ TEST_CASE("a runc-like rootfs: mounts, devices, masked and read-only paths", "[r
                               "/srv/masked2"};
     s.linux_->readonly_paths = {"/proc/sys", "/etc", "/does/not/exist"};
     REQUIRE(rootfs::validate(s));
+    HostRootMarker marker;
+    auto host_mounts = host_mounts_apart_from(root.path);
+    REQUIRE_FALSE(host_mounts.empty());  // /proc at least: else the old-root check proves nothing
 
     std::string result = in_child(0, [&]() -> std::string {
+        UniqueFd old_root(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
         MUST(rootfs::prepare_rootfs(s, root.path));
         MUST(rootfs::enter_rootfs(root.path, false));
         MUST(rootfs::finalize_rootfs(s));
-        // The old root is gone: the bundle directory is not reachable from here.
-        EXPECT(access(root.path.c_str(), F_OK) != 0, "host path visible after pivot_root");
+        // The old root is gone: detached, with every mount of the host's on it.
+        if (auto gone = check_host_out_of_reach(old_root.get(), marker, host_mounts); !gone.empty())
+            return "after pivot_root: " + gone;
         std::string proc = mount_line("/proc");
         EXPECT(has_option(proc, "nosuid") && has_option(proc, "nodev") && has_option(proc, "noexec"),
                "/proc flags: " + proc);
@@ -238,11 +290,18 @@ TEST_CASE("a read-only root entered without pivot_root", "[rootfs]") {
                 mnt("/tmp", "tmpfs", "tmpfs", {"nodev"})};
     s.linux_.emplace();
     s.linux_->rootfs_propagation = "rprivate";
+    HostRootMarker marker;
+    auto host_mounts = host_mounts_apart_from(root.path);
+    REQUIRE_FALSE(host_mounts.empty());  // /proc at least: else the check proves nothing
     std::string result = in_child(0, [&]() -> std::string {
+        UniqueFd old_root(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
         MUST(rootfs::prepare_rootfs(s, root.path));
         MUST(rootfs::enter_rootfs(root.path, true));
         MUST(rootfs::finalize_rootfs(s));
-        EXPECT(access(root.path.c_str(), F_OK) != 0, "host path visible after chroot");
+        // The host's root stays below the rootfs moved onto it, but what the host mounted on it
+        // was detached: not reachable even through a handle on it.
+        if (auto gone = check_host_out_of_reach(old_root.get(), marker, host_mounts); !gone.empty())
+            return "after chroot: " + gone;
         EXPECT(has_option(mount_line("/"), "ro"), "/ not ro: " + mount_line("/"));
         EXPECT(errno_of_create("/etc/x") == EROFS, "root writable");
         EXPECT(errno_of_create("/tmp/x") == 0, "tmpfs on a read-only root not writable");
