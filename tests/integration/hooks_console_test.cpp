@@ -76,7 +76,8 @@ TEST_CASE("hooks run in order, each with the state of its moment", "[hooks]") {
     Bundle bundle;
     TempDir logs;
     std::string log = logs.path() + "/hooks.log";
-    bundle.set_args({"true"});
+    // A process that outlives poststart, which sees it "running" (`true` could be gone by then).
+    bundle.set_args({"sleep", "30"});
     // startContainer runs inside the container: it sees the log directory through a bind mount.
     bundle.config["mounts"].push_back({{"destination", "/hooklog"},
                                        {"type", "bind"},
