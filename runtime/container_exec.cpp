@@ -91,14 +91,19 @@ ErrorOr<int> exec(const ExecOptions& o) {
     UniqueFd container_pidfd = open_container_pidfd(container.state);
     if (!container_pidfd) return fail("cannot exec in container " + o.id + ": its process is gone");
     auto cgroups = cgroups::manager_from_paths(container.state.cgroup_paths);
-    auto launched =
-        TRY(launch_exec(process, plan,
-                        {.container_pidfd = container_pidfd.get(),
-                         .namespace_flags = ns_flags,
-                         .cgroups = cgroups.get(),
-                         .sub_cgroup = o.cgroup,
-                         .seccomp = spec.linux_ && spec.linux_->seccomp ? &*spec.linux_->seccomp : nullptr,
-                         .state = container.spec_state()}));
+    ExecTarget target{.container_pidfd = container_pidfd.get(),
+                      .namespace_flags = ns_flags,
+                      .cgroups = cgroups.get(),
+                      .sub_cgroup = o.cgroup,
+                      .seccomp = nullptr,
+                      .state = {}};
+    // Only a seccomp agent is told the container's state: reading it (the status from the kernel)
+    // is not worth paying on every exec.
+    if (plan.seccomp && plan.seccomp->notifies()) {
+        target.seccomp = &*spec.linux_->seccomp;
+        target.state = container.spec_state();
+    }
+    auto launched = TRY(launch_exec(process, plan, target));
     log::debug("exec: the process runs");
     container.unlock();
     if (auto reported = report_started(launched, o); !reported) {
