@@ -49,7 +49,9 @@ esac
 
 # Calls made from functions in namespace hutch (mangled _ZN5hutch...; also _ZZN5hutch, the
 # lambdas and statics inside them), by callee.
-if ! readelf -SW "$bin" | grep -q ' \.symtab '; then
+# Not `readelf | grep -q`: under pipefail, grep's early exit can kill readelf with SIGPIPE.
+sections=$(readelf -SW "$bin")
+if ! grep -q ' \.symtab ' <<<"$sections"; then
     fail "no symbol table (stripped): cannot tell hutch's functions apart"
     exit 1
 fi
