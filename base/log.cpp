@@ -71,8 +71,10 @@ void write(Level level, const std::string& raw_message) {
         }
         (void)write_all(s.fd.get(), line);
     }
-    // Like runc, errors always reach stderr too: a person at a terminal reads them there.
-    if (level == Level::error || (s.debug && !s.fd)) std::fprintf(stderr, "%s\n", message.c_str());
+    // Like runc, errors always reach stderr too: a person at a terminal reads them there. Without
+    // a log file, warnings (a failing poststop hook) go there as well, as runc's do.
+    if (level == Level::error || (!s.fd && (s.debug || level == Level::warning)))
+        std::fprintf(stderr, "%s%s\n", level == Level::warning ? "warning: " : "", message.c_str());
 }
 
 }  // namespace hutch::log

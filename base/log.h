@@ -9,7 +9,8 @@ namespace hutch::log {
 enum class Level { debug, info, warning, error };
 enum class Format { text, json };
 
-// Opens the log file (append). Without a file, messages go to stderr (errors only unless debug).
+// Opens the log file (append). Without a file, messages go to stderr (errors and warnings; all
+// with debug).
 void configure(const std::string& path, Format format, bool debug);
 void write(Level level, const std::string& message);
 inline void debug(const std::string& m) { write(Level::debug, m); }

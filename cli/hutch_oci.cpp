@@ -72,7 +72,7 @@ ErrorOr<void> print_list(const std::string& root, const std::string& format, boo
 struct Flags {
     GlobalFlags global;
     runtime::CreateOptions create;  // create, run
-    bool detach = false;            // run
+    runtime::RunMode run;           // run
     std::string bundle = ".";       // spec
     bool rootless_spec = false;     // spec
     std::string id;                 // start, state, kill, delete
@@ -110,7 +110,7 @@ int kill_command(Flags& f) {
 }
 
 int run_command(Flags& f) {
-    auto status = runtime::run(f.create, f.detach);
+    auto status = runtime::run(f.create, f.run);
     return status ? *status : report(status.error());
 }
 
@@ -248,7 +248,8 @@ const Subcommand kSubcommands[] = {
     {"run", "create and start a container",
      [](CLI::App* cmd, Flags& f) {
          add_create_flags(cmd, f.create);
-         cmd->add_flag("-d,--detach", f.detach, "do not wait for the container");
+         cmd->add_flag("-d,--detach", f.run.detach, "do not wait for the container");
+         cmd->add_flag("--keep", f.run.keep, "do not delete the container after it exits");
      },
      run_command},
     {"start", "start a created container", add_id,

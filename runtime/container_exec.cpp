@@ -86,8 +86,8 @@ ErrorOr<int> exec(const ExecOptions& o) {
     spec::Process process = TRY(exec_process(config_text, o));
     TRY(check_terminal(process, o));
     int ns_flags = namespace_flags(spec);
-    ProcessPlan plan = TRY(prepare_process_plan(process, spec.linux_ ? spec.linux_->seccomp : std::nullopt,
-                                                o.preserve_fds, (ns_flags & CLONE_NEWUSER) != 0));
+    ProcessPlan plan = TRY(prepare_process_plan(
+        process, spec.linux_, {.listen = 0, .preserve = o.preserve_fds}, (ns_flags & CLONE_NEWUSER) != 0));
     UniqueFd container_pidfd = open_container_pidfd(container.state);
     if (!container_pidfd) return fail("cannot exec in container " + o.id + ": its process is gone");
     auto cgroups = cgroups::manager_from_paths(container.state.cgroup_paths);

@@ -1,5 +1,5 @@
 // `run`: create and start; in the foreground, forward signals and the terminal, wait, pass the
-// exit status through and delete the container, as `runc run` does.
+// exit status through and delete the container (unless --keep), as `runc run` does.
 #include <fcntl.h>
 
 #include "base/log.h"
@@ -18,7 +18,8 @@ UniqueFd open_mount_namespace(pid_t pid) {
 
 }  // namespace
 
-ErrorOr<int> run(const CreateOptions& options, bool detach) {
+ErrorOr<int> run(const CreateOptions& options, RunMode mode) {
+    bool detach = mode.detach;
     UniqueFd signal_fd;
     // Blocked before the clone so that no signal is lost; the child unblocks them for itself.
     if (!detach) signal_fd = TRY(block_signals());
@@ -41,6 +42,7 @@ ErrorOr<int> run(const CreateOptions& options, bool detach) {
     int status = supervise_foreground(pidfd, signal_fd.get(),
                                       created.launched.pty_master ? created.launched.pty_master.get() : -1);
     log::debug("run: the process exited");
+    if (mode.keep) return status;
     // Deleted like runc's run does, unless another command removed it meanwhile.
     auto ours = container.relock();
     if (!ours) log::error(ours.error().message);

@@ -259,8 +259,9 @@ ErrorOr<ChildContext> prepare_child(const spec::Spec& spec, Container& container
     if (!((ctx.ns.clone_flags | ctx.ns.unshare_flags) & CLONE_NEWNS))
         return fail("linux.namespaces: a new mount namespace is required");
     TRY(rootfs::validate(spec));
-    ctx.plan = TRY(prepare_process_plan(spec.process, spec.linux_ ? spec.linux_->seccomp : std::nullopt,
-                                        options.preserve_fds, ctx.ns.new_user));
+    ctx.plan = TRY(prepare_process_plan(spec.process, spec.linux_,
+                                        {.listen = socket_activation_fds(), .preserve = options.preserve_fds},
+                                        ctx.ns.new_user));
     if (options.start_on_channel) return ctx;
     // Writable by others: in a user namespace the container's root is not the host's.
     if (::mkfifo(container.fifo_path().c_str(), 0622) != 0 ||

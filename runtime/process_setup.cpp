@@ -8,11 +8,22 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <climits>
+#include <sstream>
 #include <vector>
+
+#include "base/file.h"
+#include "runtime/kernel_attributes.h"
 
 namespace hutch::runtime {
 namespace {
+
+bool has_env(const std::vector<std::string>& env, const std::string& name) {
+    for (const auto& entry : env)
+        if (entry.compare(0, name.size() + 1, name + "=") == 0) return true;
+    return false;
+}
 
 std::string env_value(const std::vector<std::string>& env, const std::string& name) {
     for (const auto& entry : env)
@@ -20,19 +31,75 @@ std::string env_value(const std::vector<std::string>& env, const std::string& na
     return {};
 }
 
+// The home directory /etc/passwd gives uid ("name:password:uid:gid:gecos:home:shell"), or "/".
+std::string home_of(uint32_t uid) {
+    auto passwd = read_file("/etc/passwd");
+    if (!passwd) return "/";
+    std::istringstream lines(*passwd);
+    for (std::string line; std::getline(lines, line);) {
+        std::vector<std::string> fields;
+        std::istringstream in(line);
+        for (std::string field; std::getline(in, field, ':');) fields.push_back(field);
+        uint32_t entry_uid = 0;
+        if (fields.size() < 6) continue;
+        auto [end, error] = std::from_chars(fields[2].data(), fields[2].data() + fields[2].size(), entry_uid);
+        if (error == std::errc() && end == fields[2].data() + fields[2].size() && entry_uid == uid)
+            return fields[5].empty() ? "/" : fields[5];
+    }
+    return "/";
+}
+
+ErrorOr<void> apply_kernel_attributes(const spec::Process& process, const ProcessPlan& plan) {
+    if (process.scheduler) TRY(apply_scheduler(*process.scheduler));
+    if (process.io_priority) TRY(apply_io_priority(*process.io_priority));
+    if (plan.personality) TRY(apply_personality(*plan.personality));
+    if (plan.memory_policy) TRY(apply_memory_policy(*plan.memory_policy));
+    if (!plan.exec_label.empty()) TRY(set_exec_label(plan.exec_label));
+    return {};
+}
+
 }  // namespace
 
 ErrorOr<ProcessPlan> prepare_process_plan(const spec::Process& process,
-                                          const std::optional<spec::Seccomp>& seccomp, int preserve_fds,
+                                          const std::optional<spec::Linux>& linux_, PassedFds fds,
                                           bool other_user_namespace) {
     ProcessPlan plan;
-    if (seccomp) plan.seccomp = TRY(security::SeccompFilter::build(*seccomp));
+    if (linux_ && linux_->seccomp) plan.seccomp = TRY(security::SeccompFilter::build(*linux_->seccomp));
     plan.capabilities = TRY(security::prepare_capabilities(process.capabilities));
     if (!other_user_namespace) TRY(security::check_capabilities_available(plan.capabilities));
     plan.rlimits = TRY(security::prepare_rlimits(process.rlimits));
     TRY(security::check_rlimits_allowed(plan.rlimits));
-    plan.preserve_fds = preserve_fds;
+    plan.fds = fds;
+    if (linux_) {
+        plan.personality = linux_->personality;
+        plan.memory_policy = linux_->memory_policy;
+    }
+    // Where SELinux is off there is nothing to label with: accepted and ignored, as crun does.
+    if (!process.selinux_label.empty() && selinux_enabled()) plan.exec_label = process.selinux_label;
     return plan;
+}
+
+int socket_activation_fds() {
+    const char* fds = ::getenv("LISTEN_FDS");
+    const char* pid = ::getenv("LISTEN_PID");
+    if (!fds || (pid && std::to_string(::getpid()) != pid)) return 0;
+    int n = 0;
+    auto [end, error] = std::from_chars(fds, fds + strlen(fds), n);
+    if (error != std::errc() || *end != '\0' || n < 0) return 0;
+    return n;
+}
+
+std::vector<std::string> process_environment(const spec::Process& process, const ProcessPlan& plan) {
+    std::vector<std::string> env = process.env;
+    if (!has_env(env, "HOME")) env.push_back("HOME=" + home_of(process.user.uid));
+    if (plan.fds.listen > 0) {
+        std::erase_if(env, [](const std::string& e) {
+            return e.starts_with("LISTEN_FDS=") || e.starts_with("LISTEN_PID=");
+        });
+        env.push_back("LISTEN_FDS=" + std::to_string(plan.fds.listen));
+        env.push_back("LISTEN_PID=" + std::to_string(::getpid()));
+    }
+    return env;
 }
 
 ErrorOr<void> make_non_dumpable() {
@@ -105,8 +172,8 @@ ErrorOr<void> change_directory(const std::string& cwd) {
     return {};
 }
 
-ErrorOr<void> close_inherited_fds(int preserve_fds) {
-    auto first = static_cast<unsigned>(3 + preserve_fds);
+ErrorOr<void> close_inherited_fds(PassedFds fds) {
+    auto first = static_cast<unsigned>(3 + fds.listen + fds.preserve);
     if (::syscall(SYS_close_range, first, ~0U, CLOSE_RANGE_CLOEXEC) != 0)
         return fail_errno("mark inherited file descriptors close-on-exec");
     return {};
@@ -125,7 +192,10 @@ ErrorOr<void> load_notifying_filter(ProcessPlan& plan, const SyncChannel& channe
 ErrorOr<void> become_process(const spec::Process& process, const ProcessPlan& plan,
                              const std::string& program,
                              const std::function<ErrorOr<void>()>& after_privileges) {
-    TRY(close_inherited_fds(plan.preserve_fds));
+    // Read as root, in the container's root, before seccomp could refuse the open.
+    std::vector<std::string> env = process_environment(process, plan);
+    TRY(close_inherited_fds(plan.fds));
+    TRY(apply_kernel_attributes(process, plan));
     TRY(security::drop_bounding_set(plan.capabilities));
     // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it while we still have it.
     if (plan.seccomp && !process.no_new_privileges) TRY(plan.seccomp->load());
@@ -138,7 +208,7 @@ ErrorOr<void> become_process(const spec::Process& process, const ProcessPlan& pl
     std::vector<char*> argv, envp;
     for (const auto& a : process.args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
-    for (const auto& e : process.env) envp.push_back(const_cast<char*>(e.c_str()));
+    for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
     envp.push_back(nullptr);
     ::execve(program.c_str(), argv.data(), envp.data());
     return fail_errno("exec " + program);

@@ -15,18 +15,37 @@
 
 namespace hutch::runtime {
 
+// The fds 3 .. 3+N-1 that reach the program: first those of socket activation, then the
+// --preserve-fds ones.
+struct PassedFds {
+    int listen = 0;    // LISTEN_FDS: the program is told of them (LISTEN_FDS, LISTEN_PID)
+    int preserve = 0;  // --preserve-fds
+};
+
 struct ProcessPlan {
     std::optional<security::SeccompFilter> seccomp;
     security::CapabilityPlan capabilities;
     security::RlimitPlan rlimits;
-    int preserve_fds = 0;  // fds 3 .. 3+N-1 reach the program
+    PassedFds fds;
+    std::optional<spec::Personality> personality;
+    std::optional<spec::MemoryPolicy> memory_policy;
+    std::string exec_label;  // process.selinuxLabel where SELinux is enabled, else empty
 };
 
 // other_user_namespace: the process will live in a user namespace other than hutch's, where it
 // holds every capability; otherwise it can only keep the capabilities hutch has.
 ErrorOr<ProcessPlan> prepare_process_plan(const spec::Process& process,
-                                          const std::optional<spec::Seccomp>& seccomp, int preserve_fds,
+                                          const std::optional<spec::Linux>& linux_, PassedFds fds,
                                           bool other_user_namespace);
+
+// Socket activation, as runc and crun take it: systemd passed hutch-oci LISTEN_FDS fds from 3 (and
+// LISTEN_PID, when set, names hutch-oci). They go on to the container's process. 0 without them.
+int socket_activation_fds();
+
+// The environment execve gets: process.env, plus HOME from the container's /etc/passwd (or "/")
+// when it sets none, as runc does, plus LISTEN_FDS and LISTEN_PID (the process's own pid, as it
+// sees it) with socket activation. Runs in the child, inside the container's root.
+std::vector<std::string> process_environment(const spec::Process& process, const ProcessPlan& plan);
 
 // CVE-2019-5736: until it execs the container's program, the process is hutch-oci, and a
 // container process that could open /proc/PID/exe could overwrite the runtime. A non-dumpable
@@ -49,10 +68,10 @@ ErrorOr<std::string> find_program(const spec::Process& process);
 // chdir to process.cwd.
 ErrorOr<void> change_directory(const std::string& cwd);
 
-// Marks every fd but stdio and the preserved ones close-on-exec (CVE-2024-21626: no fd of the
+// Marks every fd but stdio and the passed ones close-on-exec (CVE-2024-21626: no fd of the
 // runtime or its caller reaches the container). Checked, and run before any seccomp filter that
 // might answer close_range with an error.
-ErrorOr<void> close_inherited_fds(int preserve_fds);
+ErrorOr<void> close_inherited_fds(PassedFds fds);
 
 // With SCMP_ACT_NOTIFY rules: loads the filter now, while the parent still listens (create and
 // exec wait for the process to be ready), and sends the listener fd on the channel for the

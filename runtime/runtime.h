@@ -27,8 +27,13 @@ struct CreateOptions {
 ErrorOr<void> create(const CreateOptions& options);
 ErrorOr<void> start(const std::string& root, const std::string& id);
 // create + start; in the foreground, waits and returns the exit status (128+signal when killed),
-// forwarding signals and, with a terminal and no console socket, the caller's terminal.
-ErrorOr<int> run(const CreateOptions& options, bool detach);
+// forwarding signals and, with a terminal and no console socket, the caller's terminal. The
+// container is then deleted, unless keep: it stays, stopped, for `state` and `delete`.
+struct RunMode {
+    bool detach = false;
+    bool keep = false;
+};
+ErrorOr<int> run(const CreateOptions& options, RunMode mode);
 // `exec`: a new process in a created or running container. Without --process it is the
 // container's own process (from the config saved at create) with args and runc's flags applied.
 struct ExecOptions {

@@ -14,6 +14,11 @@ ErrorOr<Process> parse_process(const json::Json& value, const std::string& path)
 ErrorOr<Linux> parse_linux(const json::Json& value, const std::string& path);
 ErrorOr<Resources> parse_resources(const json::Json& value, const std::string& path);
 ErrorOr<Seccomp> parse_seccomp(const json::Json& value, const std::string& path);
+// parse_kernel_attributes.cpp: each from the object that holds it ("process" or "linux").
+ErrorOr<std::optional<Scheduler>> parse_scheduler(const json::Json& process);
+ErrorOr<std::optional<IoPriority>> parse_io_priority(const json::Json& process);
+ErrorOr<std::optional<Personality>> parse_personality(const json::Json& linux_value);
+ErrorOr<std::optional<MemoryPolicy>> parse_memory_policy(const json::Json& linux_value);
 
 // Checks that need more than one section (namespaces against hostname, sysctl, id mappings).
 ErrorOr<void> validate_spec(const Spec& spec);

@@ -98,8 +98,7 @@ ErrorOr<void> parse_paths(const Json& value, const std::string& path, Linux& lin
 
 // Fields of the spec that hutch does not implement: refused rather than silently ignored.
 ErrorOr<void> refuse_unsupported(const Json& value, const std::string& path) {
-    for (const char* key :
-         {"intelRdt", "personality", "timeOffsets", "memoryPolicy", "netDevices", "mountLabel"}) {
+    for (const char* key : {"intelRdt", "timeOffsets", "netDevices"}) {
         TRY(json::refuse_if_set(value, path, key));
     }
     return {};
@@ -117,6 +116,9 @@ ErrorOr<Linux> parse_linux(const Json& value, const std::string& path) {
     TRY(json::read_list(value, path, "devices", linux_spec.devices, parse_device));
     TRY(parse_paths(value, path, linux_spec));
     TRY(json::read(value, path, "sysctl", linux_spec.sysctl));
+    TRY(json::read(value, path, "mountLabel", linux_spec.mount_label));
+    linux_spec.personality = TRY(parse_personality(value));
+    linux_spec.memory_policy = TRY(parse_memory_policy(value));
     if (const Json* resources = json::member(value, "resources")) {
         linux_spec.resources = TRY(parse_resources(*resources, path + ".resources"));
     }

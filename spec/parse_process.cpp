@@ -140,8 +140,7 @@ ErrorOr<void> parse_command(const Json& value, Process& process) {
 
 // Fields of the spec that hutch does not implement: refused rather than silently ignored.
 ErrorOr<void> refuse_unsupported(const Json& value) {
-    for (const char* key :
-         {"apparmorProfile", "selinuxLabel", "ioPriority", "scheduler", "execCPUAffinity"}) {
+    for (const char* key : {"apparmorProfile", "execCPUAffinity"}) {
         TRY(json::refuse_if_set(value, "process", key));
     }
     return {};
@@ -160,6 +159,9 @@ ErrorOr<Process> parse_process(const Json& value, const std::string& path) {
     process.capabilities = TRY(parse_capabilities(value));
     process.rlimits = TRY(parse_rlimits(value));
     TRY(json::read(value, path, "noNewPrivileges", process.no_new_privileges));
+    process.scheduler = TRY(parse_scheduler(value));
+    process.io_priority = TRY(parse_io_priority(value));
+    TRY(json::read(value, path, "selinuxLabel", process.selinux_label));
     TRY(json::read(value, path, "oomScoreAdj", process.oom_score_adj));
     if (process.oom_score_adj && (*process.oom_score_adj < -1000 || *process.oom_score_adj > 1000)) {
         return fail(path + ".oomScoreAdj: must be between -1000 and 1000");

@@ -25,6 +25,21 @@ struct User {
     std::vector<uint32_t> additional_gids;
 };
 
+// process.scheduler, as sched_setattr(2) takes it: names already turned into the kernel's values.
+struct Scheduler {
+    uint32_t policy = 0;  // SCHED_OTHER, SCHED_FIFO, ...
+    int32_t nice = 0;
+    uint32_t priority = 0;
+    uint64_t flags = 0;                              // SCHED_FLAG_*
+    uint64_t runtime = 0, deadline = 0, period = 0;  // nanoseconds, SCHED_DEADLINE only
+};
+
+// process.ioPriority, as ioprio_set(2) takes it.
+struct IoPriority {
+    int io_class = 0;  // IOPRIO_CLASS_RT, _BE or _IDLE
+    int priority = 0;  // 0 (highest) to 7
+};
+
 struct Capabilities {
     // Capability names as in config.json ("CAP_CHOWN"); validated against libcap's list.
     std::vector<std::string> bounding, effective, inheritable, permitted, ambient;
@@ -52,8 +67,9 @@ struct Process {
     std::vector<Rlimit> rlimits;
     bool no_new_privileges = false;
     std::optional<int> oom_score_adj;
-    std::string apparmor_profile;  // refused if set: no LSM on these hosts
-    std::string selinux_label;     // refused if set
+    std::optional<Scheduler> scheduler;
+    std::optional<IoPriority> io_priority;
+    std::string selinux_label;  // applied where SELinux is enabled, ignored elsewhere (as crun)
 };
 
 struct Root {
@@ -196,6 +212,17 @@ struct Seccomp {
     std::string listener_metadata;  // passed to the listener as it is
 };
 
+// linux.personality: the execution domain, as personality(2) takes it.
+struct Personality {
+    unsigned long domain = 0;  // PER_LINUX or PER_LINUX32
+};
+
+// linux.memoryPolicy, as set_mempolicy(2) takes it.
+struct MemoryPolicy {
+    int mode = 0;                 // MPOL_* with its MPOL_F_* flags or'ed in
+    std::vector<uint64_t> nodes;  // the node mask, 64 nodes a word; empty for none
+};
+
 struct Linux {
     std::vector<Namespace> namespaces;
     std::vector<IdMapping> uid_mappings, gid_mappings;
@@ -206,7 +233,9 @@ struct Linux {
     std::vector<std::string> masked_paths, readonly_paths;
     std::map<std::string, std::string> sysctl;
     std::optional<Seccomp> seccomp;
-    std::string mount_label;  // refused if set: no SELinux here
+    std::string mount_label;  // applied to new filesystems where SELinux is enabled, else ignored
+    std::optional<Personality> personality;
+    std::optional<MemoryPolicy> memory_policy;
 };
 
 struct Spec {

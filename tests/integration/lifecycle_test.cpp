@@ -145,6 +145,19 @@ TEST_CASE("run passes the exit status and output through and removes the contain
     CHECK_FALSE(exists(rt.root() + "/" + id));
 }
 
+TEST_CASE("run --keep leaves the stopped container for state and delete", "[lifecycle]") {
+    Runtime rt;
+    Bundle bundle;
+    bundle.set_args({"sh", "-c", "exit 3"});
+    bundle.save();
+    std::string id = unique_id();
+    CHECK(rt({"run", "--keep", "--bundle", bundle.path(), id}).status == 3);
+    CHECK(rt.state(id).value("status", "") == "stopped");
+    CHECK(rt({"delete", id}).status == 0);
+    CHECK(rt({"state", id}).status != 0);
+    CHECK_FALSE(exists(rt.root() + "/" + id));
+}
+
 TEST_CASE("run: the pid file and the setup hooks come before the process runs", "[lifecycle]") {
     // run starts its process as early as it safely can: never before the pid file is written or
     // before a createRuntime hook is done.

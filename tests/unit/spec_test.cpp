@@ -492,16 +492,10 @@ TEST_CASE("unimplemented fields are refused, empty ones tolerated", "[spec]") {
     };
     std::vector<Case> cases = {
         {"/linux/intelRdt"_json_pointer, {{"closID", "x"}}, "linux.intelRdt"},
-        {"/linux/personality"_json_pointer, {{"domain", "LINUX32"}}, "linux.personality"},
         {"/linux/timeOffsets"_json_pointer, {{"monotonic", {{"secs", 1}}}}, "linux.timeOffsets"},
-        {"/linux/memoryPolicy"_json_pointer, {{"mode", "MPOL_BIND"}}, "linux.memoryPolicy"},
         {"/linux/netDevices"_json_pointer, {{"eth1", json::object({{"name", "x"}})}}, "linux.netDevices"},
-        {"/linux/mountLabel"_json_pointer, "system_u:object_r:x", "linux.mountLabel"},
-        {"/process/ioPriority"_json_pointer, {{"class", "IOPRIO_CLASS_RT"}}, "process.ioPriority"},
-        {"/process/scheduler"_json_pointer, {{"policy", "SCHED_FIFO"}}, "process.scheduler"},
         {"/process/execCPUAffinity"_json_pointer, {{"initial", "0"}}, "process.execCPUAffinity"},
         {"/process/apparmorProfile"_json_pointer, "docker-default", "process.apparmorProfile"},
-        {"/process/selinuxLabel"_json_pointer, "system_u:system_r:x", "process.selinuxLabel"},
         {"/vm"_json_pointer, {{"hypervisor", {{"path", "/usr/bin/qemu"}}}}, "vm"},
     };
     for (const auto& c : cases) {
@@ -511,6 +505,100 @@ TEST_CASE("unimplemented fields are refused, empty ones tolerated", "[spec]") {
         doc[c.where] = c.value.is_string() ? json("") : json::object();
         parsed(doc);
     }
+}
+
+TEST_CASE("runtime-spec 1.2 kernel attributes: the kernel's values, and one line for bad ones", "[spec]") {
+    auto doc = base_spec();
+    doc["process"]["scheduler"] = {
+        {"policy", "SCHED_FIFO"}, {"priority", 10}, {"flags", {"SCHED_FLAG_RESET_ON_FORK"}}};
+    doc["process"]["ioPriority"] = {{"class", "IOPRIO_CLASS_IDLE"}, {"priority", 7}};
+    doc["process"]["selinuxLabel"] = "system_u:system_r:container_t:s0";
+    doc["linux"]["personality"] = {{"domain", "LINUX32"}};
+    doc["linux"]["memoryPolicy"] = {
+        {"mode", "MPOL_BIND"}, {"nodes", "0-2,65"}, {"flags", {"MPOL_F_STATIC_NODES"}}};
+    doc["linux"]["mountLabel"] = "system_u:object_r:container_file_t:s0";
+    auto spec = parsed(doc);
+    REQUIRE(spec.process.scheduler);
+    CHECK(spec.process.scheduler->policy == 1);
+    CHECK(spec.process.scheduler->priority == 10);
+    CHECK(spec.process.scheduler->flags == 1);
+    REQUIRE(spec.process.io_priority);
+    CHECK(spec.process.io_priority->io_class == 3);
+    CHECK(spec.process.io_priority->priority == 7);
+    CHECK(spec.process.selinux_label == "system_u:system_r:container_t:s0");
+    REQUIRE(spec.linux_->personality);
+    CHECK(spec.linux_->personality->domain == 0x0008);
+    REQUIRE(spec.linux_->memory_policy);
+    CHECK(spec.linux_->memory_policy->mode == (2 | 1 << 15));
+    CHECK(spec.linux_->memory_policy->nodes == std::vector<uint64_t>{0b111, 0b10});
+    CHECK(spec.linux_->mount_label == "system_u:object_r:container_file_t:s0");
+
+    struct Case {
+        json::json_pointer where;
+        json value;
+        std::string message;
+    };
+    std::vector<Case> cases = {
+        {"/process/scheduler"_json_pointer, {{"nice", 1}}, "process.scheduler.policy: required"},
+        {"/process/scheduler"_json_pointer,
+         {{"policy", "SCHED_ISO"}},
+         "process.scheduler.policy: unknown value \"SCHED_ISO\""},
+        {"/process/scheduler"_json_pointer,
+         {{"policy", "SCHED_OTHER"}, {"nice", 20}},
+         "process.scheduler.nice: must be between -20 and 19"},
+        {"/process/scheduler"_json_pointer,
+         {{"policy", "SCHED_RR"}},
+         "process.scheduler.priority: SCHED_FIFO and SCHED_RR need a priority between 1 and 99"},
+        {"/process/scheduler"_json_pointer,
+         {{"policy", "SCHED_BATCH"}, {"period", 5}},
+         "process.scheduler: runtime, deadline and period are for SCHED_DEADLINE only"},
+        {"/process/scheduler"_json_pointer,
+         {{"policy", "SCHED_DEADLINE"}, {"runtime", 10}, {"deadline", 5}},
+         "process.scheduler: SCHED_DEADLINE needs 0 < runtime <= deadline <= period"},
+        {"/process/scheduler"_json_pointer,
+         {{"policy", "SCHED_OTHER"}, {"flags", {"SCHED_FLAG_X"}}},
+         "process.scheduler.flags[0]: unknown value \"SCHED_FLAG_X\""},
+        {"/process/ioPriority"_json_pointer,
+         {{"class", "IOPRIO_CLASS_BE"}, {"priority", 8}},
+         "process.ioPriority.priority: must be between 0 and 7"},
+        {"/process/ioPriority"_json_pointer,
+         {{"class", "BE"}},
+         "process.ioPriority.class: unknown value \"BE\""},
+        {"/linux/personality"_json_pointer,
+         {{"domain", "PER_BSD"}},
+         "linux.personality.domain: unknown value \"PER_BSD\""},
+        {"/linux/personality"_json_pointer,
+         {{"domain", "LINUX"}, {"flags", {"X"}}},
+         "linux.personality.flags: not supported yet"},
+        {"/linux/memoryPolicy"_json_pointer,
+         {{"mode", "MPOL_DEFAULT"}, {"nodes", "0"}},
+         "linux.memoryPolicy.nodes: MPOL_DEFAULT takes no nodes"},
+        {"/linux/memoryPolicy"_json_pointer,
+         {{"mode", "MPOL_INTERLEAVE"}},
+         "linux.memoryPolicy.nodes: MPOL_INTERLEAVE needs at least one node"},
+        {"/linux/memoryPolicy"_json_pointer,
+         {{"mode", "MPOL_BIND"}, {"nodes", "3-1"}},
+         "linux.memoryPolicy.nodes: \"3-1\" is not a node list such as \"0-3,7\""},
+        {"/linux/memoryPolicy"_json_pointer,
+         {{"mode", "MPOL_BIND"}, {"nodes", "0,"}},
+         "linux.memoryPolicy.nodes: \"0,\" is not a node list such as \"0-3,7\""},
+        {"/linux/memoryPolicy"_json_pointer,
+         {{"mode", "MPOL_BIND"}, {"nodes", "1024"}},
+         "linux.memoryPolicy.nodes: node 1024 is beyond Linux's 1024"},
+        {"/linux/memoryPolicy"_json_pointer,
+         {{"mode", "MPOL_BIND"}, {"nodes", "0"}, {"flags", {"MPOL_F_STATIC_NODES", "MPOL_F_RELATIVE_NODES"}}},
+         "linux.memoryPolicy.flags: MPOL_F_STATIC_NODES and MPOL_F_RELATIVE_NODES exclude each other"},
+    };
+    for (const auto& c : cases) {
+        auto bad = base_spec();
+        bad[c.where] = c.value;
+        CHECK(error_of(bad) == c.message);
+    }
+    // Empty objects, as generators write them, are absent ones.
+    auto empty = base_spec();
+    empty["process"]["scheduler"] = json::object();
+    empty["linux"]["memoryPolicy"] = json::object();
+    CHECK_FALSE(parsed(empty).process.scheduler);
 }
 
 TEST_CASE("hooks", "[spec]") {
