@@ -151,10 +151,14 @@ ErrorOr<UniqueFd> mount_filesystem(int root_fd, const spec::Mount& m, const Moun
     return std::move(*made);
 }
 
-// built: this mount, when it is a cgroup mount that the runtime built ahead.
-ErrorOr<void> mount_one(int root_fd, const spec::Mount& m, const std::vector<CgroupBind>& cgroup_binds,
-                        UniqueFd built) {
+// built: this mount, when it is a cgroup mount that the runtime built ahead. With defer_readonly,
+// a read-only mount is made writable and its handle returned, for the caller to make it read-only
+// when it is done writing into it; otherwise nothing is returned.
+ErrorOr<UniqueFd> mount_one(int root_fd, const spec::Mount& m, const std::vector<CgroupBind>& cgroup_binds,
+                            UniqueFd built, bool defer_readonly) {
     auto opts = TRY(parse_mount_options(m.options));
+    bool deferred = defer_readonly && (opts.flags & MS_RDONLY);
+    if (deferred) opts.flags &= ~static_cast<unsigned long>(MS_RDONLY);
     UniqueFd mount;
     if (is_bind_mount(m)) {
         mount = TRY(mount_bind(root_fd, m, opts));
@@ -164,7 +168,8 @@ ErrorOr<void> mount_one(int root_fd, const spec::Mount& m, const std::vector<Cgr
     } else {
         mount = TRY(mount_filesystem(root_fd, m, opts));
     }
-    return apply_propagation_and_attrs(mount.get(), opts);
+    TRY(apply_propagation_and_attrs(mount.get(), opts));
+    return deferred ? std::move(mount) : UniqueFd{};
 }
 
 // pivot_root refuses a new root whose parent mount is shared, and a bind of an unbindable mount
@@ -218,6 +223,9 @@ ErrorOr<void> prepare_rootfs(const spec::Spec& spec, const std::string& rootfs,
         return {};
     };
     size_t cgroup_mounts = 0;
+    // A read-only /dev: writable until create_devices() has made its nodes and links (and the
+    // mounts below it their mount points), then read-only through its handle.
+    UniqueFd readonly_dev;
     for (size_t i = 0; i < spec.mounts.size(); ++i) {
         const auto& m = spec.mounts[i];
         UniqueFd built;
@@ -226,11 +234,15 @@ ErrorOr<void> prepare_rootfs(const spec::Spec& spec, const std::string& rootfs,
             if (cgroup_mounts < cgroups.built.size()) built = std::move(cgroups.built[cgroup_mounts]);
             ++cgroup_mounts;
         }
-        TRY_CTX(mount_one(root_fd.get(), m, cgroups.binds, std::move(built)),
-                "mounts[" + std::to_string(i) + "] (" + m.destination + ")");
+        bool dev = clean_path(m.destination) == "/dev";
+        UniqueFd held = TRY_CTX(mount_one(root_fd.get(), m, cgroups.binds, std::move(built), dev),
+                                "mounts[" + std::to_string(i) + "] (" + m.destination + ")");
+        if (dev) readonly_dev = std::move(held);
     }
     TRY(join_once());
     if (mounts_dev(spec)) TRY_CTX(create_devices(root_fd.get(), spec), "/dev");
+    if (readonly_dev)
+        TRY_CTX(change_attrs(readonly_dev.get(), MOUNT_ATTR_RDONLY, 0, false), "/dev: make read-only");
     return {};
 }
 
