@@ -141,6 +141,8 @@ ErrorOr<void> validate_mount(const spec::Mount& mount) {
     if (bind && mount.source.empty()) return fail("source is required for a bind mount");
     if (options.tmpcopyup && mount.type != "tmpfs")
         return fail("option tmpcopyup needs type tmpfs, not \"" + mount.type + "\"");
+    // A bind is made and then given its flags; a new filesystem has nothing to remount.
+    if ((options.flags & MS_REMOUNT) && !bind) return fail("option remount applies to bind mounts only");
     if ((options.attr_set | options.attr_clr) != 0 && !bind)
         return fail("recursive options (rro, rnosuid, ...) apply to bind mounts only");
     return {};

@@ -9,7 +9,7 @@
 
 #include <algorithm>
 
-#include "namespaces/rootfs.h"
+#include "namespaces/mounting.h"
 
 namespace hutch::rootfs {
 
@@ -63,21 +63,8 @@ ErrorOr<void> move_into(const std::string& rootfs) {
 }
 
 // After pivot_root the container may have no /proc, so the mounts below are made with the
-// fd-based mount API (open_tree, fsmount, move_mount, mount_setattr) on the O_PATH fd that
-// resolution returned, rather than through /proc/self/fd/N.
-
-// Attaches a detached mount (from open_tree or fsmount) on top of target.
-ErrorOr<void> attach(int detached, int target) {
-    if (::move_mount(detached, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0)
-        return fail_errno("move_mount");
-    return {};
-}
-
-ErrorOr<UniqueFd> clone_tree(int dir_fd, const char* path, unsigned flags) {
-    UniqueFd tree(::open_tree(dir_fd, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | flags));
-    if (!tree) return fail_errno(std::string("open_tree ") + (*path ? path : "."));
-    return tree;
-}
+// fd-based mount API (mounting.h) on the O_PATH fd that resolution returned, rather than through
+// /proc/self/fd/N.
 
 // A recursive bind of the path onto itself, then read-only. mount_setattr changes only the
 // read-only bit, so the flags the mount already has (locked ones in a user namespace) are kept.
@@ -86,10 +73,7 @@ ErrorOr<void> make_readonly(int root_fd, const std::string& path) {
     if (!target && target.error().code == ENOENT) return {};
     if (!target) return std::unexpected(target.error());
     UniqueFd tree = TRY(clone_tree(target->get(), "", AT_EMPTY_PATH | AT_RECURSIVE));
-    struct mount_attr attr {};
-    attr.attr_set = MOUNT_ATTR_RDONLY;
-    if (::mount_setattr(tree.get(), "", AT_EMPTY_PATH, &attr, sizeof attr) != 0)
-        return fail_errno("make read-only");
+    TRY_CTX(change_attrs(tree.get(), MOUNT_ATTR_RDONLY, 0, false), "make read-only");
     return attach(tree.get(), target->get());
 }
 
@@ -103,15 +87,7 @@ ErrorOr<UniqueFd> open_dev_null() {
     return fd;
 }
 
-ErrorOr<UniqueFd> empty_readonly_tmpfs() {
-    UniqueFd fs(::fsopen("tmpfs", FSOPEN_CLOEXEC));
-    if (!fs) return fail_errno("fsopen tmpfs");
-    if (::fsconfig(fs.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0)
-        return fail_errno("create tmpfs");
-    UniqueFd mnt(::fsmount(fs.get(), FSMOUNT_CLOEXEC, MOUNT_ATTR_RDONLY));
-    if (!mnt) return fail_errno("fsmount tmpfs");
-    return mnt;
-}
+ErrorOr<UniqueFd> empty_readonly_tmpfs() { return new_filesystem("tmpfs", "tmpfs", MS_RDONLY, ""); }
 
 // What masks a directory: an empty read-only tmpfs. One is made and attached to the first
 // directory; the others get binds of it, which cost a fifth of a new tmpfs each.

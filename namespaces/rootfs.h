@@ -3,8 +3,10 @@
 //
 // Every path that comes from config.json is resolved inside the rootfs with openat2(RESOLVE_IN_ROOT
 // | RESOLVE_NO_MAGICLINKS), created component by component relative to its parent's fd, and mounted
-// onto through /proc/self/fd/N of an O_PATH fd: a symlink in the rootfs (rootfs/evil -> /etc) or a
-// destination such as "/../../etc" can only ever land inside the rootfs, never on the host.
+// onto with move_mount on the O_PATH fd that resolution returned: a symlink in the rootfs
+// (rootfs/evil -> /etc) or a destination such as "/../../etc" can only ever land inside the rootfs,
+// never on the host. A mount's flags and propagation are then set through its own handle, never by
+// resolving the destination again (mounting.h).
 //
 // Call order, in the runtime's cloned child (single-threaded, in its own mount namespace, possibly
 // root in a new user namespace), after it has joined its cgroups:

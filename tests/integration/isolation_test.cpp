@@ -181,6 +181,26 @@ TEST_CASE("mounts carry their flags; masked and read-only paths hold", "[isolati
     CHECK(r.out.find("cgroup=1") != std::string::npos);
 }
 
+// The devices are made in /dev before it is made read-only; nothing can be created in it after.
+TEST_CASE("a read-only /dev: its devices are there and work, nothing can be written in it", "[isolation]") {
+    Bundle bundle;
+    for (auto& m : bundle.config["mounts"])
+        if (m["destination"] == "/dev") m["options"].push_back("ro");
+    auto r =
+        run_script(bundle,
+                   "grep ' /dev ' /proc/self/mountinfo; "
+                   "touch /dev/new 2>/dev/null; echo touch=$?; mkdir /dev/dir 2>/dev/null; echo mkdir=$?; "
+                   "echo x > /dev/null && head -c 4 /dev/zero | wc -c && echo devices; "
+                   "readlink /dev/fd; ls /dev/pts /dev/shm >/dev/null && echo dirs");
+    REQUIRE(r.status == 0);
+    INFO(r.out);
+    CHECK(r.out.find(" /dev ro,") != std::string::npos);
+    CHECK(r.out.find("touch=1") != std::string::npos);
+    CHECK(r.out.find("mkdir=1") != std::string::npos);
+    CHECK(r.out.find("4\ndevices") != std::string::npos);
+    CHECK(r.out.find("/proc/self/fd\ndirs") != std::string::npos);
+}
+
 TEST_CASE("capabilities of root are the config's sets", "[isolation]") {
     Bundle bundle;
     auto r = run_script(bundle, "grep -E '^(Cap|NoNewPrivs)' /proc/self/status");

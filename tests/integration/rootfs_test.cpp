@@ -442,3 +442,35 @@ TEST_CASE("in a user namespace: host device nodes and /sys are bound, locked fla
     CHECK(result == "");
     CHECK(test::host_mounts_matching(root.bundle.path()).empty());
 }
+
+// Where fsconfig refuses an option that mount(2) takes, the mount is made with mount(2) (in a
+// staging tmpfs of the runtime's own) and still attached on the pinned destination: here
+// overlayfs, whose mount(2) options may escape a comma in a path.
+TEST_CASE("an option that fsconfig refuses is given to mount(2): overlayfs with an escaped comma",
+          "[rootfs]") {
+    TestRootfs root;
+    TempDir layers("hutch-rootfs-overlay");
+    for (const char* dir : {"/low,er", "/upper", "/work"}) fs::create_directories(layers.path() + dir);
+    std::ofstream(layers.path() + "/low,er/hello") << "hello";
+    spec::Spec s;
+    s.mounts = {mnt("/proc", "proc", "proc", {}),
+                mnt("/merged", "overlay", "overlay",
+                    {"lowerdir=" + layers.path() + "/low\\,er", "upperdir=" + layers.path() + "/upper",
+                     "workdir=" + layers.path() + "/work", "nodev"})};
+    std::string result = in_child(0, [&]() -> std::string {
+        MUST(rootfs::prepare_rootfs(s, root.path));
+        MUST(rootfs::enter_rootfs(root.path, false));
+        std::string line = mount_line("/merged");
+        EXPECT(line.find(" overlay ") != std::string::npos && has_option(line, "nodev"), "/merged: " + line);
+        std::ifstream in("/proc/self/mountinfo");
+        int at_merged = 0;
+        for (std::string l; std::getline(in, l);) at_merged += l.find(" /merged ") != std::string::npos;
+        EXPECT(at_merged == 1, "the staging tmpfs is left at /merged");
+        EXPECT(read_or("/merged/hello") == "hello", "lower layer not shown");
+        EXPECT(errno_of_create("/merged/new") == 0, "overlay not writable");
+        return "";
+    });
+    CHECK(result == "");
+    CHECK(fs::exists(layers.path() + "/upper/new"));
+    CHECK(test::host_mounts_matching(root.bundle.path()).empty());
+}
