@@ -5,6 +5,7 @@
 #include <sys/syscall.h>
 
 #include <catch2/catch.hpp>
+#include <cerrno>
 #include <string>
 
 #include "harness.h"
