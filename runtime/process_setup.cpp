@@ -181,10 +181,9 @@ ErrorOr<void> close_inherited_fds(PassedFds fds) {
 
 ErrorOr<void> load_notifying_filter(ProcessPlan& plan, const SyncChannel& channel) {
     if (!plan.seccomp || !plan.seccomp->notifies()) return {};
-    TRY(plan.seccomp->load());
-    int fd = TRY(plan.seccomp->listener_fd());
+    UniqueFd listener = TRY(plan.seccomp->load());
+    int fd = listener.get();
     TRY(channel.send(SyncMessage::seccomp_listener, {}, std::span(&fd, 1)));
-    ::close(fd);
     plan.seccomp.reset();
     return {};
 }

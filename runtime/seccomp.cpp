@@ -5,10 +5,20 @@
 // (profiles list syscalls of other kernels and architectures), rules whose action is the default
 // action are skipped (libseccomp refuses them), and several conditions on the same argument are
 // split into one rule each (libseccomp refuses them in one rule).
+// libseccomp only generates the BPF program (seccomp_export_bpf): hutch puts the -ENOSYS stub
+// (security.h) before it and loads it with seccomp(2) itself, as runc does; libseccomp 2.5 has no
+// way to say "any syscall above N".
+#include <linux/seccomp.h>
 #include <seccomp.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cstddef>
+#include <memory>
 #include <string_view>
 #include <utility>
 
@@ -85,14 +95,22 @@ std::string libseccomp_version() {
            std::to_string(SCMP_VER_MICRO);
 }
 
-// The filter flags libseccomp exposes as attributes. SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV arrived
-// in libseccomp 2.6 (and only matters with SCMP_ACT_NOTIFY, which hutch refuses anyway).
+// The filter flags libseccomp exposes as attributes, with the bit hutch passes to seccomp(2) for
+// each. SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV arrived in libseccomp 2.6 (and only matters with
+// SCMP_ACT_NOTIFY).
+struct FilterFlag {
+    std::string_view name;
+    scmp_filter_attr attribute;
+    // TSYNC syncs the filter to the caller's other threads: the cloned child that loads it has none.
+    unsigned kernel_flag;
+};
 constexpr std::array kFlags {
-    Named{"SECCOMP_FILTER_FLAG_TSYNC", SCMP_FLTATR_CTL_TSYNC},
-        Named{"SECCOMP_FILTER_FLAG_LOG", SCMP_FLTATR_CTL_LOG},
-        Named{"SECCOMP_FILTER_FLAG_SPEC_ALLOW", SCMP_FLTATR_CTL_SSB},
+    FilterFlag{"SECCOMP_FILTER_FLAG_TSYNC", SCMP_FLTATR_CTL_TSYNC, 0},
+        FilterFlag{"SECCOMP_FILTER_FLAG_LOG", SCMP_FLTATR_CTL_LOG, SECCOMP_FILTER_FLAG_LOG},
+        FilterFlag{"SECCOMP_FILTER_FLAG_SPEC_ALLOW", SCMP_FLTATR_CTL_SSB, SECCOMP_FILTER_FLAG_SPEC_ALLOW},
 #if SCMP_VER_MAJOR > 2 || (SCMP_VER_MAJOR == 2 && SCMP_VER_MINOR >= 6)
-        Named{"SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV", SCMP_FLTATR_CTL_WAITKILL},
+        FilterFlag{"SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV", SCMP_FLTATR_CTL_WAITKILL,
+                   SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV},
 #endif
 };
 
@@ -134,27 +152,26 @@ ErrorOr<void> add_architectures(scmp_filter_ctx ctx, const std::vector<std::stri
     return {};
 }
 
-ErrorOr<void> set_flags(scmp_filter_ctx ctx, const std::vector<std::string>& flags) {
+// Sets each flag on ctx, which checks that the running kernel has it, and returns the bits to pass
+// to seccomp(2).
+ErrorOr<unsigned> set_flags(scmp_filter_ctx ctx, const std::vector<std::string>& flags) {
+    unsigned kernel_flags = 0;
     for (const auto& name : flags) {
-        const uint32_t* attr = lookup(kFlags, name);
-        if (!attr) return unsupported("linux.seccomp.flags", name);
+        auto flag = std::find_if(kFlags.begin(), kFlags.end(), [&](const auto& f) { return f.name == name; });
+        if (flag == kFlags.end()) return unsupported("linux.seccomp.flags", name);
         // Fails when the running kernel lacks the flag (libseccomp asks it).
-        int rc = seccomp_attr_set(ctx, static_cast<scmp_filter_attr>(*attr), 1);
+        int rc = seccomp_attr_set(ctx, flag->attribute, 1);
         if (rc < 0) return fail_errno("linux.seccomp.flags: " + name, -rc);
+        kernel_flags |= flag->kernel_flag;
     }
-    return {};
+    return kernel_flags;
 }
 
-// Attributes every filter gets, whatever the config says.
-ErrorOr<void> set_fixed_attributes(scmp_filter_ctx ctx, size_t syscall_entries) {
-    // The runtime sets no_new_privs itself, only when process.noNewPrivileges asks for it.
-    int rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
-    if (rc < 0) return fail_errno("linux.seccomp: clearing the no_new_privs attribute", -rc);
-    // Both below are optional niceties: an older libseccomp lacking them still gives a working filter.
-    // Raw kernel return codes, so that a failed load says what the kernel refused.
+void set_fixed_attributes(scmp_filter_ctx ctx, size_t syscall_entries) {
+    // Optional niceties: an older libseccomp lacking them still gives a working filter.
+    // Raw return codes, so that a failed export says what failed.
     (void)seccomp_attr_set(ctx, SCMP_FLTATR_API_SYSRAWRC, 1);
     if (syscall_entries > kBinaryTreeThreshold) (void)seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
-    return {};
 }
 
 ErrorOr<std::vector<scmp_arg_cmp>> parse_conditions(const std::vector<spec::SeccompArg>& args,
@@ -248,49 +265,151 @@ SeccompFeatures seccomp_features() {
     return features;
 }
 
+std::vector<SyscallCeiling> syscall_ceilings(const spec::Seccomp& seccomp) {
+    const auto& action = seccomp.default_action;
+    if (action == "SCMP_ACT_ALLOW" || action == "SCMP_ACT_LOG" || action == "SCMP_ACT_TRACE") return {};
+    const bool errno_default = action == "SCMP_ACT_ERRNO";
+    if (errno_default && seccomp.default_errno_ret.value_or(EPERM) == ENOSYS) return {};
+    bool names_clone3 = false;
+    for (const auto& rule : seccomp.syscalls)
+        names_clone3 |= std::find(rule.names.begin(), rule.names.end(), "clone3") != rule.names.end();
+
+    // The filter's architectures: libseccomp's native one, which every filter has, and the profile's.
+    std::vector<uint32_t> tokens{seccomp_arch_native()};
+    for (const auto& name : seccomp.architectures) {
+        const uint32_t* token = lookup(kArchitectures, name);
+        if (token && std::find(tokens.begin(), tokens.end(), *token) == tokens.end())
+            tokens.push_back(*token);
+    }
+    std::vector<SyscallCeiling> ceilings;
+    for (uint32_t token : tokens) {
+        // Negative: a name this architecture lacks (or reaches only through a multiplexer).
+        int highest = -1;
+        for (const auto& rule : seccomp.syscalls)
+            for (const auto& name : rule.names)
+                highest = std::max(highest, seccomp_syscall_resolve_name_arch(token, name.c_str()));
+        if (highest < 0) continue;  // the profile says nothing about this architecture
+        // SCMP_ARCH_X32 is libseccomp's own token: the kernel reports x32 as x86_64.
+        SyscallCeiling ceiling{.audit_arch = token == SCMP_ARCH_X32 ? AUDIT_ARCH_X86_64 : token,
+                               .x32 = token == SCMP_ARCH_X32,
+                               .highest = static_cast<uint32_t>(highest),
+                               .enosys = {}};
+        if (errno_default && !names_clone3) {
+            int clone3 = seccomp_syscall_resolve_name_arch(token, "clone3");
+            if (clone3 >= 0 && clone3 <= highest) ceiling.enosys.push_back(static_cast<uint32_t>(clone3));
+        }
+        // s390 passes numbers above 255 through syscall 0, and one the kernel does not know
+        // reaches the filter as 0 (runc's finding): no program calls syscall 0 itself.
+        if (token == SCMP_ARCH_S390 || token == SCMP_ARCH_S390X) ceiling.enosys.push_back(0);
+        ceilings.push_back(std::move(ceiling));
+    }
+    return ceilings;
+}
+
+std::vector<sock_filter> enosys_stub(const std::vector<SyscallCeiling>& ceilings) {
+    if (ceilings.empty()) return {};
+    constexpr uint32_t kX32Bit = 0x40000000;  // __X32_SYSCALL_BIT
+    const auto load = [](uint32_t offset) -> sock_filter {
+        return BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offset);
+    };
+    const auto jump = [](uint16_t op, uint32_t k) -> sock_filter {
+        return BPF_JUMP(BPF_JMP | op | BPF_K, k, 0, 0);
+    };
+    std::vector<sock_filter> stub{load(offsetof(seccomp_data, arch))};
+    std::vector<size_t> to_program;  // the `ja`s that leave the stub: their k is set at the end
+
+    // One block per architecture, each with its own `ret ENOSYS` so that every conditional jump
+    // (8 bits) stays short whatever the number of architectures:
+    //   jeq ARCH, 0, <next block>;  ld nr;  [x86_64: jset X32_BIT, <x32 part>]
+    //   part: [jeq N, <ret>]...;  jgt HIGHEST, <ret>;  ja <program>
+    //   ret ENOSYS
+    std::vector<uint32_t> done;
+    for (const auto& first : ceilings) {
+        const uint32_t arch = first.audit_arch;
+        if (std::find(done.begin(), done.end(), arch) != done.end()) continue;
+        done.push_back(arch);
+        const SyscallCeiling* abi[2] = {nullptr, nullptr};  // [0] the architecture's own, [1] x32
+        for (const auto& c : ceilings)
+            if (c.audit_arch == arch) abi[c.x32 ? 1 : 0] = &c;
+
+        const size_t block = stub.size();
+        stub.push_back(jump(BPF_JEQ, arch));
+        stub.push_back(load(offsetof(seccomp_data, nr)));
+        // Both ABIs of x86_64 report AUDIT_ARCH_X86_64: x32's numbers are told by their bit, and
+        // without an x32 ceiling they go on to the program, which has its own rule for them.
+        const bool split = arch == AUDIT_ARCH_X86_64;
+        size_t x32_jump = 0;
+        if (split) {
+            x32_jump = stub.size();
+            stub.push_back(jump(BPF_JSET, kX32Bit));
+        }
+        std::vector<size_t> to_enosys;
+        for (int i = 0; i < (split ? 2 : 1); ++i) {
+            if (i == 1) stub[x32_jump].jt = static_cast<uint8_t>(stub.size() - x32_jump - 1);
+            if (const SyscallCeiling* c = abi[i]) {
+                for (uint32_t nr : c->enosys) {
+                    to_enosys.push_back(stub.size());
+                    stub.push_back(jump(BPF_JEQ, nr));
+                }
+                to_enosys.push_back(stub.size());
+                stub.push_back(jump(BPF_JGT, c->highest));
+            }
+            to_program.push_back(stub.size());
+            stub.push_back(BPF_STMT(BPF_JMP | BPF_JA, 0));
+        }
+        const size_t ret = stub.size();
+        stub.push_back(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS));
+        for (size_t at : to_enosys) stub[at].jt = static_cast<uint8_t>(ret - at - 1);
+        stub[block].jf = static_cast<uint8_t>(stub.size() - block - 1);
+    }
+    // An architecture with no block (one the filter lacks) falls through to the program too.
+    for (size_t at : to_program) stub[at].k = static_cast<uint32_t>(stub.size() - at - 1);
+    return stub;
+}
+
 ErrorOr<SeccompFilter> SeccompFilter::build(const spec::Seccomp& seccomp) {
     const uint32_t default_action = TRY(
         translate_action(seccomp.default_action, seccomp.default_errno_ret, "linux.seccomp.defaultAction"));
-    scmp_filter_ctx ctx = seccomp_init(default_action);
+    std::unique_ptr<void, void (*)(scmp_filter_ctx)> owned(seccomp_init(default_action), seccomp_release);
+    scmp_filter_ctx ctx = owned.get();
     if (!ctx) return fail("linux.seccomp.defaultAction: libseccomp refused " + seccomp.default_action);
-    SeccompFilter filter(ctx);  // owns ctx from here, on every return path
-    TRY(set_fixed_attributes(ctx, seccomp.syscalls.size()));
+    SeccompFilter filter;
+    set_fixed_attributes(ctx, seccomp.syscalls.size());
     TRY(add_architectures(ctx, seccomp.architectures));
-    TRY(set_flags(ctx, seccomp.flags));
+    filter.flags_ = TRY(set_flags(ctx, seccomp.flags));
     for (size_t i = 0; i < seccomp.syscalls.size(); ++i) {
         filter.rule_count_ += TRY(add_rule(ctx, seccomp.syscalls[i], i, default_action));
         if (seccomp.syscalls[i].action == "SCMP_ACT_NOTIFY") filter.notifies_ = true;
     }
+    if (filter.notifies_) filter.flags_ |= SECCOMP_FILTER_FLAG_NEW_LISTENER;
+
+    // libseccomp writes its program to an fd; a memfd takes any size without a reader (a pipe
+    // could fill up), and the program lands after the stub without another copy.
+    filter.program_ = enosys_stub(syscall_ceilings(seccomp));
+    UniqueFd memfd(::memfd_create("hutch-seccomp", MFD_CLOEXEC));
+    if (!memfd) return fail_errno("linux.seccomp: memfd_create for the filter's program");
+    if (int rc = seccomp_export_bpf(ctx, memfd.get()); rc < 0)
+        return fail_errno("linux.seccomp: generating the filter's program", -rc);
+    const off_t size = ::lseek(memfd.get(), 0, SEEK_CUR);
+    if (size <= 0 || size % static_cast<off_t>(sizeof(sock_filter)) != 0)
+        return fail("linux.seccomp: libseccomp generated a program of " + std::to_string(size) + " bytes");
+    const size_t stub_length = filter.program_.size();
+    filter.program_.resize(stub_length + static_cast<size_t>(size) / sizeof(sock_filter));
+    if (::pread(memfd.get(), filter.program_.data() + stub_length, static_cast<size_t>(size), 0) != size)
+        return fail_errno("linux.seccomp: reading the filter's program back");
+    if (filter.program_.size() > BPF_MAXINSNS) {
+        return fail("linux.seccomp: the filter is " + std::to_string(filter.program_.size()) +
+                    " BPF instructions, above the kernel's " + std::to_string(BPF_MAXINSNS));
+    }
     return filter;
 }
 
-ErrorOr<void> SeccompFilter::load() const {
-    int rc = seccomp_load(static_cast<scmp_filter_ctx>(ctx_));
-    if (rc < 0) return fail_errno("linux.seccomp: loading the filter", -rc);
-    return {};
-}
-
-ErrorOr<int> SeccompFilter::listener_fd() const {
-    int fd = seccomp_notify_fd(static_cast<scmp_filter_ctx>(ctx_));
-    if (fd < 0) return fail_errno("linux.seccomp: the filter's listener fd", -fd);
-    return fd;
-}
-
-SeccompFilter::SeccompFilter(SeccompFilter&& other) noexcept
-    : ctx_(std::exchange(other.ctx_, nullptr)), rule_count_(other.rule_count_), notifies_(other.notifies_) {}
-
-SeccompFilter& SeccompFilter::operator=(SeccompFilter&& other) noexcept {
-    if (this != &other) {
-        if (ctx_) seccomp_release(static_cast<scmp_filter_ctx>(ctx_));
-        ctx_ = std::exchange(other.ctx_, nullptr);
-        rule_count_ = other.rule_count_;
-        notifies_ = other.notifies_;
-    }
-    return *this;
-}
-
-SeccompFilter::~SeccompFilter() {
-    if (ctx_) seccomp_release(static_cast<scmp_filter_ctx>(ctx_));
+ErrorOr<UniqueFd> SeccompFilter::load() const {
+    struct sock_fprog prog = {static_cast<unsigned short>(program_.size()),
+                              const_cast<sock_filter*>(program_.data())};
+    long rc = ::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags_, &prog);
+    if (rc < 0) return fail_errno("linux.seccomp: loading the filter");
+    return UniqueFd(notifies_ ? static_cast<int>(rc) : -1);
 }
 
 }  // namespace hutch::security

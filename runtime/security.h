@@ -21,6 +21,7 @@
 //   7. execve
 #pragma once
 
+#include <linux/filter.h>
 #include <sys/resource.h>
 #include <sys/types.h>
 
@@ -30,13 +31,16 @@
 #include <vector>
 
 #include "base/error.h"
+#include "base/fd.h"
 #include "spec/spec.h"
 
 namespace hutch::security {
 
 // ---- Seccomp -------------------------------------------------------------------------------
 
-// An owned libseccomp filter context, fully built and validated; load() only hands it to the kernel.
+// A seccomp filter, fully built and validated in the parent: the BPF program libseccomp generated
+// for the profile, after the -ENOSYS stub (below), and the flags to load it with. load() only
+// hands it to the kernel, so the child allocates nothing and libseccomp's state stays in the parent.
 class SeccompFilter {
 public:
     // Translates a profile the config.json parser accepted. Fails only on what this libseccomp or
@@ -45,31 +49,56 @@ public:
     // this libseccomp does not know for the native architecture are skipped.
     static ErrorOr<SeccompFilter> build(const spec::Seccomp& seccomp);
 
-    // seccomp_load: installs the filter in the calling process (the child).
-    ErrorOr<void> load() const;
+    // seccomp(SECCOMP_SET_MODE_FILTER): installs the filter in the calling process (the child).
+    // With notifies(), returns the filter's listener fd (close-on-exec; the kernel made it), which
+    // the runtime hands to the listener at linux.seccomp.listenerPath; otherwise an empty fd.
+    ErrorOr<UniqueFd> load() const;
 
-    // Whether a rule's action is SCMP_ACT_NOTIFY: load() then also makes a listener fd, which the
-    // runtime hands to the listener at linux.seccomp.listenerPath.
+    // Whether a rule's action is SCMP_ACT_NOTIFY.
     bool notifies() const { return notifies_; }
-    // After load(), with notifies(): the listener fd (close-on-exec; the kernel made it).
-    ErrorOr<int> listener_fd() const;
-
-    SeccompFilter(SeccompFilter&& other) noexcept;
-    SeccompFilter& operator=(SeccompFilter&& other) noexcept;
-    SeccompFilter(const SeccompFilter&) = delete;
-    SeccompFilter& operator=(const SeccompFilter&) = delete;
-    ~SeccompFilter();
 
     // Number of rules added to the filter (after skipping unknown syscalls and default-action
     // rules, and after splitting same-argument conditions). For tests and debug logs.
     size_t rule_count() const { return rule_count_; }
+    // The program load() installs: enosys_stub(), then libseccomp's. For tests.
+    const std::vector<sock_filter>& program() const { return program_; }
 
 private:
-    explicit SeccompFilter(void* ctx) : ctx_(ctx) {}
-    void* ctx_ = nullptr;  // scmp_filter_ctx; void* so that users need not include <seccomp.h>
+    SeccompFilter() = default;
+    std::vector<sock_filter> program_;
+    unsigned flags_ = 0;  // SECCOMP_FILTER_FLAG_*
     size_t rule_count_ = 0;
     bool notifies_ = false;
 };
+
+// ---- Seccomp: ENOSYS for syscalls newer than the profile ------------------------------------
+// A deny-by-default profile (Docker's, podman's) lists the syscalls it allows; a syscall newer than
+// the profile would get the default errno (EPERM), and a libc that tries the new call first (glibc:
+// clone3, faccessat2, statx...) takes EPERM as final instead of falling back to the old call, as it
+// does on ENOSYS, which an older kernel would give. So, as runc and crun do, the filter starts with
+// a stub that answers ENOSYS to any syscall numbered above the highest the profile names on that
+// architecture, and to clone3 when the default is an errno and the profile does not name clone3
+// (glibc's pthread_create and posix_spawn then fall back to clone).
+
+// One architecture of the filter, as seccomp_data.arch and .nr give it.
+struct SyscallCeiling {
+    uint32_t audit_arch = 0;       // AUDIT_ARCH_*
+    bool x32 = false;              // x86_64's x32 ABI: numbers with __X32_SYSCALL_BIT set
+    uint32_t highest = 0;          // the highest number the profile names (x32: bit included)
+    std::vector<uint32_t> enosys;  // numbers at or below `highest` that get ENOSYS all the same
+};
+
+// For each architecture of the filter (the native one first, then the profile's) on which the
+// profile names a syscall this libseccomp knows: its ceiling. None when the default action lets an
+// unknown syscall through anyway (SCMP_ACT_ALLOW, SCMP_ACT_LOG, SCMP_ACT_TRACE, whose tracer answers
+// for itself) or already returns ENOSYS.
+std::vector<SyscallCeiling> syscall_ceilings(const spec::Seccomp& seccomp);
+
+// The classic BPF stub that goes before libseccomp's program: it loads the architecture and,
+// for each ceiling's, the syscall number, returns SECCOMP_RET_ERRNO|ENOSYS above the ceiling or
+// for the listed numbers, and otherwise falls through to the instruction after it (libseccomp's
+// program, which loads what it needs itself). Empty for no ceilings.
+std::vector<sock_filter> enosys_stub(const std::vector<SyscallCeiling>& ceilings);
 
 // What the filter builder translates, for `features`: its actions, argument operators and
 // architectures (this libseccomp's), and the filter flags that this libseccomp and the running

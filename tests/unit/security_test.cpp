@@ -3,12 +3,15 @@
 // cannot do. Nothing is loaded or applied here, so no root is needed.
 #include "runtime/security.h"
 
+#include <linux/seccomp.h>
 #include <seccomp.h>
 #include <sys/capability.h>
 #include <sys/resource.h>
 
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <cstddef>
+#include <optional>
 
 using namespace hutch;
 using hutch::security::SeccompFilter;
@@ -204,4 +207,163 @@ TEST_CASE("seccomp: a filter with a notify rule says so, one without does not", 
     CHECK_FALSE(security::SeccompFilter::build(seccomp).value().notifies());
     seccomp.syscalls.push_back(rule({"mkdirat"}, "SCMP_ACT_NOTIFY"));
     CHECK(security::SeccompFilter::build(seccomp).value().notifies());
+}
+
+// ---- The -ENOSYS stub ----------------------------------------------------------------------
+
+namespace {
+
+// Runs a classic BPF program as the kernel would for one syscall, with only what the stub uses
+// (loads of arch and nr, jumps on constants, constant returns): its return value, or nullopt
+// when it runs off its end, which in the loaded filter is libseccomp's program.
+std::optional<uint32_t> run_bpf(const std::vector<sock_filter>& program, uint32_t arch, uint32_t nr) {
+    uint32_t a = 0;
+    for (size_t pc = 0; pc < program.size(); ++pc) {
+        const sock_filter& insn = program[pc];
+        switch (insn.code) {
+            case BPF_LD | BPF_W | BPF_ABS:
+                REQUIRE((insn.k == offsetof(seccomp_data, arch) || insn.k == offsetof(seccomp_data, nr)));
+                a = insn.k == offsetof(seccomp_data, arch) ? arch : nr;
+                break;
+            case BPF_JMP | BPF_JA: pc += insn.k; break;
+            case BPF_JMP | BPF_JEQ | BPF_K: pc += a == insn.k ? insn.jt : insn.jf; break;
+            case BPF_JMP | BPF_JGT | BPF_K: pc += a > insn.k ? insn.jt : insn.jf; break;
+            case BPF_JMP | BPF_JSET | BPF_K: pc += (a & insn.k) ? insn.jt : insn.jf; break;
+            case BPF_RET | BPF_K: return insn.k;
+            default: FAIL("unexpected BPF instruction " << insn.code << " at " << pc);
+        }
+        REQUIRE(pc < program.size());  // at most to the end: the next instruction is libseccomp's
+    }
+    return std::nullopt;
+}
+
+constexpr uint32_t kEnosys = SECCOMP_RET_ERRNO | ENOSYS;
+constexpr uint32_t kX32Bit = 0x40000000;
+
+spec::Seccomp deny_all_but(std::vector<std::string> names) {
+    spec::Seccomp seccomp;
+    seccomp.default_action = "SCMP_ACT_ERRNO";
+    seccomp.architectures = {"SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"};
+    seccomp.syscalls = {rule(std::move(names), "SCMP_ACT_ALLOW")};
+    return seccomp;
+}
+
+const security::SyscallCeiling* ceiling_for(const std::vector<security::SyscallCeiling>& ceilings,
+                                            uint32_t audit_arch, bool x32 = false) {
+    for (const auto& c : ceilings)
+        if (c.audit_arch == audit_arch && c.x32 == x32) return &c;
+    return nullptr;
+}
+
+}  // namespace
+
+#if defined(__x86_64__)
+TEST_CASE("seccomp stub: the highest syscall the profile names, per architecture", "[security][seccomp]") {
+    // x86_64: read 0, openat 257, close_range 436. i386: read 3, openat 295, close_range 436.
+    // x32: x86_64's numbers with the x32 bit; execve, one of x32's own, is 520 there.
+    auto seccomp = deny_all_but({"read", "openat", "close_range", "no_such_syscall"});
+    auto ceilings = security::syscall_ceilings(seccomp);
+    REQUIRE(ceilings.size() == 3);
+    CHECK(ceilings[0].audit_arch == AUDIT_ARCH_X86_64);  // the native architecture first
+    CHECK_FALSE(ceilings[0].x32);
+    CHECK(ceilings[0].highest == 436);
+    REQUIRE(ceiling_for(ceilings, AUDIT_ARCH_I386));
+    CHECK(ceiling_for(ceilings, AUDIT_ARCH_I386)->highest == 436);
+    REQUIRE(ceiling_for(ceilings, AUDIT_ARCH_X86_64, true));
+    CHECK(ceiling_for(ceilings, AUDIT_ARCH_X86_64, true)->highest == (kX32Bit | 436));
+    // clone3 (435) is below the ceiling, unnamed, and the default is an errno: ENOSYS as well.
+    CHECK(ceilings[0].enosys == std::vector<uint32_t>{435});
+
+    seccomp.syscalls[0].names.push_back("execve");
+    CHECK(ceiling_for(security::syscall_ceilings(seccomp), AUDIT_ARCH_X86_64, true)->highest ==
+          (kX32Bit | 520));
+}
+
+TEST_CASE("seccomp stub: only where the default action denies, and clone3 only for an errno default",
+          "[security][seccomp]") {
+    auto seccomp = deny_all_but({"read", "close_range"});
+    for (const char* action : {"SCMP_ACT_ALLOW", "SCMP_ACT_LOG", "SCMP_ACT_TRACE"}) {
+        INFO(action);
+        seccomp.default_action = action;
+        CHECK(security::syscall_ceilings(seccomp).empty());
+    }
+    seccomp.default_action = "SCMP_ACT_ERRNO";
+    seccomp.default_errno_ret = ENOSYS;  // already what the stub would say
+    CHECK(security::syscall_ceilings(seccomp).empty());
+    seccomp.default_errno_ret = EACCES;
+    CHECK(security::syscall_ceilings(seccomp).size() == 3);
+
+    seccomp.default_action = "SCMP_ACT_KILL_PROCESS";
+    auto ceilings = security::syscall_ceilings(seccomp);
+    REQUIRE(ceilings.size() == 3);
+    CHECK(ceilings[0].highest == 436);
+    CHECK(ceilings[0].enosys.empty());
+
+    seccomp.default_action = "SCMP_ACT_ERRNO";
+    seccomp.syscalls.push_back(rule({"clone3"}, "SCMP_ACT_ERRNO"));  // named: the profile decides
+    CHECK(security::syscall_ceilings(seccomp)[0].enosys.empty());
+    // Nothing named on any architecture: no stub, everything meets the default action.
+    seccomp.syscalls = {rule({"no_such_syscall"}, "SCMP_ACT_ALLOW")};
+    CHECK(security::syscall_ceilings(seccomp).empty());
+    CHECK(security::enosys_stub({}).empty());
+}
+#endif
+
+TEST_CASE("seccomp stub: ENOSYS above each ceiling and for the listed numbers, else the program",
+          "[security][seccomp]") {
+    std::vector<security::SyscallCeiling> ceilings = {
+        {.audit_arch = AUDIT_ARCH_X86_64, .x32 = false, .highest = 436, .enosys = {435}},
+        {.audit_arch = AUDIT_ARCH_I386, .x32 = false, .highest = 300, .enosys = {}},
+        {.audit_arch = AUDIT_ARCH_X86_64, .x32 = true, .highest = kX32Bit | 520, .enosys = {}},
+        {.audit_arch = AUDIT_ARCH_S390X, .x32 = false, .highest = 400, .enosys = {0}},
+    };
+    auto stub = security::enosys_stub(ceilings);
+    CHECK(run_bpf(stub, AUDIT_ARCH_X86_64, 0) == std::nullopt);
+    CHECK(run_bpf(stub, AUDIT_ARCH_X86_64, 436) == std::nullopt);
+    CHECK(run_bpf(stub, AUDIT_ARCH_X86_64, 437) == kEnosys);
+    CHECK(run_bpf(stub, AUDIT_ARCH_X86_64, 435) == kEnosys);
+    CHECK(run_bpf(stub, AUDIT_ARCH_X86_64, 0xffffffff) == kEnosys);  // x32 bit set, above x32's ceiling
+    CHECK(run_bpf(stub, AUDIT_ARCH_X86_64, kX32Bit | 435) == std::nullopt);  // not listed for x32
+    CHECK(run_bpf(stub, AUDIT_ARCH_X86_64, kX32Bit | 520) == std::nullopt);
+    CHECK(run_bpf(stub, AUDIT_ARCH_X86_64, kX32Bit | 521) == kEnosys);
+    CHECK(run_bpf(stub, AUDIT_ARCH_I386, 300) == std::nullopt);
+    CHECK(run_bpf(stub, AUDIT_ARCH_I386, 301) == kEnosys);
+    CHECK(run_bpf(stub, AUDIT_ARCH_I386, 435) == kEnosys);  // above i386's ceiling
+    CHECK(run_bpf(stub, AUDIT_ARCH_S390X, 0) == kEnosys);
+    CHECK(run_bpf(stub, AUDIT_ARCH_S390X, 1) == std::nullopt);
+    CHECK(run_bpf(stub, AUDIT_ARCH_AARCH64, 1000) == std::nullopt);  // not in the filter: its program decides
+
+    // Without an x32 ceiling, x32's numbers go on to the program, which has its own rule for them.
+    ceilings = {{.audit_arch = AUDIT_ARCH_X86_64, .x32 = false, .highest = 300, .enosys = {}}};
+    stub = security::enosys_stub(ceilings);
+    CHECK(run_bpf(stub, AUDIT_ARCH_X86_64, 301) == kEnosys);
+    CHECK(run_bpf(stub, AUDIT_ARCH_X86_64, kX32Bit | 1000) == std::nullopt);
+    CHECK(stub.size() == 8);  // ld arch; jeq x86_64; ld nr; jset x32; jgt; ja; (x32:) ja; ret ENOSYS
+}
+
+TEST_CASE("seccomp stub: the filter's program is the stub, then libseccomp's, which loads the arch first",
+          "[security][seccomp]") {
+    auto seccomp = deny_all_but({"read", "write", "close_range"});
+    auto filter = SeccompFilter::build(seccomp);
+    REQUIRE(filter.has_value());
+    auto stub = security::enosys_stub(security::syscall_ceilings(seccomp));
+    REQUIRE(!stub.empty());
+    const auto& program = filter->program();
+    REQUIRE(program.size() > stub.size());
+    CHECK(
+        std::equal(stub.begin(), stub.end(), program.begin(), [](const sock_filter& x, const sock_filter& y) {
+            return x.code == y.code && x.jt == y.jt && x.jf == y.jf && x.k == y.k;
+        }));
+    // The stub leaves the accumulator holding the syscall number; libseccomp's program must not
+    // rely on what it finds there.
+    const sock_filter& first = program[stub.size()];
+    CHECK(first.code == (BPF_LD | BPF_W | BPF_ABS));
+    CHECK(first.k == offsetof(seccomp_data, arch));
+
+    // An allowing default: libseccomp's program alone.
+    seccomp.default_action = "SCMP_ACT_ALLOW";
+    seccomp.syscalls = {rule({"mkdir"}, "SCMP_ACT_ERRNO")};
+    filter = SeccompFilter::build(seccomp);
+    REQUIRE(filter.has_value());
+    CHECK(filter->program().front().k == offsetof(seccomp_data, arch));
 }
