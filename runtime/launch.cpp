@@ -319,12 +319,7 @@ ErrorOr<void> supervise_setup(const spec::Spec& spec, Container& container, cons
     if (!launched.cgroups) launched.cgroups = TRY(make_cgroups(container, options));
     cgroups::Manager& cgroups = *launched.cgroups;
     auto join_files = TRY(cgroups.open_self_join_files());
-    if (auto sent = send_cgroups(spec, ctx, cgroups, join_files, channel); !sent) {
-        // The child is gone: what it said before it went says more than the broken pipe.
-        auto last = channel.receive();
-        if (last && last->type == SyncMessage::error) return fail(last->text);
-        return sent;
-    }
+    TRY(send_cgroups(spec, ctx, cgroups, join_files, channel));
     // Saved while the child sets up its mounts, off the critical path: no other command can read
     // it before create returns, since the container's directory is locked until then.
     container.state.pid_start_time = process_start_time(launched.pid);
@@ -414,6 +409,7 @@ ErrorOr<Launched> launch(const spec::Spec& spec, Container& container, const Lau
         if (cgroup_fd >= 0 && !born_inside) TRY(launched.cgroups->add_process(*pid));
         return supervise_setup(spec, container, *ctx, options, parent_end, launched);
     }();
+    if (!setup) setup = std::unexpected(parent_end.explain(setup.error()));
     if (!setup) {
         ::kill(*pid, SIGKILL);
         ::waitpid(*pid, nullptr, 0);
@@ -459,7 +455,9 @@ ErrorOr<void> release_fifo(const std::string& fifo_path, int pidfd) {
 }
 
 ErrorOr<void> release_on_channel(const SyncChannel& channel, bool start_sent) {
-    if (!start_sent) TRY(channel.send(SyncMessage::start));
+    if (!start_sent)
+        if (auto sent = channel.send(SyncMessage::start); !sent)
+            return std::unexpected(channel.explain(sent.error()));
     return channel.wait_closed();
 }
 

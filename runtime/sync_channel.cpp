@@ -70,8 +70,10 @@ ErrorOr<uint8_t> receive_packet(int fd, SyncChannel::Received& r) {
     msg.msg_control = control;
     msg.msg_controllen = sizeof control;
     ssize_t n;
+    // ECONNRESET: the peer closed with a message of ours unread. The kernel reports that once,
+    // before what the peer sent us first (its error, say), which is still there to read.
     while ((n = ::recvmsg(fd, &msg, MSG_CMSG_CLOEXEC)) < 0)
-        if (errno != EINTR) return fail_errno("sync channel: receive");
+        if (errno != EINTR && errno != ECONNRESET) return fail_errno("sync channel: receive");
     if (n == 0) return std::unexpected(Error{"the container process exited during set-up", EPIPE});
     take_fds(msg, r.fds);
     if (msg.msg_flags & MSG_TRUNC)
@@ -122,6 +124,14 @@ ErrorOr<void> SyncChannel::wait_closed() const {
     if (!r) return std::unexpected(r.error());
     if (r->type == SyncMessage::error) return fail(r->text);
     return fail("sync channel: unexpected message " + std::to_string(static_cast<int>(r->type)));
+}
+
+Error SyncChannel::explain(Error failure) const {
+    if (failure.code != EPIPE) return failure;
+    // What the child queued before it went (a terminal, then its error) is still there to read.
+    for (auto msg = receive(); msg; msg = receive())
+        if (msg->type == SyncMessage::error) return Error::with_message(msg->text);
+    return failure;
 }
 
 }  // namespace hutch::runtime

@@ -47,6 +47,9 @@ public:
     // Waits until the peer closes its end (the child's closes on exec); an error message it sends
     // first becomes an Error.
     ErrorOr<void> wait_closed() const;
+    // For the parent's failures: when a send found the child gone (EPIPE), the error the child
+    // sent before it went says what happened, not the broken pipe. Returns that error, or `failure`.
+    Error explain(Error failure) const;
 
     void close() { fd_.reset(); }
     int fd() const { return fd_.get(); }

@@ -65,3 +65,27 @@ TEST_CASE("a packet longer than the channel reads is an error, not half a messag
     REQUIRE_FALSE(r);
     CHECK(r.error().message.find("cut short") != std::string::npos);
 }
+
+// The child fails and exits while the parent tells it something: the parent must read the
+// child's error, not ECONNRESET (a message of its own left unread) nor EPIPE (a send too late).
+TEST_CASE("a child that failed and went is heard, whatever the parent sent it meanwhile", "[sync]") {
+    auto pair = SyncChannel::make_pair();
+    REQUIRE(pair);
+    auto& [parent, child] = *pair;
+    REQUIRE(child.send(SyncMessage::error, "process.cwd: /x is outside the container's root"));
+    REQUIRE(parent.send(SyncMessage::start));  // queued, never read
+    child.close();
+    auto heard = parent.receive();
+    REQUIRE(heard);
+    CHECK(heard->type == SyncMessage::error);
+    CHECK(heard->text == "process.cwd: /x is outside the container's root");
+
+    auto again = SyncChannel::make_pair();
+    REQUIRE(again);
+    auto& [parent2, child2] = *again;
+    REQUIRE(child2.send(SyncMessage::error, "exec: no such file"));
+    child2.close();
+    auto late = parent2.send(SyncMessage::start);
+    REQUIRE_FALSE(late);
+    CHECK(parent2.explain(late.error()).message == "exec: no such file");
+}
