@@ -72,6 +72,18 @@ ErrorOr<UniqueFd> Manager::open_exec_target(const std::string& sub) const {
     return UniqueFd();
 }
 
+std::map<std::string, std::string> paths_before_create(const Manager& manager) {
+    std::map<std::string, std::string> paths = manager.paths();
+    // systemd makes (and removes) its scope's directory itself.
+    if (is_systemd_paths(paths)) return paths;
+    std::vector<std::string> leaves;
+    for (const auto& [key, dir] : paths)
+        if (key != kLayoutKey && key != kCreatedKey && std::ranges::find(leaves, dir) == leaves.end())
+            leaves.push_back(dir);
+    paths[kCreatedKey] = join_lines(leaves);
+    return paths;
+}
+
 std::unique_ptr<Manager> manager_from_paths(const std::map<std::string, std::string>& paths) {
     if (is_systemd_paths(paths)) return reopen_systemd_manager(paths);
     Layout layout = layout_in(paths);

@@ -134,4 +134,10 @@ spec::Resources resources_allowing_devices(const spec::Resources* resources,
 // Reopens a manager from the paths() saved in a container's state.
 std::unique_ptr<Manager> manager_from_paths(const std::map<std::string, std::string>& paths);
 
+// paths() as they will be once create() has made the container's own directories: saved before
+// create(), so that a hutch-oci killed while it makes them leaves a state from which
+// `delete --force` finds and removes them. The parents create() may also make are not named:
+// they may be shared, and another container may be making them at the same moment.
+std::map<std::string, std::string> paths_before_create(const Manager& manager);
+
 }  // namespace hutch::cgroups

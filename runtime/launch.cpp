@@ -292,14 +292,15 @@ ErrorOr<void> send_cgroups(const spec::Spec& spec, const ChildContext& ctx, cons
 }
 
 // With systemd's driver, systemd moves the process (container.state.pid) into the scope it makes.
-ErrorOr<std::unique_ptr<cgroups::Manager>> make_cgroups(const Container& container,
-                                                        const LaunchOptions& options,
+ErrorOr<std::unique_ptr<cgroups::Manager>> make_cgroups(Container& container, const LaunchOptions& options,
                                                         cgroups::Layout layout = cgroups::detect_layout()) {
     auto cgroups =
         options.systemd_cgroup
             ? TRY(cgroups::make_systemd_manager(options.cgroups_path, container.state.id,
                                                 container.state.pid))
             : TRY(cgroups::make_manager(layout, options.cgroups_path, container.state.id, options.resources));
+    container.state.cgroup_paths = cgroups::paths_before_create(*cgroups);
+    TRY(container.save());
     TRY(cgroups->create(options.resources));
     log::debug("launch: cgroups made");
     return cgroups;
