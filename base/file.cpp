@@ -57,11 +57,16 @@ std::string absolute_from_cwd(const std::string& path) {
 }
 
 ErrorOr<void> write_file_atomic(const std::string& path, std::string_view data) {
+    return write_file_atomic_at(AT_FDCWD, path, data);
+}
+
+ErrorOr<void> write_file_atomic_at(int dirfd, const std::string& path, std::string_view data) {
     std::string tmp = path + ".tmp";
-    UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    UniqueFd fd(::openat(dirfd, tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
     if (!fd) return fail_errno("create " + tmp);
     TRY_CTX(write_all(fd.get(), data), tmp);
-    if (::rename(tmp.c_str(), path.c_str()) != 0) return fail_errno("rename " + tmp + " to " + path);
+    if (::renameat(dirfd, tmp.c_str(), dirfd, path.c_str()) != 0)
+        return fail_errno("rename " + tmp + " to " + path);
     return {};
 }
 

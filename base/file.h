@@ -17,6 +17,8 @@ ErrorOr<void> write_existing_file(const std::string& path, std::string_view data
 // Writes data to path atomically for readers: a temporary file in the same directory, renamed
 // over path. No fsync: hutch's files (state, pid file, config) need not outlive a reboot.
 ErrorOr<void> write_file_atomic(const std::string& path, std::string_view data);
+// The same, relative to a directory fd.
+ErrorOr<void> write_file_atomic_at(int dirfd, const std::string& path, std::string_view data);
 
 // path against the current directory (unchanged when absolute or empty): for command-line paths
 // that are used after a chdir, which runc takes relative to where it was called.

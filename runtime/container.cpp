@@ -38,10 +38,16 @@ ErrorOr<void> validate_container_id(const std::string& id) {
 
 namespace {
 
+// Every command works through this fd. A directory removed while we waited for its lock (a
+// delete that held it) is not ours to act on, even if a container of the same id was made since
+// at the same path: the fd still names the old one, and nothing of it is left.
 ErrorOr<UniqueFd> lock_directory(const std::string& dir) {
     UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!fd) return fail_errno("open " + dir);
     if (::flock(fd.get(), LOCK_EX) != 0) return fail_errno("lock " + dir);
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) return fail_errno("stat " + dir);
+    if (st.st_nlink == 0) return std::unexpected(Error{dir + " was removed", ENOENT});
     return fd;
 }
 
@@ -130,7 +136,7 @@ ErrorOr<Container> Container::open(const std::string& root, const std::string& i
         return e.code == ENOENT ? Error::with_message("container " + id + " does not exist") : e;
     };
     UniqueFd lock = TRY(map_error(lock_directory(dir), missing));
-    std::string text = TRY(map_error(read_file(dir + "/state.json"), missing));
+    std::string text = TRY(map_error(read_file_at(lock.get(), "state.json"), missing));
     Container c(dir, std::move(lock));
     c.state = TRY_CTX(from_json(text), "container " + id);
     return c;
@@ -138,6 +144,10 @@ ErrorOr<Container> Container::open(const std::string& root, const std::string& i
 
 ErrorOr<void> Container::remove_broken(const std::string& root, const std::string& id) {
     TRY(validate_container_id(id));
+    // Under the lock, like every other removal: a create still running holds it.
+    auto lock = lock_directory(root + "/" + id);
+    if (!lock && lock.error().code == ENOENT) return {};
+    if (!lock) return std::unexpected(lock.error());
     std::error_code ec;
     std::filesystem::remove_all(root + "/" + id, ec);
     if (ec) return fail("remove " + root + "/" + id + ": " + ec.message());
@@ -179,23 +189,24 @@ Status Container::status() const {
     // Before the fifo: a created container can be paused too, and then it is "paused", as in runc.
     if (cgroups_frozen(state)) return Status::paused;
     struct stat st;
-    return ::lstat(fifo_path().c_str(), &st) == 0 ? Status::created : Status::running;
+    return ::fstatat(lock_.get(), "exec.fifo", &st, AT_SYMLINK_NOFOLLOW) == 0 ? Status::created
+                                                                              : Status::running;
 }
 
 ErrorOr<void> Container::save() const {
     // Renamed into place, so a reader never sees half a file; not fsync'ed: the state describes
     // processes that a reboot ends anyway (/run is a tmpfs on most hosts), and a file torn by a
     // power loss is what `delete --force` removes. The fsync cost 0.3-0.5 ms of every start here.
-    TRY(write_file_atomic(dir_ + "/state.json", json_text(to_json(state))));
+    TRY(write_file_atomic_at(lock_.get(), "state.json", json_text(to_json(state))));
     return {};
 }
 
 ErrorOr<void> Container::save_config(const std::string& text) const {
-    return write_file_atomic(dir_ + "/config.json", text);
+    return write_file_atomic_at(lock_.get(), "config.json", text);
 }
 
 ErrorOr<std::string> Container::load_config() const {
-    auto text = read_file(dir_ + "/config.json");
+    auto text = read_file_at(lock_.get(), "config.json");
     if (!text && text.error().code == ENOENT)
         return fail("container " + state.id +
                     " was created by an older hutch-oci, which kept no config for exec");
@@ -204,7 +215,7 @@ ErrorOr<std::string> Container::load_config() const {
 
 ErrorOr<void> Container::remove_directory() {
     // What hutch puts there, then the directory; a walk only if something else was left in it.
-    for (const char* name : {"/state.json", "/config.json", "/exec.fifo"}) ::unlink((dir_ + name).c_str());
+    for (const char* name : {"state.json", "config.json", "exec.fifo"}) ::unlinkat(lock_.get(), name, 0);
     if (::rmdir(dir_.c_str()) == 0 || errno == ENOENT) return {};
     std::error_code ec;
     std::filesystem::remove_all(dir_, ec);
