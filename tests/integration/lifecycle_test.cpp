@@ -1,7 +1,9 @@
 // The container lifecycle through the hutch-oci binary: create, start, state, kill, delete, run,
 // with the state JSON checked at each step and nothing left behind afterwards.
+#include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -482,4 +484,66 @@ TEST_CASE("delete --force of a container that does not exist succeeds; kill take
     REQUIRE(wait_for_status(rt, id, "stopped") == "stopped");
     auto gone = rt({"kill", id, "0"});
     CHECK(gone.status != 0);
+}
+
+// A command that waited for the container's lock acts on the directory it locked, not on
+// whatever ROOT/ID names by then: here the directory moves away while `kill` waits, and a new
+// container takes the id. The kill must reach the first container, never the new one.
+namespace {
+
+// flock on a directory, released when it goes out of scope (a failed REQUIRE included).
+struct DirectoryLock {
+    int fd;
+    explicit DirectoryLock(const std::string& dir)
+        : fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) {
+        if (fd >= 0) ::flock(fd, LOCK_EX);
+    }
+    ~DirectoryLock() { release(); }
+    void release() {
+        if (fd >= 0) ::close(fd);
+        fd = -1;
+    }
+};
+
+}  // namespace
+
+TEST_CASE("a command waiting for the lock never acts on a container re-created at its path", "[lifecycle]") {
+    Runtime rt;
+    Bundle bundle;
+    bundle.set_args({"sleep", "1000"});
+    std::string id = unique_id();
+    bundle.config["linux"]["cgroupsPath"] = "/" + id + "-first";
+    bundle.save();
+    REQUIRE(rt({"run", "--detach", "--bundle", bundle.path(), id}).status == 0);
+    pid_t first = rt.state(id)["pid"].get<pid_t>();
+
+    pid_t killer = -1;
+    {
+        DirectoryLock lock(rt.root() + "/" + id);
+        REQUIRE(lock.fd >= 0);
+        std::string argv = std::string(HUTCH_OCI_BINARY) + " --root " + rt.root() + " kill " + id + " KILL";
+        killer = ::fork();
+        if (killer == 0) {
+            ::execl("/bin/sh", "sh", "-c", argv.c_str(), nullptr);
+            _exit(127);
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));  // kill is waiting for the lock
+        REQUIRE(::rename((rt.root() + "/" + id).c_str(), (rt.root() + "/" + id + ".moved").c_str()) == 0);
+        bundle.config["linux"]["cgroupsPath"] = "/" + id + "-second";
+        bundle.save();
+        auto second_run = rt({"run", "--detach", "--bundle", bundle.path(), id});
+        INFO(second_run.err);
+        REQUIRE(second_run.status == 0);
+    }  // the lock goes: kill takes it
+    pid_t second = rt.state(id)["pid"].get<pid_t>();
+    int status = -1;
+    ::waitpid(killer, &status, 0);
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+    for (int i = 0; i < 100 && process_alive(first); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    CHECK_FALSE(process_alive(first));
+    CHECK(process_alive(second));
+    CHECK(rt.state(id)["status"] == "running");
+    CHECK(rt({"delete", "--force", id + ".moved"}).status == 0);
 }
