@@ -102,7 +102,7 @@ struct MountOptions {
 };
 
 // Parses options in order (a later "rw" undoes an earlier "ro", as runc does). Fails on an empty
-// option. idmap and ridmap are refused by the config.json parser, before this sees them.
+// option. idmap and ridmap are skipped: the config.json parser made them the mount's idmap fields.
 ErrorOr<MountOptions> parse_mount_options(const std::vector<std::string>& options);
 
 // linux.rootfsPropagation, one of the values the config.json parser accepts (shared, rshared,
