@@ -62,7 +62,8 @@ ErrorOr<void> parse_idmap(const Json& value, Mount& mount, const std::string& pa
     bool uids = !mount.uid_mappings.empty(), gids = !mount.gid_mappings.empty();
     mount.idmap |= uids || gids;
     if (!mount.idmap) return {};
-    if (!mount.is_bind()) return fail(path + ": idmapped mounts (idmap, ridmap, uidMappings) need a bind mount");
+    if (!mount.is_bind())
+        return fail(path + ": idmapped mounts (idmap, ridmap, uidMappings) need a bind mount");
     if (uids && !gids) return fail(path + ".gidMappings: required with uidMappings");
     if (gids && !uids) return fail(path + ".uidMappings: required with gidMappings");
     return {};
