@@ -30,8 +30,17 @@ std::string make_volume(const std::string& parent, const std::string& file, uid_
     REQUIRE(::mkdir(dir.c_str(), 0755) == 0);
     std::ofstream(dir + "/" + file) << "hi\n";
     REQUIRE(::chown((dir + "/" + file).c_str(), uid, gid) == 0);
+    REQUIRE(::chown(dir.c_str(), uid, gid) == 0);
     REQUIRE(::chmod(dir.c_str(), 0755) == 0);
     return dir;
+}
+
+// Mount points made ahead: in a user namespace the container's root may not write the rootfs of
+// the host's root.
+void add_bind(Bundle& bundle, nlohmann::json mount) {
+    std::string point = bundle.rootfs() + mount["destination"].get<std::string>();
+    REQUIRE(::mkdir(point.c_str(), 0755) == 0);
+    bundle.config["mounts"].push_back(std::move(mount));
 }
 
 std::string owner_on_disk(const std::string& path) {
@@ -54,12 +63,12 @@ TEST_CASE("an idmapped bind without a user namespace shows and writes ids throug
     TempDir host;
     std::string vol = make_volume(host.path(), "owned", 1000, 1000);
     Bundle bundle;
-    bundle.config["mounts"].push_back({{"destination", "/vol"},
-                                       {"type", "bind"},
-                                       {"source", vol},
-                                       {"options", {"bind"}},
-                                       {"uidMappings", mapping(1000, 0, 1)},
-                                       {"gidMappings", mapping(1000, 0, 1)}});
+    add_bind(bundle, {{"destination", "/vol"},
+                      {"type", "bind"},
+                      {"source", vol},
+                      {"options", {"bind"}},
+                      {"uidMappings", mapping(1000, 0, 1)},
+                      {"gidMappings", mapping(1000, 0, 1)}});
     auto r = run_script(bundle, "stat -c %u:%g /vol/owned; touch /vol/made && stat -c %u:%g /vol/made");
     INFO(r.err);
     REQUIRE(r.status == 0);
@@ -77,10 +86,9 @@ TEST_CASE("idmapped binds in a user namespace: the container's mappings or the m
     std::string vol2 = make_volume(other.path(), "owned", 1000, 1000);
     Bundle bundle;
     add_user_namespace(bundle);
-    auto& mounts = bundle.config["mounts"];
-    mounts.push_back(
-        {{"destination", "/vol"}, {"type", "bind"}, {"source", vol}, {"options", {"rbind", "idmap"}}});
-    mounts.push_back({{"destination", "/vol2"},
+    add_bind(bundle,
+             {{"destination", "/vol"}, {"type", "bind"}, {"source", vol}, {"options", {"rbind", "idmap"}}});
+    add_bind(bundle, {{"destination", "/vol2"},
                       {"type", "bind"},
                       {"source", vol2},
                       {"options", {"bind", "ridmap"}},
@@ -106,8 +114,8 @@ TEST_CASE("in a user namespace, a bind whose source the container's root cannot 
     std::string vol = make_volume(secret, "hello", 100000, 100000);
     Bundle bundle;
     add_user_namespace(bundle);
-    bundle.config["mounts"].push_back(
-        {{"destination", "/vol"}, {"type", "bind"}, {"source", vol}, {"options", {"rbind", "ro"}}});
+    add_bind(bundle,
+             {{"destination", "/vol"}, {"type", "bind"}, {"source", vol}, {"options", {"rbind", "ro"}}});
     auto r = run_script(bundle, "cat /vol/hello; stat -c %u /vol/hello; touch /vol/x || echo read-only");
     INFO(r.err);
     REQUIRE(r.status == 0);
