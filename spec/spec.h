@@ -94,7 +94,7 @@ struct Mount {
     // With no mappings of its own, the container's user namespace gives them.
     bool idmap = false;
     bool idmap_recursive = false;
-    std::vector<IdMapping> uid_mappings, gid_mappings;
+    std::vector<IdMapping> uid_mappings{}, gid_mappings{};  // {}: aggregates may leave them out
 
     // Type "bind" or option bind/rbind.
     bool is_bind() const;
