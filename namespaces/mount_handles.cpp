@@ -119,6 +119,15 @@ ErrorOr<void> change_attrs(int mount, uint64_t set, uint64_t clear, bool recursi
     return setattr(mount, recursive ? AT_RECURSIVE : 0, set, clear);
 }
 
+ErrorOr<void> idmap_mount(int mount, int userns_fd, bool recursive) {
+    struct mount_attr attr {};
+    attr.attr_set = MOUNT_ATTR_IDMAP;
+    attr.userns_fd = static_cast<uint64_t>(userns_fd);
+    if (::mount_setattr(mount, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &attr, sizeof attr) != 0)
+        return fail_errno("mount_setattr MOUNT_ATTR_IDMAP");
+    return {};
+}
+
 ErrorOr<void> add_flags_recursively(int mount, unsigned long flags) {
     constexpr unsigned long kUsual = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
     uint64_t set = attrs_of(flags & kUsual);

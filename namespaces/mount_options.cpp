@@ -131,7 +131,7 @@ void append_data(std::string& data, std::string_view option) {
 }
 
 // What a mount needs beyond what the config.json parser checks (spec/ makes the destination
-// absolute and refuses idmap): the options, as this file reads them, fitting the mount's type.
+// absolute and checks the idmap fields): the options, as this file reads them, fitting the mount's type.
 ErrorOr<void> validate_mount(const spec::Mount& mount) {
     if (clean_path(mount.destination) == "/")
         return fail("destination \"/\": mounting over the container's root is not supported");
@@ -167,6 +167,8 @@ ErrorOr<MountOptions> parse_mount_options(const std::vector<std::string>& option
             out.attr_clr |= MOUNT_ATTR__ATIME;
         } else if (option == "tmpcopyup") {
             out.tmpcopyup = true;
+        } else if (option == "idmap" || option == "ridmap") {
+            continue;  // read by the config.json parser into the mount's idmap fields
         } else if (option.empty()) {
             return fail("empty mount option");
         } else {
@@ -184,12 +186,7 @@ ErrorOr<std::optional<unsigned long>> parse_rootfs_propagation(const std::string
     return fail("\"" + value + "\" has no propagation flags here (not a config.json the parser read?)");
 }
 
-bool is_bind_mount(const spec::Mount& mount) {
-    if (mount.type == "bind") return true;
-    for (const auto& option : mount.options)
-        if (option == "bind" || option == "rbind") return true;
-    return false;
-}
+bool is_bind_mount(const spec::Mount& mount) { return mount.is_bind(); }
 
 ErrorOr<void> validate(const spec::Spec& spec) {
     for (size_t i = 0; i < spec.mounts.size(); ++i)

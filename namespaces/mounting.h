@@ -43,6 +43,10 @@ ErrorOr<void> set_mount_flags(int mount, unsigned long flags);
 // recursive.
 ErrorOr<void> change_attrs(int mount, uint64_t set, uint64_t clear, bool recursive);
 
+// Makes a detached mount idmapped with the mappings of the user namespace userns_fd (and every
+// mount under it when recursive). Once per mount: the kernel refuses to map a mapped mount again.
+ErrorOr<void> idmap_mount(int mount, int userns_fd, bool recursive);
+
 // Sets the per-mount flags among `flags` (ro, nosuid, nodev, noexec) on the mount and every mount
 // under it, clearing none.
 ErrorOr<void> add_flags_recursively(int mount, unsigned long flags);
@@ -62,6 +66,11 @@ ErrorOr<UniqueFd> create_mount(int fs, unsigned long flags);
 // The three steps at once, for filesystems whose parameters are known to be accepted.
 ErrorOr<UniqueFd> new_filesystem(const std::string& type, const std::string& source, unsigned long flags,
                                  const std::string& data);
+
+// ---- mounts.cpp ----
+
+// The propagation of the container's "/" (linux.rootfsPropagation, rslave by default), as MS_*.
+ErrorOr<unsigned long> rootfs_propagation(const spec::Spec& spec);
 
 // ---- the tree copy of tmpcopyup (copy_tree.cpp) ----
 

@@ -66,10 +66,11 @@ std::string fallback_source(const std::string& type) {
     return "";
 }
 
-// The source cloned first: whether it is a directory or a file decides what a missing destination
-// is created as, and the clone is what gets mounted, so the two cannot differ.
-ErrorOr<UniqueFd> mount_bind(int root_fd, const spec::Mount& m, const MountOptions& opts) {
-    UniqueFd tree = TRY(clone_tree(AT_FDCWD, m.source, opts.recursive() ? AT_RECURSIVE : 0));
+// The source cloned first (unless the runtime cloned it ahead: `tree`): whether it is a directory
+// or a file decides what a missing destination is created as, and the clone is what gets mounted,
+// so the two cannot differ.
+ErrorOr<UniqueFd> mount_bind(int root_fd, const spec::Mount& m, const MountOptions& opts, UniqueFd tree) {
+    if (!tree) tree = TRY(clone_tree(AT_FDCWD, m.source, opts.recursive() ? AT_RECURSIVE : 0));
     struct stat st {};
     if (::fstat(tree.get(), &st) != 0) return fail_errno("stat " + m.source);
     // Flags beyond MS_BIND|MS_REC: set as runc's second, remount call would, on the detached copy.
@@ -151,7 +152,8 @@ ErrorOr<UniqueFd> mount_filesystem(int root_fd, const spec::Mount& m, const Moun
     return std::move(*made);
 }
 
-// built: this mount, when it is a cgroup mount that the runtime built ahead. With defer_readonly,
+// built: this mount, when the runtime built it ahead (a cgroup mount, or the detached clone of a
+// bind). With defer_readonly,
 // a read-only mount is made writable and its handle returned, for the caller to make it read-only
 // when it is done writing into it; otherwise nothing is returned.
 ErrorOr<UniqueFd> mount_one(int root_fd, const spec::Mount& m, const std::vector<CgroupBind>& cgroup_binds,
@@ -161,7 +163,7 @@ ErrorOr<UniqueFd> mount_one(int root_fd, const spec::Mount& m, const std::vector
     if (deferred) opts.flags &= ~static_cast<unsigned long>(MS_RDONLY);
     UniqueFd mount;
     if (is_bind_mount(m)) {
-        mount = TRY(mount_bind(root_fd, m, opts));
+        mount = TRY(mount_bind(root_fd, m, opts, std::move(built)));
     } else if (is_cgroup_mount(m)) {
         UniqueFd target = TRY(open_target(root_fd, m.destination, Create::directory));
         mount = TRY(mount_cgroup(target.get(), opts, cgroup_binds, std::move(built)));
@@ -193,13 +195,17 @@ bool mounts_dev(const spec::Spec& spec) {
 
 }  // namespace
 
-ErrorOr<void> prepare_rootfs(const spec::Spec& spec, const std::string& rootfs,
-                             const JoinCgroups& join_cgroups) {
-    if (!rootfs.starts_with('/')) return fail("rootfs \"" + rootfs + "\" must be an absolute path");
-    std::string propagation_field = spec.linux_ ? spec.linux_->rootfs_propagation : "";
-    auto propagation = TRY_CTX(parse_rootfs_propagation(propagation_field), "linux.rootfsPropagation");
+ErrorOr<unsigned long> rootfs_propagation(const spec::Spec& spec) {
+    std::string field = spec.linux_ ? spec.linux_->rootfs_propagation : "";
+    auto propagation = TRY_CTX(parse_rootfs_propagation(field), "linux.rootfsPropagation");
     // rslave by default: host mounts still reach us, ours never reach the host.
-    unsigned long applied = propagation.value_or(MS_SLAVE | MS_REC);
+    return propagation.value_or(MS_SLAVE | MS_REC);
+}
+
+ErrorOr<void> prepare_rootfs(const spec::Spec& spec, const std::string& rootfs,
+                             const JoinCgroups& join_cgroups, std::vector<UniqueFd> binds_ahead) {
+    if (!rootfs.starts_with('/')) return fail("rootfs \"" + rootfs + "\" must be an absolute path");
+    unsigned long applied = TRY(rootfs_propagation(spec));
     TRY(sys_mount("", "/", nullptr, applied, nullptr, "set propagation of /"));
     // After rslave or rprivate no mount is shared or unbindable, and the runtime says what the
     // cgroup mounts bind: only otherwise is the mount table (0.08 ms to read here) needed.
@@ -229,6 +235,7 @@ ErrorOr<void> prepare_rootfs(const spec::Spec& spec, const std::string& rootfs,
     for (size_t i = 0; i < spec.mounts.size(); ++i) {
         const auto& m = spec.mounts[i];
         UniqueFd built;
+        if (i < binds_ahead.size()) built = std::move(binds_ahead[i]);
         if (is_cgroup_mount(m)) {
             TRY(join_once());
             if (cgroup_mounts < cgroups.built.size()) built = std::move(cgroups.built[cgroup_mounts]);

@@ -2,6 +2,10 @@
 
 #include <fcntl.h>
 #include <sched.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 
@@ -106,6 +110,29 @@ ErrorOr<void> write_id_maps(pid_t pid, const spec::Linux& linux_config) {
     TRY_CTX(write_existing_file(proc + "/gid_map", format_id_map(linux_config.gid_mappings)),
             "linux.gidMappings");
     return {};
+}
+
+ErrorOr<UniqueFd> make_user_namespace(const std::vector<spec::IdMapping>& uids,
+                                      const std::vector<spec::IdMapping>& gids) {
+    // A raw clone with no stack is a fork: the namespace exists as soon as it returns, so the
+    // helper need not say when it is ready; it only waits to be killed.
+    pid_t pid = static_cast<pid_t>(::syscall(SYS_clone, static_cast<unsigned long>(CLONE_NEWUSER | SIGCHLD),
+                                             nullptr, nullptr, nullptr, 0UL));
+    if (pid < 0) return fail_errno("clone a user namespace for an idmapped mount");
+    if (pid == 0) {
+        for (;;) ::pause();
+    }
+    auto opened = [&]() -> ErrorOr<UniqueFd> {
+        std::string proc = "/proc/" + std::to_string(pid);
+        TRY_CTX(write_existing_file(proc + "/uid_map", format_id_map(uids)), "write uid_map");
+        TRY_CTX(write_existing_file(proc + "/gid_map", format_id_map(gids)), "write gid_map");
+        UniqueFd ns(::open((proc + "/ns/user").c_str(), O_RDONLY | O_CLOEXEC));
+        if (!ns) return fail_errno("open " + proc + "/ns/user");
+        return ns;
+    }();
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+    return opened;
 }
 
 }  // namespace hutch::namespaces

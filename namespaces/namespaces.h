@@ -45,4 +45,10 @@ std::string format_id_map(const std::vector<spec::IdMapping>& mappings);
 // Parent: writes the child's uid_map and gid_map.
 ErrorOr<void> write_id_maps(pid_t pid, const spec::Linux& linux_config);
 
+// A user namespace with these mappings and no process left in it, for an idmapped mount
+// (mount_setattr wants a namespace, not mappings): a helper is cloned into a new one, its maps are
+// written from here, its /proc/PID/ns/user opened, then it is killed and reaped.
+ErrorOr<UniqueFd> make_user_namespace(const std::vector<spec::IdMapping>& uids,
+                                      const std::vector<spec::IdMapping>& gids);
+
 }  // namespace hutch::namespaces

@@ -68,10 +68,22 @@ std::vector<UniqueFd> build_cgroup_mounts(const spec::Spec& spec, const std::vec
 // hierarchy whole.
 using JoinCgroups = std::function<ErrorOr<CgroupView>()>;
 
+// The runtime's half for bind mounts that the container's process cannot make alone, made before
+// the clone by the host's root: an idmapped bind (only the host's root may map a mount, and the
+// mapping's user namespace is made here), and, when the process will be in a user namespace,
+// every bind, whose source its root may not reach (a 0700 directory of the host's root). Each is
+// the source's detached clone (open_tree), idmapped, given the propagation the container's "/"
+// gets; the process gives it its flags and attaches it. One entry per mount of config.json, in
+// order, empty where the process makes the mount itself. joined_user: the fd of the user
+// namespace the container joins, or -1.
+ErrorOr<std::vector<UniqueFd>> build_binds_ahead(const spec::Spec& spec, bool user_namespace,
+                                                 int joined_user);
+
 // Before pivot_root: "/" made rslave (or linux.rootfsPropagation), the rootfs bound onto itself,
-// every mount of config.json in order, then /dev (devices and symlinks) when config mounts /dev.
+// every mount of config.json in order (binds_ahead: what build_binds_ahead made), then /dev
+// (devices and symlinks) when config mounts /dev.
 ErrorOr<void> prepare_rootfs(const spec::Spec& spec, const std::string& rootfs_abs_path,
-                             const JoinCgroups& join_cgroups = {});
+                             const JoinCgroups& join_cgroups = {}, std::vector<UniqueFd> binds_ahead = {});
 
 // pivot_root into the rootfs and detach the old root; with no_pivot, move the rootfs onto "/" and
 // chroot into it instead (for ramfs roots, where pivot_root is impossible).
@@ -102,7 +114,7 @@ struct MountOptions {
 };
 
 // Parses options in order (a later "rw" undoes an earlier "ro", as runc does). Fails on an empty
-// option. idmap and ridmap are refused by the config.json parser, before this sees them.
+// option. idmap and ridmap are skipped: the config.json parser made them the mount's idmap fields.
 ErrorOr<MountOptions> parse_mount_options(const std::vector<std::string>& options);
 
 // linux.rootfsPropagation, one of the values the config.json parser accepts (shared, rshared,

@@ -14,7 +14,7 @@ namespace {
 using Json = nlohmann::ordered_json;
 
 // The mount options runc knows (its features list). Only those hutch handles itself are listed:
-// parse_mount_options() refuses some (idmap) and hands unknown ones to the filesystem as data,
+// parse_mount_options() hands unknown ones to the filesystem as data,
 // which says nothing about whether they work.
 constexpr std::string_view kCandidateMountOptions =
     "acl async atime bind defaults dev diratime dirsync exec idmap iversion lazytime loud mand "
@@ -54,7 +54,7 @@ Json linux_json(const security::SeccompFeatures& seccomp) {
         {"apparmor", disabled()},
         {"selinux", disabled()},
         {"intelRdt", disabled()},
-        {"mountExtensions", {{"idmap", disabled()}}}};
+        {"mountExtensions", {{"idmap", {{"enabled", true}}}}}};
 }
 
 }  // namespace

@@ -39,7 +39,8 @@ struct ChildContext {
     cpu_set_t away = other_cpus();    // where the child runs until then: not on the parent's CPU
     ProcessPlan plan{};
     bool has_container_hooks = false;
-    std::string bundle{};  // where createContainer hooks run, as the runtime's do
+    std::string bundle{};                 // where createContainer hooks run, as the runtime's do
+    std::vector<UniqueFd> binds_ahead{};  // rootfs::build_binds_ahead's, inherited by the child
 };
 
 bool needs_hook_round_trip(const spec::Hooks& hooks) {
@@ -190,7 +191,7 @@ ErrorOr<void> child_setup(ChildContext& ctx, const SyncChannel& channel) {
         log::debug("child: in its cgroups");
         return view;
     };
-    TRY(rootfs::prepare_rootfs(spec, ctx.options.rootfs, join));
+    TRY(rootfs::prepare_rootfs(spec, ctx.options.rootfs, join, std::move(ctx.binds_ahead)));
     log::debug("child: mounts done");
     // Unshared after the mounts: a cgroup mount binds the container's own cgroup directories,
     // which /proc/self/cgroup names in full only outside a cgroup namespace.
@@ -248,6 +249,12 @@ ErrorOr<pid_t> clone_into_namespaces(const namespaces::Plan& ns, int cgroup_fd, 
     return pid;
 }
 
+int joined_user(const namespaces::Plan& ns) {
+    for (const auto& join : ns.joins)
+        if (join.type == spec::NamespaceType::user) return join.fd.get();
+    return -1;
+}
+
 ErrorOr<ChildContext> prepare_child(const spec::Spec& spec, Container& container,
                                     const LaunchOptions& options) {
     ChildContext ctx{.id = container.state.id,
@@ -259,6 +266,8 @@ ErrorOr<ChildContext> prepare_child(const spec::Spec& spec, Container& container
     if (!((ctx.ns.clone_flags | ctx.ns.unshare_flags) & CLONE_NEWNS))
         return fail("linux.namespaces: a new mount namespace is required");
     TRY(rootfs::validate(spec));
+    ctx.binds_ahead =
+        TRY(rootfs::build_binds_ahead(spec, ctx.ns.other_user_namespace(), joined_user(ctx.ns)));
     ctx.plan = TRY(prepare_process_plan(spec.process, spec.linux_,
                                         {.listen = socket_activation_fds(), .preserve = options.preserve_fds},
                                         ctx.ns.new_user));
@@ -401,6 +410,7 @@ ErrorOr<Launched> launch(const spec::Spec& spec, Container& container, const Lau
         child_main(*ctx, child_end, container.lock_fd());
     }
     child_end.close();
+    ctx->binds_ahead.clear();  // the child has its own copies; ours would keep the sources busy
     // Off this CPU, where the cgroups are made meanwhile; it takes its mask back at joins_ready.
     move_to(*pid, ctx->away);
     log::debug("launch: cloned");

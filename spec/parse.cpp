@@ -1,5 +1,6 @@
 // parse_spec() and load_spec(): config.json's top level (version, root, mounts, hooks, annotations),
 // handing process and linux to their own files, then the checks that span sections.
+#include <algorithm>
 #include <array>
 #include <cctype>
 #include <exception>
@@ -48,16 +49,23 @@ ErrorOr<Root> parse_root(const Json& doc) {
     return root;
 }
 
-// idmapped mounts need mount_setattr() with a user namespace fd: not implemented yet.
-ErrorOr<void> refuse_idmapped(const Json& value, const Mount& mount, const std::string& path) {
-    for (size_t i = 0; i < mount.options.size(); ++i) {
-        const std::string& option = mount.options[i];
-        if (option == "idmap" || option == "ridmap") {
-            return fail(json::index_path(path + ".options", i) + ": \"" + option + "\" is not supported yet");
-        }
+// idmap, ridmap and the mount's own mappings, as runc reads them: mappings without either option
+// make it idmap. Only a bind can be idmapped (the clone is what mount_setattr maps), and a user
+// namespace needs both maps.
+ErrorOr<void> parse_idmap(const Json& value, Mount& mount, const std::string& path) {
+    TRY(json::read_list(value, path, "uidMappings", mount.uid_mappings, detail::parse_id_mapping));
+    TRY(json::read_list(value, path, "gidMappings", mount.gid_mappings, detail::parse_id_mapping));
+    for (const std::string& option : mount.options) {
+        mount.idmap |= option == "idmap" || option == "ridmap";
+        mount.idmap_recursive |= option == "ridmap";
     }
-    TRY(json::refuse_if_set(value, path, "uidMappings"));
-    TRY(json::refuse_if_set(value, path, "gidMappings"));
+    bool uids = !mount.uid_mappings.empty(), gids = !mount.gid_mappings.empty();
+    mount.idmap |= uids || gids;
+    if (!mount.idmap) return {};
+    if (!mount.is_bind())
+        return fail(path + ": idmapped mounts (idmap, ridmap, uidMappings) need a bind mount");
+    if (uids && !gids) return fail(path + ".gidMappings: required with uidMappings");
+    if (gids && !uids) return fail(path + ".uidMappings: required with gidMappings");
     return {};
 }
 
@@ -71,7 +79,7 @@ ErrorOr<Mount> parse_mount(const Json& value, const std::string& path) {
     TRY(json::read(value, path, "type", mount.type));
     TRY(json::read(value, path, "source", mount.source));
     TRY(json::read(value, path, "options", mount.options));
-    TRY(refuse_idmapped(value, mount, path));
+    TRY(parse_idmap(value, mount, path));
     return mount;
 }
 
@@ -194,6 +202,11 @@ ErrorOr<Process> parse_process_json(const std::string& json_text) {
     } catch (const std::exception& e) {
         return fail("cannot read process: " + parser_message(e));
     }
+}
+
+bool Mount::is_bind() const {
+    if (type == "bind") return true;
+    return std::ranges::any_of(options, [](const std::string& o) { return o == "bind" || o == "rbind"; });
 }
 
 std::vector<std::string> hook_names() {

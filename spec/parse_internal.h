@@ -20,6 +20,9 @@ ErrorOr<std::optional<IoPriority>> parse_io_priority(const json::Json& process);
 ErrorOr<std::optional<Personality>> parse_personality(const json::Json& linux_value);
 ErrorOr<std::optional<MemoryPolicy>> parse_memory_policy(const json::Json& linux_value);
 
+// One entry of uidMappings or gidMappings (linux's, or a mount's), its size above zero.
+ErrorOr<IdMapping> parse_id_mapping(const json::Json& value, const std::string& path);
+
 // Checks that need more than one section (namespaces against hostname, sysctl, id mappings).
 ErrorOr<void> validate_spec(const Spec& spec);
 

@@ -39,16 +39,6 @@ ErrorOr<std::vector<Namespace>> parse_namespaces(const Json& linux_value, const 
     return namespaces;
 }
 
-ErrorOr<IdMapping> parse_id_mapping(const Json& value, const std::string& path) {
-    TRY(json::expect_object(value, path));
-    IdMapping mapping;
-    mapping.container_id = TRY(json::require<uint32_t>(value, path, "containerID"));
-    mapping.host_id = TRY(json::require<uint32_t>(value, path, "hostID"));
-    mapping.size = TRY(json::require<uint32_t>(value, path, "size"));
-    if (mapping.size == 0) return fail(path + ".size: must be greater than zero");
-    return mapping;
-}
-
 // The last component of a device's path, trailing slashes aside, is a name the node can have:
 // not "/", "/dev/." or "/dev/..".
 bool names_a_file(std::string_view path) {
@@ -105,6 +95,16 @@ ErrorOr<void> refuse_unsupported(const Json& value, const std::string& path) {
 }
 
 }  // namespace
+
+ErrorOr<IdMapping> parse_id_mapping(const Json& value, const std::string& path) {
+    TRY(json::expect_object(value, path));
+    IdMapping mapping;
+    mapping.container_id = TRY(json::require<uint32_t>(value, path, "containerID"));
+    mapping.host_id = TRY(json::require<uint32_t>(value, path, "hostID"));
+    mapping.size = TRY(json::require<uint32_t>(value, path, "size"));
+    if (mapping.size == 0) return fail(path + ".size: must be greater than zero");
+    return mapping;
+}
 
 ErrorOr<Linux> parse_linux(const Json& value, const std::string& path) {
     TRY(json::expect_object(value, path));

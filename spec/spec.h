@@ -77,11 +77,27 @@ struct Root {
     bool readonly = false;
 };
 
+struct IdMapping {
+    uint32_t container_id = 0;
+    uint32_t host_id = 0;
+    uint32_t size = 0;
+};
+
 struct Mount {
     std::string destination;
     std::string type;
     std::string source;
     std::vector<std::string> options;
+    // An idmapped bind (runtime-spec 1.2): the option idmap or ridmap (idmap_recursive), or
+    // mappings of its own, which make it idmap as in runc. "containerID hostID size" is what the
+    // mount's user namespace maps, so a file owned by containerID on disk is seen owned by hostID.
+    // With no mappings of its own, the container's user namespace gives them.
+    bool idmap = false;
+    bool idmap_recursive = false;
+    std::vector<IdMapping> uid_mappings{}, gid_mappings{};  // {}: aggregates may leave them out
+
+    // Type "bind" or option bind/rbind.
+    bool is_bind() const;
 };
 
 struct Hook {
@@ -101,12 +117,6 @@ enum class NamespaceType { pid, network, mount, ipc, uts, user, cgroup, time };
 struct Namespace {
     NamespaceType type;
     std::string path;  // empty: create a new one; else join the one at this path
-};
-
-struct IdMapping {
-    uint32_t container_id = 0;
-    uint32_t host_id = 0;
-    uint32_t size = 0;
 };
 
 struct Device {

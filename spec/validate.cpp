@@ -30,6 +30,20 @@ ErrorOr<void> check_user_namespace(const Spec& spec) {
     return {};
 }
 
+// An idmapped mount without mappings of its own takes the container's user namespace (runc's
+// rule): without one there is nothing to map with.
+ErrorOr<void> check_idmapped_mounts(const Spec& spec) {
+    if (find_namespace(spec, NamespaceType::user)) return {};
+    for (size_t i = 0; i < spec.mounts.size(); ++i) {
+        const Mount& m = spec.mounts[i];
+        if (m.idmap && m.uid_mappings.empty())
+            return fail("mounts[" + std::to_string(i) +
+                        "]: idmap without uidMappings and gidMappings needs a user namespace in "
+                        "linux.namespaces");
+    }
+    return {};
+}
+
 // Setting the host's hostname from a container would be a surprise nobody wants.
 ErrorOr<void> check_uts_names(const Spec& spec) {
     bool has_uts = has_namespace(spec, NamespaceType::uts);
@@ -114,6 +128,7 @@ ErrorOr<void> check_sysctls(const Spec& spec) {
 
 ErrorOr<void> validate_spec(const Spec& spec) {
     TRY(check_user_namespace(spec));
+    TRY(check_idmapped_mounts(spec));
     TRY(check_uts_names(spec));
     TRY(check_sysctls(spec));
     return {};

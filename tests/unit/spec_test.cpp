@@ -210,10 +210,26 @@ TEST_CASE("mounts: destinations and idmapped mounts", "[spec]") {
     CHECK(error_of(doc) == "mounts[7].destination: must be an absolute path");
     doc["mounts"][7].erase("destination");
     CHECK(error_of(doc) == "mounts[7].destination: required");
-    doc["mounts"][7] = {{"destination", "/x"}, {"options", {"rbind", "idmap"}}};
-    CHECK(error_of(doc) == "mounts[7].options[1]: \"idmap\" is not supported yet");
-    doc["mounts"][7] = {{"destination", "/x"}, {"uidMappings", {{{"containerID", 0}}}}};
-    CHECK(error_of(doc) == "mounts[7].uidMappings: not supported yet");
+    json map = {{{"containerID", 0}, {"hostID", 1000}, {"size", 1}}};
+    doc["mounts"][7] = {{"destination", "/x"}, {"source", "/s"}, {"options", {"rbind", "ridmap"}}};
+    CHECK(error_of(doc) ==
+          "mounts[7]: idmap without uidMappings and gidMappings needs a user namespace in linux.namespaces");
+    doc["mounts"][7]["uidMappings"] = map;
+    CHECK(error_of(doc) == "mounts[7].gidMappings: required with uidMappings");
+    doc["mounts"][7]["gidMappings"] = map;
+    hutch::spec::Mount m = parsed(doc).mounts.back();
+    CHECK((m.idmap && m.idmap_recursive && m.uid_mappings.size() == 1 && m.gid_mappings[0].host_id == 1000));
+    doc["mounts"][7]["options"] = {"bind"};  // mappings alone make it idmap, as in runc
+    m = parsed(doc).mounts.back();
+    CHECK((m.idmap && !m.idmap_recursive));
+    doc["mounts"][7].erase("uidMappings");
+    CHECK(error_of(doc) == "mounts[7].uidMappings: required with gidMappings");
+    doc["mounts"][7]["uidMappings"] = {{{"containerID", 0}, {"hostID", 1000}, {"size", 0}}};
+    CHECK(error_of(doc) == "mounts[7].uidMappings[0].size: must be greater than zero");
+    doc["mounts"][7] = {{"destination", "/x"}, {"type", "tmpfs"}, {"options", {"idmap"}}};
+    doc["mounts"][7]["uidMappings"] = map;
+    doc["mounts"][7]["gidMappings"] = map;
+    CHECK(error_of(doc) == "mounts[7]: idmapped mounts (idmap, ridmap, uidMappings) need a bind mount");
 }
 
 TEST_CASE("namespaces: types, duplicates, user mappings", "[spec]") {

@@ -348,8 +348,9 @@ TEST_CASE("features: the runtime-spec document, true to what hutch accepts", "[v
     CHECK(contains(doc["mountOptions"], "bind"));
     CHECK(contains(doc["mountOptions"], "rro"));
     CHECK(contains(doc["mountOptions"], "tmpcopyup"));
-    CHECK_FALSE(contains(doc["mountOptions"], "idmap"));  // refused by the mount code
-    CHECK_FALSE(contains(doc["mountOptions"], "acl"));    // passed to the filesystem, not handled
+    CHECK(contains(doc["mountOptions"], "idmap"));
+    CHECK(contains(doc["mountOptions"], "ridmap"));
+    CHECK_FALSE(contains(doc["mountOptions"], "acl"));  // passed to the filesystem, not handled
     const auto& linux_ = doc["linux"];
     CHECK(linux_["namespaces"].size() == 8);
     CHECK(contains(linux_["namespaces"], "time"));
@@ -367,5 +368,6 @@ TEST_CASE("features: the runtime-spec document, true to what hutch accepts", "[v
         CHECK(contains(linux_["seccomp"]["knownFlags"], flag));
     CHECK(linux_["apparmor"]["enabled"] == false);
     CHECK(linux_["selinux"]["enabled"] == false);
+    CHECK(linux_["mountExtensions"]["idmap"]["enabled"] == true);
     CHECK(doc["annotations"].contains("io.github.seccomp.libseccomp.version"));
 }
