@@ -116,6 +116,9 @@ ErrorOr<MovedNetDevices> move_net_devices_in(const std::map<std::string, spec::N
         std::string inside = spec::container_net_device_name(host_name, device);
         auto result = move_interface(host_name, netns_fd, inside);
         if (!result) {
+            // The kernel moves the interface first and renames it there after: a name refused
+            // there leaves it inside under its own, and it comes back with the others.
+            if (::if_nametoindex(host_name.c_str()) == 0) moved.emplace(host_name, host_name);
             (void)move_net_devices_out(moved, netns_fd);
             return std::unexpected(
                 result.error().context(field(host_name) + ": move into the container's network namespace"));

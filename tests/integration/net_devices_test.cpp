@@ -4,6 +4,7 @@
 // container host has veth; dummy is a module that some kernels lack).
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 #include <stdexcept>
 
@@ -75,8 +76,8 @@ TEST_CASE("linux.netDevices: the interface is in the container, renamed, before 
     Bundle bundle;  // before the runtime: the container goes before its rootfs
     NetnsRuntime rt;
     rt.add_veth("d0");
-    // What the process saw when it started, kept for exec to read.
-    bundle.set_args({"sh", "-c", "ls /sys/class/net > /tmp/at-start; exec sleep 1000"});
+    // What the process saw when it started, kept for exec to read (the root is read-only).
+    bundle.set_args({"sh", "-c", "ls /sys/class/net > /dev/shm/at-start; exec sleep 1000"});
     set_net_devices(bundle, {{"d0", {{"name", "ctr0"}}}});
     std::string id = unique_id();
     auto created = rt({"create", "--bundle", bundle.path(), id});
@@ -85,8 +86,8 @@ TEST_CASE("linux.netDevices: the interface is in the container, renamed, before 
     CHECK_FALSE(rt.has_link("d0"));
     CHECK(rt.has_link("d0p"));
     REQUIRE(rt({"start", id}).status == 0);
-    auto seen =
-        rt({"exec", id, "sh", "-c", "while [ ! -s /tmp/at-start ]; do sleep 0.1; done; cat /tmp/at-start"});
+    auto seen = rt({"exec", id, "sh", "-c",
+                    "while [ ! -s /dev/shm/at-start ]; do sleep 0.1; done; cat /dev/shm/at-start"});
     CHECK(seen.out == "ctr0\nlo\n");
 
     auto deleted = rt({"delete", "--force", id});
@@ -130,4 +131,23 @@ TEST_CASE("linux.netDevices: a move the kernel refuses fails create, and those m
     CHECK(rt.has_link("d0"));
     CHECK(rt.has_link("d1"));
     CHECK(no_container_left(rt));
+}
+
+TEST_CASE("linux.netDevices: a state.json saved before netDevices still loads and deletes", "[netdevices]") {
+    Bundle bundle;
+    Runtime rt;
+    bundle.set_args({"sleep", "1000"});
+    bundle.save();
+    std::string id = unique_id();
+    REQUIRE(rt({"create", "--bundle", bundle.path(), id}).status == 0);
+    const std::string path = rt.root() + "/" + id + "/state.json";
+    auto state = nlohmann::json::parse(std::ifstream(path));
+    REQUIRE(state.contains("net_devices"));
+    state.erase("net_devices");
+    state.erase("net_namespace_path");
+    std::ofstream(path) << state.dump();
+    CHECK(rt.state(id).value("status", "") == "created");
+    auto deleted = rt({"delete", id});
+    CHECK(deleted.err == "");
+    CHECK(deleted.status == 0);
 }
