@@ -32,6 +32,10 @@ struct ContainerState {
     std::vector<spec::Hook> poststart;                // run by start
     std::vector<spec::Hook> poststop;                 // run by delete, after the bundle may be gone
     bool own_pid_namespace = false;                   // killing pid kills everything inside
+    // linux.netDevices moved into its network namespace: name in the runtime's -> name inside,
+    // for delete to move them back; and that namespace's path when it was joined by path.
+    std::map<std::string, std::string> net_devices;
+    std::string net_namespace_path;
 };
 
 // Accepts what runc accepts: letters, digits, '_', '+', '-', '.', and not "." or "..".

@@ -11,6 +11,7 @@
 #include "cgroups/manager.h"
 #include "runtime/create_internal.h"
 #include "runtime/launch.h"
+#include "runtime/net_devices.h"
 #include "runtime/runtime.h"
 #include "runtime/unix_socket.h"
 
@@ -33,6 +34,8 @@ void fill_state(ContainerState& state, const spec::Spec& spec, const std::string
     state.poststop = spec.hooks.poststop;
     state.own_pid_namespace = spec::has_namespace(spec, spec::NamespaceType::pid) &&
                               spec::find_namespace(spec, spec::NamespaceType::pid)->path.empty();
+    if (const auto* net = spec::find_namespace(spec, spec::NamespaceType::network))
+        state.net_namespace_path = net->path;
 }
 
 ErrorOr<Created> create_locked(const CreateOptions& options, Container& container,
@@ -74,6 +77,7 @@ ErrorOr<Created> create_locked(const CreateOptions& options, Container& containe
         return {};
     }();
     if (!finish) {
+        move_net_devices_out(container.state);
         ::kill(launched->pid, SIGKILL);  // not yet started: nothing to lose
         (void)launched->cgroups->destroy();
         return std::unexpected(finish.error());

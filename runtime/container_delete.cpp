@@ -10,6 +10,7 @@
 #include "cgroups/manager.h"
 #include "runtime/create_internal.h"
 #include "runtime/hooks.h"
+#include "runtime/net_devices.h"
 
 namespace hutch::runtime {
 namespace {
@@ -30,6 +31,8 @@ void kill_and_wait(const ContainerState& state, cgroups::Manager& cgroups) {
 
 ErrorOr<void> destroy_container(Container& container) {
     auto cgroups = cgroups::manager_from_paths(container.state.cgroup_paths);
+    // Before the kill: the namespace may go with the process, and the interfaces with it.
+    move_net_devices_out(container.state);
     kill_and_wait(container.state, *cgroups);
     TRY(cgroups->destroy());
     if (!container.state.poststop.empty())

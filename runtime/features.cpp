@@ -54,6 +54,7 @@ Json linux_json(const security::SeccompFeatures& seccomp) {
         {"apparmor", disabled()},
         {"selinux", disabled()},
         {"intelRdt", disabled()},
+        {"netDevices", {{"enabled", true}}},
         {"mountExtensions", {{"idmap", {{"enabled", true}}}}}};
 }
 

@@ -18,9 +18,11 @@
 #include "base/log.h"
 #include "cgroups/systemd.h"
 #include "namespaces/namespaces.h"
+#include "namespaces/net_devices.h"
 #include "namespaces/rootfs.h"
 #include "runtime/clone.h"
 #include "runtime/hooks.h"
+#include "runtime/net_devices.h"
 #include "runtime/process_setup.h"
 #include "runtime/seccomp_listener.h"
 #include "runtime/sync_channel.h"
@@ -38,14 +40,17 @@ struct ChildContext {
     cpu_set_t cpus = allowed_cpus();  // given back when the child joins its cgroups
     cpu_set_t away = other_cpus();    // where the child runs until then: not on the parent's CPU
     ProcessPlan plan{};
-    bool has_container_hooks = false;
+    // The child stops once its namespaces and mounts are ready: for hooks, and for the parent to
+    // move linux.netDevices into its network namespace.
+    bool round_trip = false;
     std::string bundle{};                 // where createContainer hooks run, as the runtime's do
     std::vector<UniqueFd> binds_ahead{};  // rootfs::build_binds_ahead's, inherited by the child
 };
 
-bool needs_hook_round_trip(const spec::Hooks& hooks) {
+bool needs_round_trip(const spec::Spec& spec) {
+    const spec::Hooks& hooks = spec.hooks;
     return !hooks.prestart.empty() || !hooks.create_runtime.empty() || !hooks.create_container.empty() ||
-           !hooks.start_container.empty();
+           !hooks.start_container.empty() || (spec.linux_ && !spec.linux_->net_devices.empty());
 }
 
 std::string with_status(const std::string& state_json, const char* status) {
@@ -198,7 +203,7 @@ ErrorOr<void> child_setup(ChildContext& ctx, const SyncChannel& channel) {
     if (ctx.ns.new_cgroup && ::unshare(CLONE_NEWCGROUP) != 0)
         return fail_errno("unshare the cgroup namespace");
     std::string state;
-    if (ctx.has_container_hooks) {
+    if (ctx.round_trip) {
         TRY(channel.send(SyncMessage::run_hooks));
         state = TRY(channel.expect(SyncMessage::hooks_done)).text;
         TRY(run_hooks("createContainer", spec.hooks.create_container, state,
@@ -261,11 +266,12 @@ ErrorOr<ChildContext> prepare_child(const spec::Spec& spec, Container& container
                      .spec = spec,
                      .options = options,
                      .ns = TRY(namespaces::plan(spec)),
-                     .has_container_hooks = needs_hook_round_trip(spec.hooks),
+                     .round_trip = needs_round_trip(spec),
                      .bundle = container.state.bundle};
     if (!((ctx.ns.clone_flags | ctx.ns.unshare_flags) & CLONE_NEWNS))
         return fail("linux.namespaces: a new mount namespace is required");
     TRY(rootfs::validate(spec));
+    if (spec.linux_) TRY(namespaces::check_net_devices(spec.linux_->net_devices));
     ctx.binds_ahead =
         TRY(rootfs::build_binds_ahead(spec, ctx.ns.other_user_namespace(), joined_user(ctx.ns)));
     ctx.plan = TRY(prepare_process_plan(spec.process, spec.linux_,
@@ -344,11 +350,13 @@ ErrorOr<void> supervise_setup(const spec::Spec& spec, Container& container, cons
         launched.start_sent = true;
         return {};
     };
-    if (!ctx.has_container_hooks) TRY(start_at_once());
+    if (!ctx.round_trip) TRY(start_at_once());
     for (;;) {
         auto msg = TRY(channel.receive());
         switch (msg.type) {
             case SyncMessage::run_hooks: {
+                // Before the hooks, which may configure the interfaces, as runc orders them.
+                TRY(move_net_devices_in(spec, container, launched.pid));
                 // "created" as crun says it: the container is made, all but the hooks' own work.
                 auto state_json = container.spec_state();
                 state_json["status"] = "created";
@@ -422,6 +430,7 @@ ErrorOr<Launched> launch(const spec::Spec& spec, Container& container, const Lau
     }();
     if (!setup) setup = std::unexpected(parent_end.explain(setup.error()));
     if (!setup) {
+        move_net_devices_out(container.state);
         ::kill(*pid, SIGKILL);
         ::waitpid(*pid, nullptr, 0);
         ::unlink(container.fifo_path().c_str());

@@ -20,7 +20,8 @@ enum class SyncMessage : uint8_t {
                        // container, as JSON; attached: the files to join the cgroups
     cgroup_mounts,     // parent -> child: attached: the cgroup mounts it built (none: the child
                        // builds them)
-    run_hooks,         // child -> parent: namespaces and mounts are ready, run prestart/createRuntime
+    run_hooks,         // child -> parent: namespaces and mounts are ready: move linux.netDevices in,
+                       // run prestart/createRuntime
     hooks_done,        // parent -> child
     pty_master,        // child -> parent: the terminal's master side, as an attached fd
     seccomp_listener,  // child -> parent: the seccomp filter's listener fd (SCMP_ACT_NOTIFY), attached

@@ -44,6 +44,10 @@ const Namespace* find_namespace(const Spec& spec, NamespaceType type) {
 
 bool has_namespace(const Spec& spec, NamespaceType type) { return find_namespace(spec, type) != nullptr; }
 
+std::string container_net_device_name(const std::string& host_name, const NetDevice& device) {
+    return device.name.empty() ? host_name : device.name;
+}
+
 std::vector<std::string> namespace_names() {
     std::vector<std::string> names;
     for (const auto& [type, name] : kNamespaceNames) names.emplace_back(name);

@@ -1,7 +1,10 @@
 // config.json's "linux": namespaces, id mappings, devices, paths, sysctl; resources and seccomp
 // have their own files.
+#include <net/if.h>
+
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <set>
 
 #include "spec/parse_internal.h"
@@ -86,9 +89,50 @@ ErrorOr<void> parse_paths(const Json& value, const std::string& path, Linux& lin
     return {};
 }
 
+// The kernel's rule (dev_valid_name): 1 to IFNAMSIZ-1 bytes, not "." or "..", no '/', ':' or
+// whitespace. '%' too: the kernel would take it as a pattern and pick the name itself, and delete
+// could then not find the interface to move it back.
+bool is_interface_name(std::string_view name) {
+    if (name.empty() || name.size() >= IFNAMSIZ || name == "." || name == "..") return false;
+    return std::ranges::none_of(name, [](char c) {
+        return c == '/' || c == ':' || c == '%' || std::isspace(static_cast<unsigned char>(c));
+    });
+}
+
+ErrorOr<void> check_interface_name(const std::string& name, const std::string& path) {
+    if (is_interface_name(name)) return {};
+    return fail(path + ": \"" + name +
+                "\" is not an interface name (1 to 15 bytes, not \".\" or \"..\", no '/', ':', '%' or "
+                "whitespace)");
+}
+
+// Two interfaces with one name in the container: the kernel would refuse the second move.
+ErrorOr<std::map<std::string, NetDevice>> parse_net_devices(const Json& linux_value,
+                                                            const std::string& parent) {
+    std::map<std::string, NetDevice> devices;
+    const Json* value = json::member(linux_value, "netDevices");
+    if (!value) return devices;
+    const std::string path = parent + ".netDevices";
+    TRY(json::expect_object(*value, path));
+    std::set<std::string> names_inside;
+    for (const auto& [host_name, entry] : value->items()) {
+        const std::string at = path + "[\"" + host_name + "\"]";
+        TRY(check_interface_name(host_name, at));
+        TRY(json::expect_object(entry, at));
+        NetDevice device;
+        TRY(json::read(entry, at, "name", device.name));
+        if (!device.name.empty()) TRY(check_interface_name(device.name, at + ".name"));
+        std::string inside = container_net_device_name(host_name, device);
+        if (!names_inside.insert(inside).second)
+            return fail(at + ": another interface is also named \"" + inside + "\" in the container");
+        devices.emplace(host_name, std::move(device));
+    }
+    return devices;
+}
+
 // Fields of the spec that hutch does not implement: refused rather than silently ignored.
 ErrorOr<void> refuse_unsupported(const Json& value, const std::string& path) {
-    for (const char* key : {"intelRdt", "timeOffsets", "netDevices"}) {
+    for (const char* key : {"intelRdt", "timeOffsets"}) {
         TRY(json::refuse_if_set(value, path, key));
     }
     return {};
@@ -119,6 +163,7 @@ ErrorOr<Linux> parse_linux(const Json& value, const std::string& path) {
     TRY(json::read(value, path, "mountLabel", linux_spec.mount_label));
     linux_spec.personality = TRY(parse_personality(value));
     linux_spec.memory_policy = TRY(parse_memory_policy(value));
+    linux_spec.net_devices = TRY(parse_net_devices(value, path));
     if (const Json* resources = json::member(value, "resources")) {
         linux_spec.resources = TRY(parse_resources(*resources, path + ".resources"));
     }

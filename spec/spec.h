@@ -233,6 +233,11 @@ struct MemoryPolicy {
     std::vector<uint64_t> nodes;  // the node mask, 64 nodes a word; empty for none
 };
 
+// linux.netDevices: an interface of the runtime's network namespace, moved into the container's.
+struct NetDevice {
+    std::string name;  // its name in the container; empty: it keeps the one it has
+};
+
 struct Linux {
     std::vector<Namespace> namespaces;
     std::vector<IdMapping> uid_mappings, gid_mappings;
@@ -246,6 +251,9 @@ struct Linux {
     std::string mount_label;  // applied to new filesystems where SELinux is enabled, else ignored
     std::optional<Personality> personality;
     std::optional<MemoryPolicy> memory_policy;
+    // By the interface's name in the runtime's network namespace. Names are valid interface names
+    // and no two end up with the same name in the container.
+    std::map<std::string, NetDevice> net_devices;
 };
 
 struct Spec {
@@ -286,6 +294,8 @@ const char* namespace_name(NamespaceType type);
 // The type for a config.json namespace name ("network"), or nullopt for an unknown name.
 std::optional<NamespaceType> namespace_type_from_name(std::string_view name);
 bool has_namespace(const Spec& spec, NamespaceType type);
+// The name linux.netDevices[host_name] has in the container: its "name", or host_name.
+std::string container_net_device_name(const std::string& host_name, const NetDevice& device);
 const Namespace* find_namespace(const Spec& spec, NamespaceType type);
 // The file under /proc/sys that a linux.sysctl key names: "net.ipv4.ip_forward" ->
 // "net/ipv4/ip_forward". A key written with slashes is a path already and keeps its dots, as

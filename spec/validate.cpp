@@ -124,6 +124,16 @@ ErrorOr<void> check_sysctls(const Spec& spec) {
     return {};
 }
 
+// Moved into the runtime's own network namespace, an interface would go nowhere, and delete would
+// "move it back" from the host. A namespace joined by path is trusted not to be the runtime's, as
+// for the net.* sysctls.
+ErrorOr<void> check_net_devices(const Spec& spec) {
+    if (!spec.linux_ || spec.linux_->net_devices.empty()) return {};
+    if (!has_namespace(spec, NamespaceType::network))
+        return fail("linux.netDevices: needs a network namespace in linux.namespaces");
+    return {};
+}
+
 }  // namespace
 
 ErrorOr<void> validate_spec(const Spec& spec) {
@@ -131,6 +141,7 @@ ErrorOr<void> validate_spec(const Spec& spec) {
     TRY(check_idmapped_mounts(spec));
     TRY(check_uts_names(spec));
     TRY(check_sysctls(spec));
+    TRY(check_net_devices(spec));
     return {};
 }
 

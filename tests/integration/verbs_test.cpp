@@ -476,4 +476,5 @@ TEST_CASE("verbs: features prints the runtime-spec features document", "[verbs]"
     CHECK_FALSE(doc["ociVersionMax"].get<std::string>().empty());
     CHECK(doc["linux"]["cgroup"]["v2"] == true);
     CHECK(doc["linux"]["seccomp"]["enabled"] == true);
+    CHECK(doc["linux"]["netDevices"]["enabled"] == true);
 }

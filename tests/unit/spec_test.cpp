@@ -509,7 +509,6 @@ TEST_CASE("unimplemented fields are refused, empty ones tolerated", "[spec]") {
     std::vector<Case> cases = {
         {"/linux/intelRdt"_json_pointer, {{"closID", "x"}}, "linux.intelRdt"},
         {"/linux/timeOffsets"_json_pointer, {{"monotonic", {{"secs", 1}}}}, "linux.timeOffsets"},
-        {"/linux/netDevices"_json_pointer, {{"eth1", json::object({{"name", "x"}})}}, "linux.netDevices"},
         {"/process/execCPUAffinity"_json_pointer, {{"initial", "0"}}, "process.execCPUAffinity"},
         {"/process/apparmorProfile"_json_pointer, "docker-default", "process.apparmorProfile"},
         {"/vm"_json_pointer, {{"hypervisor", {{"path", "/usr/bin/qemu"}}}}, "vm"},
@@ -521,6 +520,52 @@ TEST_CASE("unimplemented fields are refused, empty ones tolerated", "[spec]") {
         doc[c.where] = c.value.is_string() ? json("") : json::object();
         parsed(doc);
     }
+}
+
+TEST_CASE("linux.netDevices: interface names, once each in the container, and a network namespace",
+          "[spec][netdevices]") {
+    auto doc = base_spec();
+    doc["linux"]["netDevices"] = {{"eth1", {{"name", "ctr1"}}}, {"eth2", json::object()}};
+    auto spec = parsed(doc);
+    REQUIRE(spec.linux_->net_devices.size() == 2);
+    CHECK(spec.linux_->net_devices.at("eth1").name == "ctr1");
+    CHECK(spec.linux_->net_devices.at("eth2").name.empty());
+    CHECK(hutch::spec::container_net_device_name("eth2", spec.linux_->net_devices.at("eth2")) == "eth2");
+    // Joined by path is a network namespace of its own too.
+    for (auto& ns : doc["linux"]["namespaces"])
+        if (ns["type"] == "network") ns["path"] = "/run/netns/x";
+    parsed(doc);
+
+    auto with = [](json devices) {
+        auto d = base_spec();
+        d["linux"]["netDevices"] = std::move(devices);
+        return error_of(d);
+    };
+    const std::string rule =
+        "is not an interface name (1 to 15 bytes, not \".\" or \"..\", no '/', ':', '%' or "
+        "whitespace)";
+    CHECK(with({{"eth/1", json::object()}}) == "linux.netDevices[\"eth/1\"]: \"eth/1\" " + rule);
+    CHECK(with({{"..", json::object()}}) == "linux.netDevices[\"..\"]: \"..\" " + rule);
+    CHECK(with({{"eth1", {{"name", "a b"}}}}) == "linux.netDevices[\"eth1\"].name: \"a b\" " + rule);
+    CHECK(with({{"eth1", {{"name", "sixteen-bytes-xx"}}}}) ==
+          "linux.netDevices[\"eth1\"].name: \"sixteen-bytes-xx\" " + rule);
+    CHECK(with({{"eth1", {{"name", "ctr%d"}}}}).starts_with("linux.netDevices[\"eth1\"].name: "));
+    CHECK(with({{"eth1", {{"name", 5}}}}) == "linux.netDevices[\"eth1\"].name: expected string");
+    CHECK(with({{"eth1", "ctr1"}}) == "linux.netDevices[\"eth1\"]: expected object");
+    CHECK(with({{"eth1", {{"name", "x"}}}, {"eth2", {{"name", "x"}}}}) ==
+          "linux.netDevices[\"eth2\"]: another interface is also named \"x\" in the container");
+    CHECK(with({{"eth1", json::object()}, {"eth2", {{"name", "eth1"}}}}) ==
+          "linux.netDevices[\"eth2\"]: another interface is also named \"eth1\" in the container");
+    CHECK(parsed(base_spec()).linux_->net_devices.empty());
+
+    // Without a network namespace of its own, the interface would move from the runtime's
+    // namespace to itself.
+    doc = base_spec();
+    doc["linux"]["netDevices"] = {{"eth1", {{"name", "ctr1"}}}};
+    auto& namespaces = doc["linux"]["namespaces"];
+    for (auto it = namespaces.begin(); it != namespaces.end();)
+        it = (*it)["type"] == "network" ? namespaces.erase(it) : it + 1;
+    CHECK(error_of(doc) == "linux.netDevices: needs a network namespace in linux.namespaces");
 }
 
 TEST_CASE("runtime-spec 1.2 kernel attributes: the kernel's values, and one line for bad ones", "[spec]") {
