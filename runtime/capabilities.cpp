@@ -117,10 +117,10 @@ ErrorOr<CapabilityPlan> prepare_capabilities(const std::optional<spec::Capabilit
     // Effective within permitted, which capset() needs, is the parser's rule (spec/parse_process.cpp).
     // The kernel raises an ambient capability only if it is permitted and inheritable. runc's
     // own default config lists ambient ones that are not inheritable, and runc skips them: so do
-    // we, so that configs written for runc run unchanged.
+    // we, so that configs written for runc run unchanged, and as quietly (a debug line only).
     if (auto skipped = names_outside(plan.ambient, plan.permitted & plan.inheritable, plan.last_cap);
         !skipped.empty()) {
-        log::warn(field + "ambient: skipping " + skipped + ": not in both permitted and inheritable");
+        log::debug(field + "ambient: skipping " + skipped + ": not in both permitted and inheritable");
         plan.ambient &= plan.permitted & plan.inheritable;
     }
     return plan;
