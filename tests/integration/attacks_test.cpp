@@ -25,8 +25,6 @@ nlohmann::json profile_refusing_close_range() {
             {"syscalls", {{{"names", {"close_range"}}, {"action", "SCMP_ACT_ERRNO"}, {"errnoRet", 1}}}}};
 }
 
-std::string hutch_oci(const Runtime& rt) { return std::string(HUTCH_OCI_BINARY) + " --root " + rt.root(); }
-
 // Swaps two names of a directory (renameat2 RENAME_EXCHANGE) in a tight loop on a thread of its
 // own, as a process sharing a volume with the container could, until it goes out of scope.
 class Swapper {
@@ -83,7 +81,8 @@ TEST_CASE("CVE-2024-21626: no inherited fd reaches the container or an exec'd pr
     bundle.set_args({"ls", "/proc/self/fd"});
     bundle.config["linux"]["seccomp"] = profile_refusing_close_range();
     bundle.save();
-    auto run = shell("exec 3</ 4</dev/null; " + hutch_oci(rt) + " run --bundle " + bundle.path() + " " + id);
+    auto run =
+        shell("exec 3</ 4</dev/null; " + hutch_oci_command(rt) + " run --bundle " + bundle.path() + " " + id);
     INFO(run.err);
     CHECK(run.status == 0);
     CHECK(run.out == "0\n1\n2\n3\n");
@@ -91,13 +90,13 @@ TEST_CASE("CVE-2024-21626: no inherited fd reaches the container or an exec'd pr
     bundle.set_args({"sleep", "1000"});
     bundle.save();
     REQUIRE(rt({"run", "--detach", "--bundle", bundle.path(), id}).status == 0);
-    auto exec = shell("exec 3</ 4</dev/null; " + hutch_oci(rt) + " exec " + id + " ls /proc/self/fd");
+    auto exec = shell("exec 3</ 4</dev/null; " + hutch_oci_command(rt) + " exec " + id + " ls /proc/self/fd");
     INFO(exec.err);
     CHECK(exec.status == 0);
     CHECK(exec.out == "0\n1\n2\n3\n");
     // Preserved on request: fd 3 only.
-    auto preserved = shell("exec 3</dev/null 4</dev/null; " + hutch_oci(rt) + " exec --preserve-fds 1 " + id +
-                           " ls /proc/self/fd");
+    auto preserved = shell("exec 3</dev/null 4</dev/null; " + hutch_oci_command(rt) +
+                           " exec --preserve-fds 1 " + id + " ls /proc/self/fd");
     CHECK(preserved.status == 0);
     CHECK(preserved.out == "0\n1\n2\n3\n4\n");
 }
@@ -110,8 +109,8 @@ TEST_CASE("CVE-2024-21626: a cwd outside the container's root fails safely", "[a
     bundle.set_args({"pwd"});
     bundle.config["process"]["cwd"] = "/proc/self/fd/3";
     bundle.save();
-    auto run =
-        shell("exec 3</; " + hutch_oci(rt) + " run --preserve-fds 1 --bundle " + bundle.path() + " " + id);
+    auto run = shell("exec 3</; " + hutch_oci_command(rt) + " run --preserve-fds 1 --bundle " +
+                     bundle.path() + " " + id);
     CHECK(run.status != 0);
     CHECK(run.err.find("process.cwd: /proc/self/fd/3 is outside the container's root") != std::string::npos);
 
@@ -119,8 +118,8 @@ TEST_CASE("CVE-2024-21626: a cwd outside the container's root fails safely", "[a
     bundle.config["process"]["cwd"] = "/";
     bundle.save();
     REQUIRE(rt({"run", "--detach", "--bundle", bundle.path(), id}).status == 0);
-    auto exec =
-        shell("exec 3</; " + hutch_oci(rt) + " exec --preserve-fds 1 --cwd /proc/self/fd/3 " + id + " pwd");
+    auto exec = shell("exec 3</; " + hutch_oci_command(rt) + " exec --preserve-fds 1 --cwd /proc/self/fd/3 " +
+                      id + " pwd");
     CHECK(exec.status != 0);
     CHECK(exec.err.find("is outside the container's root") != std::string::npos);
 }

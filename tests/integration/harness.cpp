@@ -145,6 +145,17 @@ void Bundle::save() const {
     out << config.dump(2);
 }
 
+CommandResult run_script(Bundle& bundle, const std::string& script) {
+    Runtime rt;
+    bundle.set_args({"sh", "-c", script});
+    bundle.save();
+    return rt({"run", "--bundle", bundle.path(), unique_id()});
+}
+
+std::string hutch_oci_command(const Runtime& rt) {
+    return std::string(HUTCH_OCI_BINARY) + " --root " + rt.root();
+}
+
 Runtime::Runtime(std::vector<std::string> global_flags)
     : root_("hutch-test-root"), global_flags_(std::move(global_flags)) {}
 

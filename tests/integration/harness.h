@@ -71,6 +71,13 @@ private:
     std::vector<std::string> global_flags_;
 };
 
+// Runs `sh -c script` in a fresh container made from bundle's config (with a runtime of its
+// own); returns the run's result.
+CommandResult run_script(Bundle& bundle, const std::string& script);
+
+// "HUTCH_OCI_BINARY --root ROOT": the start of a shell command line that drives rt's hutch-oci.
+std::string hutch_oci_command(const Runtime& rt);
+
 // A --console-socket listener, as podman's conmon and containerd's shim hold one.
 class ConsoleSocket {
 public:

@@ -13,13 +13,6 @@ using namespace hutch::test;
 
 namespace {
 
-CommandResult run_script(Bundle& bundle, const std::string& script) {
-    Runtime rt;
-    bundle.set_args({"sh", "-c", script});
-    bundle.save();
-    return rt({"run", "--bundle", bundle.path(), unique_id()});
-}
-
 nlohmann::json mapping(uint32_t container_id, uint32_t host_id, uint32_t size) {
     return {{{"containerID", container_id}, {"hostID", host_id}, {"size", size}}};
 }

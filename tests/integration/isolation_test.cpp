@@ -14,14 +14,6 @@ using namespace hutch::test;
 
 namespace {
 
-// Runs sh -c script in a fresh container built from bundle's config; returns its result.
-CommandResult run_script(Bundle& bundle, const std::string& script) {
-    Runtime rt;
-    bundle.set_args({"sh", "-c", script});
-    bundle.save();
-    return rt({"run", "--bundle", bundle.path(), unique_id()});
-}
-
 std::string host_link(const std::string& path) { return std::filesystem::read_symlink(path).string(); }
 
 // A pure cgroup v2 host (the VM test bed): one hierarchy, at /sys/fs/cgroup inside as outside.

@@ -15,8 +15,6 @@ using namespace hutch::test;
 
 namespace {
 
-std::string hutch_oci(const Runtime& rt) { return std::string(HUTCH_OCI_BINARY) + " --root " + rt.root(); }
-
 // Field n (1-based, as proc(5) numbers them) of a /proc/PID/stat line; comm holds no blank here.
 std::string stat_field(const std::string& stat, size_t n) {
     std::istringstream in(stat);
@@ -150,15 +148,16 @@ TEST_CASE("socket activation: LISTEN_FDS fds reach the process, told by LISTEN_F
     bundle.set_args({"sh", "-c", "echo $LISTEN_FDS $LISTEN_PID; ls /proc/self/fd"});
     bundle.save();
     // Two activated fds (3, 4) and one preserved after them (5); 6 is the caller's and stays out.
-    auto run = shell("exec 3</dev/null 4</dev/null 5</dev/null 6</dev/null; LISTEN_FDS=2 " + hutch_oci(rt) +
-                     " run --preserve-fds 1 --bundle " + bundle.path() + " " + unique_id());
+    auto run =
+        shell("exec 3</dev/null 4</dev/null 5</dev/null 6</dev/null; LISTEN_FDS=2 " + hutch_oci_command(rt) +
+              " run --preserve-fds 1 --bundle " + bundle.path() + " " + unique_id());
     INFO(run.err);
     REQUIRE(run.status == 0);
     // ls's own directory fd is the 6 it lists.
     CHECK(run.out == "2 1\n0\n1\n2\n3\n4\n5\n6\n");
 
     // LISTEN_PID naming another process: the fds were not meant for hutch-oci.
-    auto other = shell("exec 3</dev/null 4</dev/null; LISTEN_FDS=2 LISTEN_PID=1 " + hutch_oci(rt) +
+    auto other = shell("exec 3</dev/null 4</dev/null; LISTEN_FDS=2 LISTEN_PID=1 " + hutch_oci_command(rt) +
                        " run --bundle " + bundle.path() + " " + unique_id());
     REQUIRE(other.status == 0);
     CHECK(other.out == "\n0\n1\n2\n3\n");
