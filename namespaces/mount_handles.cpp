@@ -123,9 +123,14 @@ ErrorOr<void> idmap_mount(int mount, int userns_fd, bool recursive) {
     struct mount_attr attr {};
     attr.attr_set = MOUNT_ATTR_IDMAP;
     attr.userns_fd = static_cast<uint64_t>(userns_fd);
-    if (::mount_setattr(mount, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &attr, sizeof attr) != 0)
-        return fail_errno("mount_setattr MOUNT_ATTR_IDMAP");
-    return {};
+    if (::mount_setattr(mount, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &attr, sizeof attr) == 0)
+        return {};
+    // The kernel says EINVAL for a filesystem that cannot be idmapped (tmpfs before Linux 6.3, 9p,
+    // NFS, ...): said in words, since the errno alone reads as a bad config.
+    if (errno == EINVAL)
+        return fail(
+            "mount_setattr MOUNT_ATTR_IDMAP: the source's filesystem cannot be idmapped on this kernel");
+    return fail_errno("mount_setattr MOUNT_ATTR_IDMAP");
 }
 
 ErrorOr<void> add_flags_recursively(int mount, unsigned long flags) {

@@ -42,6 +42,14 @@ std::string owner_on_disk(const std::string& path) {
     return std::to_string(st.st_uid) + ":" + std::to_string(st.st_gid);
 }
 
+// Where the test's directories lie on a filesystem this kernel cannot idmap (the VM test bed's
+// tmpfs, before Linux 6.3), hutch-oci refuses in one line, and there is nothing more to test.
+bool idmap_unsupported(const CommandResult& r) {
+    if (r.status == 0 || r.err.find("cannot be idmapped on this kernel") == std::string::npos) return false;
+    WARN("skipped: the filesystem of /tmp cannot be idmapped on this kernel: " + r.err);
+    return true;
+}
+
 void add_user_namespace(Bundle& bundle) {
     bundle.config["linux"]["namespaces"].push_back({{"type", "user"}});
     bundle.config["linux"]["uidMappings"] = mapping(0, 100000, 65536);
@@ -64,6 +72,7 @@ TEST_CASE("an idmapped bind without a user namespace shows and writes ids throug
                       {"gidMappings", mapping(1000, 0, 1)}});
     auto r = run_script(bundle, "stat -c %u:%g /vol/owned; touch /vol/made && stat -c %u:%g /vol/made");
     INFO(r.err);
+    if (idmap_unsupported(r)) return;
     REQUIRE(r.status == 0);
     CHECK(r.out == "0:0\n0:0\n");
     CHECK(owner_on_disk(vol + "/made") == "1000:1000");
@@ -91,6 +100,7 @@ TEST_CASE("idmapped binds in a user namespace: the container's mappings or the m
                         "stat -c %u:%g /vol/rootfile /vol2/owned; touch /vol/made /vol2/made && "
                         "stat -c %u:%g /vol/made /vol2/made");
     INFO(r.err);
+    if (idmap_unsupported(r)) return;
     REQUIRE(r.status == 0);
     CHECK(r.out == "0:0\n0:0\n0:0\n0:0\n");
     CHECK(owner_on_disk(vol + "/made") == "0:0");
