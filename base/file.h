@@ -8,6 +8,8 @@
 namespace hutch {
 
 ErrorOr<std::string> read_file(const std::string& path);
+// Reads an open fd to its end.
+ErrorOr<std::string> read_all(int fd);
 // Reads a file relative to a directory fd (dirfd may be AT_FDCWD).
 ErrorOr<std::string> read_file_at(int dirfd, const std::string& path);
 // Writes all of data to an already open fd, retrying short writes and EINTR.

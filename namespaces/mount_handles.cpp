@@ -107,12 +107,25 @@ ErrorOr<UniqueFd> clone_tree(int dir_fd, const std::string& path, unsigned flags
     return tree;
 }
 
+namespace {
+
+// The source's own lockable flags, added to `flags` (an explicit access-time option wins).
+ErrorOr<unsigned long> with_source_flags(int mount, unsigned long flags) {
+    unsigned long keep = TRY(mount_flags_of(mount)) & kLockable;
+    if (flags & kAtimeFlags) keep &= ~kAtimeFlags;
+    return flags | keep;
+}
+
+}  // namespace
+
 ErrorOr<void> set_mount_flags(int mount, unsigned long flags) {
     auto exact = set_exactly(mount, flags);
     if (exact || exact.error().code != EPERM) return exact;
-    unsigned long keep = TRY(mount_flags_of(mount)) & kLockable;
-    if (flags & kAtimeFlags) keep &= ~kAtimeFlags;  // an explicit access-time option wins
-    return set_exactly(mount, flags | keep);
+    return set_exactly(mount, TRY(with_source_flags(mount, flags)));
+}
+
+ErrorOr<void> set_mount_flags_keeping_source(int mount, unsigned long flags) {
+    return set_exactly(mount, TRY(with_source_flags(mount, flags)));
 }
 
 ErrorOr<void> change_attrs(int mount, uint64_t set, uint64_t clear, bool recursive) {

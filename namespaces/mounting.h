@@ -38,6 +38,10 @@ ErrorOr<UniqueFd> clone_tree(int dir_fd, const std::string& path, unsigned flags
 // given. In a user namespace the kernel refuses to clear flags the mount was locked with (EPERM):
 // it is then asked again, keeping the mount's own ones (an explicit access-time option wins).
 ErrorOr<void> set_mount_flags(int mount, unsigned long flags);
+// The same for a clone the host's root made ahead (binds_ahead.cpp): the kernel locked none of its
+// flags for the container's user namespace, so the source's ro, nosuid, nodev, noexec and
+// access-time flags are kept, as they would have been locked.
+ErrorOr<void> set_mount_flags_keeping_source(int mount, unsigned long flags);
 
 // mount_setattr's MOUNT_ATTR_* bits set and cleared on the mount, and on every mount under it when
 // recursive.

@@ -66,16 +66,32 @@ std::string fallback_source(const std::string& type) {
     return "";
 }
 
-// The source cloned first (unless the runtime cloned it ahead: `tree`): whether it is a directory
-// or a file decides what a missing destination is created as, and the clone is what gets mounted,
-// so the two cannot differ.
-ErrorOr<UniqueFd> mount_bind(int root_fd, const spec::Mount& m, const MountOptions& opts, UniqueFd tree) {
-    if (!tree) tree = TRY(clone_tree(AT_FDCWD, m.source, opts.recursive() ? AT_RECURSIVE : 0));
+// The source cloned here, in the container's copy of the host's mounts, where the kernel locked
+// what the container's user namespace may not change (flags, submounts). The runtime's clone made
+// ahead (`ahead`) carries no such locks: it is taken only for an idmapped bind (only the host's root
+// can idmap it) and where the container's root cannot reach the source; the source's own flags
+// are then kept as a lock would keep them. Whether the source is a directory or a file decides
+// what a missing destination is created as, and the clone is what gets mounted, so the two cannot
+// differ.
+ErrorOr<UniqueFd> mount_bind(int root_fd, const spec::Mount& m, const MountOptions& opts, UniqueFd ahead) {
+    UniqueFd tree;
+    if (!m.idmap) {
+        auto own = clone_tree(AT_FDCWD, m.source, opts.recursive() ? AT_RECURSIVE : 0);
+        if (own) tree = std::move(*own);
+        bool unreachable = !own && (own.error().code == EACCES || own.error().code == EPERM);
+        if (!own && !(unreachable && ahead)) return std::unexpected(own.error());
+    }
+    bool unlocked = !tree;
+    if (unlocked && !ahead) return fail("idmap: no clone of " + m.source + " was made ahead");
+    if (unlocked) tree = std::move(ahead);
     struct stat st {};
     if (::fstat(tree.get(), &st) != 0) return fail_errno("stat " + m.source);
     // Flags beyond MS_BIND|MS_REC: set as runc's second, remount call would, on the detached copy.
     unsigned long extra = opts.flags & ~kBindMechanics;
-    if (extra != 0) TRY(set_mount_flags(tree.get(), extra));
+    if (unlocked)
+        TRY(set_mount_flags_keeping_source(tree.get(), extra));
+    else if (extra != 0)
+        TRY(set_mount_flags(tree.get(), extra));
     UniqueFd target =
         TRY(open_target(root_fd, m.destination, S_ISDIR(st.st_mode) ? Create::directory : Create::file));
     TRY(attach(tree.get(), target.get()));

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -115,11 +116,15 @@ ErrorOr<void> write_id_maps(pid_t pid, const spec::Linux& linux_config) {
 ErrorOr<UniqueFd> make_user_namespace(const std::vector<spec::IdMapping>& uids,
                                       const std::vector<spec::IdMapping>& gids) {
     // A raw clone with no stack is a fork: the namespace exists as soon as it returns, so the
-    // helper need not say when it is ready; it only waits to be killed.
+    // helper need not say when it is ready; it only waits to be killed. It holds none of our fds
+    // (the container directory's lock among them), and dies with us if we are killed first.
+    pid_t parent = ::getpid();
     pid_t pid = static_cast<pid_t>(::syscall(SYS_clone, static_cast<unsigned long>(CLONE_NEWUSER | SIGCHLD),
                                              nullptr, nullptr, nullptr, 0UL));
     if (pid < 0) return fail_errno("clone a user namespace for an idmapped mount");
     if (pid == 0) {
+        ::syscall(SYS_close_range, 0U, ~0U, 0U);
+        if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != parent) _exit(1);
         for (;;) ::pause();
     }
     auto opened = [&]() -> ErrorOr<UniqueFd> {

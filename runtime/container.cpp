@@ -147,16 +147,18 @@ ErrorOr<Container> Container::open(const std::string& root, const std::string& i
     return c;
 }
 
-ErrorOr<void> Container::remove_broken(const std::string& root, const std::string& id) {
+ErrorOr<bool> Container::remove_broken(const std::string& root, const std::string& id) {
     TRY(validate_container_id(id));
-    // Under the lock, like every other removal: a create still running holds it.
+    // Under the lock, like every other removal: a create still running holds it, and may have
+    // finished by the time we have it (the caller then deletes the container it made).
     auto lock = lock_directory(root + "/" + id);
-    if (!lock && lock.error().code == ENOENT) return {};
+    if (!lock && lock.error().code == ENOENT) return true;
     if (!lock) return std::unexpected(lock.error());
+    if (auto text = read_file_at(lock->get(), "state.json"); text && from_json(*text)) return false;
     std::error_code ec;
     std::filesystem::remove_all(root + "/" + id, ec);
     if (ec) return fail("remove " + root + "/" + id + ": " + ec.message());
-    return {};
+    return true;
 }
 
 uint64_t process_start_time(pid_t pid) {

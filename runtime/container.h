@@ -48,7 +48,8 @@ public:
     // Locks ROOT/ID and loads its state.
     static ErrorOr<Container> open(const std::string& root, const std::string& id);
     // Removes ROOT/ID of a container whose state could not be loaded (a crash during create).
-    static ErrorOr<void> remove_broken(const std::string& root, const std::string& id);
+    // False when, by the time it holds the lock, a create has completed the state: not broken.
+    static ErrorOr<bool> remove_broken(const std::string& root, const std::string& id);
 
     ContainerState state;
 

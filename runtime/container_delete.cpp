@@ -50,7 +50,8 @@ ErrorOr<void> remove(const std::string& root, const std::string& id, bool force)
         struct stat st;
         if (!validate_container_id(id) || !force) return std::unexpected(container.error());
         if (::stat((root + "/" + id).c_str(), &st) != 0) return {};
-        return Container::remove_broken(root, id);
+        if (TRY(Container::remove_broken(root, id))) return {};
+        container = TRY(Container::open(root, id));  // a create running meanwhile completed it
     }
     Status status = container->status();
     // Like runc, a created container is removed without --force: containerd's shim relies on it.

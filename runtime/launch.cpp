@@ -428,10 +428,12 @@ ErrorOr<Launched> launch(const spec::Spec& spec, Container& container, const Lau
         if (cgroup_fd >= 0 && !born_inside) TRY(launched.cgroups->add_process(*pid));
         return supervise_setup(spec, container, *ctx, options, parent_end, launched);
     }();
-    if (!setup) setup = std::unexpected(parent_end.explain(setup.error()));
     if (!setup) {
         move_net_devices_out(container.state);
         ::kill(*pid, SIGKILL);
+        // After the kill, so that reading what the child queued ends at its closed end: an EPIPE
+        // from elsewhere (a seccomp agent gone) must not wait on a child that is still alive.
+        setup = std::unexpected(parent_end.explain(setup.error()));
         ::waitpid(*pid, nullptr, 0);
         ::unlink(container.fifo_path().c_str());
         if (launched.cgroups) (void)launched.cgroups->destroy();

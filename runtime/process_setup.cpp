@@ -31,9 +31,22 @@ std::string env_value(const std::vector<std::string>& env, const std::string& na
     return {};
 }
 
+// The container's /etc/passwd, if it is a regular file of sane size: the image chooses what it
+// is, and a FIFO or a link to /dev/zero must not hang or fill the runtime.
+std::optional<std::string> read_passwd() {
+    constexpr off_t kLimit = 1 << 20;
+    UniqueFd fd(::open("/etc/passwd", O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+    struct stat st {};
+    if (!fd || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > kLimit)
+        return std::nullopt;
+    auto text = read_all(fd.get());
+    if (!text) return std::nullopt;
+    return std::move(*text);
+}
+
 // The home directory /etc/passwd gives uid ("name:password:uid:gid:gecos:home:shell"), or "/".
 std::string home_of(uint32_t uid) {
-    auto passwd = read_file("/etc/passwd");
+    auto passwd = read_passwd();
     if (!passwd) return "/";
     std::istringstream lines(*passwd);
     for (std::string line; std::getline(lines, line);) {
@@ -75,14 +88,21 @@ ErrorOr<ProcessPlan> prepare_process_plan(const spec::Process& process,
         plan.memory_policy = linux_->memory_policy;
     }
     // Where SELinux is off there is nothing to label with: accepted and ignored, as crun does.
-    if (!process.selinux_label.empty() && selinux_enabled()) plan.exec_label = process.selinux_label;
+    bool wants_labels = !process.selinux_label.empty() || (linux_ && !linux_->mount_label.empty());
+    if (wants_labels && selinux_enabled()) {
+        if (linux_ && !linux_->mount_label.empty())
+            return fail("linux.mountLabel: not supported yet where SELinux is enabled");
+        plan.exec_label = process.selinux_label;
+    }
     return plan;
 }
 
 int socket_activation_fds() {
     const char* fds = ::getenv("LISTEN_FDS");
     const char* pid = ::getenv("LISTEN_PID");
-    if (!fds || (pid && std::to_string(::getpid()) != pid)) return 0;
+    // As go-systemd's activation.Files reads them for runc: LISTEN_PID must name us, or a stale
+    // LISTEN_FDS would let the caller's other fds into the container.
+    if (!fds || !pid || std::to_string(::getpid()) != pid) return 0;
     int n = 0;
     auto [end, error] = std::from_chars(fds, fds + strlen(fds), n);
     if (error != std::errc() || *end != '\0' || n < 0) return 0;

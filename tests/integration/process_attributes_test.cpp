@@ -148,19 +148,22 @@ TEST_CASE("socket activation: LISTEN_FDS fds reach the process, told by LISTEN_F
     bundle.set_args({"sh", "-c", "echo $LISTEN_FDS $LISTEN_PID; ls /proc/self/fd"});
     bundle.save();
     // Two activated fds (3, 4) and one preserved after them (5); 6 is the caller's and stays out.
+    // `exec env`: LISTEN_PID names the shell's pid, which hutch-oci then has, as systemd sets it.
     auto run =
-        shell("exec 3</dev/null 4</dev/null 5</dev/null 6</dev/null; LISTEN_FDS=2 " + hutch_oci_command(rt) +
-              " run --preserve-fds 1 --bundle " + bundle.path() + " " + unique_id());
+        shell("exec 3</dev/null 4</dev/null 5</dev/null 6</dev/null; exec env LISTEN_FDS=2 LISTEN_PID=$$ " +
+              hutch_oci_command(rt) + " run --preserve-fds 1 --bundle " + bundle.path() + " " + unique_id());
     INFO(run.err);
     REQUIRE(run.status == 0);
     // ls's own directory fd is the 6 it lists.
     CHECK(run.out == "2 1\n0\n1\n2\n3\n4\n5\n6\n");
 
-    // LISTEN_PID naming another process: the fds were not meant for hutch-oci.
-    auto other = shell("exec 3</dev/null 4</dev/null; LISTEN_FDS=2 LISTEN_PID=1 " + hutch_oci_command(rt) +
-                       " run --bundle " + bundle.path() + " " + unique_id());
-    REQUIRE(other.status == 0);
-    CHECK(other.out == "\n0\n1\n2\n3\n");
+    // LISTEN_PID naming another process, or none: the fds were not meant for hutch-oci.
+    for (std::string pid : {"LISTEN_PID=1 ", ""}) {
+        auto other = shell("exec 3</dev/null 4</dev/null; LISTEN_FDS=2 " + pid + hutch_oci_command(rt) +
+                           " run --bundle " + bundle.path() + " " + unique_id());
+        REQUIRE(other.status == 0);
+        CHECK(other.out == "\n0\n1\n2\n3\n");
+    }
 }
 
 TEST_CASE("selinuxLabel and mountLabel are accepted and ignored where SELinux is off", "[process]") {
