@@ -19,16 +19,11 @@
 namespace hutch::runtime {
 namespace {
 
-bool has_env(const std::vector<std::string>& env, const std::string& name) {
-    for (const auto& entry : env)
-        if (entry.compare(0, name.size() + 1, name + "=") == 0) return true;
-    return false;
-}
-
-std::string env_value(const std::vector<std::string>& env, const std::string& name) {
+// NAME's value in env, or nullopt when env has no NAME= entry (an empty value is a value).
+std::optional<std::string> env_value(const std::vector<std::string>& env, const std::string& name) {
     for (const auto& entry : env)
         if (entry.compare(0, name.size() + 1, name + "=") == 0) return entry.substr(name.size() + 1);
-    return {};
+    return std::nullopt;
 }
 
 // The container's /etc/passwd, if it is a regular file of sane size: the image chooses what it
@@ -111,7 +106,7 @@ int socket_activation_fds() {
 
 std::vector<std::string> process_environment(const spec::Process& process, const ProcessPlan& plan) {
     std::vector<std::string> env = process.env;
-    if (!has_env(env, "HOME")) env.push_back("HOME=" + home_of(process.user.uid));
+    if (!env_value(env, "HOME")) env.push_back("HOME=" + home_of(process.user.uid));
     if (plan.fds.listen > 0) {
         std::erase_if(env, [](const std::string& e) {
             return e.starts_with("LISTEN_FDS=") || e.starts_with("LISTEN_PID=");
@@ -166,7 +161,7 @@ ErrorOr<std::string> find_program(const spec::Process& process) {
         if (::access(name.c_str(), X_OK) != 0) return fail_errno("process.args[0]: " + name);
         return name;
     }
-    std::string path = env_value(process.env, "PATH");
+    std::string path = env_value(process.env, "PATH").value_or("");
     if (path.empty()) path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
     size_t start = 0;
     while (start <= path.size()) {
