@@ -170,8 +170,7 @@ echo "ok: ctr run -d with --memory-limit, task ps"
 
 # Each exec'd process outlives its start by a second: containerd 1.6's shim (Debian 12 has 1.6.20)
 # drops the exit of an exec that ends before it has read the pid file, and the client then waits
-# forever (containerd issues 9719 and 8557, fixed in later shims). With a terminal the window is
-# widest: the shim takes the console before it reads the pid. It is the shim's race, whichever
+# forever (containerd issues 9719 and 8557, fixed in later shims). It is the shim's race, whichever
 # runtime it drives.
 out=$(c task exec --fifo-dir "$D/fifo" --exec-id e1 t2 sh -c 'cat /proc/1/cmdline; sleep 1' 2>&1 | tr '\0' ' ') ||
     fail "task exec: $out"
@@ -180,8 +179,13 @@ out=$(c task exec --fifo-dir "$D/fifo" --exec-id e1b t2 sh -c 'readlink /proc/se
     fail "task exec: $out"
 [[ $out == "$(readlink "/proc/$pid/ns/pid" "/proc/$pid/ns/mnt")" ]] ||
     fail "the exec is not in the container's pid and mount namespaces: $out"
-# With a terminal: ctr needs one of its own, which script(1) gives it.
-out=$(timeout -k 5 70 script -qec "timeout -k 5 60 ctr -a $D/containerd.sock -n $ns task exec --fifo-dir $D/fifo \
+# With a terminal: ctr needs one of its own, which script(1) gives it, through the shell named by
+# $SHELL (pinned: dash and bash differ below). ctr puts that terminal in raw mode, which a process
+# outside the terminal's foreground process group cannot do: it is stopped by SIGTTOU and hangs.
+# A plain `timeout` moves itself and ctr into a process group of their own, so it runs with
+# --foreground (where the shell does not exec it, as dash does not, that group is not the
+# terminal's).
+out=$(SHELL=/bin/sh timeout -k 5 70 script -qec "timeout --foreground -k 5 60 ctr -a $D/containerd.sock -n $ns task exec --fifo-dir $D/fifo \
     -t --exec-id e2 t2 sh -c 'tty; sleep 1'" /dev/null </dev/null 2>&1) || fail "task exec -t: $out"
 [[ $out == *"/dev/pts/"* ]] || fail "the exec with -t has no terminal: $out"
 rc=0

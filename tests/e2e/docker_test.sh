@@ -140,7 +140,8 @@ out=$(d exec c1 sh -c 'cat /proc/1/cmdline; sleep 1' 2>&1 | tr '\0' ' ') || fail
 [[ $out == "sleep 1000 " ]] || fail "exec does not see the container's pid 1: $out"
 rc=0; d exec c1 sh -c 'sleep 1; exit 3' || rc=$?
 [[ $rc == 3 ]] || fail "exec's exit status is $rc, not 3"
-out=$(timeout 90 script -qec "timeout 60 $docker -H unix://$D/docker.sock exec -t c1 sh -c 'tty; sleep 1'" /dev/null 2>&1) ||
+# --foreground keeps docker in the terminal's foreground process group (containerd_test.sh says why).
+out=$(SHELL=/bin/sh timeout 90 script -qec "timeout --foreground 60 $docker -H unix://$D/docker.sock exec -t c1 sh -c 'tty; sleep 1'" /dev/null 2>&1) ||
     fail "docker exec -t failed: $out"
 [[ $out == *"/dev/pts/"* ]] || fail "exec -t gave no terminal: $out"
 echo "ok: docker exec joins the container, keeps the exit status, gives a tty"
