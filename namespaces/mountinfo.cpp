@@ -1,6 +1,7 @@
 // /proc/self/mountinfo, parsed: the host's mount table, read before the container's mounts (which
 // parent mount holds the rootfs, which cgroup hierarchies there are) and in tests.
 #include <algorithm>
+#include <cstdlib>
 #include <optional>
 #include <sstream>
 
@@ -37,6 +38,8 @@ std::optional<MountInfo> parse_mountinfo_line(const std::string& line) {
     size_t sep_index = static_cast<size_t>(sep - fields.begin());
     if (sep == fields.end() || sep_index < 6 || sep_index + 3 > fields.size()) return std::nullopt;
     MountInfo mi;
+    mi.id = std::strtoull(fields[0].c_str(), nullptr, 10);
+    mi.parent_id = std::strtoull(fields[1].c_str(), nullptr, 10);
     mi.root = unescape_mountinfo(fields[3]);
     mi.mount_point = unescape_mountinfo(fields[4]);
     for (size_t i = 6; i < sep_index; ++i) {

@@ -76,6 +76,12 @@ ErrorOr<UniqueFd> new_filesystem(const std::string& type, const std::string& sou
 // The propagation of the container's "/" (linux.rootfsPropagation, rslave by default), as MS_*.
 ErrorOr<unsigned long> rootfs_propagation(const spec::Spec& spec);
 
+// Every mount of config.json in order, under root_fd (the rootfs mount), then /dev's devices when
+// config mounts /dev. The cgroups are joined (join_cgroups, once) before the first cgroup mount or
+// after the last mount; `cgroups` is what cgroup mounts show until then.
+ErrorOr<void> make_mounts(const spec::Spec& spec, int root_fd, CgroupView cgroups,
+                          const JoinCgroups& join_cgroups, std::vector<UniqueFd> binds_ahead);
+
 // ---- the tree copy of tmpcopyup (copy_tree.cpp) ----
 
 // Copies the content of src_dir into dst_dir (both directory fds): files, directories, symlinks

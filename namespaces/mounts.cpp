@@ -218,25 +218,8 @@ ErrorOr<unsigned long> rootfs_propagation(const spec::Spec& spec) {
     return propagation.value_or(MS_SLAVE | MS_REC);
 }
 
-ErrorOr<void> prepare_rootfs(const spec::Spec& spec, const std::string& rootfs,
-                             const JoinCgroups& join_cgroups, std::vector<UniqueFd> binds_ahead) {
-    if (!rootfs.starts_with('/')) return fail("rootfs \"" + rootfs + "\" must be an absolute path");
-    unsigned long applied = TRY(rootfs_propagation(spec));
-    TRY(sys_mount("", "/", nullptr, applied, nullptr, "set propagation of /"));
-    // After rslave or rprivate no mount is shared or unbindable, and the runtime says what the
-    // cgroup mounts bind: only otherwise is the mount table (0.08 ms to read here) needed.
-    bool none_shared = (applied & MS_REC) && (applied & (MS_SLAVE | MS_PRIVATE));
-    CgroupView cgroups;
-    if (!none_shared || !join_cgroups) {
-        auto host_mounts = TRY(read_mountinfo());
-        TRY(make_rootfs_parent_private(host_mounts, rootfs));
-        if (!join_cgroups) cgroups.binds = whole_host_hierarchies(host_mounts, rootfs);
-    }
-    // A mount point of its own, so that pivot_root can take it and the mounts below stay with it.
-    TRY(sys_mount(rootfs, rootfs, nullptr, MS_BIND | MS_REC, nullptr,
-                  "bind rootfs " + rootfs + " onto itself"));
-    UniqueFd root_fd(::open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-    if (!root_fd) return fail_errno("open rootfs " + rootfs);
+ErrorOr<void> make_mounts(const spec::Spec& spec, int root_fd, CgroupView cgroups,
+                          const JoinCgroups& join_cgroups, std::vector<UniqueFd> binds_ahead) {
     bool joined = false;
     auto join_once = [&]() -> ErrorOr<void> {
         if (joined || !join_cgroups) return {};
@@ -258,15 +241,37 @@ ErrorOr<void> prepare_rootfs(const spec::Spec& spec, const std::string& rootfs,
             ++cgroup_mounts;
         }
         bool dev = clean_path(m.destination) == "/dev";
-        UniqueFd held = TRY_CTX(mount_one(root_fd.get(), m, cgroups.binds, std::move(built), dev),
+        UniqueFd held = TRY_CTX(mount_one(root_fd, m, cgroups.binds, std::move(built), dev),
                                 "mounts[" + std::to_string(i) + "] (" + m.destination + ")");
         if (dev) readonly_dev = std::move(held);
     }
     TRY(join_once());
-    if (mounts_dev(spec)) TRY_CTX(create_devices(root_fd.get(), spec), "/dev");
+    if (mounts_dev(spec)) TRY_CTX(create_devices(root_fd, spec), "/dev");
     if (readonly_dev)
         TRY_CTX(change_attrs(readonly_dev.get(), MOUNT_ATTR_RDONLY, 0, false), "/dev: make read-only");
     return {};
+}
+
+ErrorOr<void> prepare_rootfs(const spec::Spec& spec, const std::string& rootfs,
+                             const JoinCgroups& join_cgroups, std::vector<UniqueFd> binds_ahead) {
+    if (!rootfs.starts_with('/')) return fail("rootfs \"" + rootfs + "\" must be an absolute path");
+    unsigned long applied = TRY(rootfs_propagation(spec));
+    TRY(sys_mount("", "/", nullptr, applied, nullptr, "set propagation of /"));
+    // After rslave or rprivate no mount is shared or unbindable, and the runtime says what the
+    // cgroup mounts bind: only otherwise is the mount table (0.08 ms to read here) needed.
+    bool none_shared = (applied & MS_REC) && (applied & (MS_SLAVE | MS_PRIVATE));
+    CgroupView cgroups;
+    if (!none_shared || !join_cgroups) {
+        auto host_mounts = TRY(read_mountinfo());
+        TRY(make_rootfs_parent_private(host_mounts, rootfs));
+        if (!join_cgroups) cgroups.binds = whole_host_hierarchies(host_mounts, rootfs);
+    }
+    // A mount point of its own, so that pivot_root can take it and the mounts below stay with it.
+    TRY(sys_mount(rootfs, rootfs, nullptr, MS_BIND | MS_REC, nullptr,
+                  "bind rootfs " + rootfs + " onto itself"));
+    UniqueFd root_fd(::open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!root_fd) return fail_errno("open rootfs " + rootfs);
+    return make_mounts(spec, root_fd.get(), std::move(cgroups), join_cgroups, std::move(binds_ahead));
 }
 
 }  // namespace hutch::rootfs

@@ -1,6 +1,8 @@
 // Which namespaces a container gets, and how: created by clone3(), or joined with setns().
 #pragma once
 
+#include <sched.h>
+
 #include <string>
 #include <vector>
 
@@ -32,6 +34,8 @@ struct Plan {
 
     // The child ends up in a user namespace other than hutch's: a new one, or a joined one.
     bool other_user_namespace() const;
+    // The child gets a mount namespace of its own; otherwise it shares hutch's or joins one.
+    bool new_mount_namespace() const { return ((clone_flags | unshare_flags) & CLONE_NEWNS) != 0; }
 };
 
 ErrorOr<Plan> plan(const spec::Spec& spec);

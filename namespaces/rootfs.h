@@ -13,6 +13,7 @@
 //   parent, before clone:  validate(spec)
 //   1. prepare_rootfs(spec, rootfs_abs_path)     needs the host's /proc
 //   2. enter_rootfs(rootfs_abs_path, no_pivot)
+//      (1 and 2 without a mount namespace of its own: prepare_shared_rootfs, chroot_into; below)
 //   3. finalize_rootfs(spec)                     needs the container's /proc for masked/readonly paths
 //   4. apply_sysctls(spec.linux_->sysctl)        needs the container's /proc
 #pragma once
@@ -85,6 +86,36 @@ ErrorOr<std::vector<UniqueFd>> build_binds_ahead(const spec::Spec& spec, bool us
 ErrorOr<void> prepare_rootfs(const spec::Spec& spec, const std::string& rootfs_abs_path,
                              const JoinCgroups& join_cgroups = {}, std::vector<UniqueFd> binds_ahead = {});
 
+// ---- A mount namespace the container does not own (shared_rootfs.cpp) ----
+//
+// Without "mount" in linux.namespaces the container shares the runtime's mount namespace (or,
+// with a path, joins one): its mounts are made where other processes live. So nothing of what is
+// there may change (no propagation of "/", no pivot_root, which would move the root of every
+// process in the namespace, no detaching of other mounts), and what the container mounts must be
+// found again and undone at delete, whatever happened in between. Its rootfs is a detached copy
+// (open_tree) whose id is handed to `record` (the runtime saves it in the state) before it is
+// attached: had anything died before, the copy would have gone with its last fd. Every other
+// mount lies under it. Used in place of prepare_rootfs, enter_rootfs with chroot_into, and, at
+// delete, unmount_rootfs.
+
+// Joins the cgroups first (the runtime's messages come in order), then the rootfs and the mounts
+// of config.json under it. Returns the rootfs mount's id.
+using RecordRootfsMount = std::function<ErrorOr<void>(uint64_t mount_id)>;
+ErrorOr<uint64_t> prepare_shared_rootfs(const spec::Spec& spec, const std::string& rootfs_abs_path,
+                                        const RecordRootfsMount& record, const JoinCgroups& join_cgroups,
+                                        std::vector<UniqueFd> binds_ahead);
+
+// chroot into the rootfs mount, once it is checked to be the one prepare_shared_rootfs made.
+ErrorOr<void> chroot_into(const std::string& rootfs_abs_path, uint64_t mount_id);
+
+// Detaches the rootfs mount of that id, with all the container mounted under it, from the path
+// (and, first, what the container mounted over its own "/"). Nothing to do when the mount there is
+// not that one or a mount on it: it is gone already.
+ErrorOr<void> unmount_rootfs(const std::string& rootfs_abs_path, uint64_t mount_id);
+
+// The kernel's id of the mount fd lies on, as /proc/self/mountinfo's first field gives it.
+ErrorOr<uint64_t> mount_id_of(int fd);
+
 // pivot_root into the rootfs and detach the old root; with no_pivot, move the rootfs onto "/" and
 // chroot into it instead (for ramfs roots, where pivot_root is impossible).
 ErrorOr<void> enter_rootfs(const std::string& rootfs_abs_path, bool no_pivot);
@@ -147,6 +178,8 @@ ErrorOr<unsigned long> mount_flags_of(int fd);
 
 // One line of /proc/self/mountinfo, octal escapes (\040) undone.
 struct MountInfo {
+    uint64_t id = 0;
+    uint64_t parent_id = 0;
     std::string root;  // the path inside the filesystem that is mounted ("/" for a whole fs)
     std::string mount_point;
     std::string fs_type;

@@ -70,7 +70,9 @@ nlohmann::json to_json(const ContainerState& s) {
             {"poststop", hooks_json(s.poststop)},
             {"own_pid_namespace", s.own_pid_namespace},
             {"net_devices", s.net_devices},
-            {"net_namespace_path", s.net_namespace_path}};
+            {"net_namespace_path", s.net_namespace_path},
+            {"rootfs_mount_id", s.rootfs_mount_id},
+            {"mount_namespace_path", s.mount_namespace_path}};
 }
 
 ErrorOr<ContainerState> from_json(const std::string& text) {
@@ -89,9 +91,11 @@ ErrorOr<ContainerState> from_json(const std::string& text) {
         for (const auto& h : j.at("poststart")) s.poststart.push_back(hook_from_json(h));
         for (const auto& h : j.at("poststop")) s.poststop.push_back(hook_from_json(h));
         s.own_pid_namespace = j.at("own_pid_namespace").get<bool>();
-        // Optional: a state saved before netDevices were supported has neither.
+        // Optional: a state saved before netDevices and shared mount namespaces has none of these.
         s.net_devices = j.value("net_devices", std::map<std::string, std::string>{});
         s.net_namespace_path = j.value("net_namespace_path", std::string{});
+        s.rootfs_mount_id = j.value("rootfs_mount_id", uint64_t{0});
+        s.mount_namespace_path = j.value("mount_namespace_path", std::string{});
         return s;
     } catch (const nlohmann::json::exception& e) {
         return fail(std::string("state.json is damaged: ") + e.what());

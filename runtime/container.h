@@ -36,6 +36,10 @@ struct ContainerState {
     // for delete to move them back; and that namespace's path when it was joined by path.
     std::map<std::string, std::string> net_devices;
     std::string net_namespace_path;
+    // Without a mount namespace of its own: the id of its rootfs mount, which delete detaches
+    // with everything under it, in the namespace joined by path, or else in the runtime's.
+    uint64_t rootfs_mount_id = 0;
+    std::string mount_namespace_path;
 };
 
 // Accepts what runc accepts: letters, digits, '_', '+', '-', '.', and not "." or "..".

@@ -36,6 +36,8 @@ void fill_state(ContainerState& state, const spec::Spec& spec, const std::string
                               spec::find_namespace(spec, spec::NamespaceType::pid)->path.empty();
     if (const auto* net = spec::find_namespace(spec, spec::NamespaceType::network))
         state.net_namespace_path = net->path;
+    if (const auto* mnt = spec::find_namespace(spec, spec::NamespaceType::mount))
+        state.mount_namespace_path = mnt->path;
 }
 
 ErrorOr<Created> create_locked(const CreateOptions& options, Container& container,

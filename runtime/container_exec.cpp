@@ -2,6 +2,8 @@
 // and set up as its first process was (capabilities, seccomp, rlimits, user, no_new_privs). What
 // it needs from the container comes from the state saved at create, never from the bundle, which
 // may have changed since.
+#include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 
@@ -64,6 +66,20 @@ ErrorOr<void> check_terminal(const spec::Process& process, const ExecOptions& o)
     return {};
 }
 
+// The root of a container without a mount namespace of its own, opened while its first process
+// is known to be the one hutch started (pidfd still open, polled after the open); none for one
+// with its own, whose root setns() gives.
+ErrorOr<UniqueFd> open_shared_root(const spec::Spec& spec, const ContainerState& state, int pidfd) {
+    const auto* mnt = spec::find_namespace(spec, spec::NamespaceType::mount);
+    if (mnt && mnt->path.empty()) return UniqueFd{};
+    std::string path = "/proc/" + std::to_string(state.pid) + "/root";
+    UniqueFd root(::open(path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    struct pollfd exited = {pidfd, POLLIN, 0};
+    if (!root || ::poll(&exited, 1, 0) != 0)
+        return fail("cannot exec in container " + state.id + ": its process is gone");
+    return root;
+}
+
 // Hands the terminal and the pid over as the client asked; the process is killed if that fails.
 ErrorOr<void> report_started(const ExecLaunched& launched, const ExecOptions& o) {
     if (launched.pty_master && !o.console_socket.empty())
@@ -90,9 +106,11 @@ ErrorOr<int> exec(const ExecOptions& o) {
         process, spec.linux_, {.listen = 0, .preserve = o.preserve_fds}, (ns_flags & CLONE_NEWUSER) != 0));
     UniqueFd container_pidfd = open_container_pidfd(container.state);
     if (!container_pidfd) return fail("cannot exec in container " + o.id + ": its process is gone");
+    UniqueFd root = TRY(open_shared_root(spec, container.state, container_pidfd.get()));
     auto cgroups = cgroups::manager_from_paths(container.state.cgroup_paths);
     ExecTarget target{.container_pidfd = container_pidfd.get(),
                       .namespace_flags = ns_flags,
+                      .root_fd = root ? root.get() : -1,
                       .cgroups = cgroups.get(),
                       .sub_cgroup = o.cgroup,
                       .seccomp = nullptr,

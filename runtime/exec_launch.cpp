@@ -43,6 +43,8 @@ ErrorOr<void> child_setup(ExecChild& ctx, const SyncChannel& channel) {
     int flags = ctx.target.namespace_flags & ~CLONE_NEWPID;
     if (flags != 0 && ::setns(ctx.target.container_pidfd, flags) != 0)
         return fail_errno("join the container's namespaces");
+    if (ctx.target.root_fd >= 0 && (::fchdir(ctx.target.root_fd) != 0 || ::chroot(".") != 0))
+        return fail_errno("enter the container's root");
     if (::setsid() < 0) return fail_errno("setsid");
     if (ctx.process.terminal) TRY(set_up_terminal(ctx.process, channel));
     TRY(change_directory(ctx.process.cwd));

@@ -19,6 +19,9 @@ namespace hutch::runtime {
 struct ExecTarget {
     int container_pidfd = -1;  // the container's first process: its namespaces are joined
     int namespace_flags = 0;   // CLONE_NEW* of every namespace config.json lists, new or joined
+    // Without a mount namespace of its own, the container's root (its first process's
+    // /proc/PID/root), which the process chroots into: joining namespaces does not reach it.
+    int root_fd = -1;
     cgroups::Manager* cgroups = nullptr;
     std::string sub_cgroup;  // --cgroup
     // With SCMP_ACT_NOTIFY: where the listener fd goes, and the container's state sent with it.

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <cstring>
 
 #include "base/cpu_affinity.h"
@@ -115,6 +116,18 @@ ErrorOr<void> enter_namespaces(ChildContext& ctx, const SyncChannel& channel) {
     return {};
 }
 
+// Without a mount namespace of its own, the parent records the rootfs mount's id in the state
+// before the mount is attached (rootfs.h says why).
+ErrorOr<uint64_t> prepare_shared_rootfs(ChildContext& ctx, const SyncChannel& channel,
+                                        const rootfs::JoinCgroups& join) {
+    auto record = [&](uint64_t id) -> ErrorOr<void> {
+        TRY(channel.send(SyncMessage::rootfs_mount, std::to_string(id)));
+        TRY(channel.expect(SyncMessage::rootfs_mount_recorded));
+        return {};
+    };
+    return rootfs::prepare_shared_rootfs(ctx.spec, ctx.options.rootfs, record, join, std::move(ctx.binds_ahead));
+}
+
 ErrorOr<void> join_session_keyring(const std::string& id) {
     constexpr int kKeyctlJoinSessionKeyring = 1;
     std::string name = "_ses." + id;
@@ -196,7 +209,11 @@ ErrorOr<void> child_setup(ChildContext& ctx, const SyncChannel& channel) {
         log::debug("child: in its cgroups");
         return view;
     };
-    TRY(rootfs::prepare_rootfs(spec, ctx.options.rootfs, join, std::move(ctx.binds_ahead)));
+    uint64_t shared_rootfs_id = 0;
+    if (ctx.ns.new_mount_namespace())
+        TRY(rootfs::prepare_rootfs(spec, ctx.options.rootfs, join, std::move(ctx.binds_ahead)));
+    else
+        shared_rootfs_id = TRY(prepare_shared_rootfs(ctx, channel, join));
     log::debug("child: mounts done");
     // Unshared after the mounts: a cgroup mount binds the container's own cgroup directories,
     // which /proc/self/cgroup names in full only outside a cgroup namespace.
@@ -209,7 +226,10 @@ ErrorOr<void> child_setup(ChildContext& ctx, const SyncChannel& channel) {
         TRY(run_hooks("createContainer", spec.hooks.create_container, state,
                       {.cwd = ctx.bundle, .env = &spec.process.env}));
     }
-    TRY(rootfs::enter_rootfs(ctx.options.rootfs, ctx.options.no_pivot));
+    if (shared_rootfs_id != 0)
+        TRY(rootfs::chroot_into(ctx.options.rootfs, shared_rootfs_id));
+    else
+        TRY(rootfs::enter_rootfs(ctx.options.rootfs, ctx.options.no_pivot));
     TRY(set_names(spec));
     if (spec.linux_) TRY(rootfs::apply_sysctls(spec.linux_->sysctl));
     TRY(rootfs::finalize_rootfs(spec));
@@ -268,8 +288,9 @@ ErrorOr<ChildContext> prepare_child(const spec::Spec& spec, Container& container
                      .ns = TRY(namespaces::plan(spec)),
                      .round_trip = needs_round_trip(spec),
                      .bundle = container.state.bundle};
-    if (!((ctx.ns.clone_flags | ctx.ns.unshare_flags) & CLONE_NEWNS))
-        return fail("linux.namespaces: a new mount namespace is required");
+    // Mounts in a namespace owned by another user namespace than the container's are refused.
+    if (!ctx.ns.new_mount_namespace() && ctx.ns.other_user_namespace())
+        return fail("linux.namespaces: a user namespace needs a new mount namespace");
     TRY(rootfs::validate(spec));
     if (spec.linux_) TRY(namespaces::check_net_devices(spec.linux_->net_devices));
     ctx.binds_ahead =
@@ -321,6 +342,16 @@ ErrorOr<std::unique_ptr<cgroups::Manager>> make_cgroups(Container& container, co
     return cgroups;
 }
 
+// The id of the container's rootfs mount, saved before the child attaches it: what delete unmounts.
+ErrorOr<void> record_rootfs_mount(Container& container, const std::string& text) {
+    uint64_t id = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
+    if (ec != std::errc() || end != text.data() + text.size() || id == 0)
+        return fail("sync channel: a malformed rootfs mount id");
+    container.state.rootfs_mount_id = id;
+    return container.save();
+}
+
 // Answers the child until it reports "created".
 ErrorOr<void> supervise_setup(const spec::Spec& spec, Container& container, const ChildContext& ctx,
                               const LaunchOptions& options, const SyncChannel& channel, Launched& launched) {
@@ -350,10 +381,19 @@ ErrorOr<void> supervise_setup(const spec::Spec& spec, Container& container, cons
         launched.start_sent = true;
         return {};
     };
-    if (!ctx.round_trip) TRY(start_at_once());
+    // The start queues behind the last answer the child waits for.
+    bool records_rootfs = !ctx.ns.new_mount_namespace();
+    if (!ctx.round_trip && !records_rootfs) TRY(start_at_once());
     for (;;) {
         auto msg = TRY(channel.receive());
         switch (msg.type) {
+            case SyncMessage::rootfs_mount:
+                if (!records_rootfs) return fail("sync channel: an unexpected rootfs mount");
+                TRY(record_rootfs_mount(container, msg.text));
+                log::debug("launch: rootfs mount recorded");
+                TRY(channel.send(SyncMessage::rootfs_mount_recorded));
+                if (!ctx.round_trip) TRY(start_at_once());
+                break;
             case SyncMessage::run_hooks: {
                 // Before the hooks, which may configure the interfaces, as runc orders them.
                 TRY(move_net_devices_in(spec, container, launched.pid));

@@ -20,6 +20,9 @@ enum class SyncMessage : uint8_t {
                        // container, as JSON; attached: the files to join the cgroups
     cgroup_mounts,     // parent -> child: attached: the cgroup mounts it built (none: the child
                        // builds them)
+    rootfs_mount,      // child -> parent, without a mount namespace of its own: text: the id of
+                       // the rootfs mount it is about to attach, for the state
+    rootfs_mount_recorded,  // parent -> child
     run_hooks,         // child -> parent: namespaces and mounts are ready: move linux.netDevices in,
                        // run prestart/createRuntime
     hooks_done,        // parent -> child

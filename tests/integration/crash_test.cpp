@@ -98,9 +98,16 @@ struct Scene {
     std::string id = unique_id("crash");
     std::string cgroup = "hutch-crash-" + id;
 
-    Scene() {
+    // shares_mounts: no mount namespace of its own, so its mounts are made in the host's.
+    explicit Scene(bool shares_mounts) {
         bundle.set_args({"sleep", kMarker});
         bundle.config["linux"]["cgroupsPath"] = "/" + cgroup;
+        if (shares_mounts) {
+            auto& namespaces = bundle.config["linux"]["namespaces"];
+            namespaces.erase(std::remove_if(namespaces.begin(), namespaces.end(),
+                                            [](const auto& ns) { return ns["type"] == "mount"; }),
+                             namespaces.end());
+        }
         bundle.save();
     }
     std::vector<std::string> oci(std::vector<std::string> args) const {
@@ -138,17 +145,18 @@ struct Scene {
 
 // For each step of `verb` (run after `before`, which sets the container up for it).
 void kill_at_every_step(const std::string& verb, const std::function<void(const Scene&)>& before,
-                        const std::function<std::vector<std::string>(const Scene&)>& command) {
+                        const std::function<std::vector<std::string>(const Scene&)>& command,
+                        bool shares_mounts = false) {
     size_t steps = 0;
     {
-        Scene scene;
+        Scene scene(shares_mounts);
         before(scene);
         steps = run_killed(command(scene), scene.log(), 0);
         REQUIRE(steps > 0);
         scene.check_recovers(verb + " not killed");
     }
     for (size_t n = 1; n <= steps; ++n) {
-        Scene scene;
+        Scene scene(shares_mounts);
         before(scene);
         run_killed(command(scene), scene.log(), n);
         scene.check_recovers(verb + " killed after debug line " + std::to_string(n) + " of " +
@@ -181,4 +189,14 @@ TEST_CASE("hutch-oci killed at every step of exec leaves what delete --force cle
 
 TEST_CASE("hutch-oci killed at every step of delete leaves what delete --force cleans", "[crash]") {
     kill_at_every_step("delete", running, [](const Scene& s) { return s.oci({"delete", "--force", s.id}); });
+}
+
+TEST_CASE("hutch-oci killed at every step of create, without a mount namespace of its own, leaves no mount",
+          "[crash]") {
+    kill_at_every_step("create", nothing, [](const Scene& s) { return s.create(); }, true);
+}
+
+TEST_CASE("hutch-oci killed at every step of delete, without a mount namespace of its own, leaves no mount",
+          "[crash]") {
+    kill_at_every_step("delete", running, [](const Scene& s) { return s.oci({"delete", "--force", s.id}); }, true);
 }
