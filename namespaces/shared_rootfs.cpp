@@ -58,7 +58,8 @@ ErrorOr<uint64_t> prepare_shared_rootfs(const spec::Spec& spec, const std::strin
     // linux.rootfsPropagation (rslave by default) on the copy only: host mounts may still reach
     // the container, the container's never reach anyone else.
     unsigned long propagation = TRY(rootfs_propagation(spec));
-    UniqueFd tree = TRY_CTX(clone_tree(target.get(), "", AT_EMPTY_PATH | AT_RECURSIVE), "copy rootfs " + rootfs);
+    UniqueFd tree =
+        TRY_CTX(clone_tree(target.get(), "", AT_EMPTY_PATH | AT_RECURSIVE), "copy rootfs " + rootfs);
     TRY_CTX(set_propagation(tree.get(), propagation), "set propagation of the rootfs");
     uint64_t id = TRY(mount_id_of(tree.get()));
     TRY(record(id));

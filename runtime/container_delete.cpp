@@ -57,14 +57,16 @@ ErrorOr<void> unmount_rootfs_in(const std::string& ns_path, const ContainerState
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return {};
-    return fail(failure.empty() ? "unmount the container's rootfs in " + ns_path + ": the helper died" : failure);
+    return fail(failure.empty() ? "unmount the container's rootfs in " + ns_path + ": the helper died"
+                                : failure);
 }
 
 // A container without a mount namespace of its own left its mounts in the runtime's, or in the
 // one it joined by path.
 ErrorOr<void> unmount_shared_rootfs(const ContainerState& state) {
     if (state.rootfs_mount_id == 0) return {};
-    if (state.mount_namespace_path.empty()) return rootfs::unmount_rootfs(state.rootfs, state.rootfs_mount_id);
+    if (state.mount_namespace_path.empty())
+        return rootfs::unmount_rootfs(state.rootfs, state.rootfs_mount_id);
     return unmount_rootfs_in(state.mount_namespace_path, state);
 }
 

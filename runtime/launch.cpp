@@ -125,7 +125,8 @@ ErrorOr<uint64_t> prepare_shared_rootfs(ChildContext& ctx, const SyncChannel& ch
         TRY(channel.expect(SyncMessage::rootfs_mount_recorded));
         return {};
     };
-    return rootfs::prepare_shared_rootfs(ctx.spec, ctx.options.rootfs, record, join, std::move(ctx.binds_ahead));
+    return rootfs::prepare_shared_rootfs(ctx.spec, ctx.options.rootfs, record, join,
+                                         std::move(ctx.binds_ahead));
 }
 
 ErrorOr<void> join_session_keyring(const std::string& id) {

@@ -15,22 +15,22 @@
 namespace hutch::runtime {
 
 enum class SyncMessage : uint8_t {
-    ids_mapped = 1,    // parent -> child: uid_map and gid_map are written
-    joins_ready,       // parent -> child: the cgroups exist; text: the hierarchies to bind in the
-                       // container, as JSON; attached: the files to join the cgroups
-    cgroup_mounts,     // parent -> child: attached: the cgroup mounts it built (none: the child
-                       // builds them)
-    rootfs_mount,      // child -> parent, without a mount namespace of its own: text: the id of
-                       // the rootfs mount it is about to attach, for the state
+    ids_mapped = 1,         // parent -> child: uid_map and gid_map are written
+    joins_ready,            // parent -> child: the cgroups exist; text: the hierarchies to bind in the
+                            // container, as JSON; attached: the files to join the cgroups
+    cgroup_mounts,          // parent -> child: attached: the cgroup mounts it built (none: the child
+                            // builds them)
+    rootfs_mount,           // child -> parent, without a mount namespace of its own: text: the id of
+                            // the rootfs mount it is about to attach, for the state
     rootfs_mount_recorded,  // parent -> child
-    run_hooks,         // child -> parent: namespaces and mounts are ready: move linux.netDevices in,
-                       // run prestart/createRuntime
-    hooks_done,        // parent -> child
-    pty_master,        // child -> parent: the terminal's master side, as an attached fd
-    seccomp_listener,  // child -> parent: the seccomp filter's listener fd (SCMP_ACT_NOTIFY), attached
-    created,           // child -> parent: set-up is done, waiting for start
-    start,             // parent -> child, in `run`: exec the process (`start` uses exec.fifo)
-    error,             // child -> parent: text says what failed
+    run_hooks,              // child -> parent: namespaces and mounts are ready: move linux.netDevices in,
+                            // run prestart/createRuntime
+    hooks_done,             // parent -> child
+    pty_master,             // child -> parent: the terminal's master side, as an attached fd
+    seccomp_listener,       // child -> parent: the seccomp filter's listener fd (SCMP_ACT_NOTIFY), attached
+    created,                // child -> parent: set-up is done, waiting for start
+    start,                  // parent -> child, in `run`: exec the process (`start` uses exec.fifo)
+    error,                  // child -> parent: text says what failed
 };
 
 class SyncChannel {

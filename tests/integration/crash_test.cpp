@@ -193,10 +193,16 @@ TEST_CASE("hutch-oci killed at every step of delete leaves what delete --force c
 
 TEST_CASE("hutch-oci killed at every step of create, without a mount namespace of its own, leaves no mount",
           "[crash]") {
-    kill_at_every_step("create", nothing, [](const Scene& s) { return s.create(); }, true);
+    kill_at_every_step(
+        "create", nothing, [](const Scene& s) { return s.create(); }, true);
 }
 
 TEST_CASE("hutch-oci killed at every step of delete, without a mount namespace of its own, leaves no mount",
           "[crash]") {
-    kill_at_every_step("delete", running, [](const Scene& s) { return s.oci({"delete", "--force", s.id}); }, true);
+    kill_at_every_step(
+        "delete", running,
+        [](const Scene& s) {
+            return s.oci({"delete", "--force", s.id});
+        },
+        true);
 }
