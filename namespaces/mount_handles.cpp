@@ -163,10 +163,15 @@ ErrorOr<UniqueFd> open_filesystem(const std::string& type) {
     return fs;
 }
 
+ErrorOr<void> set_string_parameter(int fs, const std::string& key, const std::string& value) {
+    if (::fsconfig(fs, FSCONFIG_SET_STRING, key.c_str(), value.c_str(), 0) != 0)
+        return fs_failure(fs, "fsconfig " + key + "=" + value);
+    return {};
+}
+
 ErrorOr<void> set_parameters(int fs, const std::string& source, unsigned long flags,
                              const std::string& data) {
-    if (!source.empty() && ::fsconfig(fs, FSCONFIG_SET_STRING, "source", source.c_str(), 0) != 0)
-        return fs_failure(fs, "fsconfig source=" + source);
+    if (!source.empty()) TRY(set_string_parameter(fs, "source", source));
     for (auto [flag, name] : kSuperblock)
         if ((flags & flag) && ::fsconfig(fs, FSCONFIG_SET_FLAG, name, nullptr, 0) != 0)
             return fs_failure(fs, std::string("fsconfig ") + name);

@@ -4,6 +4,7 @@
 // config.json was checked by its parser (spec/), which these only translate.
 #include <sys/mount.h>
 
+#include <algorithm>
 #include <array>
 #include <string_view>
 
@@ -187,6 +188,19 @@ ErrorOr<std::optional<unsigned long>> parse_rootfs_propagation(const std::string
 }
 
 bool is_bind_mount(const spec::Mount& mount) { return mount.is_bind(); }
+
+std::string mount_context_for(std::string_view type, std::string_view data, const std::string& mount_label) {
+    static constexpr std::array<std::string_view, 5> kSelfLabelled{"proc", "sysfs", "mqueue", "cgroup",
+                                                                   "cgroup2"};
+    if (mount_label.empty() || std::ranges::find(kSelfLabelled, type) != kSelfLabelled.end()) return "";
+    bool named = data.starts_with("context=") || data.find(",context=") != std::string_view::npos;
+    return named ? "" : mount_label;
+}
+
+std::string with_context_option(const std::string& data, const std::string& context) {
+    if (context.empty()) return data;
+    return data + (data.empty() ? "" : ",") + "context=\"" + context + "\"";
+}
 
 ErrorOr<void> validate(const spec::Spec& spec) {
     for (size_t i = 0; i < spec.mounts.size(); ++i)

@@ -65,6 +65,8 @@ ErrorOr<UniqueFd> open_filesystem(const std::string& type);
 // "source", the superblock's flags among `flags` (ro, sync, dirsync, lazytime, mand) and `data`
 // split as mount(2) splits it for most filesystems: "key=value" is a string, "word" a flag.
 ErrorOr<void> set_parameters(int fs, const std::string& source, unsigned long flags, const std::string& data);
+// One string parameter, as it is: no splitting at commas (an SELinux context may hold some).
+ErrorOr<void> set_string_parameter(int fs, const std::string& key, const std::string& value);
 // The per-mount flags among `flags` become the detached mount's attributes.
 ErrorOr<UniqueFd> create_mount(int fs, unsigned long flags);
 // The three steps at once, for filesystems whose parameters are known to be accepted.
@@ -77,10 +79,9 @@ ErrorOr<UniqueFd> new_filesystem(const std::string& type, const std::string& sou
 ErrorOr<unsigned long> rootfs_propagation(const spec::Spec& spec);
 
 // Every mount of config.json in order, under root_fd (the rootfs mount), then /dev's devices when
-// config mounts /dev. The cgroups are joined (join_cgroups, once) before the first cgroup mount or
-// after the last mount; `cgroups` is what cgroup mounts show until then.
-ErrorOr<void> make_mounts(const spec::Spec& spec, int root_fd, CgroupView cgroups,
-                          const JoinCgroups& join_cgroups, std::vector<UniqueFd> binds_ahead);
+// config mounts /dev. The cgroups are joined (inputs.join_cgroups, once) before the first cgroup
+// mount or after the last mount; `cgroups` is what cgroup mounts show until then.
+ErrorOr<void> make_mounts(const spec::Spec& spec, int root_fd, CgroupView cgroups, MountInputs inputs);
 
 // ---- the tree copy of tmpcopyup (copy_tree.cpp) ----
 

@@ -126,15 +126,18 @@ ErrorOr<UniqueFd> mount_legacy(int target, const std::string& type, const std::s
 
 // A new instance of m.type, detached: made with fsconfig, or with mount(2) where fsconfig refuses
 // one of its parameters.
-ErrorOr<UniqueFd> new_instance(int target, const spec::Mount& m, unsigned long flags,
-                               const std::string& data) {
+ErrorOr<UniqueFd> new_instance(int target, const spec::Mount& m, unsigned long flags, const std::string& data,
+                               const std::string& mount_label) {
     std::string source = m.source.empty() ? m.type : m.source;
+    std::string context = mount_context_for(m.type, data, mount_label);
     UniqueFd fs = TRY(open_filesystem(m.type));
     auto parameters = set_parameters(fs.get(), source, flags, data);
+    if (parameters && !context.empty()) parameters = set_string_parameter(fs.get(), "context", context);
     if (parameters) return create_mount(fs.get(), flags);
-    return map_error(mount_legacy(target, m.type, source, flags, data), [&](const Error& e) {
-        return Error{parameters.error().message + "; " + e.message, e.code};
-    });
+    return map_error(mount_legacy(target, m.type, source, flags, with_context_option(data, context)),
+                     [&](const Error& e) {
+                         return Error{parameters.error().message + "; " + e.message, e.code};
+                     });
 }
 
 // tmpcopyup: the directory under the new tmpfs (the pinned target: "." does not cross into a
@@ -149,11 +152,12 @@ ErrorOr<void> copy_up(int target, int tmpfs, unsigned long flags) {
     return change_attrs(tmpfs, MOUNT_ATTR_RDONLY, 0, false);
 }
 
-ErrorOr<UniqueFd> mount_filesystem(int root_fd, const spec::Mount& m, const MountOptions& opts) {
+ErrorOr<UniqueFd> mount_filesystem(int root_fd, const spec::Mount& m, const MountOptions& opts,
+                                   const std::string& mount_label) {
     UniqueFd target = TRY(open_target(root_fd, m.destination, Create::directory));
     // With tmpcopyup the tmpfs is writable until its content is in.
     unsigned long flags = opts.tmpcopyup ? opts.flags & ~static_cast<unsigned long>(MS_RDONLY) : opts.flags;
-    auto made = new_instance(target.get(), m, flags, opts.data);
+    auto made = new_instance(target.get(), m, flags, opts.data, mount_label);
     if (!made) {
         std::string host = fallback_source(m.type);
         if (made.error().code != EPERM || host.empty()) return std::unexpected(made.error());
@@ -173,7 +177,7 @@ ErrorOr<UniqueFd> mount_filesystem(int root_fd, const spec::Mount& m, const Moun
 // a read-only mount is made writable and its handle returned, for the caller to make it read-only
 // when it is done writing into it; otherwise nothing is returned.
 ErrorOr<UniqueFd> mount_one(int root_fd, const spec::Mount& m, const std::vector<CgroupBind>& cgroup_binds,
-                            UniqueFd built, bool defer_readonly) {
+                            UniqueFd built, bool defer_readonly, const std::string& mount_label) {
     auto opts = TRY(parse_mount_options(m.options));
     bool deferred = defer_readonly && (opts.flags & MS_RDONLY);
     if (deferred) opts.flags &= ~static_cast<unsigned long>(MS_RDONLY);
@@ -184,7 +188,7 @@ ErrorOr<UniqueFd> mount_one(int root_fd, const spec::Mount& m, const std::vector
         UniqueFd target = TRY(open_target(root_fd, m.destination, Create::directory));
         mount = TRY(mount_cgroup(target.get(), opts, cgroup_binds, std::move(built)));
     } else {
-        mount = TRY(mount_filesystem(root_fd, m, opts));
+        mount = TRY(mount_filesystem(root_fd, m, opts, mount_label));
     }
     TRY(apply_propagation_and_attrs(mount.get(), opts));
     return deferred ? std::move(mount) : UniqueFd{};
@@ -218,13 +222,12 @@ ErrorOr<unsigned long> rootfs_propagation(const spec::Spec& spec) {
     return propagation.value_or(MS_SLAVE | MS_REC);
 }
 
-ErrorOr<void> make_mounts(const spec::Spec& spec, int root_fd, CgroupView cgroups,
-                          const JoinCgroups& join_cgroups, std::vector<UniqueFd> binds_ahead) {
+ErrorOr<void> make_mounts(const spec::Spec& spec, int root_fd, CgroupView cgroups, MountInputs inputs) {
     bool joined = false;
     auto join_once = [&]() -> ErrorOr<void> {
-        if (joined || !join_cgroups) return {};
+        if (joined || !inputs.join_cgroups) return {};
         joined = true;
-        cgroups = TRY(join_cgroups());
+        cgroups = TRY(inputs.join_cgroups());
         return {};
     };
     size_t cgroup_mounts = 0;
@@ -234,15 +237,16 @@ ErrorOr<void> make_mounts(const spec::Spec& spec, int root_fd, CgroupView cgroup
     for (size_t i = 0; i < spec.mounts.size(); ++i) {
         const auto& m = spec.mounts[i];
         UniqueFd built;
-        if (i < binds_ahead.size()) built = std::move(binds_ahead[i]);
+        if (i < inputs.binds_ahead.size()) built = std::move(inputs.binds_ahead[i]);
         if (is_cgroup_mount(m)) {
             TRY(join_once());
             if (cgroup_mounts < cgroups.built.size()) built = std::move(cgroups.built[cgroup_mounts]);
             ++cgroup_mounts;
         }
         bool dev = clean_path(m.destination) == "/dev";
-        UniqueFd held = TRY_CTX(mount_one(root_fd, m, cgroups.binds, std::move(built), dev),
-                                "mounts[" + std::to_string(i) + "] (" + m.destination + ")");
+        UniqueFd held =
+            TRY_CTX(mount_one(root_fd, m, cgroups.binds, std::move(built), dev, inputs.mount_label),
+                    "mounts[" + std::to_string(i) + "] (" + m.destination + ")");
         if (dev) readonly_dev = std::move(held);
     }
     TRY(join_once());
@@ -252,8 +256,7 @@ ErrorOr<void> make_mounts(const spec::Spec& spec, int root_fd, CgroupView cgroup
     return {};
 }
 
-ErrorOr<void> prepare_rootfs(const spec::Spec& spec, const std::string& rootfs,
-                             const JoinCgroups& join_cgroups, std::vector<UniqueFd> binds_ahead) {
+ErrorOr<void> prepare_rootfs(const spec::Spec& spec, const std::string& rootfs, MountInputs inputs) {
     if (!rootfs.starts_with('/')) return fail("rootfs \"" + rootfs + "\" must be an absolute path");
     unsigned long applied = TRY(rootfs_propagation(spec));
     TRY(sys_mount("", "/", nullptr, applied, nullptr, "set propagation of /"));
@@ -261,17 +264,17 @@ ErrorOr<void> prepare_rootfs(const spec::Spec& spec, const std::string& rootfs,
     // cgroup mounts bind: only otherwise is the mount table (0.08 ms to read here) needed.
     bool none_shared = (applied & MS_REC) && (applied & (MS_SLAVE | MS_PRIVATE));
     CgroupView cgroups;
-    if (!none_shared || !join_cgroups) {
+    if (!none_shared || !inputs.join_cgroups) {
         auto host_mounts = TRY(read_mountinfo());
         TRY(make_rootfs_parent_private(host_mounts, rootfs));
-        if (!join_cgroups) cgroups.binds = whole_host_hierarchies(host_mounts, rootfs);
+        if (!inputs.join_cgroups) cgroups.binds = whole_host_hierarchies(host_mounts, rootfs);
     }
     // A mount point of its own, so that pivot_root can take it and the mounts below stay with it.
     TRY(sys_mount(rootfs, rootfs, nullptr, MS_BIND | MS_REC, nullptr,
                   "bind rootfs " + rootfs + " onto itself"));
     UniqueFd root_fd(::open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (!root_fd) return fail_errno("open rootfs " + rootfs);
-    return make_mounts(spec, root_fd.get(), std::move(cgroups), join_cgroups, std::move(binds_ahead));
+    return make_mounts(spec, root_fd.get(), std::move(cgroups), std::move(inputs));
 }
 
 }  // namespace hutch::rootfs

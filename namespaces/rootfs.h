@@ -80,11 +80,18 @@ using JoinCgroups = std::function<ErrorOr<CgroupView>()>;
 ErrorOr<std::vector<UniqueFd>> build_binds_ahead(const spec::Spec& spec, bool user_namespace,
                                                  int joined_user);
 
+// What the runtime brings to the mounts of config.json.
+struct MountInputs {
+    JoinCgroups join_cgroups;           // none: cgroup mounts show the host's hierarchies whole
+    std::vector<UniqueFd> binds_ahead;  // what build_binds_ahead made
+    // linux.mountLabel where SELinux is enabled, else "": the context of new filesystems.
+    std::string mount_label;
+};
+
 // Before pivot_root: "/" made rslave (or linux.rootfsPropagation), the rootfs bound onto itself,
-// every mount of config.json in order (binds_ahead: what build_binds_ahead made), then /dev
-// (devices and symlinks) when config mounts /dev.
+// every mount of config.json in order, then /dev (devices and symlinks) when config mounts /dev.
 ErrorOr<void> prepare_rootfs(const spec::Spec& spec, const std::string& rootfs_abs_path,
-                             const JoinCgroups& join_cgroups = {}, std::vector<UniqueFd> binds_ahead = {});
+                             MountInputs inputs = {});
 
 // ---- A mount namespace the container does not own (shared_rootfs.cpp) ----
 //
@@ -102,8 +109,7 @@ ErrorOr<void> prepare_rootfs(const spec::Spec& spec, const std::string& rootfs_a
 // of config.json under it. Returns the rootfs mount's id.
 using RecordRootfsMount = std::function<ErrorOr<void>(uint64_t mount_id)>;
 ErrorOr<uint64_t> prepare_shared_rootfs(const spec::Spec& spec, const std::string& rootfs_abs_path,
-                                        const RecordRootfsMount& record, const JoinCgroups& join_cgroups,
-                                        std::vector<UniqueFd> binds_ahead);
+                                        const RecordRootfsMount& record, MountInputs inputs);
 
 // chroot into the rootfs mount, once it is checked to be the one prepare_shared_rootfs made.
 ErrorOr<void> chroot_into(const std::string& rootfs_abs_path, uint64_t mount_id);
@@ -153,6 +159,13 @@ ErrorOr<MountOptions> parse_mount_options(const std::vector<std::string>& option
 // default, MS_SLAVE|MS_REC, is the caller's). Which values are allowed is the parser's rule: a
 // value it would refuse has no flags here, which is an error.
 ErrorOr<std::optional<unsigned long>> parse_rootfs_propagation(const std::string& value);
+
+// The SELinux context a new filesystem of `type` is made with: mount_label (MountInputs'), except
+// where the kernel labels the files itself (proc, sysfs, mqueue, cgroup) or the mount's own
+// options name a context already, as runc does. "" for none.
+std::string mount_context_for(std::string_view type, std::string_view data, const std::string& mount_label);
+// mount(2)'s form: data with context="LABEL" appended, quoted since an MCS label has commas.
+std::string with_context_option(const std::string& data, const std::string& context);
 
 // True when this mount is a bind mount (type "bind" or option bind/rbind).
 bool is_bind_mount(const spec::Mount& mount);

@@ -51,9 +51,9 @@ ErrorOr<uint64_t> mount_id_of(int fd) {
 }
 
 ErrorOr<uint64_t> prepare_shared_rootfs(const spec::Spec& spec, const std::string& rootfs,
-                                        const RecordRootfsMount& record, const JoinCgroups& join_cgroups,
-                                        std::vector<UniqueFd> binds_ahead) {
-    CgroupView cgroups = TRY(join_cgroups());
+                                        const RecordRootfsMount& record, MountInputs inputs) {
+    CgroupView cgroups = TRY(inputs.join_cgroups());
+    inputs.join_cgroups = {};
     UniqueFd target = TRY(open_rootfs(rootfs, O_PATH));
     // linux.rootfsPropagation (rslave by default) on the copy only: host mounts may still reach
     // the container, the container's never reach anyone else.
@@ -65,7 +65,7 @@ ErrorOr<uint64_t> prepare_shared_rootfs(const spec::Spec& spec, const std::strin
     TRY(record(id));
     TRY_CTX(attach(tree.get(), target.get()), "attach rootfs " + rootfs);
     // The copy's fd now names the attached mount's root: every mount goes under it.
-    TRY(make_mounts(spec, tree.get(), std::move(cgroups), {}, std::move(binds_ahead)));
+    TRY(make_mounts(spec, tree.get(), std::move(cgroups), std::move(inputs)));
     return id;
 }
 

@@ -23,6 +23,7 @@
 #include "namespaces/rootfs.h"
 #include "runtime/clone.h"
 #include "runtime/hooks.h"
+#include "runtime/kernel_attributes.h"
 #include "runtime/net_devices.h"
 #include "runtime/process_setup.h"
 #include "runtime/seccomp_listener.h"
@@ -46,6 +47,7 @@ struct ChildContext {
     bool round_trip = false;
     std::string bundle{};                 // where createContainer hooks run, as the runtime's do
     std::vector<UniqueFd> binds_ahead{};  // rootfs::build_binds_ahead's, inherited by the child
+    std::string mount_label{};            // linux.mountLabel where SELinux is enabled
 };
 
 bool needs_round_trip(const spec::Spec& spec) {
@@ -118,15 +120,14 @@ ErrorOr<void> enter_namespaces(ChildContext& ctx, const SyncChannel& channel) {
 
 // Without a mount namespace of its own, the parent records the rootfs mount's id in the state
 // before the mount is attached (rootfs.h says why).
-ErrorOr<uint64_t> prepare_shared_rootfs(ChildContext& ctx, const SyncChannel& channel,
-                                        const rootfs::JoinCgroups& join) {
+ErrorOr<uint64_t> prepare_shared_rootfs(const ChildContext& ctx, const SyncChannel& channel,
+                                        rootfs::MountInputs inputs) {
     auto record = [&](uint64_t id) -> ErrorOr<void> {
         TRY(channel.send(SyncMessage::rootfs_mount, std::to_string(id)));
         TRY(channel.expect(SyncMessage::rootfs_mount_recorded));
         return {};
     };
-    return rootfs::prepare_shared_rootfs(ctx.spec, ctx.options.rootfs, record, join,
-                                         std::move(ctx.binds_ahead));
+    return rootfs::prepare_shared_rootfs(ctx.spec, ctx.options.rootfs, record, std::move(inputs));
 }
 
 ErrorOr<void> join_session_keyring(const std::string& id) {
@@ -210,11 +211,13 @@ ErrorOr<void> child_setup(ChildContext& ctx, const SyncChannel& channel) {
         log::debug("child: in its cgroups");
         return view;
     };
+    rootfs::MountInputs inputs{
+        .join_cgroups = join, .binds_ahead = std::move(ctx.binds_ahead), .mount_label = ctx.mount_label};
     uint64_t shared_rootfs_id = 0;
     if (ctx.ns.new_mount_namespace())
-        TRY(rootfs::prepare_rootfs(spec, ctx.options.rootfs, join, std::move(ctx.binds_ahead)));
+        TRY(rootfs::prepare_rootfs(spec, ctx.options.rootfs, std::move(inputs)));
     else
-        shared_rootfs_id = TRY(prepare_shared_rootfs(ctx, channel, join));
+        shared_rootfs_id = TRY(prepare_shared_rootfs(ctx, channel, std::move(inputs)));
     log::debug("child: mounts done");
     // Unshared after the mounts: a cgroup mount binds the container's own cgroup directories,
     // which /proc/self/cgroup names in full only outside a cgroup namespace.
@@ -294,6 +297,9 @@ ErrorOr<ChildContext> prepare_child(const spec::Spec& spec, Container& container
         return fail("linux.namespaces: a user namespace needs a new mount namespace");
     TRY(rootfs::validate(spec));
     if (spec.linux_) TRY(namespaces::check_net_devices(spec.linux_->net_devices));
+    // Where SELinux is off there is nothing to label with: accepted and ignored, as crun does.
+    if (spec.linux_ && !spec.linux_->mount_label.empty() && selinux_enabled())
+        ctx.mount_label = spec.linux_->mount_label;
     ctx.binds_ahead =
         TRY(rootfs::build_binds_ahead(spec, ctx.ns.other_user_namespace(), joined_user(ctx.ns)));
     ctx.plan = TRY(prepare_process_plan(spec.process, spec.linux_,

@@ -83,12 +83,7 @@ ErrorOr<ProcessPlan> prepare_process_plan(const spec::Process& process,
         plan.memory_policy = linux_->memory_policy;
     }
     // Where SELinux is off there is nothing to label with: accepted and ignored, as crun does.
-    bool wants_labels = !process.selinux_label.empty() || (linux_ && !linux_->mount_label.empty());
-    if (wants_labels && selinux_enabled()) {
-        if (linux_ && !linux_->mount_label.empty())
-            return fail("linux.mountLabel: not supported yet where SELinux is enabled");
-        plan.exec_label = process.selinux_label;
-    }
+    if (!process.selinux_label.empty() && selinux_enabled()) plan.exec_label = process.selinux_label;
     return plan;
 }
 

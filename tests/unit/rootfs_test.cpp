@@ -149,3 +149,23 @@ TEST_CASE("validate names the mount whose options do not fit", "[rootfs]") {
     CHECK_THAT(validate_error(spec_with_mount({"/x", "tmpfs", "tmpfs", {"rro"}})),
                Catch::Contains("bind mounts only"));
 }
+
+TEST_CASE("linux.mountLabel goes on new filesystems that keep labels, as a quoted context", "[rootfs]") {
+    const std::string label = "system_u:object_r:container_file_t:s0:c1,c2";
+    CHECK(rootfs::mount_context_for("tmpfs", "mode=755", label) == label);
+    CHECK(rootfs::mount_context_for("devpts", "", label) == label);
+    for (const char* self_labelled : {"proc", "sysfs", "mqueue", "cgroup", "cgroup2"}) {
+        INFO(self_labelled);
+        CHECK(rootfs::mount_context_for(self_labelled, "", label).empty());
+    }
+    // The mount's own context wins; no label, no context.
+    CHECK(rootfs::mount_context_for("tmpfs", "size=1m,context=\"x:y:z:s0\"", label).empty());
+    CHECK(rootfs::mount_context_for("tmpfs", "context=x:y:z:s0", label).empty());
+    CHECK(rootfs::mount_context_for("tmpfs", "rootcontext=x:y:z:s0", label) == label);
+    CHECK(rootfs::mount_context_for("tmpfs", "", "").empty());
+    CHECK(rootfs::with_context_option("mode=755", label) ==
+          "mode=755,context=\"system_u:object_r:container_file_t:s0:c1,c2\"");
+    CHECK(rootfs::with_context_option("", label) ==
+          "context=\"system_u:object_r:container_file_t:s0:c1,c2\"");
+    CHECK(rootfs::with_context_option("mode=755", "") == "mode=755");
+}
