@@ -1,6 +1,7 @@
 // linux.netDevices: host interfaces moved into a container's network namespace and back, each with
 // one rtnetlink request (RTM_NEWLINK with IFLA_NET_NS_FD and IFLA_IFNAME), as `ip link set DEV netns
-// NS name NAME` makes it.
+// NS name NAME` makes it. The kernel drops an interface's addresses on the move; those given by
+// hand, of global scope, are added again on the other side, as the runtime-spec asks.
 #pragma once
 
 #include <map>

@@ -72,10 +72,10 @@ ErrorOr<void> unmount_shared_rootfs(const ContainerState& state) {
 
 }  // namespace
 
-ErrorOr<void> destroy_container(Container& container) {
+ErrorOr<void> destroy_container(Container& container, int held_netns) {
     auto cgroups = cgroups::manager_from_paths(container.state.cgroup_paths);
     // Before the kill: the namespace may go with the process, and the interfaces with it.
-    move_net_devices_out(container.state);
+    move_net_devices_out(container.state, held_netns);
     kill_and_wait(container.state, *cgroups);
     log::debug("delete: the processes are gone");
     TRY(unmount_shared_rootfs(container.state));

@@ -47,7 +47,7 @@ ErrorOr<int> run(const CreateOptions& options, RunMode mode) {
     auto ours = container.relock();
     if (!ours) log::error(ours.error().message);
     if (ours && *ours) {
-        auto destroyed = destroy_container(container);
+        auto destroyed = destroy_container(container, created.launched.netns.get());
         if (!destroyed) log::error(destroyed.error().message);
     }
     log::debug("run: deleted");

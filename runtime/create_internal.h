@@ -31,7 +31,8 @@ ErrorOr<void> start_created(Container& container, int pidfd);
 ErrorOr<void> start_created(Container& container, const Launched& launched);
 
 // Kills what is left, removes the cgroups, runs poststop hooks and removes the state directory.
-ErrorOr<void> destroy_container(Container& container);
+// held_netns: the container's network namespace, held open by `run` (Launched::netns).
+ErrorOr<void> destroy_container(Container& container, int held_netns = -1);
 
 // pidfd of the container's process if it is still the one we started, else an invalid fd.
 UniqueFd open_container_pidfd(const ContainerState& state);

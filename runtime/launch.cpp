@@ -403,7 +403,7 @@ ErrorOr<void> supervise_setup(const spec::Spec& spec, Container& container, cons
                 break;
             case SyncMessage::run_hooks: {
                 // Before the hooks, which may configure the interfaces, as runc orders them.
-                TRY(move_net_devices_in(spec, container, launched.pid));
+                launched.netns = TRY(move_net_devices_in(spec, container, launched.pid));
                 // "created" as crun says it: the container is made, all but the hooks' own work.
                 auto state_json = container.spec_state();
                 state_json["status"] = "created";

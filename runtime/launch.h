@@ -44,6 +44,9 @@ struct Launched {
     UniqueFd pty_master;                 // when process.terminal: the console's master side
     std::optional<SyncChannel> channel;  // with start_on_channel: for release_on_channel()
     bool start_sent = false;             // start_at_once did it
+    // With linux.netDevices: the container's network namespace, which `run` holds so that the
+    // interfaces outlive the container's last process until they are moved back.
+    UniqueFd netns;
     std::unique_ptr<cgroups::Manager> cgroups;
 };
 

@@ -31,22 +31,24 @@ UniqueFd open_container_netns(const ContainerState& state) {
 
 }  // namespace
 
-ErrorOr<void> move_net_devices_in(const spec::Spec& spec, Container& container, pid_t pid) {
-    if (!spec.linux_ || spec.linux_->net_devices.empty()) return {};
+ErrorOr<UniqueFd> move_net_devices_in(const spec::Spec& spec, Container& container, pid_t pid) {
+    if (!spec.linux_ || spec.linux_->net_devices.empty()) return UniqueFd{};
     UniqueFd netns = open_netns_of(pid);
     if (!netns)
         return fail_errno("linux.netDevices: open the network namespace of process " + std::to_string(pid));
     container.state.net_devices = TRY(namespaces::move_net_devices_in(spec.linux_->net_devices, netns.get()));
-    return container.save();
+    TRY(container.save());
+    return netns;
 }
 
-void move_net_devices_out(const ContainerState& state) {
+void move_net_devices_out(const ContainerState& state, int held_netns) {
     if (state.net_devices.empty()) return;
     // None: the namespace went with its last process, and the kernel destroyed the virtual
     // interfaces in it and gave the physical ones to the host's first namespace.
-    UniqueFd netns = open_container_netns(state);
-    if (!netns) return;
-    auto moved = namespaces::move_net_devices_out(state.net_devices, netns.get());
+    UniqueFd netns = held_netns >= 0 ? UniqueFd{} : open_container_netns(state);
+    if (held_netns < 0 && !netns) return;
+    auto moved =
+        namespaces::move_net_devices_out(state.net_devices, held_netns >= 0 ? held_netns : netns.get());
     if (!moved) log::warn("container " + state.id + ": " + moved.error().message);
 }
 

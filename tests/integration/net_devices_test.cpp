@@ -49,6 +49,11 @@ public:
         return run_command(args);
     }
     bool has_link(const std::string& name) const { return ip({"link", "show", name}).status == 0; }
+    // The pid `state` gives, 0 when it gives none.
+    pid_t state_pid(const std::string& id) const {
+        auto state = nlohmann::json::parse((*this)({"state", id}).out, nullptr, false);
+        return state.is_object() && state["pid"].is_number() ? state["pid"].get<pid_t>() : 0;
+    }
     // A veth pair in the namespace: `name` to move, and its peer, which stays.
     void add_veth(const std::string& name) const {
         auto r = ip({"link", "add", name, "type", "veth", "peer", "name", name + "p"});
@@ -95,6 +100,64 @@ TEST_CASE("linux.netDevices: the interface is in the container, renamed, before 
     REQUIRE(deleted.status == 0);
     CHECK(rt.has_link("d0"));
     CHECK_FALSE(rt.has_link("ctr0"));
+}
+
+TEST_CASE("linux.netDevices: addresses given by hand go with the interface, both ways; others do not",
+          "[netdevices]") {
+    Bundle bundle;
+    NetnsRuntime rt;
+    rt.add_veth("d0");
+    auto add = [&](std::vector<std::string> address) {
+        address.insert(address.begin(), {"address", "add"});
+        address.insert(address.end(), {"dev", "d0"});
+        auto r = rt.ip(address);
+        REQUIRE(r.err == "");
+    };
+    add({"10.99.0.1/24"});
+    add({"fd00:99::1/64", "nodad"});
+    add({"10.98.0.1/24", "valid_lft", "600", "preferred_lft", "600"});  // a lifetime: not permanent
+    add({"10.97.0.1/24", "scope", "link"});                             // not of global scope
+    bundle.set_args({"sleep", "1000"});
+    set_net_devices(bundle, {{"d0", {{"name", "ctr0"}}}});
+    std::string id = unique_id();
+    auto created = rt({"create", "--bundle", bundle.path(), id});
+    REQUIRE(created.err == "");
+    REQUIRE(created.status == 0);
+    std::string pid = std::to_string(rt.state_pid(id));
+    auto inside = run_command(
+        {"nsenter", "--net=/proc/" + pid + "/ns/net", "ip", "-o", "address", "show", "dev", "ctr0"});
+    INFO(inside.out);
+    CHECK(inside.out.find("inet 10.99.0.1/24") != std::string::npos);
+    CHECK(inside.out.find("inet6 fd00:99::1/64") != std::string::npos);
+    CHECK(inside.out.find("10.98.0.1") == std::string::npos);
+    CHECK(inside.out.find("10.97.0.1") == std::string::npos);
+
+    // Given a new one inside, it comes back with it.
+    auto added = run_command(
+        {"nsenter", "--net=/proc/" + pid + "/ns/net", "ip", "address", "add", "10.96.0.1/24", "dev", "ctr0"});
+    REQUIRE(added.err == "");
+    REQUIRE(rt({"delete", "--force", id}).status == 0);
+    auto back = rt.ip({"-o", "address", "show", "dev", "d0"});
+    INFO(back.out);
+    CHECK(back.out.find("inet 10.99.0.1/24") != std::string::npos);
+    CHECK(back.out.find("inet 10.96.0.1/24") != std::string::npos);
+    CHECK(back.out.find("inet6 fd00:99::1/64") != std::string::npos);
+}
+
+TEST_CASE("linux.netDevices: run in the foreground gives the interface back when the container ends",
+          "[netdevices]") {
+    Bundle bundle;
+    NetnsRuntime rt;
+    rt.add_veth("d0");
+    bundle.set_args({"ls", "/sys/class/net"});
+    set_net_devices(bundle, {{"d0", {{"name", "ctr0"}}}});
+    auto r = rt({"run", "--bundle", bundle.path(), unique_id()});
+    INFO(r.err);
+    CHECK(r.status == 0);
+    CHECK(r.out == "ctr0\nlo\n");
+    // A veth would have died with the container's namespace.
+    CHECK(rt.has_link("d0"));
+    CHECK(no_container_left(rt));
 }
 
 TEST_CASE("linux.netDevices: an interface that is not there fails create in one line, leaving nothing",
