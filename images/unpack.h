@@ -31,7 +31,7 @@ struct UnpackOptions {
     WhiteoutMode whiteouts = WhiteoutMode::remove;
     // The layer's media type from its descriptor; when set, the content must be compressed as it
     // says. When empty, the compression is detected from the first bytes.
-    std::optional<std::string> media_type;
+    std::optional<std::string> media_type = {};
 };
 
 // Unpacks the layer read from layer_fd into the directory root_fd, and returns the layer's diffID
