@@ -62,6 +62,13 @@ ErrorOr<void> unpack_one(UnpackState& state, archive_entry* entry) {
     auto path = TRY(split_rooted_path(name));
     if (is_whiteout(path)) return apply_whiteout(state, path);
     TRY(create_entry(state, entry, path));
+    // The directories on the way count as this layer's too (it may have made them without
+    // entries of their own): an opaque marker met later must keep them and what they hold.
+    std::string prefix;
+    for (const auto& part : path.parent) {
+        prefix += prefix.empty() ? part : "/" + part;
+        state.created.insert(prefix);
+    }
     state.created.insert(path.str());
     return {};
 }

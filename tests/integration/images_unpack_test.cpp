@@ -250,6 +250,7 @@ TEST_CASE("unpack: whiteouts and opaque directories remove lower content in remo
         {.name = "a/.wh.never-there"},
         {.name = "b/", .type = AE_IFDIR, .mode = 0755},
         {.name = "b/new", .content = "new"},  // before the marker: this layer's own, kept
+        {.name = "b/implied/new", .content = "in a directory made without an entry"},
         {.name = "b/.wh..wh..opq"},
         {.name = "c/x", .content = "same layer"},
         {.name = "c/.wh.x"},  // a whiteout hides lower layers only
@@ -263,6 +264,7 @@ TEST_CASE("unpack: whiteouts and opaque directories remove lower content in remo
     CHECK_FALSE(fs::exists(r + "/b/old"));
     CHECK_FALSE(fs::exists(r + "/b/sub"));
     CHECK(text_of(r + "/b/new") == "new");
+    CHECK(text_of(r + "/b/implied/new") == "in a directory made without an entry");
     CHECK_FALSE(fs::exists(r + "/b/.wh..wh..opq"));
     CHECK(text_of(r + "/c/x") == "same layer");
     dir.check_outside_unchanged();
