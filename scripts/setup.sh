@@ -10,6 +10,9 @@ packages=(
     libseccomp-dev libcap-dev nlohmann-json3-dev libcli11-dev catch2
     # the hutch-systemd helper (--systemd-cgroup; its tests need dbus, listed with the VM test bed)
     libsystemd-dev
+    # images: the layer unpacker's tar reader, gzip inflater (ISA-L igzip) and zstd (images/;
+    # its hashes use OpenSSL, libssl-dev below)
+    libarchive-dev libisal-dev libzstd-dev
     # tests, demo: a busybox image, the tools the tests and scripts call
     busybox-static iproute2 procps util-linux file python3
     # end-to-end tests: a real client driving hutch-oci

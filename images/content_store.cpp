@@ -1,0 +1,187 @@
+#include "images/content_store.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+
+#include "base/file.h"
+
+namespace hutch::images {
+namespace {
+
+constexpr size_t kCopyBuffer = 128 * 1024;
+
+// Opens (creating when missing) a directory below dirfd.
+ErrorOr<UniqueFd> open_or_make_dir(int dirfd, const std::string& name, const std::string& shown) {
+    if (mkdirat(dirfd, name.c_str(), 0700) == -1 && errno != EEXIST) return fail_errno("mkdir " + shown);
+    int fd = openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd == -1) return fail_errno("open " + shown);
+    return UniqueFd(fd);
+}
+
+// Holds an flock on the store's lock file for as long as it lives.
+class StoreLock {
+public:
+    static ErrorOr<StoreLock> take(int fd, int operation, const std::string& root) {
+        while (flock(fd, operation) == -1) {
+            if (errno != EINTR) return fail_errno(root + "/lock: flock");
+        }
+        return StoreLock(fd);
+    }
+    StoreLock(StoreLock&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+    StoreLock(const StoreLock&) = delete;
+    StoreLock& operator=(const StoreLock&) = delete;
+    StoreLock& operator=(StoreLock&&) = delete;
+    ~StoreLock() {
+        if (fd_ >= 0) flock(fd_, LOCK_UN);
+    }
+
+private:
+    explicit StoreLock(int fd) : fd_(fd) {}
+    int fd_;
+};
+
+// A temporary file in ingest/, unlinked when dropped unless commit() renamed it away.
+class IngestFile {
+public:
+    static ErrorOr<IngestFile> create(int dirfd, const Digest& digest, const std::string& root) {
+        std::array<unsigned char, 8> random{};
+        if (getrandom(random.data(), random.size(), 0) != static_cast<ssize_t>(random.size()))
+            return fail_errno("getrandom");
+        std::string name = digest.algorithm + "-" + digest.hex + "-";
+        for (unsigned char byte : random)
+            name += "0123456789abcdef"[byte >> 4], name += "0123456789abcdef"[byte & 0xf];
+        int fd = openat(dirfd, name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (fd == -1) return fail_errno("create " + root + "/ingest/" + name);
+        return IngestFile(dirfd, std::move(name), UniqueFd(fd));
+    }
+    IngestFile(IngestFile&& other) noexcept
+        : dirfd_(other.dirfd_), name_(std::move(other.name_)), fd_(std::move(other.fd_)) {
+        other.name_.clear();
+    }
+    IngestFile(const IngestFile&) = delete;
+    IngestFile& operator=(const IngestFile&) = delete;
+    IngestFile& operator=(IngestFile&&) = delete;
+    ~IngestFile() {
+        if (!name_.empty()) unlinkat(dirfd_, name_.c_str(), 0);
+    }
+    int fd() const { return fd_.get(); }
+    const std::string& name() const { return name_; }
+    // The file was renamed into place: nothing is left to remove.
+    void committed() { name_.clear(); }
+
+private:
+    IngestFile(int dirfd, std::string name, UniqueFd fd)
+        : dirfd_(dirfd), name_(std::move(name)), fd_(std::move(fd)) {}
+    int dirfd_;
+    std::string name_;
+    UniqueFd fd_;
+};
+
+}  // namespace
+
+BlobReader fd_reader(int fd) {
+    return [fd](std::span<std::byte> buffer) -> ErrorOr<size_t> {
+        for (;;) {
+            ssize_t n = ::read(fd, buffer.data(), buffer.size());
+            if (n >= 0) return static_cast<size_t>(n);
+            if (errno != EINTR) return fail_errno("read");
+        }
+    };
+}
+
+ErrorOr<ContentStore> ContentStore::open(const std::string& root) {
+    if (mkdir(root.c_str(), 0700) == -1 && errno != EEXIST) return fail_errno("mkdir " + root);
+    int raw = ::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (raw == -1) return fail_errno("open " + root);
+    UniqueFd root_fd(raw);
+    auto blobs = TRY(open_or_make_dir(root_fd.get(), "blobs", root + "/blobs"));
+    auto ingest = TRY(open_or_make_dir(root_fd.get(), "ingest", root + "/ingest"));
+    int lock = openat(root_fd.get(), "lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (lock == -1) return fail_errno("open " + root + "/lock");
+    return ContentStore(root, std::move(root_fd), std::move(ingest), UniqueFd(lock));
+}
+
+ErrorOr<UniqueFd> ContentStore::algorithm_dir(const std::string& algorithm) const {
+    // The algorithm comes from a parsed Digest ("sha256" or "sha512"), never a path of its own.
+    return open_or_make_dir(root_fd_.get(), "blobs/" + algorithm, root_ + "/blobs/" + algorithm);
+}
+
+ErrorOr<void> ContentStore::copy_checked(int fd, const Digest& expected, uint64_t expected_size,
+                                         const BlobReader& reader) const {
+    auto hasher = TRY(Hasher::create(expected.algorithm));
+    std::vector<std::byte> buffer(kCopyBuffer);
+    uint64_t total = 0;
+    for (;;) {
+        size_t n = TRY(reader(buffer));
+        if (n == 0) break;
+        total += n;
+        // Stop at the first byte too many: a hostile source could otherwise fill the disk.
+        if (total > expected_size)
+            return fail("blob " + expected.str() + ": more than the expected " +
+                        std::to_string(expected_size) + " bytes");
+        auto data = std::span<const std::byte>(buffer.data(), n);
+        hasher.update(data);
+        TRY(write_all(fd, std::string_view(reinterpret_cast<const char*>(data.data()), data.size())));
+    }
+    if (total != expected_size)
+        return fail("blob " + expected.str() + ": " + std::to_string(total) + " bytes, expected " +
+                    std::to_string(expected_size));
+    auto actual = TRY(hasher.finish());
+    if (actual != expected) return fail("blob " + expected.str() + ": content has digest " + actual.str());
+    return {};
+}
+
+ErrorOr<void> ContentStore::ingest(const Digest& expected, uint64_t expected_size, const BlobReader& reader) {
+    auto dir = TRY(algorithm_dir(expected.algorithm));
+    // Written and checked outside the lock, so that a slow download never blocks other ingests.
+    auto temp = TRY(IngestFile::create(ingest_fd_.get(), expected, root_));
+    TRY(copy_checked(temp.fd(), expected, expected_size, reader));
+    if (fsync(temp.fd()) == -1) return fail_errno("fsync " + root_ + "/ingest/" + temp.name());
+
+    auto lock = TRY(StoreLock::take(lock_fd_.get(), LOCK_EX, root_));
+    struct stat st {};
+    if (fstatat(dir.get(), expected.hex.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) return {};  // already stored
+    // renameat2(RENAME_NOREPLACE): even a writer that ignored the lock could not replace a blob.
+    if (renameat2(ingest_fd_.get(), temp.name().c_str(), dir.get(), expected.hex.c_str(), RENAME_NOREPLACE) ==
+        -1) {
+        if (errno == EEXIST) return {};
+        return fail_errno("blob " + expected.str() + ": rename into " + root_ + "/blobs");
+    }
+    temp.committed();
+    // The rename is durable only once the directory that holds the new name is.
+    if (fsync(dir.get()) == -1) return fail_errno("fsync " + root_ + "/blobs/" + expected.algorithm);
+    return {};
+}
+
+ErrorOr<bool> ContentStore::has(const Digest& digest) const {
+    auto dir = TRY(algorithm_dir(digest.algorithm));
+    auto lock = TRY(StoreLock::take(lock_fd_.get(), LOCK_SH, root_));
+    struct stat st {};
+    if (fstatat(dir.get(), digest.hex.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) return S_ISREG(st.st_mode);
+    if (errno == ENOENT) return false;
+    return fail_errno("blob " + digest.str() + ": stat");
+}
+
+ErrorOr<UniqueFd> ContentStore::open_blob(const Digest& digest) const {
+    auto dir = TRY(algorithm_dir(digest.algorithm));
+    auto lock = TRY(StoreLock::take(lock_fd_.get(), LOCK_SH, root_));
+    int fd = openat(dir.get(), digest.hex.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd == -1) return fail_errno("blob " + digest.str() + ": open");
+    return UniqueFd(fd);
+}
+
+ErrorOr<void> ContentStore::remove(const Digest& digest) {
+    auto dir = TRY(algorithm_dir(digest.algorithm));
+    auto lock = TRY(StoreLock::take(lock_fd_.get(), LOCK_EX, root_));
+    if (unlinkat(dir.get(), digest.hex.c_str(), 0) == -1)
+        return fail_errno("blob " + digest.str() + ": remove");
+    return {};
+}
+
+}  // namespace hutch::images

@@ -1,0 +1,60 @@
+// A store of blobs addressed by their digest (the model is containerd's content store): every
+// blob lives at ROOT/blobs/<algorithm>/<hex>, and nothing lands there unless its bytes hash to
+// that name. A blob is written to ROOT/ingest/ first, checked, fsynced, and then renamed into
+// place, so a reader never sees a partial or wrong blob, whatever a crash leaves behind.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+
+#include "base/error.h"
+#include "base/fd.h"
+#include "images/digest.h"
+
+namespace hutch::images {
+
+// Fills the buffer with the next bytes of a blob; returns how many (0: the end).
+using BlobReader = std::function<ErrorOr<size_t>(std::span<std::byte>)>;
+
+// A reader over an open fd (a file, a pipe, a socket); the fd stays the caller's.
+BlobReader fd_reader(int fd);
+
+class ContentStore {
+public:
+    // Opens the store at root, creating root and its directories when missing.
+    static ErrorOr<ContentStore> open(const std::string& root);
+
+    // Reads a blob from reader and stores it, when it has exactly expected_size bytes that hash
+    // to expected. Otherwise nothing is stored and the error says why. Storing a blob that is
+    // already there succeeds, and leaves the one there untouched.
+    ErrorOr<void> ingest(const Digest& expected, uint64_t expected_size, const BlobReader& reader);
+    ErrorOr<bool> has(const Digest& digest) const;
+    // The blob, open read-only.
+    ErrorOr<UniqueFd> open_blob(const Digest& digest) const;
+    // Removes a blob; removing one that is not there is an error.
+    ErrorOr<void> remove(const Digest& digest);
+
+    const std::string& root() const { return root_; }
+
+private:
+    ContentStore(std::string root, UniqueFd root_fd, UniqueFd ingest_fd, UniqueFd lock_fd)
+        : root_(std::move(root)),
+          root_fd_(std::move(root_fd)),
+          ingest_fd_(std::move(ingest_fd)),
+          lock_fd_(std::move(lock_fd)) {}
+    // The directory of one algorithm's blobs (ROOT/blobs/sha256), created when missing.
+    ErrorOr<UniqueFd> algorithm_dir(const std::string& algorithm) const;
+    // Writes the reader's bytes to an open temporary file, hashing and counting them.
+    ErrorOr<void> copy_checked(int fd, const Digest& expected, uint64_t expected_size,
+                               const BlobReader& reader) const;
+
+    std::string root_;
+    UniqueFd root_fd_;
+    UniqueFd ingest_fd_;
+    UniqueFd lock_fd_;  // ROOT/lock: flock()ed while the blobs/ tree changes or is read
+};
+
+}  // namespace hutch::images
