@@ -80,6 +80,17 @@ private:
     pid_t pid_ = -1;
 };
 
+// A marked rootfs, a process that sleeps, and no mount namespace of its own: none (the
+// runtime's is shared), or the one at mount_ns_path.
+void sleeper_without_mount_namespace(Bundle& bundle, const std::string& mount_ns_path = "") {
+    drop_mount_namespace(bundle);
+    if (!mount_ns_path.empty())
+        bundle.config["linux"]["namespaces"].push_back({{"type", "mount"}, {"path", mount_ns_path}});
+    mark_rootfs(bundle);
+    bundle.set_args({"sleep", "1000"});
+    bundle.save();
+}
+
 std::string ns_of(pid_t pid) {
     return std::filesystem::read_symlink("/proc/" + std::to_string(pid) + "/ns/mnt");
 }
@@ -89,10 +100,7 @@ std::string ns_of(pid_t pid) {
 TEST_CASE("without a mount namespace: the host's is shared, the root is the rootfs, delete unmounts",
           "[shared-mounts]") {
     Bundle bundle;
-    drop_mount_namespace(bundle);
-    mark_rootfs(bundle);
-    bundle.set_args({"sleep", "1000"});
-    bundle.save();
+    sleeper_without_mount_namespace(bundle);
     Runtime rt;
     std::string id = unique_id();
     auto created = rt({"create", "--bundle", bundle.path(), id});
@@ -136,11 +144,7 @@ TEST_CASE("a mount namespace joined by path: the container is in it, its mounts 
           "[shared-mounts]") {
     MountNamespaceHolder holder;
     Bundle bundle;
-    drop_mount_namespace(bundle);
-    bundle.config["linux"]["namespaces"].push_back({{"type", "mount"}, {"path", holder.path()}});
-    mark_rootfs(bundle);
-    bundle.set_args({"sleep", "1000"});
-    bundle.save();
+    sleeper_without_mount_namespace(bundle, holder.path());
     Runtime rt;
     std::string id = unique_id();
     auto created = rt({"create", "--bundle", bundle.path(), id});
