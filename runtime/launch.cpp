@@ -27,6 +27,7 @@
 #include "runtime/net_devices.h"
 #include "runtime/process_setup.h"
 #include "runtime/seccomp_listener.h"
+#include "runtime/shared_rootfs.h"
 #include "runtime/sync_channel.h"
 
 namespace hutch::runtime {
@@ -483,6 +484,7 @@ ErrorOr<Launched> launch(const spec::Spec& spec, Container& container, const Lau
         setup = std::unexpected(parent_end.explain(setup.error()));
         ::waitpid(*pid, nullptr, 0);
         ::unlink(container.fifo_path().c_str());
+        (void)unmount_shared_rootfs(container.state);
         if (launched.cgroups) (void)launched.cgroups->destroy();
         return std::unexpected(setup.error());
     }

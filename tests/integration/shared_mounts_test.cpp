@@ -179,3 +179,20 @@ TEST_CASE("without a mount namespace: a user namespace is refused in one line, l
     CHECK_FALSE(path_exists(rt.root() + "/" + id));
     CHECK(host_mounts_matching(bundle.path()).empty());
 }
+
+TEST_CASE("without a mount namespace: a mount that fails fails create, and takes every mount made with it",
+          "[shared-mounts]") {
+    Bundle bundle;
+    sleeper_without_mount_namespace(bundle);
+    // After /proc, /dev and the others: a filesystem the kernel does not know.
+    bundle.config["mounts"].push_back({{"destination", "/late"}, {"type", "nosuchfs"}, {"source", "none"}});
+    bundle.save();
+    Runtime rt;
+    std::string id = unique_id();
+    auto r = rt({"create", "--bundle", bundle.path(), id});
+    INFO(r.err);
+    CHECK(r.status != 0);
+    CHECK(r.err.find("nosuchfs") != std::string::npos);
+    CHECK(host_mounts_matching(bundle.path()).empty());
+    CHECK_FALSE(path_exists(rt.root() + "/" + id));
+}
