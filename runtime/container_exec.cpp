@@ -38,15 +38,9 @@ ErrorOr<spec::Process> exec_process(const std::string& config_text, const ExecOp
     auto config = nlohmann::json::parse(config_text, nullptr, false);
     nlohmann::json process =
         TRY(exec_process_json(config.is_object() ? config["process"] : nlohmann::json(), o));
-    // The process passes through JSON text, which holds only UTF-8: an argument, --env or --cwd
-    // that is not could not reach the process as it is, and is refused rather than changed.
-    std::string text;
-    try {
-        text = process.dump();
-    } catch (const nlohmann::json::type_error& e) {
-        return fail(std::string("exec: the command, --env and --cwd must be UTF-8: ") + e.what());
-    }
-    return spec::parse_process_json(text);
+    // Parsed as it is, never through JSON text: an argument, --env or --cwd that is not UTF-8
+    // reaches the process unchanged, as with runc.
+    return spec::parse_process_object(process);
 }
 
 // Every namespace config.json lists, made by the container or joined by path: the container's

@@ -194,11 +194,18 @@ ErrorOr<Resources> parse_resources_json(const std::string& json_text) {
 }
 
 ErrorOr<Process> parse_process_json(const std::string& json_text) {
+    Json doc;
     try {
-        Json doc = Json::parse(json_text);
-        return detail::parse_process(doc, "process");
+        doc = Json::parse(json_text);
     } catch (const Json::parse_error& e) {
         return fail("invalid JSON: " + parser_message(e));
+    }
+    return parse_process_object(doc);
+}
+
+ErrorOr<Process> parse_process_object(const Json& value) {
+    try {
+        return detail::parse_process(value, "process");
     } catch (const std::exception& e) {
         return fail("cannot read process: " + parser_message(e));
     }

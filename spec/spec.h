@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <map>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -285,6 +286,9 @@ ErrorOr<Resources> parse_resources_json(const std::string& json_text);
 
 // A Process object on its own (`exec --process`), parsed and checked as config.json's "process" is.
 ErrorOr<Process> parse_process_json(const std::string& json_text);
+// The same for a "process" object already in memory (exec builds one from its flags), whose
+// strings may hold bytes that are not UTF-8: a command line may, JSON text may not.
+ErrorOr<Process> parse_process_object(const nlohmann::json& value);
 
 // The config.json that `spec` writes: runc's default (busybox sh, the usual mounts, masked paths).
 std::string default_spec_json(bool rootless);
