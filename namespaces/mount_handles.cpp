@@ -80,15 +80,18 @@ ErrorOr<void> setattr(int mount, unsigned at_flags, uint64_t set, uint64_t clear
     return {};
 }
 
-// Exactly `flags`, as a bind remount sets them.
+// Exactly `flags`, as a bind remount sets them. As with mount(2), nodiratime goes with the
+// access-time mode: without any access-time option both stay as the mount has them.
 ErrorOr<void> set_exactly(int mount, unsigned long flags) {
     uint64_t all = 0;
     for (auto [flag, attr] : kPerMount) all |= attr;
     uint64_t set = attrs_of(flags);
     uint64_t clear = all & ~set;
-    if (flags & kAtimeFlags) {
+    if (flags & (kAtimeFlags | MS_NODIRATIME)) {
         set |= atime_attr(flags);
         clear |= MOUNT_ATTR__ATIME;
+    } else {
+        clear &= ~static_cast<uint64_t>(MOUNT_ATTR_NODIRATIME);
     }
     return setattr(mount, 0, set, clear);
 }

@@ -384,3 +384,30 @@ TEST_CASE("a hostile bundle cannot mount or write outside its rootfs", "[isolati
     CHECK(std::filesystem::is_empty(outside.path()));
     CHECK(host_mounts_matching(outside.path()).empty());
 }
+
+TEST_CASE("a bind remount keeps the source's access-time mode, nodiratime included, unless asked",
+          "[isolation]") {
+    TempDir source("hutch-test-atime");
+    REQUIRE(shell("mount -t tmpfs -o noatime,nodiratime tmpfs " + source.path()).status == 0);
+    struct Unmount {
+        std::string path;
+        ~Unmount() { shell("umount " + path); }
+    } unmount{source.path()};
+    Bundle bundle;
+    auto bind = [&](const std::string& destination, std::vector<std::string> options) {
+        bundle.config["mounts"].push_back({{"destination", destination},
+                                           {"type", "bind"},
+                                           {"source", source.path()},
+                                           {"options", options}});
+    };
+    bind("/kept", {"bind", "ro"});
+    bind("/strict", {"bind", "strictatime"});
+    bind("/diratime-only", {"bind", "nodiratime"});
+    auto r = run_script(bundle,
+                        "for d in /kept /strict /diratime-only; do grep \" $d \" /proc/self/mountinfo | cut "
+                        "-d' ' -f5,6; done");
+    INFO(r.err);
+    REQUIRE(r.status == 0);
+    // What runc's mount(2) remount gives: no access-time option keeps the source's mode.
+    CHECK(r.out == "/kept ro,noatime,nodiratime\n/strict rw\n/diratime-only rw,nodiratime,relatime\n");
+}
