@@ -30,12 +30,26 @@ ErrorOr<void> join_cgroups(const std::vector<UniqueFd>& files) {
     return {};
 }
 
+// process.execCPUAffinity's `initial` or `final` (a mask, 64 CPUs a word) for the calling
+// process; nothing when it is not set.
+ErrorOr<void> run_on(const std::vector<uint64_t>& cpus, const char* field) {
+    if (cpus.empty()) return {};
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (size_t cpu = 0; cpu < cpus.size() * 64 && cpu < CPU_SETSIZE; ++cpu)
+        if ((cpus[cpu / 64] >> (cpu % 64)) & 1) CPU_SET(cpu, &set);
+    if (::sched_setaffinity(0, sizeof set, &set) != 0)
+        return fail_errno(std::string("process.execCPUAffinity.") + field + ": sched_setaffinity");
+    return {};
+}
+
 // --- the child: nothing below throws, and every failure is reported on the channel ---
 
 ErrorOr<void> child_setup(ExecChild& ctx, const SyncChannel& channel) {
     TRY(make_non_dumpable());
     TRY(unblock_signals());
     TRY(join_cgroups(ctx.join_files));
+    if (ctx.process.exec_cpu_affinity) TRY(run_on(ctx.process.exec_cpu_affinity->final_cpus, "final"));
     // Before entering a user namespace, where a hard limit could no longer be raised.
     TRY(security::apply_rlimits(ctx.plan.rlimits));
     // One setns() joins them all, the user namespace first; the pid namespace was the parent's
@@ -109,6 +123,8 @@ ErrorOr<ExecLaunched> launch_exec(const spec::Process& process, ProcessPlan& pla
     int cgroup_fd = cgroup_dir ? cgroup_dir.get() : -1;
     auto [parent_end, child_end] = TRY(SyncChannel::make_pair());
     ExecLaunched launched;
+    // The runtime's process, which the child is cloned from: before the container's cgroup.
+    if (process.exec_cpu_affinity) TRY(run_on(process.exec_cpu_affinity->initial, "initial"));
     pid_t pid = TRY(clone_exec_child(ctx, cgroup_fd, launched.pidfd));
     if (pid == 0) {
         parent_end.close();

@@ -17,6 +17,7 @@ ErrorOr<Seccomp> parse_seccomp(const json::Json& value, const std::string& path)
 // parse_kernel_attributes.cpp: each from the object that holds it ("process" or "linux").
 ErrorOr<std::optional<Scheduler>> parse_scheduler(const json::Json& process);
 ErrorOr<std::optional<IoPriority>> parse_io_priority(const json::Json& process);
+ErrorOr<std::optional<ExecCpuAffinity>> parse_exec_cpu_affinity(const json::Json& process);
 ErrorOr<std::optional<Personality>> parse_personality(const json::Json& linux_value);
 ErrorOr<std::optional<MemoryPolicy>> parse_memory_policy(const json::Json& linux_value);
 

@@ -1,6 +1,6 @@
 // The runtime-spec 1.2 fields that set a kernel attribute of the process: process.scheduler,
-// process.ioPriority, linux.personality and linux.memoryPolicy. Each name becomes the kernel's
-// value here, and each rule the kernel or runc would apply later is checked here, so that bad
+// process.ioPriority, process.execCPUAffinity, linux.personality and linux.memoryPolicy. Each name becomes
+// the kernel's value here, and each rule the kernel or runc would apply later is checked here, so that bad
 // input fails `create` with the field's name rather than the container's start with an errno.
 #include <sched.h>
 #include <sys/personality.h>
@@ -61,8 +61,8 @@ constexpr int kMpolStaticNodes = 1 << 15, kMpolRelativeNodes = 1 << 14;
 constexpr NameTable<int, 3> kMemoryPolicyFlags{{{"MPOL_F_NUMA_BALANCING", 1 << 13},
                                                 {"MPOL_F_RELATIVE_NODES", kMpolRelativeNodes},
                                                 {"MPOL_F_STATIC_NODES", kMpolStaticNodes}}};
-// Linux's largest NODES_SHIFT is 10.
-constexpr unsigned kMaxNodes = 1024;
+// Linux's largest NODES_SHIFT is 10; a cpu_set_t holds 1024 CPUs.
+constexpr unsigned kMaxIndex = 1024;
 
 template <typename T, size_t N>
 ErrorOr<T> read_flags(const Json& object, const std::string& path, const NameTable<T, N>& table) {
@@ -89,10 +89,11 @@ ErrorOr<void> check_scheduler(const Scheduler& s, const std::string& path) {
     return {};
 }
 
-// "0-3,7": the nodes as a bit mask.
-ErrorOr<std::vector<uint64_t>> parse_node_list(const std::string& list, const std::string& path) {
+// "0-3,7": the nodes (or CPUs: `noun`) as a bit mask.
+ErrorOr<std::vector<uint64_t>> parse_index_list(const std::string& list, const std::string& path,
+                                                const std::string& noun = "node") {
     std::vector<uint64_t> mask;
-    auto bad = [&] { return fail(path + ": \"" + list + "\" is not a node list such as \"0-3,7\""); };
+    auto bad = [&] { return fail(path + ": \"" + list + "\" is not a " + noun + " list such as \"0-3,7\""); };
     const char* p = list.data();
     const char* end = p + list.size();
     while (p < end) {
@@ -106,8 +107,8 @@ ErrorOr<std::vector<uint64_t>> parse_node_list(const std::string& list, const st
             if (e2 != std::errc() || last < first) return bad();
             p = after_last;
         }
-        if (last >= kMaxNodes)
-            return fail(path + ": node " + std::to_string(last) + " is beyond Linux's 1024");
+        if (last >= kMaxIndex)
+            return fail(path + ": " + noun + " " + std::to_string(last) + " is beyond Linux's 1024");
         if (mask.size() <= last / 64) mask.resize(last / 64 + 1);
         for (unsigned n = first; n <= last; ++n) mask[n / 64] |= uint64_t{1} << (n % 64);
         if (p < end && *p++ != ',') return bad();
@@ -175,12 +176,24 @@ ErrorOr<std::optional<MemoryPolicy>> parse_memory_policy(const Json& linux_value
         return fail(path + ".flags: MPOL_F_STATIC_NODES and MPOL_F_RELATIVE_NODES exclude each other");
     std::string nodes;
     TRY(json::read(*value, path, "nodes", nodes));
-    MemoryPolicy policy{.mode = mode | flags, .nodes = TRY(parse_node_list(nodes, path + ".nodes"))};
+    MemoryPolicy policy{.mode = mode | flags, .nodes = TRY(parse_index_list(nodes, path + ".nodes"))};
     bool takes_nodes = mode != kMpolDefault && mode != kMpolLocal;
     if (!takes_nodes && !policy.nodes.empty()) return fail(path + ".nodes: " + mode_name + " takes no nodes");
     if (takes_nodes && mode != kMpolPreferred && policy.nodes.empty())
         return fail(path + ".nodes: " + mode_name + " needs at least one node");
     return policy;
+}
+
+ErrorOr<std::optional<ExecCpuAffinity>> parse_exec_cpu_affinity(const Json& process) {
+    if (!json::is_set(process, "execCPUAffinity")) return std::nullopt;
+    const Json* value = json::member(process, "execCPUAffinity");
+    const std::string path = "process.execCPUAffinity";
+    TRY(json::expect_object(*value, path));
+    std::string initial, final_cpus;
+    TRY(json::read(*value, path, "initial", initial));
+    TRY(json::read(*value, path, "final", final_cpus));
+    return ExecCpuAffinity{.initial = TRY(parse_index_list(initial, path + ".initial", "CPU")),
+                           .final_cpus = TRY(parse_index_list(final_cpus, path + ".final", "CPU"))};
 }
 
 }  // namespace hutch::spec::detail

@@ -140,10 +140,7 @@ ErrorOr<void> parse_command(const Json& value, Process& process) {
 
 // Fields of the spec that hutch does not implement: refused rather than silently ignored.
 ErrorOr<void> refuse_unsupported(const Json& value) {
-    for (const char* key : {"apparmorProfile", "execCPUAffinity"}) {
-        TRY(json::refuse_if_set(value, "process", key));
-    }
-    return {};
+    return json::refuse_if_set(value, "process", "apparmorProfile");
 }
 
 }  // namespace
@@ -161,6 +158,7 @@ ErrorOr<Process> parse_process(const Json& value, const std::string& path) {
     TRY(json::read(value, path, "noNewPrivileges", process.no_new_privileges));
     process.scheduler = TRY(parse_scheduler(value));
     process.io_priority = TRY(parse_io_priority(value));
+    process.exec_cpu_affinity = TRY(parse_exec_cpu_affinity(value));
     TRY(json::read(value, path, "selinuxLabel", process.selinux_label));
     TRY(json::read(value, path, "oomScoreAdj", process.oom_score_adj));
     if (process.oom_score_adj && (*process.oom_score_adj < -1000 || *process.oom_score_adj > 1000)) {

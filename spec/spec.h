@@ -57,6 +57,13 @@ struct ConsoleSize {
     unsigned width = 0;
 };
 
+// process.execCPUAffinity (runtime-spec 1.2), for `exec` only (not the container's first
+// process): CPU masks, 64 CPUs a word, parsed from lists such as "0-3,7"; empty: not set.
+struct ExecCpuAffinity {
+    std::vector<uint64_t> initial;     // the runtime's process, before it joins the container's cgroup
+    std::vector<uint64_t> final_cpus;  // the process, once in it; empty: as the kernel leaves it
+};
+
 struct Process {
     bool terminal = false;
     std::optional<ConsoleSize> console_size;
@@ -70,6 +77,7 @@ struct Process {
     std::optional<int> oom_score_adj;
     std::optional<Scheduler> scheduler;
     std::optional<IoPriority> io_priority;
+    std::optional<ExecCpuAffinity> exec_cpu_affinity;
     std::string selinux_label;  // applied where SELinux is enabled, ignored elsewhere (as crun)
 };
 

@@ -1,5 +1,6 @@
 // `exec`: a process added to a container joins its namespaces and cgroups, gets its security
 // settings, and passes its exit status, terminal and pid through, as runc's does.
+#include <sched.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -261,4 +262,37 @@ TEST_CASE("exec joins a container's user namespace", "[exec]") {
     CHECK(r.out.find("100000") != std::string::npos);
     CHECK(r.out.ends_with("\n0\n"));
     CHECK(proc_link(c.pid(), "ns/user") != proc_link(::getpid(), "ns/user"));
+}
+
+TEST_CASE("exec: process.execCPUAffinity puts the runtime, then the process, on the CPUs asked", "[exec]") {
+    cpu_set_t allowed;
+    REQUIRE(sched_getaffinity(0, sizeof allowed, &allowed) == 0);
+    if (!CPU_ISSET(0, &allowed) || !CPU_ISSET(1, &allowed)) {
+        WARN("skipped: execCPUAffinity needs CPUs 0 and 1, and this host lets the test use fewer");
+        return;
+    }
+    Container c;
+    std::string process = c.bundle.path() + "/process.json";
+    auto run_with = [&](const std::string& affinity) {
+        std::ofstream(process, std::ios::trunc)
+            << R"({"args": ["sh", "-c", "grep Cpus_allowed_list /proc/self/status"], "cwd": "/",
+                   "execCPUAffinity": )"
+            << affinity << "}";
+        return c.exec({"--process", process}, {});
+    };
+    // initial alone: the process inherits it from the runtime's process it was cloned from.
+    auto initial = run_with(R"({"initial": "1"})");
+    INFO(initial.err);
+    CHECK(initial.out == "Cpus_allowed_list:\t1\n");
+    // final, once in the container's cgroup, wins.
+    auto both = run_with(R"({"initial": "1", "final": "0"})");
+    INFO(both.err);
+    CHECK(both.out == "Cpus_allowed_list:\t0\n");
+    // A CPU the host does not have: one line, naming the field.
+    auto bad = run_with(R"({"final": "1023"})");
+    CHECK(bad.status != 0);
+    CHECK(bad.err.find("process.execCPUAffinity.final: sched_setaffinity: Invalid argument") !=
+          std::string::npos);
+    CHECK(std::count(bad.err.begin(), bad.err.end(), '\n') == 1);
+    CHECK(c.sh("true").status == 0);  // the container is still fine
 }

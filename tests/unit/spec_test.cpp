@@ -509,7 +509,6 @@ TEST_CASE("unimplemented fields are refused, empty ones tolerated", "[spec]") {
     std::vector<Case> cases = {
         {"/linux/intelRdt"_json_pointer, {{"closID", "x"}}, "linux.intelRdt"},
         {"/linux/timeOffsets"_json_pointer, {{"monotonic", {{"secs", 1}}}}, "linux.timeOffsets"},
-        {"/process/execCPUAffinity"_json_pointer, {{"initial", "0"}}, "process.execCPUAffinity"},
         {"/process/apparmorProfile"_json_pointer, "docker-default", "process.apparmorProfile"},
         {"/vm"_json_pointer, {{"hypervisor", {{"path", "/usr/bin/qemu"}}}}, "vm"},
     };
@@ -578,7 +577,11 @@ TEST_CASE("runtime-spec 1.2 kernel attributes: the kernel's values, and one line
     doc["linux"]["memoryPolicy"] = {
         {"mode", "MPOL_BIND"}, {"nodes", "0-2,65"}, {"flags", {"MPOL_F_STATIC_NODES"}}};
     doc["linux"]["mountLabel"] = "system_u:object_r:container_file_t:s0";
+    doc["process"]["execCPUAffinity"] = {{"initial", "0-1,64"}, {"final", "3"}};
     auto spec = parsed(doc);
+    REQUIRE(spec.process.exec_cpu_affinity);
+    CHECK(spec.process.exec_cpu_affinity->initial == std::vector<uint64_t>{0b11, 0b1});
+    CHECK(spec.process.exec_cpu_affinity->final_cpus == std::vector<uint64_t>{0b1000});
     REQUIRE(spec.process.scheduler);
     CHECK(spec.process.scheduler->policy == 1);
     CHECK(spec.process.scheduler->priority == 10);
@@ -646,6 +649,15 @@ TEST_CASE("runtime-spec 1.2 kernel attributes: the kernel's values, and one line
         {"/linux/memoryPolicy"_json_pointer,
          {{"mode", "MPOL_BIND"}, {"nodes", "1024"}},
          "linux.memoryPolicy.nodes: node 1024 is beyond Linux's 1024"},
+        {"/process/execCPUAffinity"_json_pointer,
+         {{"initial", "0-"}},
+         "process.execCPUAffinity.initial: \"0-\" is not a CPU list such as \"0-3,7\""},
+        {"/process/execCPUAffinity"_json_pointer,
+         {{"final", "2048"}},
+         "process.execCPUAffinity.final: CPU 2048 is beyond Linux's 1024"},
+        {"/process/execCPUAffinity"_json_pointer,
+         {{"final", 3}},
+         "process.execCPUAffinity.final: expected string"},
         {"/linux/memoryPolicy"_json_pointer,
          {{"mode", "MPOL_BIND"}, {"nodes", "0"}, {"flags", {"MPOL_F_STATIC_NODES", "MPOL_F_RELATIVE_NODES"}}},
          "linux.memoryPolicy.flags: MPOL_F_STATIC_NODES and MPOL_F_RELATIVE_NODES exclude each other"},
