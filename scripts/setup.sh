@@ -11,8 +11,10 @@ packages=(
     # the hutch-systemd helper (--systemd-cgroup; its tests need dbus, listed with the VM test bed)
     libsystemd-dev
     # images: the layer unpacker's tar reader, gzip inflater (ISA-L igzip) and zstd (images/;
-    # its hashes use OpenSSL, libssl-dev below)
-    libarchive-dev libisal-dev libzstd-dev
+    # its hashes use OpenSSL, libssl-dev below), and libcurl for the registry client
+    libarchive-dev libisal-dev libzstd-dev libcurl4-openssl-dev
+    # image tests: a registry on 127.0.0.1, skopeo to push into it, htpasswd for its basic auth
+    docker-registry skopeo apache2-utils
     # tests, demo: a busybox image, the tools the tests and scripts call
     busybox-static iproute2 procps util-linux file python3
     # end-to-end tests: a real client driving hutch-oci

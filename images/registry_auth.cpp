@@ -1,0 +1,131 @@
+#include "images/registry_auth.h"
+
+#include <openssl/evp.h>
+
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "base/file.h"
+
+namespace hutch::images {
+namespace {
+
+// An auth file larger than this is not one (real ones hold a few entries).
+constexpr size_t kMaxAuthFile = 1 << 20;
+// A token is a few KiB at most; a bigger one is refused rather than sent in every header.
+constexpr size_t kMaxToken = 16 * 1024;
+
+// The registry an auths key names: "https://index.docker.io/v1/" -> "index.docker.io".
+std::string registry_of_key(std::string_view key) {
+    if (size_t scheme = key.find("://"); scheme != std::string_view::npos) key = key.substr(scheme + 3);
+    if (size_t slash = key.find('/'); slash != std::string_view::npos) key = key.substr(0, slash);
+    return std::string(key);
+}
+
+// Docker Hub is written under several names.
+bool same_registry(const std::string& key_registry, const std::string& registry) {
+    auto hub = [](const std::string& r) {
+        return r == "docker.io" || r == "index.docker.io" || r == "registry-1.docker.io";
+    };
+    return key_registry == registry || (hub(key_registry) && hub(registry));
+}
+
+ErrorOr<Credentials> credentials_of_entry(const nlohmann::json& entry) {
+    if (!entry.is_object()) return fail("not an object");
+    if (entry.contains("auth") && entry["auth"].is_string() && !entry["auth"].get<std::string>().empty()) {
+        std::string decoded = TRY_CTX(base64_decode(entry["auth"].get<std::string>()), "auth");
+        size_t colon = decoded.find(':');
+        if (colon == std::string::npos) return fail("auth: not base64 of \"user:password\"");
+        return Credentials{decoded.substr(0, colon), decoded.substr(colon + 1)};
+    }
+    if (entry.contains("username") && entry["username"].is_string() && entry.contains("password") &&
+        entry["password"].is_string())
+        return Credentials{entry["username"].get<std::string>(), entry["password"].get<std::string>()};
+    return fail("neither \"auth\" nor \"username\" and \"password\"");
+}
+
+}  // namespace
+
+std::string base64_encode(std::string_view data) {
+    std::string out(4 * ((data.size() + 2) / 3) + 1, '\0');
+    int n =
+        EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                        reinterpret_cast<const unsigned char*>(data.data()), static_cast<int>(data.size()));
+    out.resize(static_cast<size_t>(n));
+    return out;
+}
+
+ErrorOr<std::string> base64_decode(std::string_view text) {
+    // EVP_DecodeBlock skips leading and trailing blanks but not inner ones, wants whole quads,
+    // and counts padding as zero bytes: check the shape first, then drop the padding's bytes.
+    if (text.size() % 4 != 0) return fail("not base64 (length not a multiple of 4)");
+    if (text.size() > kMaxAuthFile) return fail("not base64 (too long)");
+    size_t padding = 0;
+    for (size_t i = 0; i < text.size(); ++i) {
+        char c = text[i];
+        bool alphabet = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                        c == '+' || c == '/';
+        if (c == '=' && i + 2 >= text.size()) {
+            ++padding;
+            continue;
+        }
+        if (!alphabet || padding > 0) return fail("not base64");
+    }
+    std::string out(3 * (text.size() / 4) + 1, '\0');
+    int n =
+        EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                        reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
+    if (n < 0 || static_cast<size_t>(n) < padding) return fail("not base64");
+    out.resize(static_cast<size_t>(n) - padding);
+    return out;
+}
+
+ErrorOr<std::optional<Credentials>> credentials_from_auth_json(std::string_view json_text,
+                                                               const std::string& registry) {
+    auto json = nlohmann::json::parse(json_text, nullptr, false);
+    if (json.is_discarded()) return fail("not valid JSON");
+    if (!json.is_object()) return fail("not a JSON object");
+    if (!json.contains("auths")) return std::optional<Credentials>();
+    const auto& auths = json["auths"];
+    if (!auths.is_object()) return fail("auths: not an object");
+    // An exact key wins over one that names the same registry another way.
+    if (auths.contains(registry))
+        return std::optional(TRY_CTX(credentials_of_entry(auths[registry]), "auths." + registry));
+    for (const auto& [key, entry] : auths.items()) {
+        if (same_registry(registry_of_key(key), registry))
+            return std::optional(TRY_CTX(credentials_of_entry(entry), "auths." + key));
+    }
+    return std::optional<Credentials>();
+}
+
+ErrorOr<std::optional<Credentials>> load_credentials(const std::string& auth_file,
+                                                     const std::string& registry) {
+    std::string text = TRY(read_file(auth_file));
+    if (text.size() > kMaxAuthFile) return fail(auth_file + ": larger than 1 MiB");
+    return map_error(credentials_from_auth_json(text, registry),
+                     [&](const Error& e) { return e.context(auth_file); });
+}
+
+std::string basic_authorization(const Credentials& credentials) {
+    return "Basic " + base64_encode(credentials.username + ":" + credentials.password);
+}
+
+ErrorOr<std::string> token_from_json(std::string_view json_text) {
+    auto json = nlohmann::json::parse(json_text, nullptr, false);
+    if (json.is_discarded() || !json.is_object()) return fail("token answer: not a JSON object");
+    for (const char* field : {"token", "access_token"}) {
+        if (!json.contains(field)) continue;
+        if (!json[field].is_string()) return fail(std::string("token answer: ") + field + ": not a string");
+        std::string token = json[field].get<std::string>();
+        if (token.empty()) continue;
+        if (token.size() > kMaxToken) return fail("token answer: token longer than 16 KiB");
+        // It goes into a header line: a byte that could end or split the line is refused.
+        for (char c : token)
+            if (static_cast<unsigned char>(c) < 0x21 || static_cast<unsigned char>(c) == 0x7f)
+                return fail("token answer: token holds a control character or blank");
+        return token;
+    }
+    return fail("token answer: no \"token\" or \"access_token\"");
+}
+
+}  // namespace hutch::images

@@ -1,0 +1,57 @@
+// Debian's docker-registry on 127.0.0.1, for the registry client's tests: a free port, storage in
+// a directory of the test's own, optional htpasswd basic auth; the destructor kills and reaps it,
+// so no registry outlives a test, passed or failed. And a one-layer OCI image layout to push into
+// it with skopeo.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+
+#include "harness.h"
+
+namespace hutch::test {
+
+class LocalRegistry {
+public:
+    struct Options {
+        // When set, the registry wants these credentials (htpasswd -B).
+        std::string user = {};
+        std::string password = {};
+    };
+    // Starts the registry and waits until it accepts connections; a REQUIRE fails otherwise.
+    explicit LocalRegistry(Options options);
+    LocalRegistry() : LocalRegistry(Options{}) {}
+    ~LocalRegistry();
+    LocalRegistry(const LocalRegistry&) = delete;
+    LocalRegistry& operator=(const LocalRegistry&) = delete;
+
+    // "127.0.0.1:PORT"
+    std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+    pid_t pid() const { return pid_; }
+    // Kills the registry now (idempotent).
+    void stop();
+    // Pushes the OCI layout's "latest" with skopeo to REPOSITORY:TAG; REQUIREs success.
+    void push(const std::string& layout, const std::string& repository,
+              const std::string& tag = "latest") const;
+
+private:
+    TempDir dir_{"hutch-registry"};
+    Options options_;
+    int port_ = 0;
+    pid_t pid_ = -1;
+};
+
+// A one-layer image written as an OCI layout (oci-layout, index.json, blobs/) in a directory of
+// its own, with the digests and sizes of its parts.
+struct TestImage {
+    explicit TestImage(const std::string& layer_file_content);
+    TempDir dir{"hutch-oci-layout"};
+    std::string layer, config, manifest;  // the blobs' bytes
+    std::string layer_digest, config_digest, manifest_digest;
+};
+
+// A port on 127.0.0.1 that nothing listens on (bound, then released).
+int free_local_port();
+
+}  // namespace hutch::test

@@ -1,0 +1,100 @@
+// images/registry_auth.h and the transport rule of images/registry_client.h: credentials from an
+// auth.json, base64 both ways, tokens from a token server's answer, and which registries may be
+// reached over plain HTTP.
+#include <catch2/catch.hpp>
+
+#include "images/registry_auth.h"
+#include "images/registry_client.h"
+
+using namespace hutch::images;
+
+TEST_CASE("registry auth: base64 round trip and refusals", "[images][auth]") {
+    CHECK(base64_encode("user:pass") == "dXNlcjpwYXNz");
+    CHECK(base64_encode("") == "");
+    for (const std::string& text :
+         std::vector<std::string>{"", "a", "ab", "abc", "abcd", std::string("\0\xff:x", 4)}) {
+        auto back = base64_decode(base64_encode(text));
+        REQUIRE(back);
+        CHECK(*back == text);
+    }
+    CHECK_FALSE(base64_decode("abc"));       // not whole quads
+    CHECK_FALSE(base64_decode("ab=c"));      // padding inside
+    CHECK_FALSE(base64_decode("a b c d "));  // blanks
+    CHECK_FALSE(base64_decode("ab\ncd=="));
+    CHECK_FALSE(base64_decode("a==="));
+}
+
+TEST_CASE("registry auth: credentials from an auth.json", "[images][auth]") {
+    const std::string json = R"({"auths": {
+        "127.0.0.1:5000": {"auth": "dXNlcjpwYTpzcw=="},
+        "https://index.docker.io/v1/": {"auth": "aHViOnNlY3JldA=="},
+        "other.example": {"username": "u2", "password": "p2"},
+        "broken.example": {"auth": "!!!!"},
+        "nocolon.example": {"auth": "bm9jb2xvbg=="}
+    }})";
+    auto local = credentials_from_auth_json(json, "127.0.0.1:5000");
+    REQUIRE(local);
+    REQUIRE(*local);
+    CHECK((*local)->username == "user");
+    CHECK((*local)->password == "pa:ss");  // a password may hold ':'
+    auto hub = credentials_from_auth_json(json, "docker.io");
+    REQUIRE(hub);
+    REQUIRE(*hub);
+    CHECK((*hub)->username == "hub");
+    auto other = credentials_from_auth_json(json, "other.example");
+    REQUIRE(other);
+    REQUIRE(*other);
+    CHECK((*other)->password == "p2");
+    // Another port is another registry.
+    auto none = credentials_from_auth_json(json, "127.0.0.1:5001");
+    REQUIRE(none);
+    CHECK_FALSE(*none);
+    auto broken = credentials_from_auth_json(json, "broken.example");
+    REQUIRE_FALSE(broken);
+    CHECK(broken.error().message.starts_with("auths.broken.example: auth: not base64"));
+    CHECK_FALSE(credentials_from_auth_json(json, "nocolon.example"));
+    // An empty file's worth, bad JSON and wrong shapes.
+    auto empty = credentials_from_auth_json("{}", "x");
+    REQUIRE(empty);
+    CHECK_FALSE(*empty);
+    CHECK(credentials_from_auth_json("{\"auths\": ", "x").error().message == "not valid JSON");
+    CHECK_FALSE(credentials_from_auth_json("[]", "x"));
+    CHECK_FALSE(credentials_from_auth_json(R"({"auths": []})", "x"));
+    CHECK_FALSE(credentials_from_auth_json(R"({"auths": {"x": 5}})", "x"));
+    CHECK_FALSE(credentials_from_auth_json(R"({"auths": {"x": {"auth": 5}}})", "x"));
+    auto missing = load_credentials("/nonexistent/hutch-auth.json", "x");
+    REQUIRE_FALSE(missing);
+    CHECK(missing.error().message.find("/nonexistent/hutch-auth.json") != std::string::npos);
+}
+
+TEST_CASE("registry auth: Basic header and token answers", "[images][auth]") {
+    CHECK(basic_authorization({"user", "pass"}) == "Basic dXNlcjpwYXNz");
+    CHECK(token_from_json(R"({"token": "abc.def"})").value() == "abc.def");
+    CHECK(token_from_json(R"({"access_token": "xyz", "expires_in": 300})").value() == "xyz");
+    CHECK(token_from_json(R"({"token": "", "access_token": "xyz"})").value() == "xyz");
+    CHECK_FALSE(token_from_json(R"({"expires_in": 300})"));
+    CHECK_FALSE(token_from_json(R"({"token": 5})"));
+    CHECK_FALSE(token_from_json("not json"));
+    CHECK_FALSE(token_from_json("[\"token\"]"));
+    // A token goes into a header line: one that could break the line is refused.
+    CHECK_FALSE(token_from_json(R"({"token": "a\r\nX-Evil: 1"})"));
+    CHECK_FALSE(token_from_json(R"({"token": "a b"})"));
+    CHECK_FALSE(token_from_json("{\"token\": \"" + std::string(20000, 'a') + "\"}"));
+}
+
+TEST_CASE("registry transport: plain HTTP only for loopback and insecure registries", "[images][auth]") {
+    CHECK(registry_uses_plain_http("localhost", {}));
+    CHECK(registry_uses_plain_http("localhost:5000", {}));
+    CHECK(registry_uses_plain_http("127.0.0.1:5000", {}));
+    CHECK(registry_uses_plain_http("127.12.0.9", {}));
+    CHECK(registry_uses_plain_http("[::1]:5000", {}));
+    CHECK_FALSE(registry_uses_plain_http("docker.io", {}));
+    CHECK_FALSE(registry_uses_plain_http("128.0.0.1:5000", {}));
+    CHECK_FALSE(registry_uses_plain_http("localhost.example.com", {}));
+    CHECK_FALSE(registry_uses_plain_http("127.0.0.1.example.com", {}));
+    CHECK_FALSE(registry_uses_plain_http("[::2]:5000", {}));
+    CHECK(registry_uses_plain_http("registry.lan:5000", {"registry.lan:5000"}));
+    CHECK_FALSE(registry_uses_plain_http("registry.lan:5001", {"registry.lan:5000"}));
+    CHECK_FALSE(RegistryClient::create("bad/registry"));
+    CHECK_FALSE(RegistryClient::create(""));
+}
