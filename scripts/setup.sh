@@ -50,4 +50,10 @@ echo "setup.sh: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
 apt-get install -y -q --no-install-recommends "${missing[@]}"
+# Debian's docker-registry starts a registry on port 5000 of every interface where systemd runs:
+# the tests start their own on 127.0.0.1, so the one installed here is stopped and disabled (one
+# that was there before is left as it was).
+if [[ " ${missing[*]} " == *" docker-registry "* && -d /run/systemd/system ]]; then
+    systemctl disable --now docker-registry.service >/dev/null 2>&1 || true
+fi
 echo "setup.sh: done"
