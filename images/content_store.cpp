@@ -10,6 +10,7 @@
 #include <cerrno>
 
 #include "base/file.h"
+#include "images/store_lock.h"
 
 namespace hutch::images {
 namespace {
@@ -23,28 +24,6 @@ ErrorOr<UniqueFd> open_or_make_dir(int dirfd, const std::string& name, const std
     if (fd == -1) return fail_errno("open " + shown);
     return UniqueFd(fd);
 }
-
-// Holds an flock on the store's lock file for as long as it lives.
-class StoreLock {
-public:
-    static ErrorOr<StoreLock> take(int fd, int operation, const std::string& root) {
-        while (flock(fd, operation) == -1) {
-            if (errno != EINTR) return fail_errno(root + "/lock: flock");
-        }
-        return StoreLock(fd);
-    }
-    StoreLock(StoreLock&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-    StoreLock(const StoreLock&) = delete;
-    StoreLock& operator=(const StoreLock&) = delete;
-    StoreLock& operator=(StoreLock&&) = delete;
-    ~StoreLock() {
-        if (fd_ >= 0) flock(fd_, LOCK_UN);
-    }
-
-private:
-    explicit StoreLock(int fd) : fd_(fd) {}
-    int fd_;
-};
 
 // A temporary file in ingest/, unlinked when dropped unless commit() renamed it away.
 class IngestFile {
@@ -102,9 +81,8 @@ ErrorOr<ContentStore> ContentStore::open(const std::string& root) {
     UniqueFd root_fd(raw);
     auto blobs = TRY(open_or_make_dir(root_fd.get(), "blobs", root + "/blobs"));
     auto ingest = TRY(open_or_make_dir(root_fd.get(), "ingest", root + "/ingest"));
-    int lock = openat(root_fd.get(), "lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (lock == -1) return fail_errno("open " + root + "/lock");
-    return ContentStore(root, std::move(root_fd), std::move(ingest), UniqueFd(lock));
+    auto lock = TRY(open_store_lock(root_fd.get(), root));
+    return ContentStore(root, std::move(root_fd), std::move(ingest), std::move(lock));
 }
 
 ErrorOr<UniqueFd> ContentStore::algorithm_dir(const std::string& algorithm) const {

@@ -152,6 +152,10 @@ ErrorOr<ImageReference> parse_image_reference(std::string_view text) {
             ref.repository = "library/" + ref.repository;
         if (ref.repository.empty()) return fail("no repository name");
         TRY(check_repository(ref.repository));
+        // As docker: a bare name of 64 hex digits would read as an image ID.
+        if (ref.repository == "library/" + std::string(name) && name.size() == 64 &&
+            std::ranges::all_of(name, [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); }))
+            return fail("64 hex digits name an image ID, not a repository");
         if (ref.registry.size() + 1 + ref.repository.size() > kMaxName)
             return fail("name longer than 255 characters");
         return ref;
@@ -159,6 +163,10 @@ ErrorOr<ImageReference> parse_image_reference(std::string_view text) {
     return map_error(parse(), [&](const Error& e) {
         return printable(e.context("image reference \"" + std::string(text) + "\""));
     });
+}
+
+ErrorOr<std::string> normalize_reference(std::string_view text) {
+    return TRY(parse_image_reference(text)).str();
 }
 
 }  // namespace hutch::images

@@ -26,4 +26,8 @@ struct ImageReference {
 // Parses a reference; a malformed one is refused with a one-line error that says what is wrong.
 ErrorOr<ImageReference> parse_image_reference(std::string_view text);
 
+// Its canonical spelling (ImageReference::str()): two spellings of one image are one key in
+// images.json, "busybox" and "docker.io/library/busybox:latest" alike.
+ErrorOr<std::string> normalize_reference(std::string_view text);
+
 }  // namespace hutch::images

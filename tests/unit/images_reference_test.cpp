@@ -25,6 +25,21 @@ std::string error_of(const std::string& text) {
 
 const std::string kHex = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
+// normalize_reference: the key of images.json.
+std::string normal(std::string_view reference) {
+    auto result = normalize_reference(reference);
+    INFO(reference);
+    REQUIRE(result);
+    return *result;
+}
+
+void refused(std::string_view reference) {
+    auto result = normalize_reference(reference);
+    INFO(reference);
+    REQUIRE_FALSE(result);
+    CHECK(result.error().message.find('\n') == std::string::npos);
+}
+
 }  // namespace
 
 TEST_CASE("image reference: docker's defaults", "[images][reference]") {
@@ -90,4 +105,45 @@ TEST_CASE("image reference: malformed ones are refused, saying why", "[images][r
     CHECK(error_of("a/b\nc").find("a/b?c") != std::string::npos);
     CHECK(error_of("a/b:" + std::string(1000, 'x')).find("image reference too long") != std::string::npos);
     CHECK(error_of("a/" + std::string(300, 'b')).find("longer than 255") != std::string::npos);
+}
+
+TEST_CASE("references: short names get docker.io, library/ and :latest", "[images]") {
+    CHECK(normal("busybox") == "docker.io/library/busybox:latest");
+    CHECK(normal("busybox:1.36") == "docker.io/library/busybox:1.36");
+    CHECK(normal("library/busybox") == "docker.io/library/busybox:latest");
+    CHECK(normal("docker.io/busybox") == "docker.io/library/busybox:latest");
+    CHECK(normal("index.docker.io/busybox") == "docker.io/library/busybox:latest");
+    CHECK(normal("someone/tool") == "docker.io/someone/tool:latest");
+    CHECK(normal("localhost/busybox:latest") == "localhost/busybox:latest");
+    CHECK(normal("localhost/busybox") == "localhost/busybox:latest");
+    CHECK(normal("localhost:5000/a/b:v1") == "localhost:5000/a/b:v1");
+    CHECK(normal("quay.io/org/app") == "quay.io/org/app:latest");
+    CHECK(normal("registry.example.com:443/x_y/a-b.c__d") == "registry.example.com:443/x_y/a-b.c__d:latest");
+    CHECK(normal("a---b") == "docker.io/library/a---b:latest");
+}
+
+TEST_CASE("references: a digest is kept, and no tag is added beside it", "[images]") {
+    std::string digest = "sha256:" + std::string(64, 'e');
+    CHECK(normal("busybox@" + digest) == "docker.io/library/busybox@" + digest);
+    CHECK(normal("quay.io/a/b:1@" + digest) == "quay.io/a/b@" + digest);  // the digest names it
+}
+
+TEST_CASE("references: malformed ones are refused", "[images]") {
+    refused("");
+    refused("Busybox");       // uppercase in the repository
+    refused("busybox:");      // empty tag
+    refused("busybox:-bad");  // tag starts with "-"
+    refused("busybox:" + std::string(129, 'a'));
+    refused("busybox@sha256:abc");  // digest too short
+    refused("busybox@md5:" + std::string(32, 'a'));
+    refused("a//b");
+    refused("a/b/");
+    refused("-a");
+    refused("a..b");
+    refused("a_-b");
+    refused("bad_host.example.com/x");  // "_" in a host name
+    refused("example.com:port/x");
+    refused(std::string(64, 'f'));  // reads as an image ID
+    refused("docker.io/" + std::string(250, 'a'));
+    refused("busy box");
 }

@@ -1,0 +1,20 @@
+// The documents of an image read back from the content store, where they were verified against
+// their digests on the way in. Internal to images/ (the layout import and the layer store).
+#pragma once
+
+#include <string>
+
+#include "base/error.h"
+#include "images/content_store.h"
+#include "images/oci_documents.h"
+
+namespace hutch::images {
+
+// A stored blob read whole; refused when larger than kMaxDocumentSize.
+ErrorOr<std::string> read_document(const ContentStore& store, const Digest& digest);
+
+ErrorOr<ImageManifest> load_manifest(const ContentStore& store, const Digest& digest);
+// The manifest's config, which must list one diffID per layer of the manifest.
+ErrorOr<ImageConfig> load_config(const ContentStore& store, const ImageManifest& manifest);
+
+}  // namespace hutch::images
