@@ -91,6 +91,19 @@ void sleeper_without_mount_namespace(Bundle& bundle, const std::string& mount_ns
     bundle.save();
 }
 
+// create fails with one line holding `expected`, and leaves no state and no mount behind.
+void create_fails_cleanly(const Bundle& bundle, const std::string& expected) {
+    Runtime rt;
+    std::string id = unique_id();
+    auto r = rt({"create", "--bundle", bundle.path(), id});
+    INFO(r.err);
+    CHECK(r.status != 0);
+    CHECK(r.err.find(expected) != std::string::npos);
+    CHECK(std::ranges::count(r.err, '\n') == 1);
+    CHECK_FALSE(path_exists(rt.root() + "/" + id));
+    CHECK(host_mounts_matching(bundle.path()).empty());
+}
+
 std::string ns_of(pid_t pid) {
     return std::filesystem::read_symlink("/proc/" + std::to_string(pid) + "/ns/mnt");
 }
@@ -169,15 +182,7 @@ TEST_CASE("without a mount namespace: a user namespace is refused in one line, l
     bundle.config["linux"]["gidMappings"] = {{{"containerID", 0}, {"hostID", 100000}, {"size", 65536}}};
     bundle.set_args({"true"});
     bundle.save();
-    Runtime rt;
-    std::string id = unique_id();
-    auto r = rt({"create", "--bundle", bundle.path(), id});
-    INFO(r.err);
-    CHECK(r.status != 0);
-    CHECK(r.err.find("a user namespace needs a new mount namespace") != std::string::npos);
-    CHECK(std::ranges::count(r.err, '\n') == 1);
-    CHECK_FALSE(path_exists(rt.root() + "/" + id));
-    CHECK(host_mounts_matching(bundle.path()).empty());
+    create_fails_cleanly(bundle, "a user namespace needs a new mount namespace");
 }
 
 TEST_CASE("without a mount namespace: a mount that fails fails create, and takes every mount made with it",
@@ -187,12 +192,5 @@ TEST_CASE("without a mount namespace: a mount that fails fails create, and takes
     // After /proc, /dev and the others: a filesystem the kernel does not know.
     bundle.config["mounts"].push_back({{"destination", "/late"}, {"type", "nosuchfs"}, {"source", "none"}});
     bundle.save();
-    Runtime rt;
-    std::string id = unique_id();
-    auto r = rt({"create", "--bundle", bundle.path(), id});
-    INFO(r.err);
-    CHECK(r.status != 0);
-    CHECK(r.err.find("nosuchfs") != std::string::npos);
-    CHECK(host_mounts_matching(bundle.path()).empty());
-    CHECK_FALSE(path_exists(rt.root() + "/" + id));
+    create_fails_cleanly(bundle, "nosuchfs");
 }

@@ -12,29 +12,14 @@
 
 #include "base/file.h"
 #include "images/content_store.h"
+#include "store_dir.h"
 
 using namespace hutch;
 using namespace hutch::images;
+using hutch::test::StoreDir;
 namespace fs = std::filesystem;
 
 namespace {
-
-// A store root of the test's own, removed at the end of the test.
-class StoreDir {
-public:
-    StoreDir() {
-        char name[] = "/tmp/hutch-unit-store-XXXXXX";
-        REQUIRE(::mkdtemp(name));
-        dir_ = name;
-    }
-    ~StoreDir() { fs::remove_all(dir_); }
-    StoreDir(const StoreDir&) = delete;
-    StoreDir& operator=(const StoreDir&) = delete;
-    std::string root() const { return dir_ + "/store"; }
-
-private:
-    std::string dir_;
-};
 
 // Reads data in pieces of at most chunk bytes, pausing between them (to make ingests overlap).
 BlobReader string_reader(std::string data, size_t chunk = 1 << 20,

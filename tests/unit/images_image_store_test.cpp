@@ -4,28 +4,14 @@
 #include <fstream>
 
 #include "images/image_store.h"
+#include "store_dir.h"
 
 using namespace hutch;
 using namespace hutch::images;
+using hutch::test::StoreDir;
 namespace fs = std::filesystem;
 
 namespace {
-
-class StoreDir {
-public:
-    StoreDir() {
-        char name[] = "/tmp/hutch-unit-images-XXXXXX";
-        REQUIRE(::mkdtemp(name));
-        dir_ = name;
-    }
-    ~StoreDir() { fs::remove_all(dir_); }
-    StoreDir(const StoreDir&) = delete;
-    StoreDir& operator=(const StoreDir&) = delete;
-    std::string root() const { return dir_ + "/store"; }
-
-private:
-    std::string dir_;
-};
 
 const std::string kDigest = "sha256:" + std::string(64, 'a');
 
