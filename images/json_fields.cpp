@@ -1,85 +1,74 @@
+// The images/ shapes of base/json_reader.h's reads (that is where the rules live: null as absent,
+// integers only, errors that name the field), plus the fields only images have: digests, keys.
 #include "images/json_fields.h"
+
+#include "base/json_reader.h"
 
 namespace hutch::images::json_fields {
 
 std::string path(const std::string& where, std::string_view key) {
-    return where.empty() ? std::string(key) : where + "." + std::string(key);
+    return hutch::json::field_path(where, key);
 }
 
-ErrorOr<json> parse_object(std::string_view text) {
+ErrorOr<nlohmann::json> parse_object(std::string_view text) {
     // allow_exceptions = false: a parse error gives a discarded value, never an exception.
-    json doc = json::parse(text, nullptr, false);
+    nlohmann::json doc = nlohmann::json::parse(text, nullptr, false);
     if (doc.is_discarded()) return fail("not valid JSON");
     if (!doc.is_object()) return fail("expected a JSON object");
     return doc;
 }
 
-ErrorOr<const json*> member(const json& obj, std::string_view key, const std::string& where, bool required) {
-    auto it = obj.find(key);
-    if (it == obj.end() || it->is_null()) {
-        if (required) return fail(path(where, key) + ": missing");
-        return nullptr;
-    }
-    return &*it;
+ErrorOr<const nlohmann::json*> member(const nlohmann::json& obj, std::string_view key,
+                                      const std::string& where, bool required) {
+    const nlohmann::json* value = hutch::json::member(obj, key);
+    if (!value && required) return fail(path(where, key) + ": required");
+    return value;
 }
 
-ErrorOr<std::string> string_field(const json& obj, std::string_view key, const std::string& where,
+namespace {
+
+// A field read with base's conversion; its type's empty value when absent and not required.
+template <typename T>
+ErrorOr<T> field(const nlohmann::json& obj, std::string_view key, const std::string& where, bool required) {
+    if (required) return hutch::json::require<T>(obj, where, key);
+    T out{};
+    TRY(hutch::json::read(obj, where, key, out));
+    return out;
+}
+
+}  // namespace
+
+ErrorOr<std::string> string_field(const nlohmann::json& obj, std::string_view key, const std::string& where,
                                   bool required) {
-    const json* value = TRY(member(obj, key, where, required));
-    if (!value) return std::string();
-    if (!value->is_string()) return fail(path(where, key) + ": expected a string");
-    return value->get<std::string>();
+    return field<std::string>(obj, key, where, required);
 }
 
-ErrorOr<uint64_t> unsigned_field(const json& obj, std::string_view key, const std::string& where,
+ErrorOr<uint64_t> unsigned_field(const nlohmann::json& obj, std::string_view key, const std::string& where,
                                  bool required) {
-    const json* value = TRY(member(obj, key, where, required));
-    if (!value) return 0;
-    // A negative integer is number_integer, one too large for uint64 or with a fraction a float:
-    // only number_unsigned is a size.
-    if (!value->is_number_unsigned()) return fail(path(where, key) + ": expected a non-negative integer");
-    return value->get<uint64_t>();
+    return field<uint64_t>(obj, key, where, required);
 }
 
-ErrorOr<Digest> digest_field(const json& obj, std::string_view key, const std::string& where) {
+ErrorOr<Digest> digest_field(const nlohmann::json& obj, std::string_view key, const std::string& where) {
     auto text = TRY(string_field(obj, key, where, true));
     return TRY_CTX(parse_digest(text), path(where, key));
 }
 
-ErrorOr<std::vector<std::string>> string_array(const json& obj, std::string_view key,
+ErrorOr<std::vector<std::string>> string_array(const nlohmann::json& obj, std::string_view key,
                                                const std::string& where) {
-    const json* value = TRY(member(obj, key, where, false));
-    std::vector<std::string> items;
-    if (!value) return items;
-    if (!value->is_array()) return fail(path(where, key) + ": expected an array of strings");
-    for (size_t i = 0; i < value->size(); ++i) {
-        const json& item = (*value)[i];
-        if (!item.is_string())
-            return fail(path(where, key) + "[" + std::to_string(i) + "]: expected a string");
-        items.push_back(item.get<std::string>());
-    }
-    return items;
+    return field<std::vector<std::string>>(obj, key, where, false);
 }
 
-ErrorOr<std::map<std::string, std::string>> string_map(const json& obj, std::string_view key,
+ErrorOr<std::map<std::string, std::string>> string_map(const nlohmann::json& obj, std::string_view key,
                                                        const std::string& where) {
-    const json* value = TRY(member(obj, key, where, false));
-    std::map<std::string, std::string> items;
-    if (!value) return items;
-    if (!value->is_object()) return fail(path(where, key) + ": expected an object of strings");
-    for (const auto& [name, item] : value->items()) {
-        if (!item.is_string()) return fail(path(path(where, key), name) + ": expected a string");
-        items.emplace(name, item.get<std::string>());
-    }
-    return items;
+    return field<hutch::json::StringMap>(obj, key, where, false);
 }
 
-ErrorOr<std::vector<std::string>> object_keys(const json& obj, std::string_view key,
+ErrorOr<std::vector<std::string>> object_keys(const nlohmann::json& obj, std::string_view key,
                                               const std::string& where) {
-    const json* value = TRY(member(obj, key, where, false));
     std::vector<std::string> keys;
+    const nlohmann::json* value = hutch::json::member(obj, key);
     if (!value) return keys;
-    if (!value->is_object()) return fail(path(where, key) + ": expected an object");
+    TRY(hutch::json::expect_object(*value, path(where, key)));
     for (const auto& [name, item] : value->items()) keys.push_back(name);
     return keys;
 }

@@ -1,5 +1,5 @@
 // Typed reads of fields from untrusted JSON (nlohmann), each failing with one line that names the
-// field's path ("config.Env[2]: expected a string") instead of throwing. A field set to null
+// field's path ("config.Env[2]: expected string") instead of throwing. A field set to null
 // reads as absent, as Docker writes unset fields ("Entrypoint": null). Internal to images/.
 #pragma once
 

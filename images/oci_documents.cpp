@@ -1,5 +1,6 @@
 #include "images/oci_documents.h"
 
+#include "base/json_reader.h"
 #include "images/json_fields.h"
 
 namespace hutch::images {
@@ -8,14 +9,14 @@ namespace {
 using namespace json_fields;
 
 std::string element(const std::string& where, std::string_view key, size_t i) {
-    return path(where, key) + "[" + std::to_string(i) + "]";
+    return hutch::json::index_path(path(where, key), i);
 }
 
 ErrorOr<std::optional<Platform>> parse_descriptor_platform(const json& obj, const std::string& where) {
     const json* value = TRY(member(obj, "platform", where, false));
     if (!value) return std::nullopt;
     std::string at = path(where, "platform");
-    if (!value->is_object()) return fail(at + ": expected an object");
+    TRY(hutch::json::expect_object(*value, at));
     Platform platform;
     platform.architecture = TRY(string_field(*value, "architecture", at, true));
     platform.os = TRY(string_field(*value, "os", at, true));
@@ -24,7 +25,7 @@ ErrorOr<std::optional<Platform>> parse_descriptor_platform(const json& obj, cons
 }
 
 ErrorOr<Descriptor> parse_descriptor(const json& obj, const std::string& where) {
-    if (!obj.is_object()) return fail(where + ": expected an object");
+    TRY(hutch::json::expect_object(obj, where));
     Descriptor descriptor;
     descriptor.media_type = TRY(string_field(obj, "mediaType", where, true));
     descriptor.digest = TRY(digest_field(obj, "digest", where));
@@ -36,7 +37,7 @@ ErrorOr<Descriptor> parse_descriptor(const json& obj, const std::string& where) 
 
 ErrorOr<std::vector<Descriptor>> parse_descriptors(const json& obj, std::string_view key) {
     const json* list = TRY(member(obj, key, "", true));
-    if (!list->is_array()) return fail(std::string(key) + ": expected an array");
+    TRY(hutch::json::expect_array(*list, std::string(key)));
     std::vector<Descriptor> descriptors;
     for (size_t i = 0; i < list->size(); ++i)
         descriptors.push_back(TRY(parse_descriptor((*list)[i], element("", key, i))));
@@ -59,7 +60,7 @@ ErrorOr<RunConfig> parse_run_config(const json& doc) {
     RunConfig run;
     const json* config = TRY(member(doc, "config", "", false));
     if (!config) return run;
-    if (!config->is_object()) return fail("config: expected an object");
+    TRY(hutch::json::expect_object(*config, "config"));
     run.entrypoint = TRY(string_array(*config, "Entrypoint", "config"));
     run.cmd = TRY(string_array(*config, "Cmd", "config"));
     run.env = TRY(string_array(*config, "Env", "config"));
@@ -74,16 +75,16 @@ ErrorOr<RunConfig> parse_run_config(const json& doc) {
 
 ErrorOr<std::vector<Digest>> parse_rootfs(const json& doc) {
     const json* rootfs = TRY(member(doc, "rootfs", "", true));
-    if (!rootfs->is_object()) return fail("rootfs: expected an object");
+    TRY(hutch::json::expect_object(*rootfs, "rootfs"));
     auto type = TRY(string_field(*rootfs, "type", "rootfs", true));
     if (type != "layers") return fail("rootfs.type: '" + type + "' is not \"layers\"");
     const json* ids = TRY(member(*rootfs, "diff_ids", "rootfs", true));
-    if (!ids->is_array()) return fail("rootfs.diff_ids: expected an array");
+    TRY(hutch::json::expect_array(*ids, "rootfs.diff_ids"));
     std::vector<Digest> diff_ids;
     for (size_t i = 0; i < ids->size(); ++i) {
         std::string at = element("rootfs", "diff_ids", i);
-        if (!(*ids)[i].is_string()) return fail(at + ": expected a string");
-        diff_ids.push_back(TRY_CTX(parse_digest((*ids)[i].get<std::string>()), at));
+        auto text = TRY(hutch::json::as_string((*ids)[i], at));
+        diff_ids.push_back(TRY_CTX(parse_digest(text), at));
     }
     return diff_ids;
 }

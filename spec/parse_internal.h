@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "spec/json_reader.h"
+#include "base/json_reader.h"
 #include "spec/spec.h"
 
 namespace hutch::spec::detail {

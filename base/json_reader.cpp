@@ -1,6 +1,6 @@
-#include "spec/json_reader.h"
+#include "base/json_reader.h"
 
-namespace hutch::spec::json {
+namespace hutch::json {
 
 std::string field_path(const std::string& parent, std::string_view key) {
     if (parent.empty()) return std::string(key);
@@ -58,4 +58,4 @@ ErrorOr<StringMap> as_string_map(const Json& value, const std::string& path) {
     return out;
 }
 
-}  // namespace hutch::spec::json
+}  // namespace hutch::json

@@ -1,5 +1,6 @@
-// Typed reads from a nlohmann::json tree that know where they are in config.json, so that every
-// error names its field ("linux.resources.memory.limit: expected integer"). Private to spec/.
+// Typed reads from a nlohmann::json tree of untrusted input (config.json, image manifests) that
+// know where they are, so that every error names its field ("linux.resources.memory.limit:
+// expected integer") and nothing throws. A null member reads as an absent one.
 #pragma once
 
 #include <concepts>
@@ -16,7 +17,7 @@
 
 #include "base/error.h"
 
-namespace hutch::spec::json {
+namespace hutch::json {
 
 using Json = nlohmann::json;
 // An alias, because a comma inside TRY(...) would split the macro's argument.
@@ -120,4 +121,4 @@ ErrorOr<void> read_list(const Json& object, const std::string& path, std::string
     return {};
 }
 
-}  // namespace hutch::spec::json
+}  // namespace hutch::json
