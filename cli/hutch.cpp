@@ -1,5 +1,5 @@
 // hutch: the command for people (podman's verbs), where hutch-oci is the one for other programs.
-// These first verbs manage images; the store is images/, the verbs hutch/.
+// These first verbs manage images; the store is images/, the verbs cli/hutch/.
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -8,7 +8,7 @@
 #include <optional>
 #include <string>
 
-#include "hutch/verbs.h"
+#include "cli/hutch/verbs.h"
 
 using namespace hutch;
 

@@ -2,7 +2,7 @@
 // no name references any more needs a walk of every image, which is left for later (README.md).
 #include <cstdio>
 
-#include "hutch/verbs.h"
+#include "cli/hutch/verbs.h"
 #include "images/image_reference.h"
 #include "images/image_store.h"
 

@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <cstring>
 
-#include "hutch/verbs.h"
+#include "cli/hutch/verbs.h"
 #include "images/content_store.h"
 #include "images/image_reference.h"
 #include "images/image_store.h"

@@ -4,7 +4,7 @@
 
 #include <cstdio>
 
-#include "hutch/verbs.h"
+#include "cli/hutch/verbs.h"
 #include "images/content_store.h"
 #include "images/image_store.h"
 #include "images/oci_layout.h"

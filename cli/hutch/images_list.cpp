@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/json.h"
-#include "hutch/verbs.h"
+#include "cli/hutch/verbs.h"
 #include "images/content_store.h"
 #include "images/image_reference.h"
 #include "images/image_store.h"
