@@ -34,6 +34,7 @@ PREFIX ?= /usr/local
 install: build
 	install -D -m 0755 $(BUILD_DIR)/hutch-oci $(DESTDIR)$(PREFIX)/bin/hutch-oci
 	install -D -m 0755 $(BUILD_DIR)/hutch-systemd $(DESTDIR)$(PREFIX)/bin/hutch-systemd
+	install -D -m 0755 $(BUILD_DIR)/hutch $(DESTDIR)$(PREFIX)/bin/hutch
 
 # Unit tests need no root; integration tests run real containers and need root.
 test: build

@@ -1,5 +1,5 @@
 // The documents of an image read back from the content store, where they were verified against
-// their digests on the way in. Internal to images/ (the layout import and the layer store).
+// their digests on the way in: for the layout import, the layer store and `hutch images`.
 #pragma once
 
 #include <string>

@@ -1,0 +1,107 @@
+// hutch: the command for people (podman's verbs), where hutch-oci is the one for other programs.
+// These first verbs manage images; the store is images/, the verbs cli/hutch/.
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cstdio>
+#include <optional>
+#include <string>
+
+#include "cli/hutch/verbs.h"
+
+using namespace hutch;
+
+namespace {
+
+// One line on stderr, status 1: what scripts and people both read easily.
+int report(std::string message) {
+    std::ranges::replace(message, '\n', ' ');
+    std::fprintf(stderr, "hutch: %s\n", message.c_str());
+    return 1;
+}
+
+int finish(const ErrorOr<void>& result) { return result ? 0 : report(result.error().message); }
+
+struct Flags {
+    std::string storage_root = cli::kDefaultStorageRoot;
+    cli::PullOptions pull;
+    std::string image;  // pull, rmi
+    std::string format = "table";
+    std::string input;  // load -i
+    std::optional<std::string> load_name;
+};
+
+CLI::App* add_pull(CLI::App& app, Flags& f) {
+    auto* cmd = app.add_subcommand("pull", "fetch an image from a registry");
+    cmd->add_option("--platform", f.pull.platform,
+                    "os/arch[/variant] to pull from an index (default: this host's)");
+    cmd->add_option("--authfile", f.pull.auth_file, "auth.json with the registry's credentials");
+    cmd->add_flag("--tls-verify", f.pull.tls_verify,
+                  "use HTTPS and check the registry's certificate (default true)");
+    cmd->add_option("image", f.image, "the image: [registry[:port]/]repository[:tag|@digest]")->required();
+    return cmd;
+}
+
+CLI::App* add_images(CLI::App& app, Flags& f) {
+    auto* cmd = app.add_subcommand("images", "list the images stored");
+    cmd->add_option("--format", f.format, "table or json");
+    return cmd;
+}
+
+CLI::App* add_load(CLI::App& app, Flags& f) {
+    auto* cmd = app.add_subcommand("load", "import an OCI archive or OCI layout directory");
+    cmd->add_option("-i,--input", f.input, "the OCI archive or layout directory")->required();
+    cmd->add_option("name", f.load_name, "the name to give the image (default: the layout's own)");
+    return cmd;
+}
+
+CLI::App* add_rmi(CLI::App& app, Flags& f) {
+    auto* cmd = app.add_subcommand("rmi", "remove an image's name");
+    cmd->add_option("image", f.image, "the image's name")->required();
+    return cmd;
+}
+
+int run_command_line(int argc, char** argv) {
+    CLI::App app{"hutch: containers and their images"};
+    app.set_version_flag("-v,--version", "hutch version 0.1.0");
+    app.require_subcommand(1);
+    // --storage-root may come before or after the verb.
+    app.fallthrough();
+    Flags f;
+    app.add_option("--storage-root", f.storage_root, "where images are stored (default /var/lib/hutch)");
+    auto* pull = add_pull(app, f);
+    auto* images = add_images(app, f);
+    auto* load = add_load(app, f);
+    auto* rmi = add_rmi(app, f);
+    CLI11_PARSE(app, argc, argv);
+
+    f.pull.storage_root = f.storage_root;
+    if (pull->parsed()) return finish(cli::pull(f.pull, f.image));
+    if (images->parsed()) return finish(cli::list_images(f.storage_root, f.format));
+    if (load->parsed()) return finish(cli::load(f.storage_root, f.input, f.load_name));
+    if (rmi->parsed()) return finish(cli::remove_image(f.storage_root, f.image));
+    return 0;
+}
+
+// Whatever is thrown (a failed allocation, a bug) ends as one line and status 1, not as
+// std::terminate's abort. CLI11's parse errors never get here: CLI11_PARSE handles them.
+int report_internal_error(const char* what) noexcept {
+    std::fprintf(stderr, "hutch: internal error: %s\n", what);
+    return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    int code = 1;
+    try {
+        code = run_command_line(argc, argv);
+    } catch (const std::exception& e) {
+        code = report_internal_error(e.what());
+    } catch (...) {
+        code = report_internal_error("an exception that is not a std::exception");
+    }
+    std::fflush(nullptr);
+    return code;
+}

@@ -1,0 +1,38 @@
+// The verbs of the `hutch` command (cli/hutch.cpp parses the command line and calls these). Each
+// works on a storage root (the content store, images.json and the layer store, all under one
+// directory) and prints what a person asked for on stdout; failures come back as one Error.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "base/error.h"
+
+namespace hutch::cli {
+
+// The default storage root, as /var/lib/containers is podman's.
+inline constexpr const char* kDefaultStorageRoot = "/var/lib/hutch";
+
+struct PullOptions {
+    std::string storage_root = kDefaultStorageRoot;
+    std::string platform;    // "os/arch[/variant]"; "" for the host's
+    std::string auth_file;   // "" for anonymous access only
+    bool tls_verify = true;  // false: reach the registry over plain HTTP
+};
+
+// hutch pull IMAGE: fetches the image's manifest, config and layers (skipping blobs already
+// stored), checks every layer's diffID by unpacking it into the layer store, then names the image.
+// Prints the manifest digest.
+ErrorOr<void> pull(const PullOptions& options, const std::string& image);
+
+// hutch images: every named image, as a table or (format "json") a JSON array.
+ErrorOr<void> list_images(const std::string& storage_root, const std::string& format);
+
+// hutch load -i PATH [NAME]: imports an OCI layout directory or OCI archive.
+ErrorOr<void> load(const std::string& storage_root, const std::string& path,
+                   const std::optional<std::string>& name);
+
+// hutch rmi NAME: removes the name (the blobs and layers stay; see README.md).
+ErrorOr<void> remove_image(const std::string& storage_root, const std::string& name);
+
+}  // namespace hutch::cli
