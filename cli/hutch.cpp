@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "base/guarded_main.h"
 #include "cli/hutch/verbs.h"
 
 using namespace hutch;
@@ -84,8 +85,6 @@ int run_command_line(int argc, char** argv) {
     return 0;
 }
 
-// Whatever is thrown (a failed allocation, a bug) ends as one line and status 1, not as
-// std::terminate's abort. CLI11's parse errors never get here: CLI11_PARSE handles them.
 int report_internal_error(const char* what) noexcept {
     std::fprintf(stderr, "hutch: internal error: %s\n", what);
     return 1;
@@ -94,14 +93,7 @@ int report_internal_error(const char* what) noexcept {
 }  // namespace
 
 int main(int argc, char** argv) {
-    int code = 1;
-    try {
-        code = run_command_line(argc, argv);
-    } catch (const std::exception& e) {
-        code = report_internal_error(e.what());
-    } catch (...) {
-        code = report_internal_error("an exception that is not a std::exception");
-    }
+    int code = run_guarded([&] { return run_command_line(argc, argv); }, report_internal_error);
     std::fflush(nullptr);
     return code;
 }

@@ -8,6 +8,7 @@
 
 #include "base/duration.h"
 #include "base/file.h"
+#include "base/guarded_main.h"
 #include "base/json.h"
 #include "base/log.h"
 #include "runtime/runtime.h"
@@ -354,9 +355,7 @@ static int run_command_line(int argc, char** argv) {
     return 0;
 }
 
-// Whatever is thrown (a failed allocation, a bug) ends as one line and status 1, not as
-// std::terminate's abort (status 134, a core dump), which callers such as containerd do not read
-// as an error message. CLI11's parse errors never get here: CLI11_PARSE handles them as before.
+// What run_guarded (base/guarded_main.h) reports: to --log, which containerd reads, and stderr.
 static int report_internal_error(const char* what) noexcept {
     try {
         std::string line = std::string("hutch-oci: internal error: ") + what;
@@ -369,14 +368,7 @@ static int report_internal_error(const char* what) noexcept {
 }
 
 int main(int argc, char** argv) {
-    int code = 1;
-    try {
-        code = run_command_line(argc, argv);
-    } catch (const std::exception& e) {
-        code = report_internal_error(e.what());
-    } catch (...) {
-        code = report_internal_error("an exception that is not a std::exception");
-    }
+    int code = run_guarded([&] { return run_command_line(argc, argv); }, report_internal_error);
     // The kernel reclaims a process faster than its destructors free it piece by piece (0.15 ms
     // of every `run` here). Under AddressSanitizer the normal exit stays: it is where leaks show.
 #ifndef __SANITIZE_ADDRESS__
