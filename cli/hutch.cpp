@@ -1,17 +1,22 @@
 // hutch: the command for people (podman's verbs), where hutch-oci is the one for other programs.
-// These first verbs manage images; the store is images/, the verbs cli/hutch/.
+// Image verbs work on the store in images/, container verbs on containers made from its images;
+// each verb is a file in cli/hutch/.
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdio>
+#include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "base/guarded_main.h"
+#include "cli/hutch/container_verbs.h"
 #include "cli/hutch/verbs.h"
 
 using namespace hutch;
+using namespace hutch::cli;
 
 namespace {
 
@@ -23,6 +28,7 @@ int report(std::string message) {
 }
 
 int finish(const ErrorOr<void>& result) { return result ? 0 : report(result.error().message); }
+int finish(const ErrorOr<int>& result) { return result ? *result : report(result.error().message); }
 
 struct Flags {
     std::string storage_root = cli::kDefaultStorageRoot;
@@ -31,6 +37,19 @@ struct Flags {
     std::string format = "table";
     std::string input;  // load -i
     std::optional<std::string> load_name;
+    std::string run_root = "/run/hutch";
+    RunFlags run;
+    CLI::App* run_app = nullptr;  // run and create: the image and command are their remaining words
+    CLI::App* create_app = nullptr;
+    std::vector<std::string> names;  // start, stop, kill, rm, inspect, pause, unpause, stats
+    int stop_timeout = 10;
+    std::string signal = "SIGKILL";
+    bool force = false;
+    bool all = false;
+    LogsFlags logs;
+    ExecFlags exec;
+    CLI::App* exec_app = nullptr;
+    bool no_stream = false;
 };
 
 CLI::App* add_pull(CLI::App& app, Flags& f) {
@@ -63,6 +82,124 @@ CLI::App* add_rmi(CLI::App& app, Flags& f) {
     return cmd;
 }
 
+// podman's flags for run and create. Option parsing stops at the image, so that the command's
+// own options reach it: `run busybox ls -l`.
+void add_run_flags(CLI::App* cmd, RunFlags& r) {
+    cmd->prefix_command();
+    // What follows the image is the command's: none of it goes back up to the global options.
+    cmd->fallthrough(false);
+    // -h is --hostname, as in docker and podman.
+    cmd->set_help_flag("--help", "print this help");
+    cmd->add_flag("-d,--detach", r.detach, "run in the background and print the container's id");
+    cmd->add_flag("--rm", r.remove, "remove the container when it exits");
+    cmd->add_flag("-i,--interactive", r.interactive, "keep stdin open to the container");
+    cmd->add_flag("-t,--tty", r.tty, "give the container a terminal");
+    cmd->add_option("-e,--env", r.env, "NAME=VALUE, or NAME for this shell's value")->allow_extra_args(false);
+    cmd->add_option("--env-file", r.env_files, "a file of NAME=VALUE lines")->allow_extra_args(false);
+    cmd->add_option("-v,--volume", r.volumes, "HOST:CONTAINER[:ro|rw], a bind mount")
+        ->allow_extra_args(false);
+    cmd->add_option("--tmpfs", r.tmpfs, "a tmpfs mounted at this container path")->allow_extra_args(false);
+    cmd->add_option("-w,--workdir", r.workdir, "the working directory in the container");
+    cmd->add_option("-u,--user", r.user, "USER[:GROUP], names from the image's /etc/passwd and /etc/group");
+    cmd->add_option("--name", r.name, "the container's name");
+    cmd->add_option("-h,--hostname", r.hostname, "the container's hostname (default: its short id)");
+    cmd->add_option("--entrypoint", r.entrypoint, "replaces the image's entrypoint");
+    cmd->add_flag("--read-only", r.read_only, "mount the root filesystem read-only");
+    cmd->add_option("-m,--memory", r.memory, "memory limit: 512m, 1g");
+    cmd->add_option("--cpus", r.cpus, "CPU limit: 1.5");
+    cmd->add_option("--pids-limit", r.pids_limit, "the most processes (-1: no limit)");
+    cmd->add_option("--cap-add", r.cap_add, "add a capability (or ALL)")->allow_extra_args(false);
+    cmd->add_option("--cap-drop", r.cap_drop, "drop a capability (or ALL)")->allow_extra_args(false);
+    cmd->add_option("--security-opt", r.security_opts, "no-new-privileges")->allow_extra_args(false);
+    cmd->add_option("--network,--net", r.network, "none (default: only lo) or host");
+}
+
+// The words after the flags: IMAGE [COMMAND...].
+ErrorOr<void> take_image_and_command(CLI::App* cmd, RunFlags& r) {
+    std::vector<std::string> words = cmd->remaining();
+    if (!words.empty() && words.front() == "--") words.erase(words.begin());
+    if (words.empty()) return fail(cmd->get_name() + ": an image is required");
+    r.image = words.front();
+    r.command.assign(words.begin() + 1, words.end());
+    return {};
+}
+
+void add_container_verbs(CLI::App& app, Flags& f,
+                         std::vector<std::pair<CLI::App*, std::function<int()>>>& verbs) {
+    auto storage_of = [&f] { return Storage{f.storage_root, f.run_root}; };
+    auto* run = app.add_subcommand("run", "run a command in a new container from an image");
+    add_run_flags(run, f.run);
+    verbs.emplace_back(run, [&f, run, storage_of] {
+        auto taken = take_image_and_command(run, f.run);
+        return taken ? finish(run_container(storage_of(), f.run)) : report(taken.error().message);
+    });
+    auto* create = app.add_subcommand("create", "create a container from an image, to start later");
+    add_run_flags(create, f.run);
+    verbs.emplace_back(create, [&f, create, storage_of] {
+        auto taken = take_image_and_command(create, f.run);
+        return taken ? finish(create_container(storage_of(), f.run)) : report(taken.error().message);
+    });
+    auto names_verb = [&](const char* name, const char* help, auto action) {
+        auto* cmd = app.add_subcommand(name, help);
+        cmd->add_option("containers", f.names, "names or ids")->required();
+        verbs.emplace_back(cmd, [&f, storage_of, action] { return finish(action(storage_of(), f.names)); });
+        return cmd;
+    };
+    names_verb("start", "start created or exited containers", start_containers);
+    auto* stop = names_verb("stop", "stop containers: their stop signal, then SIGKILL",
+                            [&f](auto s, auto& n) { return stop_containers(s, n, f.stop_timeout); });
+    stop->add_option("-t,--time", f.stop_timeout, "seconds to wait before SIGKILL (default 10)");
+    auto* kill = names_verb("kill", "send a signal to containers",
+                            [&f](auto s, auto& n) { return kill_containers(s, n, f.signal); });
+    kill->add_option("-s,--signal", f.signal, "the signal (default SIGKILL)");
+    auto* rm = names_verb("rm", "remove containers",
+                          [&f](auto s, auto& n) { return remove_containers(s, n, f.force); });
+    rm->add_flag("-f,--force", f.force, "kill and remove running containers too");
+    names_verb("inspect", "show containers as JSON", inspect_containers);
+    names_verb("pause", "freeze every process of containers",
+               [](auto s, auto& n) { return pause_containers(s, n, true); });
+    names_verb("unpause", "thaw paused containers",
+               [](auto s, auto& n) { return pause_containers(s, n, false); });
+
+    auto* ps = app.add_subcommand("ps", "list containers");
+    ps->add_flag("-a,--all", f.all, "also created and exited containers");
+    ps->add_option("--format", f.format, "table or json");
+    verbs.emplace_back(ps,
+                       [&f, storage_of] { return finish(list_containers(storage_of(), f.all, f.format)); });
+
+    auto* stats = app.add_subcommand("stats", "CPU, memory and pids of running containers");
+    stats->add_flag("--no-stream", f.no_stream, "print once (the only mode so far)");
+    stats->add_option("containers", f.names, "names or ids (default: every running container)");
+    verbs.emplace_back(stats, [&f, storage_of] { return finish(show_stats(storage_of(), f.names)); });
+
+    auto* logs = app.add_subcommand("logs", "a container's output");
+    logs->add_flag("-f,--follow", f.logs.follow, "keep printing until the container exits");
+    logs->add_option("--tail", f.logs.tail, "only the last N lines");
+    logs->add_flag("-t,--timestamps", f.logs.timestamps, "show when each line was written");
+    logs->add_option("container", f.exec.container, "name or id")->required();
+    verbs.emplace_back(
+        logs, [&f, storage_of] { return finish(show_logs(storage_of(), f.exec.container, f.logs)); });
+
+    auto* exec = app.add_subcommand("exec", "run a command in a running container");
+    exec->prefix_command();
+    exec->fallthrough(false);
+    exec->add_flag("-i,--interactive", f.exec.interactive, "keep stdin open");
+    exec->add_flag("-t,--tty", f.exec.tty, "give the process a terminal");
+    exec->add_flag("-d,--detach", f.exec.detach, "do not wait for the process");
+    exec->add_option("-e,--env", f.exec.env, "NAME=VALUE")->allow_extra_args(false);
+    exec->add_option("-w,--workdir", f.exec.workdir, "the working directory");
+    exec->add_option("-u,--user", f.exec.user, "USER[:GROUP]");
+    verbs.emplace_back(exec, [&f, exec, storage_of] {
+        std::vector<std::string> words = exec->remaining();
+        if (words.empty()) return report("exec: a container is required");
+        f.exec.container = words.front();
+        f.exec.command.assign(words.begin() + 1, words.end());
+        if (!f.exec.command.empty() && f.exec.command.front() == "--")
+            f.exec.command.erase(f.exec.command.begin());
+        return finish(exec_in_container(storage_of(), f.exec));
+    });
+}
+
 int run_command_line(int argc, char** argv) {
     CLI::App app{"hutch: containers and their images"};
     app.set_version_flag("-v,--version", "hutch version 0.1.0");
@@ -70,13 +207,20 @@ int run_command_line(int argc, char** argv) {
     // --storage-root may come before or after the verb.
     app.fallthrough();
     Flags f;
-    app.add_option("--storage-root", f.storage_root, "where images are stored (default /var/lib/hutch)");
+    app.add_option("--storage-root", f.storage_root,
+                   "where images and containers are stored (default /var/lib/hutch)");
+    app.add_option("--runroot", f.run_root,
+                   "where the runtime keeps running containers' state (default /run/hutch)");
     auto* pull = add_pull(app, f);
     auto* images = add_images(app, f);
     auto* load = add_load(app, f);
     auto* rmi = add_rmi(app, f);
+    std::vector<std::pair<CLI::App*, std::function<int()>>> verbs;
+    add_container_verbs(app, f, verbs);
     CLI11_PARSE(app, argc, argv);
 
+    for (auto& [cmd, action] : verbs)
+        if (cmd->parsed()) return action();
     f.pull.storage_root = f.storage_root;
     if (pull->parsed()) return finish(cli::pull(f.pull, f.image));
     if (images->parsed()) return finish(cli::list_images(f.storage_root, f.format));

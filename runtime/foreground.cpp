@@ -35,13 +35,14 @@ private:
     bool active_ = false;
 };
 
-void copy_available(int from, int to, bool& open) {
+void copy_available(int from, int to, bool& open, const OutputTap& tap = nullptr) {
     char buf[8192];
     ssize_t n = ::read(from, buf, sizeof buf);
     if (n <= 0) {
         open = false;
         return;
     }
+    if (tap) tap(std::string_view(buf, static_cast<size_t>(n)));
     for (ssize_t done = 0; done < n;) {
         ssize_t w = ::write(to, buf + done, static_cast<size_t>(n - done));
         if (w <= 0) break;
@@ -58,7 +59,7 @@ void resize_terminal(int master) {
 
 // Waits for the process while forwarding signals and, if there is a pty, copying
 // stdin to it and its output to stdout. Returns the exit status.
-int supervise_foreground(int pidfd, int signal_fd, int master) {
+int supervise_foreground(int pidfd, int signal_fd, int master, const OutputTap& output_tap) {
     std::optional<RawTerminal> raw;
     if (master >= 0) {
         raw.emplace();
@@ -82,7 +83,7 @@ int supervise_foreground(int pidfd, int signal_fd, int master) {
             }
         }
         if (fds[2].revents) copy_available(0, master, stdin_open);
-        if (fds[3].revents) copy_available(master, 1, master_open);
+        if (fds[3].revents) copy_available(master, 1, master_open, output_tap);
         // Once the process is gone, the rest of its output is drained before returning.
         if ((fds[0].revents & POLLIN) && !master_open) break;
         if ((fds[0].revents & POLLIN) && !(fds[3].revents & POLLIN)) break;

@@ -2,6 +2,9 @@
 // forwarded to it, its terminal is joined to the caller's, and its exit status is passed through.
 #pragma once
 
+#include <functional>
+#include <string_view>
+
 #include "base/error.h"
 #include "base/fd.h"
 
@@ -11,9 +14,12 @@ namespace hutch::runtime {
 // Called before the clone, so that none is lost; the child unblocks them for itself.
 ErrorOr<UniqueFd> block_signals();
 
+// Receives a copy of the terminal's output: the `hutch` command logs it.
+using OutputTap = std::function<void(std::string_view)>;
+
 // Waits for the process of pidfd while forwarding signals and, with a pty master (>= 0), copying
-// stdin to it (in raw mode) and its output to stdout. Returns the exit status: 128+N when killed
-// by signal N.
-int supervise_foreground(int pidfd, int signal_fd, int master);
+// stdin to it (in raw mode) and its output to stdout (and to output_tap). Returns the exit
+// status: 128+N when killed by signal N.
+int supervise_foreground(int pidfd, int signal_fd, int master, const OutputTap& output_tap = nullptr);
 
 }  // namespace hutch::runtime

@@ -97,7 +97,7 @@ void make_rootless(Json& spec) {
 
 }  // namespace
 
-std::string default_spec_json(bool rootless) {
+nlohmann::ordered_json default_spec(bool rootless) {
     Json spec = {
         {"ociVersion", kOciVersion},
         {"process", default_process()},
@@ -107,7 +107,9 @@ std::string default_spec_json(bool rootless) {
         {"linux", default_linux()},
     };
     if (rootless) make_rootless(spec);
-    return spec.dump(2);
+    return spec;
 }
+
+std::string default_spec_json(bool rootless) { return default_spec(rootless).dump(2); }
 
 }  // namespace hutch::spec

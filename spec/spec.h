@@ -299,6 +299,7 @@ ErrorOr<Process> parse_process_json(const std::string& json_text);
 ErrorOr<Process> parse_process_object(const nlohmann::json& value);
 
 // The config.json that `spec` writes: runc's default (busybox sh, the usual mounts, masked paths).
+nlohmann::ordered_json default_spec(bool rootless);
 std::string default_spec_json(bool rootless);
 
 // Helpers shared by the runtime.

@@ -103,7 +103,7 @@ ErrorOr<void> pull(const PullOptions& options, const std::string& image) {
     auto layers = TRY(LayerStore::open(content));
     TRY_CTX(layers.prepare_image(manifest), reference.str());
     TRY(images.tag(reference.str(), manifest));
-    std::printf("%s\n", manifest.str().c_str());
+    if (options.print_digest) std::printf("%s\n", manifest.str().c_str());
     return {};
 }
 

@@ -15,9 +15,10 @@ inline constexpr const char* kDefaultStorageRoot = "/var/lib/hutch";
 
 struct PullOptions {
     std::string storage_root = kDefaultStorageRoot;
-    std::string platform;    // "os/arch[/variant]"; "" for the host's
-    std::string auth_file;   // "" for anonymous access only
-    bool tls_verify = true;  // false: reach the registry over plain HTTP
+    std::string platform;      // "os/arch[/variant]"; "" for the host's
+    std::string auth_file;     // "" for anonymous access only
+    bool tls_verify = true;    // false: reach the registry over plain HTTP
+    bool print_digest = true;  // false when pulled for `run`, whose output is the container's
 };
 
 // hutch pull IMAGE: fetches the image's manifest, config and layers (skipping blobs already

@@ -1,0 +1,243 @@
+// A container made from an image and the flags of `hutch run`/`hutch create` (container_setup.h).
+// The image's config gives the defaults (Entrypoint, Cmd, Env, WorkingDir, User, StopSignal,
+// Labels), the flags override them as they do for docker and podman.
+#include "cli/hutch/container_setup.h"
+
+#include <fcntl.h>
+
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+
+#include "base/file.h"
+#include "base/timestamp.h"
+#include "cli/hutch/verbs.h"
+#include "images/container_rootfs.h"
+#include "images/content_store.h"
+#include "images/image_reference.h"
+#include "images/image_store.h"
+#include "images/image_user.h"
+#include "images/layer_store.h"
+#include "images/stored_documents.h"
+#include "spec/container_config.h"
+
+namespace hutch::cli {
+namespace {
+
+struct ResolvedImage {
+    std::string name;
+    images::Digest manifest;
+    images::RunConfig config;
+    std::vector<std::string> lowers;
+};
+
+ErrorOr<ResolvedImage> resolve_image(const Storage& storage, const std::string& image) {
+    auto store = TRY(images::ImageStore::open(storage.storage_root));
+    auto manifest = store.resolve(image);
+    if (!manifest) {
+        // Not stored: fetched, as podman run does (a digest or a bad name fails here first).
+        TRY(images::parse_image_reference(image));
+        PullOptions pull_options;
+        pull_options.storage_root = storage.storage_root;
+        pull_options.print_digest = false;
+        TRY_CTX(pull(pull_options, image), image);
+        manifest = TRY(store.resolve(image));
+    }
+    auto content = TRY(images::ContentStore::open(storage.storage_root));
+    auto layers = TRY(images::LayerStore::open(content));
+    ResolvedImage resolved{.name = image, .manifest = *manifest, .config = {}, .lowers = {}};
+    resolved.lowers = TRY_CTX(layers.prepare_image(*manifest), image);
+    auto parsed = TRY(images::load_manifest(content, *manifest));
+    resolved.config = TRY(images::load_config(content, parsed)).config;
+    return resolved;
+}
+
+// Entrypoint then Cmd; a command given replaces Cmd, --entrypoint replaces Entrypoint and drops
+// the image's Cmd.
+ErrorOr<std::vector<std::string>> process_args(const RunFlags& flags, const images::RunConfig& image) {
+    std::vector<std::string> args = image.entrypoint;
+    std::vector<std::string> cmd = image.cmd;
+    if (flags.entrypoint) {
+        args.clear();
+        if (!flags.entrypoint->empty()) args.push_back(*flags.entrypoint);
+        cmd.clear();
+    }
+    if (!flags.command.empty()) cmd = flags.command;
+    args.insert(args.end(), cmd.begin(), cmd.end());
+    if (args.empty()) return fail(flags.image + ": no command given and the image names none");
+    return args;
+}
+
+void set_env(std::vector<std::string>& env, const std::string& entry) {
+    std::string name = entry.substr(0, entry.find('='));
+    std::erase_if(env, [&](const std::string& e) { return e.substr(0, e.find('=')) == name; });
+    env.push_back(entry);
+}
+
+// "NAME=VALUE" as given; a bare "NAME" takes the caller's value, or is left out without one.
+void add_env_word(std::vector<std::string>& env, const std::string& word) {
+    if (word.find('=') != std::string::npos) return set_env(env, word);
+    if (const char* value = std::getenv(word.c_str())) set_env(env, word + "=" + value);
+}
+
+ErrorOr<std::vector<std::string>> process_env(const RunFlags& flags, const images::RunConfig& image,
+                                              const std::string& hostname) {
+    std::vector<std::string> env;
+    set_env(env, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    for (const auto& e : image.env) set_env(env, e);
+    if (flags.tty) set_env(env, "TERM=xterm");
+    set_env(env, "HOSTNAME=" + hostname);
+    for (const auto& file : flags.env_files) {
+        std::string text = TRY_CTX(read_file(file), "--env-file");
+        size_t start = 0;
+        while (start < text.size()) {
+            size_t end = text.find('\n', start);
+            std::string line = text.substr(start, end == std::string::npos ? std::string::npos : end - start);
+            start = end == std::string::npos ? text.size() : end + 1;
+            if (!line.empty() && line.front() != '#') add_env_word(env, line);
+        }
+    }
+    for (const auto& e : flags.env) add_env_word(env, e);
+    return env;
+}
+
+ErrorOr<spec::BindMount> parse_volume(const std::string& text) {
+    spec::BindMount bind;
+    size_t first = text.find(':');
+    if (first == std::string::npos) return fail("-v " + text + ": expected HOST:CONTAINER[:ro|rw]");
+    bind.source = text.substr(0, first);
+    std::string rest = text.substr(first + 1);
+    size_t second = rest.find(':');
+    bind.destination = rest.substr(0, second);
+    if (second != std::string::npos) {
+        std::string mode = rest.substr(second + 1);
+        if (mode != "ro" && mode != "rw") return fail("-v " + text + ": the mode must be ro or rw");
+        bind.readonly = mode == "ro";
+    }
+    if (!bind.source.starts_with('/'))
+        return fail("-v " + text + ": named volumes are not supported yet; give an absolute host path");
+    if (!bind.destination.starts_with('/'))
+        return fail("-v " + text + ": the container path must be absolute");
+    if (::access(bind.source.c_str(), F_OK) != 0) return fail_errno("-v " + text + ": " + bind.source);
+    return bind;
+}
+
+ErrorOr<void> apply_limits(const RunFlags& flags, spec::ContainerConfig& c) {
+    if (!flags.memory.empty()) c.memory_limit = TRY_CTX(parse_memory_size(flags.memory), "--memory");
+    if (!flags.cpus.empty()) c.cpu_quota = TRY_CTX(parse_cpus(flags.cpus), "--cpus");
+    if (flags.pids_limit) {
+        if (*flags.pids_limit == 0 || *flags.pids_limit < -1)
+            return fail("--pids-limit: expected -1 or more than 0");
+        c.pids_limit = *flags.pids_limit;
+    }
+    return {};
+}
+
+ErrorOr<void> apply_security(const RunFlags& flags, spec::ContainerConfig& c) {
+    c.cap_add = flags.cap_add;
+    c.cap_drop = flags.cap_drop;
+    for (const auto& opt : flags.security_opts) {
+        if (opt == "no-new-privileges" || opt == "no-new-privileges:true" || opt == "no-new-privileges=true")
+            c.no_new_privileges = true;
+        else if (opt != "no-new-privileges:false" && opt != "no-new-privileges=false")
+            return fail("--security-opt " + opt + ": not supported yet (only no-new-privileges)");
+    }
+    if (flags.network == "host")
+        c.network = spec::NetworkMode::host;
+    else if (flags.network != "none")
+        return fail("--network " + flags.network + ": not supported yet (only none and host)");
+    return {};
+}
+
+// Everything of config.json that needs neither the image's files nor the container's id.
+ErrorOr<spec::ContainerConfig> container_config(const RunFlags& flags, const images::RunConfig& image,
+                                                const std::string& hostname) {
+    spec::ContainerConfig c;
+    c.args = TRY(process_args(flags, image));
+    c.env = TRY(process_env(flags, image, hostname));
+    c.cwd = !flags.workdir.empty() ? flags.workdir : !image.working_dir.empty() ? image.working_dir : "/";
+    if (!c.cwd.starts_with('/')) return fail("-w " + c.cwd + ": the working directory must be absolute");
+    c.terminal = flags.tty;
+    c.hostname = hostname;
+    c.readonly_rootfs = flags.read_only;
+    for (const auto& v : flags.volumes) c.binds.push_back(TRY(parse_volume(v)));
+    for (const auto& t : flags.tmpfs) {
+        if (!t.starts_with('/')) return fail("--tmpfs " + t + ": the container path must be absolute");
+        c.tmpfs.push_back(t);
+    }
+    TRY(apply_limits(flags, c));
+    TRY(apply_security(flags, c));
+    return c;
+}
+
+// The user is looked up in the container's own /etc/passwd, so the rootfs is mounted first.
+ErrorOr<void> write_bundle(const ContainerStore& store, const ContainerRecord& record, const RunFlags& flags,
+                           const images::RunConfig& image, spec::ContainerConfig config) {
+    std::string dir = store.dir(record.id);
+    TRY(images::mount_container_rootfs(dir, record.lowers));
+    std::string rootfs = dir + "/rootfs";
+    UniqueFd rootfs_fd(::open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!rootfs_fd) return fail_errno("open " + rootfs);
+    auto user =
+        TRY(images::resolve_image_user(rootfs_fd.get(), flags.user.empty() ? image.user : flags.user));
+    config.uid = user.uid;
+    config.gid = user.gid;
+    config.additional_gids = user.additional_gids;
+    if (std::ranges::none_of(config.env, [](const std::string& e) { return e.starts_with("HOME="); }))
+        config.env.push_back("HOME=" + user.home);
+    std::string text = TRY(spec::container_config_json(config));
+    return write_file_atomic(dir + "/config.json", text);
+}
+
+}  // namespace
+
+ErrorOr<ContainerRecord> set_up_container(const ContainerStore& store, const Storage& storage,
+                                          const RunFlags& flags) {
+    auto image = TRY(resolve_image(storage, flags.image));
+    ContainerRecord record;
+    record.name = flags.name;
+    record.image = flags.image;
+    record.image_digest = image.manifest.str();
+    record.created = rfc3339_now(true);
+    record.stop_signal = image.config.stop_signal.empty() ? "SIGTERM" : image.config.stop_signal;
+    record.remove_on_exit = flags.remove;
+    record.tty = flags.tty;
+    record.labels = image.config.labels;
+    record.lowers = image.lowers;
+    record = TRY(store.add(record));
+    auto made = [&]() -> ErrorOr<ContainerRecord> {
+        // The hostname defaults to the short id, which exists only once the record does.
+        std::string hostname = flags.hostname.empty() ? record.id.substr(0, 12) : flags.hostname;
+        auto config = TRY(container_config(flags, image.config, hostname));
+        auto updated = TRY(store.update(record.id, [&](ContainerRecord& r) { r.command = config.args; }));
+        TRY(write_bundle(store, updated, flags, image.config, std::move(config)));
+        return updated;
+    }();
+    if (!made) (void)store.remove(record.id);
+    return made;
+}
+
+ErrorOr<int64_t> parse_memory_size(std::string_view text) {
+    double value = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    std::string unit(end, text.data() + text.size());
+    for (char& ch : unit) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (unit.size() == 2 && unit.back() == 'b') unit.pop_back();
+    static const std::string units = "bkmgt";
+    size_t power = unit.empty() ? 0 : units.find(unit);
+    if (ec != std::errc() || value < 0 || unit.size() > 1 || power == std::string::npos)
+        return fail("expected a size such as 512m or 1g, got " + std::string(text));
+    double bytes = value * std::pow(1024.0, static_cast<double>(power));
+    if (bytes > 9.2e18) return fail("size out of range: " + std::string(text));
+    return static_cast<int64_t>(bytes);
+}
+
+ErrorOr<int64_t> parse_cpus(std::string_view text) {
+    double value = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc() || end != text.data() + text.size() || !(value > 0) || value > 1e6)
+        return fail("expected a number of CPUs such as 1.5, got " + std::string(text));
+    return std::max<int64_t>(1000, std::llround(value * 100000));
+}
+
+}  // namespace hutch::cli

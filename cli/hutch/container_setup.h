@@ -1,0 +1,55 @@
+// From an image and podman's `run`/`create` flags to a container of the `hutch` command: its
+// record, its overlay rootfs, and its config.json (spec/container_config.h), ready for the
+// monitor to create and start.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/error.h"
+#include "cli/hutch/container_record.h"
+
+namespace hutch::cli {
+
+struct RunFlags {
+    std::string image;
+    std::vector<std::string> command;  // after the image: replaces the image's Cmd
+    bool detach = false;               // -d
+    bool remove = false;               // --rm
+    bool interactive = false;          // -i
+    bool tty = false;                  // -t
+    std::vector<std::string> env;      // -e NAME=VALUE, or NAME for the caller's value
+    std::vector<std::string> env_files;
+    std::vector<std::string> volumes;  // -v HOST:CONTAINER[:ro|rw]
+    std::vector<std::string> tmpfs;    // --tmpfs /run
+    std::string workdir;
+    std::string user;
+    std::string name;
+    std::string hostname;
+    std::optional<std::string> entrypoint;
+    bool read_only = false;
+    std::string memory;  // "512m", "1g", bytes
+    std::string cpus;    // "1.5"
+    std::optional<int64_t> pids_limit;
+    std::vector<std::string> cap_add, cap_drop;
+    std::vector<std::string> security_opts;  // no-new-privileges
+    std::string network = "none";            // none or host
+};
+
+struct Storage {
+    std::string storage_root;  // images and containers
+    std::string run_root;      // the runtime's state
+};
+
+// Resolves the image (pulling it when it is not stored, as podman run does), records the
+// container, mounts its rootfs and writes its config.json. On failure nothing of it stays.
+ErrorOr<ContainerRecord> set_up_container(const ContainerStore& store, const Storage& storage,
+                                          const RunFlags& flags);
+
+// "512m" -> 536870912: docker's sizes (b, k, m, g, t; an optional trailing "b"; 1024-based).
+ErrorOr<int64_t> parse_memory_size(std::string_view text);
+// "1.5" -> 150000: CPU time in microseconds per 100 ms period.
+ErrorOr<int64_t> parse_cpus(std::string_view text);
+
+}  // namespace hutch::cli

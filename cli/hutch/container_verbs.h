@@ -1,0 +1,56 @@
+// The `hutch` command's container verbs (podman's and docker's), one file each in cli/hutch/.
+// Each opens the container store of a Storage, acts, and prints what a person asked for.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "base/error.h"
+#include "cli/hutch/container_setup.h"
+
+namespace hutch::cli {
+
+// run: in the foreground returns the container's exit status; with -d prints its id.
+ErrorOr<int> run_container(const Storage& storage, const RunFlags& flags);
+// create: made and created in the runtime, waiting for `start`; prints its id.
+ErrorOr<void> create_container(const Storage& storage, const RunFlags& flags);
+// start: a created container starts; an exited one is created and started again.
+ErrorOr<void> start_containers(const Storage& storage, const std::vector<std::string>& names);
+
+// ps [-a] [--format table|json]
+ErrorOr<void> list_containers(const Storage& storage, bool all, const std::string& format);
+// inspect: the records as a JSON array.
+ErrorOr<void> inspect_containers(const Storage& storage, const std::vector<std::string>& names);
+
+struct LogsFlags {
+    bool follow = false;
+    long tail = -1;
+    bool timestamps = false;
+};
+ErrorOr<void> show_logs(const Storage& storage, const std::string& name, const LogsFlags& flags);
+
+struct ExecFlags {
+    std::string container;
+    std::vector<std::string> command;
+    bool interactive = false;
+    bool tty = false;
+    bool detach = false;
+    std::vector<std::string> env;
+    std::string workdir;
+    std::string user;
+};
+ErrorOr<int> exec_in_container(const Storage& storage, const ExecFlags& flags);
+
+// stop: the image's StopSignal (SIGTERM by default), then SIGKILL after timeout seconds.
+ErrorOr<void> stop_containers(const Storage& storage, const std::vector<std::string>& names, int timeout);
+ErrorOr<void> kill_containers(const Storage& storage, const std::vector<std::string>& names,
+                              const std::string& signal);
+// rm: an exited or created container; -f stops a running one first.
+ErrorOr<void> remove_containers(const Storage& storage, const std::vector<std::string>& names, bool force);
+
+// pause, unpause: every process of the container frozen or thawed.
+ErrorOr<void> pause_containers(const Storage& storage, const std::vector<std::string>& names, bool pause);
+// stats --no-stream: CPU time, memory and pids of each running container.
+ErrorOr<void> show_stats(const Storage& storage, const std::vector<std::string>& names);
+
+}  // namespace hutch::cli

@@ -1,0 +1,321 @@
+// The container monitor (monitor.h): create, start, relay output, wait, clean up.
+#include "cli/hutch/monitor.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <vector>
+
+#include "base/file.h"
+#include "base/log.h"
+#include "base/timestamp.h"
+#include "cli/hutch/console_socket.h"
+#include "cli/hutch/container_log.h"
+#include "cli/hutch/stdio.h"
+#include "images/container_rootfs.h"
+#include "runtime/foreground.h"
+#include "runtime/runtime.h"
+
+namespace hutch::cli {
+namespace {
+
+struct Pipe {
+    UniqueFd read, write;
+};
+
+ErrorOr<Pipe> make_pipe() {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) == -1) return fail_errno("pipe");
+    return Pipe{UniqueFd(fds[0]), UniqueFd(fds[1])};
+}
+
+// The container's process and our ends of its output.
+struct Watched {
+    pid_t pid = 0;
+    UniqueFd pidfd;
+    UniqueFd stdout_read, stderr_read;  // without a terminal
+    UniqueFd master;                    // with one
+};
+
+ErrorOr<pid_t> container_pid(const ContainerStore& store, const std::string& id) {
+    std::string text = TRY(runtime::state(store.run_root(), id));
+    auto state = nlohmann::json::parse(text, nullptr, false);
+    if (state.is_discarded() || !state.contains("pid") || !state["pid"].is_number_integer())
+        return fail("container " + id + ": the runtime's state has no pid");
+    return state["pid"].get<pid_t>();
+}
+
+// The runtime's create, with the container's stdio ours to read: pipes, or a terminal handed
+// over on a console socket. stdin is ours only when interactive.
+ErrorOr<Watched> create_container(const ContainerStore& store, const ContainerRecord& record,
+                                  const MonitorOptions& options) {
+    std::string dir = store.dir(record.id);
+    TRY(images::mount_container_rootfs(dir, record.lowers));
+    runtime::CreateOptions create;
+    create.root = store.run_root();
+    create.id = record.id;
+    create.bundle = dir;
+    Watched watched;
+    std::optional<ConsoleSocket> console;
+    {
+        StdioSwap swap;
+        UniqueFd null(::open("/dev/null", O_RDWR | O_CLOEXEC));
+        if (!null) return fail_errno("open /dev/null");
+        if (!(options.attach && options.interactive)) TRY(swap.put(0, null.get()));
+        Pipe out, err;
+        if (record.tty) {
+            console.emplace(TRY(ConsoleSocket::listen()));
+            create.console_socket = console->path();
+        } else {
+            out = TRY(make_pipe());
+            err = TRY(make_pipe());
+            TRY(swap.put(1, out.write.get()));
+            TRY(swap.put(2, err.write.get()));
+        }
+        auto created = runtime::create(create);
+        swap.restore();
+        if (!created) return std::unexpected(created.error());
+        watched.stdout_read = std::move(out.read);
+        watched.stderr_read = std::move(err.read);
+    }
+    if (console) watched.master = TRY(console->receive_master());
+    watched.pid = TRY(container_pid(store, record.id));
+    // Our own child, not yet waited for: its pid cannot have been reused.
+    watched.pidfd = UniqueFd(static_cast<int>(::syscall(SYS_pidfd_open, watched.pid, 0)));
+    if (!watched.pidfd) return fail_errno("pidfd_open");
+    pid_t monitor = ::getpid();
+    TRY(store.update(record.id, [&](ContainerRecord& r) {
+        r.status = "created";
+        r.pid = watched.pid;
+        r.monitor_pid = monitor;
+    }));
+    return watched;
+}
+
+}  // namespace
+
+ErrorOr<void> start_created(const ContainerStore& store, const std::string& id) {
+    TRY(runtime::start(store.run_root(), id));
+    TRY(store.update(id, [](ContainerRecord& r) {
+        r.status = "running";
+        r.started_at = rfc3339_now(true);
+    }));
+    return {};
+}
+
+namespace {
+
+// Creates and starts; on failure nothing of the runtime's side or the mount stays.
+ErrorOr<Watched> bring_up(const ContainerStore& store, const ContainerRecord& record,
+                          const MonitorOptions& options) {
+    auto watched = create_container(store, record, options);
+    if (watched && options.start) {
+        auto started = start_created(store, record.id);
+        if (!started) watched = std::unexpected(started.error());
+    }
+    if (!watched) {
+        (void)runtime::remove(store.run_root(), record.id, true);
+        (void)images::unmount_container_rootfs(store.dir(record.id));
+        (void)store.update(record.id, [](ContainerRecord& r) {
+            r.status = "exited";
+            r.exit_code = 127;
+            r.pid = 0;
+        });
+    }
+    return watched;
+}
+
+int wait_status(int pidfd) {
+    siginfo_t info = {};
+    while (::waitid(P_PIDFD, static_cast<id_t>(pidfd), &info, WEXITED) == -1 && errno == EINTR) {
+    }
+    return info.si_code == CLD_EXITED ? info.si_status : 128 + info.si_status;
+}
+
+struct Stream {
+    int fd;
+    LogStreamWriter log;
+    int echo;  // our stdout or stderr in the foreground, else -1
+    bool open = true;
+};
+
+// Copies what one read gets to the log (and our terminal); returns what read returned.
+ssize_t relay(Stream& s) {
+    char buf[16384];
+    ssize_t n = ::read(s.fd, buf, sizeof buf);
+    if (n <= 0) return n;
+    std::string_view data(buf, static_cast<size_t>(n));
+    s.log.write(data);
+    if (s.echo >= 0) (void)write_all(s.echo, data);
+    return n;
+}
+
+bool ended(ssize_t n) { return n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN); }
+
+// Relays output (and, in the foreground, signals) until the process ends; then the output still
+// buffered. Returns the exit status.
+int watch(Watched& w, int log_fd, int signal_fd, bool attach) {
+    std::vector<Stream> streams;
+    if (w.master) {
+        streams.push_back({w.master.get(), LogStreamWriter(log_fd, "stdout"), attach ? 1 : -1});
+    } else {
+        streams.push_back({w.stdout_read.get(), LogStreamWriter(log_fd, "stdout"), attach ? 1 : -1});
+        streams.push_back({w.stderr_read.get(), LogStreamWriter(log_fd, "stderr"), attach ? 2 : -1});
+    }
+    for (;;) {
+        std::vector<pollfd> fds = {{w.pidfd.get(), POLLIN, 0}, {signal_fd, POLLIN, 0}};
+        for (auto& s : streams) fds.push_back({s.open ? s.fd : -1, POLLIN, 0});
+        if (::poll(fds.data(), fds.size(), -1) < 0 && errno != EINTR) break;
+        if (fds[1].revents & POLLIN) {
+            signalfd_siginfo info;
+            if (::read(signal_fd, &info, sizeof info) == sizeof info && info.ssi_signo != SIGCHLD &&
+                info.ssi_signo != SIGWINCH)
+                ::syscall(SYS_pidfd_send_signal, w.pidfd.get(), info.ssi_signo, nullptr, 0);
+        }
+        for (size_t i = 0; i < streams.size(); ++i) {
+            if (fds[i + 2].revents && ended(relay(streams[i]))) streams[i].open = false;
+        }
+        if (fds[0].revents & POLLIN) break;
+    }
+    // The process has ended: what it wrote is in the pipes, which a process it left behind may
+    // still hold open, so they are read without waiting.
+    for (auto& s : streams) {
+        ::fcntl(s.fd, F_SETFL, ::fcntl(s.fd, F_GETFL) | O_NONBLOCK);
+        ssize_t n;
+        while (s.open && ((n = relay(s)) > 0 || (n < 0 && errno == EINTR))) {
+        }
+        s.log.finish();
+    }
+    return wait_status(w.pidfd.get());
+}
+
+ErrorOr<UniqueFd> open_log(const ContainerStore& store, const std::string& id) {
+    std::string path = store.dir(id) + "/ctr.log";
+    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+    if (!fd) return fail_errno("open " + path);
+    return fd;
+}
+
+// The detached monitor's life after the fork: it reports the start's outcome on report, then
+// watches until the end.
+[[noreturn]] void monitor_main(const ContainerStore& store, const ContainerRecord& record,
+                               const MonitorOptions& options, UniqueFd report) {
+    int code = 1;
+    try {
+        auto log = open_log(store, record.id);
+        auto watched = log ? bring_up(store, record, options) : std::unexpected(log.error());
+        if (!watched) {
+            (void)write_all(report.get(), watched.error().message);
+            ::_exit(1);
+        }
+        report.reset();
+        int status = watch(*watched, log->get(), -1, false);
+        auto finished = finish_container(store, record.id, status);
+        code = finished ? 0 : 1;
+    } catch (...) {
+        // Nothing may unwind out of a forked copy of the command.
+    }
+    ::_exit(code);
+}
+
+}  // namespace
+
+ErrorOr<void> finish_container(const ContainerStore& store, const std::string& id, int exit_code) {
+    auto removed = runtime::remove(store.run_root(), id, true);
+    // A runtime container already gone (an earlier cleanup) is what we wanted.
+    if (!removed && removed.error().message.find("does not exist") == std::string::npos)
+        log::error(removed.error().message);
+    TRY(images::unmount_container_rootfs(store.dir(id)));
+    auto record = TRY(store.update(id, [&](ContainerRecord& r) {
+        r.status = "exited";
+        r.exit_code = exit_code;
+        r.finished_at = rfc3339_now(true);
+        r.pid = 0;
+    }));
+    if (record.remove_on_exit) TRY(store.remove(id));
+    return {};
+}
+
+ErrorOr<bool> wait_until_exited(const ContainerStore& store, const std::string& id,
+                                std::chrono::milliseconds timeout) {
+    auto record = TRY(store.find(id));
+    if (record.status == "exited") return true;
+    UniqueFd monitor(static_cast<int>(::syscall(SYS_pidfd_open, record.monitor_pid, 0)));
+    if (record.monitor_pid > 0 && monitor) {
+        pollfd p{monitor.get(), POLLIN, 0};
+        // The monitor exits right after it records the end (a foreground `hutch run` a moment later).
+        while (::poll(&p, 1, static_cast<int>(timeout.count())) == -1 && errno == EINTR) {
+        }
+    }
+    // A container run with --rm is gone once its monitor is done.
+    auto after = store.find(id);
+    return !after || after->status == "exited";
+}
+
+ErrorOr<void> kill_and_reap(const ContainerStore& store, const ContainerRecord& record) {
+    // Errors are for the wait to judge: the process may have ended, or the runtime's side be gone.
+    (void)runtime::kill(store.run_root(), record.id, SIGKILL, true);
+    // cgroup v1's freezer holds even a killed process until it is thawed.
+    if (record.status == "paused") (void)runtime::resume(store.run_root(), record.id);
+    if (TRY(wait_until_exited(store, record.id, std::chrono::seconds(10)))) return {};
+    return finish_container(store, record.id, 128 + SIGKILL);
+}
+
+ErrorOr<int> run_attached(const ContainerStore& store, const ContainerRecord& record,
+                          const MonitorOptions& options) {
+    UniqueFd log = TRY(open_log(store, record.id));
+    // Blocked before the clone so that none is lost; the container unblocks them for itself.
+    UniqueFd signal_fd = TRY(runtime::block_signals());
+    Watched watched = TRY(bring_up(store, record, options));
+    int status;
+    if (watched.master) {
+        // Without -i the terminal gets no input from ours, as docker's -t alone gives none.
+        if (!options.interactive) TRY(stdin_from_null());
+        LogStreamWriter writer(log.get(), "stdout");
+        status = runtime::supervise_foreground(watched.pidfd.get(), signal_fd.get(), watched.master.get(),
+                                               [&](std::string_view data) { writer.write(data); });
+        writer.finish();
+    } else {
+        status = watch(watched, log.get(), signal_fd.get(), true);
+    }
+    TRY(finish_container(store, record.id, status));
+    return status;
+}
+
+ErrorOr<void> spawn_monitor(const ContainerStore& store, const ContainerRecord& record,
+                            const MonitorOptions& options) {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) == -1) return fail_errno("pipe");
+    UniqueFd report_read(fds[0]), report_write(fds[1]);
+    std::fflush(nullptr);
+    pid_t child = ::fork();
+    if (child == -1) return fail_errno("fork");
+    if (child == 0) {
+        // A session of its own, and a second fork so that it is nobody's child but init's (or
+        // the nearest subreaper's): the command returns while it lives on.
+        ::setsid();
+        if (::fork() != 0) ::_exit(0);
+        report_read.reset();
+        if (::chdir("/") == -1) ::_exit(1);
+        stdio_to_null();
+        ::signal(SIGHUP, SIG_IGN);
+        ::signal(SIGPIPE, SIG_IGN);
+        monitor_main(store, record, options, std::move(report_write));
+    }
+    report_write.reset();
+    int status;
+    while (::waitpid(child, &status, 0) == -1 && errno == EINTR) {
+    }
+    std::string message = TRY(read_all(report_read.get()));
+    if (!message.empty()) return fail(message);
+    return {};
+}
+
+}  // namespace hutch::cli
