@@ -2,10 +2,11 @@
 
 #include <openssl/evp.h>
 
-#include <nlohmann/json.hpp>
 #include <vector>
 
 #include "base/file.h"
+#include "base/json_reader.h"
+#include "images/json_fields.h"
 
 namespace hutch::images {
 namespace {
@@ -30,18 +31,28 @@ bool same_registry(const std::string& key_registry, const std::string& registry)
     return key_registry == registry || (hub(key_registry) && hub(registry));
 }
 
-ErrorOr<Credentials> credentials_of_entry(const nlohmann::json& entry) {
-    if (!entry.is_object()) return fail("not an object");
-    if (entry.contains("auth") && entry["auth"].is_string() && !entry["auth"].get<std::string>().empty()) {
-        std::string decoded = TRY_CTX(base64_decode(entry["auth"].get<std::string>()), "auth");
+// The credentials of auths[key]. Errors name the entry, then the field in it ("auths.KEY: auth:
+// not base64"): a key holds dots and colons, so it is not joined into one dotted path.
+ErrorOr<Credentials> fields_of_entry(const json::Json& entry) {
+    std::string auth;
+    TRY(json::read(entry, "", "auth", auth));
+    // An empty "auth" is what docker writes next to an identity token: fall back to the fields.
+    if (!auth.empty()) {
+        std::string decoded = TRY_CTX(base64_decode(auth), "auth");
         size_t colon = decoded.find(':');
         if (colon == std::string::npos) return fail("auth: not base64 of \"user:password\"");
         return Credentials{decoded.substr(0, colon), decoded.substr(colon + 1)};
     }
-    if (entry.contains("username") && entry["username"].is_string() && entry.contains("password") &&
-        entry["password"].is_string())
-        return Credentials{entry["username"].get<std::string>(), entry["password"].get<std::string>()};
-    return fail("neither \"auth\" nor \"username\" and \"password\"");
+    if (!json::member(entry, "username") && !json::member(entry, "password"))
+        return fail("neither \"auth\" nor \"username\" and \"password\"");
+    return Credentials{TRY(json::require<std::string>(entry, "", "username")),
+                       TRY(json::require<std::string>(entry, "", "password"))};
+}
+
+ErrorOr<Credentials> credentials_of_entry(const json::Json& entry, const std::string& key) {
+    std::string where = "auths." + key;
+    TRY(json::expect_object(entry, where));
+    return TRY_CTX(fields_of_entry(entry), where);
 }
 
 }  // namespace
@@ -82,18 +93,17 @@ ErrorOr<std::string> base64_decode(std::string_view text) {
 
 ErrorOr<std::optional<Credentials>> credentials_from_auth_json(std::string_view json_text,
                                                                const std::string& registry) {
-    auto json = nlohmann::json::parse(json_text, nullptr, false);
-    if (json.is_discarded()) return fail("not valid JSON");
-    if (!json.is_object()) return fail("not a JSON object");
-    if (!json.contains("auths")) return std::optional<Credentials>();
-    const auto& auths = json["auths"];
-    if (!auths.is_object()) return fail("auths: not an object");
+    auto doc = TRY(json_fields::parse_object(json_text));
+    const json::Json* auths = json::member(doc, "auths");
+    if (!auths) return std::optional<Credentials>();
+    TRY(json::expect_object(*auths, "auths"));
     // An exact key wins over one that names the same registry another way.
-    if (auths.contains(registry))
-        return std::optional(TRY_CTX(credentials_of_entry(auths[registry]), "auths." + registry));
-    for (const auto& [key, entry] : auths.items()) {
+    if (const json::Json* exact = json::member(*auths, registry))
+        return std::optional(TRY(credentials_of_entry(*exact, registry)));
+    for (const auto& [key, entry] : auths->items()) {
+        if (entry.is_null()) continue;  // as absent, json_reader's rule
         if (same_registry(registry_of_key(key), registry))
-            return std::optional(TRY_CTX(credentials_of_entry(entry), "auths." + key));
+            return std::optional(TRY(credentials_of_entry(entry, key)));
     }
     return std::optional<Credentials>();
 }
@@ -111,21 +121,22 @@ std::string basic_authorization(const Credentials& credentials) {
 }
 
 ErrorOr<std::string> token_from_json(std::string_view json_text) {
-    auto json = nlohmann::json::parse(json_text, nullptr, false);
-    if (json.is_discarded() || !json.is_object()) return fail("token answer: not a JSON object");
-    for (const char* field : {"token", "access_token"}) {
-        if (!json.contains(field)) continue;
-        if (!json[field].is_string()) return fail(std::string("token answer: ") + field + ": not a string");
-        std::string token = json[field].get<std::string>();
-        if (token.empty()) continue;
-        if (token.size() > kMaxToken) return fail("token answer: token longer than 16 KiB");
-        // It goes into a header line: a byte that could end or split the line is refused.
-        for (char c : token)
-            if (static_cast<unsigned char>(c) < 0x21 || static_cast<unsigned char>(c) == 0x7f)
-                return fail("token answer: token holds a control character or blank");
-        return token;
-    }
-    return fail("token answer: no \"token\" or \"access_token\"");
+    auto answer = [&]() -> ErrorOr<std::string> {
+        auto doc = TRY(json_fields::parse_object(json_text));
+        for (const char* field : {"token", "access_token"}) {
+            std::string token;
+            TRY(json::read(doc, "", field, token));
+            if (token.empty()) continue;
+            if (token.size() > kMaxToken) return fail(std::string(field) + ": longer than 16 KiB");
+            // It goes into a header line: a byte that could end or split the line is refused.
+            for (char c : token)
+                if (static_cast<unsigned char>(c) < 0x21 || static_cast<unsigned char>(c) == 0x7f)
+                    return fail(std::string(field) + ": holds a control character or blank");
+            return token;
+        }
+        return fail("no \"token\" or \"access_token\"");
+    };
+    return map_error(answer(), [](const Error& e) { return e.context("token answer"); });
 }
 
 }  // namespace hutch::images

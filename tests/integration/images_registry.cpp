@@ -74,7 +74,11 @@ LocalRegistry::LocalRegistry(Options options) : options_(std::move(options)) {
     std::string config =
         "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: " + dir_.path() +
         "/data\n";
-    if (!options_.user.empty()) {
+    if (options_.token) {
+        config += "auth:\n  token:\n    realm: " + options_.token->realm +
+                  "\n    service: " + options_.token->service + "\n    issuer: " + options_.token->issuer +
+                  "\n    rootcertbundle: " + options_.token->certificate_file + "\n";
+    } else if (!options_.user.empty()) {
         REQUIRE(shell("command -v htpasswd").status == 0);
         auto entry = run_command({"htpasswd", "-Bbn", options_.user, options_.password});
         REQUIRE(entry.status == 0);

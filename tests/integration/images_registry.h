@@ -1,23 +1,29 @@
 // Debian's docker-registry on 127.0.0.1, for the registry client's tests: a free port, storage in
-// a directory of the test's own, optional htpasswd basic auth; the destructor kills and reaps it,
+// a directory of the test's own, optional htpasswd basic auth or token auth (tokens from a
+// TokenServer, token_server.h); the destructor kills and reaps it,
 // so no registry outlives a test, passed or failed. And a one-layer OCI image layout to push into
 // it with skopeo.
 #pragma once
 
 #include <sys/types.h>
 
+#include <optional>
 #include <string>
 
 #include "harness.h"
+#include "token_server.h"
 
 namespace hutch::test {
 
 class LocalRegistry {
 public:
     struct Options {
-        // When set, the registry wants these credentials (htpasswd -B).
+        // When set, push() sends these credentials; without token, the registry wants them
+        // (htpasswd -B).
         std::string user = {};
         std::string password = {};
+        // When set, the registry wants a Bearer token from that server instead.
+        std::optional<TokenServer::RegistryAuth> token = {};
     };
     // Starts the registry and waits until it accepts connections; a REQUIRE fails otherwise.
     explicit LocalRegistry(Options options);

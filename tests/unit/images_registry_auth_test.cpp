@@ -62,6 +62,27 @@ TEST_CASE("registry auth: credentials from an auth.json", "[images][auth]") {
     CHECK_FALSE(credentials_from_auth_json(R"({"auths": []})", "x"));
     CHECK_FALSE(credentials_from_auth_json(R"({"auths": {"x": 5}})", "x"));
     CHECK_FALSE(credentials_from_auth_json(R"({"auths": {"x": {"auth": 5}}})", "x"));
+    // Each refusal names the entry and its field, in one line.
+    auto message = [](std::string_view json_text) {
+        auto result = credentials_from_auth_json(json_text, "127.0.0.1:5000");
+        REQUIRE_FALSE(result);
+        return result.error().message;
+    };
+    CHECK(message(R"({"auths": []})") == "auths: expected object");
+    CHECK(message(R"({"auths": {"127.0.0.1:5000": 5}})") == "auths.127.0.0.1:5000: expected object");
+    CHECK(message(R"({"auths": {"127.0.0.1:5000": {"auth": 5}}})") ==
+          "auths.127.0.0.1:5000: auth: expected string");
+    CHECK(message(R"({"auths": {"127.0.0.1:5000": {"username": "u"}}})") ==
+          "auths.127.0.0.1:5000: password: required");
+    CHECK(message(R"({"auths": {"http://127.0.0.1:5000/v2/": {"username": "u", "password": 1}}})") ==
+          "auths.http://127.0.0.1:5000/v2/: password: expected string");
+    CHECK(message(R"({"auths": {"127.0.0.1:5000": {}}})") ==
+          "auths.127.0.0.1:5000: neither \"auth\" nor \"username\" and \"password\"");
+    // null is absent, as everywhere else hutch reads JSON.
+    auto null_entry =
+        credentials_from_auth_json(R"({"auths": {"127.0.0.1:5000": null}, "x": null})", "127.0.0.1:5000");
+    REQUIRE(null_entry);
+    CHECK_FALSE(*null_entry);
     auto missing = load_credentials("/nonexistent/hutch-auth.json", "x");
     REQUIRE_FALSE(missing);
     CHECK(missing.error().message.find("/nonexistent/hutch-auth.json") != std::string::npos);
@@ -73,8 +94,9 @@ TEST_CASE("registry auth: Basic header and token answers", "[images][auth]") {
     CHECK(token_from_json(R"({"access_token": "xyz", "expires_in": 300})").value() == "xyz");
     CHECK(token_from_json(R"({"token": "", "access_token": "xyz"})").value() == "xyz");
     CHECK_FALSE(token_from_json(R"({"expires_in": 300})"));
-    CHECK_FALSE(token_from_json(R"({"token": 5})"));
-    CHECK_FALSE(token_from_json("not json"));
+    CHECK(token_from_json(R"({"token": 5})").error().message == "token answer: token: expected string");
+    CHECK(token_from_json(R"({"access_token": null, "token": "t"})").value() == "t");
+    CHECK(token_from_json("not json").error().message == "token answer: not valid JSON");
     CHECK_FALSE(token_from_json("[\"token\"]"));
     // A token goes into a header line: one that could break the line is refused.
     CHECK_FALSE(token_from_json(R"({"token": "a\r\nX-Evil: 1"})"));
