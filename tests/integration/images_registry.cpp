@@ -138,14 +138,17 @@ void LocalRegistry::push(const std::string& layout, const std::string& repositor
     REQUIRE(result.status == 0);
 }
 
-TestImage::TestImage(const std::string& layer_file_content) {
+TestImage::TestImage(const std::string& layer_file_content)
+    : TestImage(make_layer({{.name = "etc", .type = AE_IFDIR, .mode = 0755},
+                            {.name = "etc/hello.txt", .content = layer_file_content}}),
+                nlohmann::json::object()) {}
+
+TestImage::TestImage(std::string layer_bytes, const nlohmann::json& run_config) : layer(std::move(layer_bytes)) {
     namespace fs = std::filesystem;
-    layer = make_layer({{.name = "etc", .type = AE_IFDIR, .mode = 0755},
-                        {.name = "etc/hello.txt", .content = layer_file_content}});
     layer_digest = sha256(layer);
     nlohmann::json config_json = {{"architecture", "amd64"},
                                   {"os", "linux"},
-                                  {"config", nlohmann::json::object()},
+                                  {"config", run_config},
                                   {"rootfs", {{"type", "layers"}, {"diff_ids", {layer_digest}}}}};
     config = config_json.dump();
     config_digest = sha256(config);

@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include <optional>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "harness.h"
@@ -52,6 +53,8 @@ private:
 // its own, with the digests and sizes of its parts.
 struct TestImage {
     explicit TestImage(const std::string& layer_file_content);
+    // An image of one layer (a tar's bytes) whose config's "config" object is run_config.
+    TestImage(std::string layer_bytes, const nlohmann::json& run_config);
     TempDir dir{"hutch-oci-layout"};
     std::string layer, config, manifest;  // the blobs' bytes
     std::string layer_digest, config_digest, manifest_digest;

@@ -1,0 +1,298 @@
+// The `hutch` command's containers as a person drives them: run (foreground and -d), create and
+// start, ps, logs, exec, stop, kill, rm, inspect, pause and stats, from a busybox image loaded
+// into a store of the test's own. Every test checks what the container really did (its output,
+// its exit status, its cgroup files) and that nothing is left behind: no container directory,
+// overlay mount or runtime state.
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "harness.h"
+#include "hutch_command.h"
+#include "images_registry.h"
+
+using namespace hutch::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A store under root holding image (a busybox_image) as NAME.
+void load_image(const TempDir& root, const TestImage& image, const std::string& name) {
+    check_ok(hutch_cmd(root, {"load", "-i", image.dir.path(), name}));
+}
+
+nlohmann::json inspect(const TempDir& root, const std::string& name) {
+    auto shown = hutch_cmd(root, {"inspect", name});
+    check_ok(shown);
+    auto parsed = nlohmann::json::parse(shown.out, nullptr, false);
+    REQUIRE(parsed.is_array());
+    REQUIRE(parsed.size() == 1);
+    return parsed[0];
+}
+
+// The container's record once its status is `status`, waiting up to about 10 s.
+nlohmann::json wait_for_status(const TempDir& root, const std::string& name, const std::string& status) {
+    for (int i = 0; i < 200; ++i) {
+        auto record = inspect(root, name);
+        if (record["status"] == status) return record;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    FAIL("container " << name << " never reached status " << status);
+    return {};
+}
+
+size_t entries_in(const std::string& dir) {
+    if (!fs::exists(dir)) return 0;
+    return static_cast<size_t>(std::distance(fs::directory_iterator(dir), fs::directory_iterator()));
+}
+
+// Nothing of any container left: no directory (but the store's lock), mount or runtime state.
+void check_nothing_left(const TempDir& root) {
+    CHECK(entries_in(root.path() + "/storage/containers") == 1);  // the lock file
+    CHECK(host_mounts_matching(root.path()).empty());
+    CHECK(entries_in(root.path() + "/run") == 0);
+}
+
+// The cgroup file as the container sees it: cgroup v2's name, or v1's in its controller's dir.
+std::string cgroup_read(const TempDir& root, const std::string& name, const std::string& v2, const std::string& v1) {
+    auto r = hutch_cmd(root, {"exec", name, "sh", "-c", "cat /sys/fs/cgroup/" + v2 + " 2>/dev/null || cat /sys/fs/cgroup/" + v1});
+    check_ok(r);
+    return r.out;
+}
+
+const nlohmann::json kBusyboxConfig = {
+    {"Cmd", {"sh", "-c", "echo $GREETING; pwd; id -u"}},
+    {"Env", {"PATH=/bin:/sbin", "GREETING=hello from the image"}},
+    {"WorkingDir", "/tmp"},
+    {"User", "nobody"},
+};
+
+}  // namespace
+
+TEST_CASE("hutch run: the image's Cmd, Env, WorkingDir and User, flags over them, the exit status", "[hutch-run]") {
+    TestImage image = busybox_image(kBusyboxConfig);
+    TempDir root;
+    ContainerSweeper sweep(root);
+    load_image(root, image, "localhost/bb:1");
+
+    auto defaults = hutch_cmd(root, {"run", "--rm", "localhost/bb:1"});
+    check_ok(defaults);
+    CHECK(defaults.out == "hello from the image\n/tmp\n65534\n");
+
+    auto overridden = hutch_cmd(root, {"run", "--rm", "-e", "GREETING=from a flag", "-w", "/", "-u", "root",
+                                       "--hostname", "box", "localhost/bb:1", "sh", "-c",
+                                       "echo $GREETING; pwd; id -u; hostname; echo to-stderr >&2; exit 7"});
+    CHECK(overridden.status == 7);
+    CHECK(overridden.out == "from a flag\n/\n0\nbox\n");
+    CHECK(overridden.err == "to-stderr\n");
+
+    auto entrypoint = hutch_cmd(root, {"run", "--rm", "--entrypoint", "/bin/echo", "localhost/bb:1", "a", "b"});
+    check_ok(entrypoint);
+    CHECK(entrypoint.out == "a b\n");
+
+    auto from_stdin = hutch_cmd(root, {"run", "--rm", "-i", "localhost/bb:1", "sh", "-c", "read line; echo got $line"},
+                                "typed\n");
+    check_ok(from_stdin);
+    CHECK(from_stdin.out == "got typed\n");
+    auto no_stdin = hutch_cmd(root, {"run", "--rm", "localhost/bb:1", "sh", "-c", "cat; echo done"}, "ignored\n");
+    CHECK(no_stdin.out == "done\n");
+
+    auto killed = hutch_cmd(root, {"run", "--rm", "localhost/bb:1", "sh", "-c", "kill -9 $$"});
+    CHECK(killed.status == 137);
+    check_nothing_left(root);
+}
+
+TEST_CASE("hutch run: without --rm the container stays, exited, with its log; rm removes it", "[hutch-run]") {
+    TestImage image = busybox_image(kBusyboxConfig);
+    TempDir root;
+    ContainerSweeper sweep(root);
+    load_image(root, image, "localhost/bb:1");
+
+    auto ran = hutch_cmd(root, {"run", "--name", "kept", "localhost/bb:1", "sh", "-c", "echo out; echo err >&2; exit 3"});
+    CHECK(ran.status == 3);
+    auto record = inspect(root, "kept");
+    CHECK(record["status"] == "exited");
+    CHECK(record["exitCode"] == 3);
+    CHECK(record["image"] == "localhost/bb:1");
+    CHECK(record["imageDigest"] == image.manifest_digest);
+    CHECK(host_mounts_matching(root.path()).empty());  // unmounted once it exited
+
+    auto logs = hutch_cmd(root, {"logs", "kept"});
+    check_ok(logs);
+    CHECK(logs.out == "out\n");
+    CHECK(logs.err == "err\n");
+    auto listed = hutch_cmd(root, {"ps", "-a"});
+    CHECK(listed.out.find("Exited (3)") != std::string::npos);
+    CHECK(hutch_cmd(root, {"ps"}).out.find("kept") == std::string::npos);
+
+    // Started again: a second run of the same container, on the same writable layer.
+    check_ok(hutch_cmd(root, {"start", "kept"}));
+    wait_for_status(root, "kept", "exited");
+    CHECK(hutch_cmd(root, {"logs", "kept"}).out == "out\nout\n");
+
+    check_ok(hutch_cmd(root, {"rm", "kept"}));
+    check_one_line_failure(hutch_cmd(root, {"inspect", "kept"}));
+    check_nothing_left(root);
+}
+
+TEST_CASE("hutch run -d: ps, logs -f, exec, stop with the image's StopSignal, rm", "[hutch-run]") {
+    nlohmann::json config = kBusyboxConfig;
+    config["StopSignal"] = "SIGUSR1";
+    config["User"] = "root";
+    TestImage image = busybox_image(config);
+    TempDir root;
+    ContainerSweeper sweep(root);
+    load_image(root, image, "localhost/bb:1");
+
+    auto started = hutch_cmd(root, {"run", "-d", "--name", "svc", "localhost/bb:1", "sh", "-c",
+                                    "trap 'echo stopping; exit 0' USR1; echo ready; echo warn >&2; "
+                                    "while true; do sleep 0.1; done"});
+    check_ok(started);
+    REQUIRE(started.out.size() == 65);  // the id and a newline
+    auto record = wait_for_status(root, "svc", "running");
+    CHECK(record["id"] == started.out.substr(0, 64));
+    CHECK(process_alive(record["pid"].get<pid_t>()));
+    CHECK(host_mounts_matching(root.path() + "/storage/containers/" + record["id"].get<std::string>()).size() == 1);
+
+    auto listed = hutch_cmd(root, {"ps"});
+    CHECK(listed.out.find("svc") != std::string::npos);
+    CHECK(listed.out.find(started.out.substr(0, 12)) != std::string::npos);
+    // By a prefix of the id, as docker takes it.
+    auto exec = hutch_cmd(root, {"exec", "-e", "X=from exec", started.out.substr(0, 8), "sh", "-c", "echo $X; cat /proc/1/cmdline"});
+    check_ok(exec);
+    CHECK(exec.out.starts_with("from exec\nsh"));
+    auto exec_status = hutch_cmd(root, {"exec", "svc", "sh", "-c", "exit 4"});
+    CHECK(exec_status.status == 4);
+    auto as_nobody = hutch_cmd(root, {"exec", "-u", "nobody", "svc", "id", "-u"});
+    check_ok(as_nobody);
+    CHECK(as_nobody.out == "65534\n");
+
+    auto stopped = hutch_cmd(root, {"stop", "-t", "10", "svc"});
+    check_ok(stopped);
+    record = inspect(root, "svc");
+    CHECK(record["status"] == "exited");
+    CHECK(record["exitCode"] == 0);  // the trap ran: SIGUSR1, not SIGKILL
+    auto logs = hutch_cmd(root, {"logs", "-f", "svc"});
+    check_ok(logs);
+    CHECK(logs.out == "ready\nstopping\n");
+    CHECK(logs.err == "warn\n");
+    auto tail = hutch_cmd(root, {"logs", "--tail", "1", "svc"});
+    CHECK(tail.out == "stopping\n");
+    CHECK_FALSE(process_alive(record["pid"].get<pid_t>()));
+    check_ok(hutch_cmd(root, {"rm", "svc"}));
+    check_nothing_left(root);
+}
+
+TEST_CASE("hutch: create then start, kill, pause and unpause, rm -f of a running container", "[hutch-run]") {
+    TestImage image = busybox_image(kBusyboxConfig);
+    TempDir root;
+    ContainerSweeper sweep(root);
+    load_image(root, image, "localhost/bb:1");
+
+    auto created = hutch_cmd(root, {"create", "--name", "later", "-u", "root", "localhost/bb:1", "sh", "-c",
+                                    "echo started; while true; do sleep 0.1; done"});
+    check_ok(created);
+    CHECK(inspect(root, "later")["status"] == "created");
+    CHECK(hutch_cmd(root, {"logs", "later"}).out.empty());  // not started: nothing ran yet
+    check_ok(hutch_cmd(root, {"start", "later"}));
+    CHECK(inspect(root, "later")["status"] == "running");
+
+    check_ok(hutch_cmd(root, {"pause", "later"}));
+    CHECK(inspect(root, "later")["status"] == "paused");
+    auto ps = hutch_cmd(root, {"ps"});
+    CHECK(ps.out.find("Paused") != std::string::npos);
+    check_ok(hutch_cmd(root, {"unpause", "later"}));
+    auto stats = hutch_cmd(root, {"stats", "--no-stream", "later"});
+    check_ok(stats);
+    CHECK(stats.out.find("later") != std::string::npos);
+
+    check_one_line_failure(hutch_cmd(root, {"rm", "later"}));  // running: needs -f
+    CHECK(inspect(root, "later")["status"] == "running");
+    check_ok(hutch_cmd(root, {"kill", "-s", "TERM", "later"}));  // sh as pid 1 ignores it
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    CHECK(inspect(root, "later")["status"] == "running");
+    check_ok(hutch_cmd(root, {"rm", "-f", "later"}));
+    check_nothing_left(root);
+}
+
+TEST_CASE("hutch run: limits and restrictions, seen inside the container and in its cgroup files", "[hutch-run]") {
+    TestImage image = busybox_image(kBusyboxConfig);
+    TempDir root;
+    ContainerSweeper sweep(root);
+    load_image(root, image, "localhost/bb:1");
+    TempDir shared;
+    write_text(shared.path() + "/from-host", "host data\n");
+
+    auto started = hutch_cmd(root, {"run", "-d", "--name", "limited", "-u", "root", "--memory", "64m", "--pids-limit",
+                                    "20", "--cpus", "0.5", "--read-only", "--tmpfs", "/scratch", "-v",
+                                    shared.path() + ":/shared:ro", "--cap-drop", "ALL", "--cap-add", "kill",
+                                    "--security-opt", "no-new-privileges", "localhost/bb:1", "sleep", "1000"});
+    check_ok(started);
+    CHECK(cgroup_read(root, "limited", "memory.max", "memory/memory.limit_in_bytes") == "67108864\n");
+    CHECK(cgroup_read(root, "limited", "pids.max", "pids/pids.max") == "20\n");
+    auto cpu = cgroup_read(root, "limited", "cpu.max", "cpu,cpuacct/cpu.cfs_quota_us");
+    CHECK((cpu == "50000 100000\n" || cpu == "50000\n"));
+
+    auto inside = hutch_cmd(root, {"exec", "limited", "sh", "-c",
+                                   "touch /x 2>&1; touch /scratch/y && echo tmpfs-ok; cat /shared/from-host; "
+                                   "touch /shared/z 2>&1; grep -E 'CapEff|NoNewPrivs' /proc/self/status"});
+    CHECK(inside.out.find("/x: Read-only file system") != std::string::npos);
+    CHECK(inside.out.find("tmpfs-ok") != std::string::npos);
+    CHECK(inside.out.find("host data") != std::string::npos);
+    CHECK(inside.out.find("/shared/z: Read-only file system") != std::string::npos);
+    CHECK(inside.out.find("CapEff:\t0000000000000020") != std::string::npos);  // CAP_KILL only
+    CHECK(inside.out.find("NoNewPrivs:\t1") != std::string::npos);
+
+    auto network = hutch_cmd(root, {"exec", "limited", "sh", "-c", "ls /sys/class/net"});
+    CHECK(network.out == "lo\n");  // --network none by default
+    check_ok(hutch_cmd(root, {"rm", "-f", "limited"}));
+    CHECK_FALSE(fs::exists(shared.path() + "/z"));
+    check_nothing_left(root);
+}
+
+TEST_CASE("hutch run: bad input gives one line and status 1, and leaves no container", "[hutch-run]") {
+    TestImage image = busybox_image(kBusyboxConfig);
+    TempDir root;
+    ContainerSweeper sweep(root);
+    load_image(root, image, "localhost/bb:1");
+
+    const std::vector<std::vector<std::string>> bad = {
+        {"run", "--rm", "localhost/bb:1", "/no/such/program"},
+        {"run", "--memory", "lots", "localhost/bb:1", "true"},
+        {"run", "--cpus", "-1", "localhost/bb:1", "true"},
+        {"run", "--network", "bridge", "localhost/bb:1", "true"},
+        {"run", "-v", "relative:/x", "localhost/bb:1", "true"},
+        {"run", "-v", "/no/such/dir:/x", "localhost/bb:1", "true"},
+        {"run", "-u", "nosuchuser", "localhost/bb:1", "true"},
+        {"run", "--cap-add", "CAP_NONSENSE", "localhost/bb:1", "true"},
+        {"run", "--name", "../escape", "localhost/bb:1", "true"},
+        {"run", "--security-opt", "seccomp=unconfined", "localhost/bb:1", "true"},
+        {"run", "127.0.0.1:1/nothing/here:latest", "true"},
+        {"run", "Not A Reference", "true"},
+        {"logs", "nosuch"},
+        {"exec", "nosuch", "true"},
+        {"stop", "nosuch"},
+        {"rm", "nosuch"},
+    };
+    for (const auto& args : bad) {
+        INFO(args[0] << " " << args[1] << " " << args[2]);
+        auto r = hutch_cmd(root, args);
+        if (args[3] == "/no/such/program") {
+            // The runtime's exec fails inside the container: the status says so, in one line.
+            CHECK(r.status != 0);
+        } else {
+            check_one_line_failure(r);
+        }
+    }
+    // The container whose program was missing was made, failed and removed (--rm); every other
+    // was refused before it was made.
+    check_nothing_left(root);
+
+    check_ok(hutch_cmd(root, {"run", "--name", "taken", "localhost/bb:1", "true"}));
+    check_one_line_failure(hutch_cmd(root, {"run", "--name", "taken", "localhost/bb:1", "true"}));
+    check_one_line_failure(hutch_cmd(root, {"exec", "taken", "true"}));  // exited
+    check_ok(hutch_cmd(root, {"rm", "taken"}));
+    check_nothing_left(root);
+}
