@@ -51,8 +51,8 @@ CLI::App* add_images(CLI::App& app, Flags& f) {
 }
 
 CLI::App* add_load(CLI::App& app, Flags& f) {
-    auto* cmd = app.add_subcommand("load", "import an OCI archive or OCI layout directory");
-    cmd->add_option("-i,--input", f.input, "the OCI archive or layout directory")->required();
+    auto* cmd = app.add_subcommand("load", "import an OCI or docker archive, or an OCI layout directory");
+    cmd->add_option("-i,--input", f.input, "the archive or layout directory")->required();
     cmd->add_option("name", f.load_name, "the name to give the image (default: the layout's own)");
     return cmd;
 }

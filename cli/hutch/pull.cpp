@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <cstring>
 
 #include "cli/hutch/verbs.h"
 #include "images/content_store.h"
@@ -31,19 +30,9 @@ void progress(const Pull& pull, const std::string& line) {
     if (pull.verbose) std::fprintf(stderr, "%s\n", line.c_str());
 }
 
-// A reader over bytes already in memory (a manifest fetched whole).
-BlobReader string_reader(const std::string& bytes) {
-    return [&bytes, offset = size_t{0}](std::span<std::byte> buffer) mutable -> ErrorOr<size_t> {
-        size_t n = std::min(buffer.size(), bytes.size() - offset);
-        std::memcpy(buffer.data(), bytes.data() + offset, n);
-        offset += n;
-        return n;
-    };
-}
-
 ErrorOr<void> store_document(Pull& pull, const FetchedManifest& fetched) {
     if (TRY(pull.content.has(fetched.digest))) return {};
-    return pull.content.ingest(fetched.digest, fetched.bytes.size(), string_reader(fetched.bytes));
+    return pull.content.ingest(fetched.digest, fetched.bytes.size(), bytes_reader(fetched.bytes));
 }
 
 // A blob already stored was checked against its digest when it came in: it is not fetched again.

@@ -28,7 +28,7 @@ ErrorOr<void> pull(const PullOptions& options, const std::string& image);
 // hutch images: every named image, as a table or (format "json") a JSON array.
 ErrorOr<void> list_images(const std::string& storage_root, const std::string& format);
 
-// hutch load -i PATH [NAME]: imports an OCI layout directory or OCI archive.
+// hutch load -i PATH [NAME]: imports an OCI layout directory, an OCI archive or a docker archive.
 ErrorOr<void> load(const std::string& storage_root, const std::string& path,
                    const std::optional<std::string>& name);
 

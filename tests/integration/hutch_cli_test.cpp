@@ -1,12 +1,13 @@
 // The `hutch` command as a person runs it: pull from a real registry (Debian's docker-registry on
 // 127.0.0.1, the image pushed with skopeo), images, load and rmi, each with a --storage-root of the
 // test's own; and bad input, which must give one line on stderr and status 1.
+#include "hutch_cli.h"
+
 #include <sys/stat.h>
 
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <map>
-#include <nlohmann/json.hpp>
 
 #include "harness.h"
 #include "images_registry.h"
@@ -15,26 +16,6 @@ using namespace hutch::test;
 namespace fs = std::filesystem;
 
 namespace {
-
-CommandResult hutch_cmd(const TempDir& root, std::vector<std::string> args) {
-    args.insert(args.begin(), {HUTCH_BINARY, "--storage-root", root.path() + "/storage"});
-    return run_command(args);
-}
-
-void check_ok(const CommandResult& r) {
-    INFO("stdout: " << r.out << "\nstderr: " << r.err);
-    REQUIRE(r.status == 0);
-}
-
-// A failure as a person should see it: status 1 and exactly one line on stderr.
-void check_one_line_failure(const CommandResult& r) {
-    INFO("stdout: " << r.out << "\nstderr: " << r.err);
-    CHECK(r.status == 1);
-    REQUIRE_FALSE(r.err.empty());
-    CHECK(r.err.back() == '\n');
-    CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
-    CHECK(r.err.starts_with("hutch: "));
-}
 
 // Every file under dir with its inode and mtime: a file fetched again would change both.
 std::map<std::string, std::pair<ino_t, int64_t>> file_stamps(const std::string& dir) {
@@ -45,14 +26,6 @@ std::map<std::string, std::pair<ino_t, int64_t>> file_stamps(const std::string& 
         stamps[entry.path()] = {st.st_ino, st.st_mtim.tv_sec * 1'000'000'000LL + st.st_mtim.tv_nsec};
     }
     return stamps;
-}
-
-nlohmann::json images_json(const TempDir& root) {
-    auto listed = hutch_cmd(root, {"images", "--format", "json"});
-    check_ok(listed);
-    auto parsed = nlohmann::json::parse(listed.out, nullptr, false);
-    REQUIRE(parsed.is_array());
-    return parsed;
 }
 
 }  // namespace
