@@ -31,6 +31,8 @@ struct Flags {
     std::string format = "table";
     std::string input;  // load -i
     std::optional<std::string> load_name;
+    cli::LoginOptions login;
+    bool logout_all = false;
 };
 
 CLI::App* add_pull(CLI::App& app, Flags& f) {
@@ -63,6 +65,27 @@ CLI::App* add_rmi(CLI::App& app, Flags& f) {
     return cmd;
 }
 
+CLI::App* add_login(CLI::App& app, Flags& f) {
+    auto* cmd = app.add_subcommand("login", "check credentials on a registry and save them");
+    cmd->add_option("--authfile", f.login.auth_file,
+                    "where to save them (default $REGISTRY_AUTH_FILE, else /run/containers/0/auth.json)");
+    cmd->add_option("-u,--username", f.login.username, "the user name (asked on a terminal if not given)");
+    cmd->add_option("-p,--password", f.login.password, "the password (asked on a terminal if not given)");
+    cmd->add_flag("--password-stdin", f.login.password_stdin, "read the password from stdin");
+    cmd->add_flag("--tls-verify", f.login.tls_verify,
+                  "use HTTPS and check the registry's certificate (default true)");
+    cmd->add_option("registry", f.login.registry, "the registry: host[:port]")->required();
+    return cmd;
+}
+
+CLI::App* add_logout(CLI::App& app, Flags& f) {
+    auto* cmd = app.add_subcommand("logout", "remove a registry's saved credentials");
+    cmd->add_option("--authfile", f.login.auth_file, "the auth file (default as login's)");
+    cmd->add_flag("-a,--all", f.logout_all, "remove every registry's credentials");
+    cmd->add_option("registry", f.login.registry, "the registry: host[:port]");
+    return cmd;
+}
+
 int run_command_line(int argc, char** argv) {
     CLI::App app{"hutch: containers and their images"};
     app.set_version_flag("-v,--version", "hutch version 0.1.0");
@@ -75,6 +98,8 @@ int run_command_line(int argc, char** argv) {
     auto* images = add_images(app, f);
     auto* load = add_load(app, f);
     auto* rmi = add_rmi(app, f);
+    auto* login = add_login(app, f);
+    auto* logout = add_logout(app, f);
     CLI11_PARSE(app, argc, argv);
 
     f.pull.storage_root = f.storage_root;
@@ -82,6 +107,8 @@ int run_command_line(int argc, char** argv) {
     if (images->parsed()) return finish(cli::list_images(f.storage_root, f.format));
     if (load->parsed()) return finish(cli::load(f.storage_root, f.input, f.load_name));
     if (rmi->parsed()) return finish(cli::remove_image(f.storage_root, f.image));
+    if (login->parsed()) return finish(cli::login(f.login));
+    if (logout->parsed()) return finish(cli::logout(f.login.auth_file, f.login.registry, f.logout_all));
     return 0;
 }
 
