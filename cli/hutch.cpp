@@ -39,8 +39,6 @@ struct Flags {
     std::optional<std::string> load_name;
     std::string run_root = "/run/hutch";
     RunFlags run;
-    CLI::App* run_app = nullptr;  // run and create: the image and command are their remaining words
-    CLI::App* create_app = nullptr;
     std::vector<std::string> names;  // start, stop, kill, rm, inspect, pause, unpause, stats
     int stop_timeout = 10;
     std::string signal = "SIGKILL";
@@ -48,8 +46,9 @@ struct Flags {
     bool all = false;
     LogsFlags logs;
     ExecFlags exec;
-    CLI::App* exec_app = nullptr;
     bool no_stream = false;
+    cli::LoginOptions login;
+    bool logout_all = false;
 };
 
 CLI::App* add_pull(CLI::App& app, Flags& f) {
@@ -70,8 +69,8 @@ CLI::App* add_images(CLI::App& app, Flags& f) {
 }
 
 CLI::App* add_load(CLI::App& app, Flags& f) {
-    auto* cmd = app.add_subcommand("load", "import an OCI archive or OCI layout directory");
-    cmd->add_option("-i,--input", f.input, "the OCI archive or layout directory")->required();
+    auto* cmd = app.add_subcommand("load", "import an OCI or docker archive, or an OCI layout directory");
+    cmd->add_option("-i,--input", f.input, "the archive or layout directory")->required();
     cmd->add_option("name", f.load_name, "the name to give the image (default: the layout's own)");
     return cmd;
 }
@@ -200,6 +199,27 @@ void add_container_verbs(CLI::App& app, Flags& f,
     });
 }
 
+CLI::App* add_login(CLI::App& app, Flags& f) {
+    auto* cmd = app.add_subcommand("login", "check credentials on a registry and save them");
+    cmd->add_option("--authfile", f.login.auth_file,
+                    "where to save them (default $REGISTRY_AUTH_FILE, else /run/containers/0/auth.json)");
+    cmd->add_option("-u,--username", f.login.username, "the user name (asked on a terminal if not given)");
+    cmd->add_option("-p,--password", f.login.password, "the password (asked on a terminal if not given)");
+    cmd->add_flag("--password-stdin", f.login.password_stdin, "read the password from stdin");
+    cmd->add_flag("--tls-verify", f.login.tls_verify,
+                  "use HTTPS and check the registry's certificate (default true)");
+    cmd->add_option("registry", f.login.registry, "the registry: host[:port]")->required();
+    return cmd;
+}
+
+CLI::App* add_logout(CLI::App& app, Flags& f) {
+    auto* cmd = app.add_subcommand("logout", "remove a registry's saved credentials");
+    cmd->add_option("--authfile", f.login.auth_file, "the auth file (default as login's)");
+    cmd->add_flag("-a,--all", f.logout_all, "remove every registry's credentials");
+    cmd->add_option("registry", f.login.registry, "the registry: host[:port]");
+    return cmd;
+}
+
 int run_command_line(int argc, char** argv) {
     CLI::App app{"hutch: containers and their images"};
     app.set_version_flag("-v,--version", "hutch version 0.1.0");
@@ -217,6 +237,8 @@ int run_command_line(int argc, char** argv) {
     auto* rmi = add_rmi(app, f);
     std::vector<std::pair<CLI::App*, std::function<int()>>> verbs;
     add_container_verbs(app, f, verbs);
+    auto* login = add_login(app, f);
+    auto* logout = add_logout(app, f);
     CLI11_PARSE(app, argc, argv);
 
     for (auto& [cmd, action] : verbs)
@@ -226,6 +248,8 @@ int run_command_line(int argc, char** argv) {
     if (images->parsed()) return finish(cli::list_images(f.storage_root, f.format));
     if (load->parsed()) return finish(cli::load(f.storage_root, f.input, f.load_name));
     if (rmi->parsed()) return finish(cli::remove_image(f.storage_root, f.image));
+    if (login->parsed()) return finish(cli::login(f.login));
+    if (logout->parsed()) return finish(cli::logout(f.login.auth_file, f.login.registry, f.logout_all));
     return 0;
 }
 

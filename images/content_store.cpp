@@ -6,8 +6,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cstring>
 
 #include "base/file.h"
 #include "images/store_lock.h"
@@ -28,11 +30,12 @@ ErrorOr<UniqueFd> open_or_make_dir(int dirfd, const std::string& name, const std
 // A temporary file in ingest/, unlinked when dropped unless commit() renamed it away.
 class IngestFile {
 public:
-    static ErrorOr<IngestFile> create(int dirfd, const Digest& digest, const std::string& root) {
+    // prefix: what the blob is ("sha256-<hex>" when known), for someone who looks at ingest/.
+    static ErrorOr<IngestFile> create(int dirfd, const std::string& prefix, const std::string& root) {
         std::array<unsigned char, 8> random{};
         if (getrandom(random.data(), random.size(), 0) != static_cast<ssize_t>(random.size()))
             return fail_errno("getrandom");
-        std::string name = digest.algorithm + "-" + digest.hex + "-";
+        std::string name = prefix + "-";
         for (unsigned char byte : random)
             name += "0123456789abcdef"[byte >> 4], name += "0123456789abcdef"[byte & 0xf];
         int fd = openat(dirfd, name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
@@ -71,6 +74,15 @@ BlobReader fd_reader(int fd) {
             if (n >= 0) return static_cast<size_t>(n);
             if (errno != EINTR) return fail_errno("read");
         }
+    };
+}
+
+BlobReader bytes_reader(std::string_view bytes) {
+    return [bytes, offset = size_t{0}](std::span<std::byte> buffer) mutable -> ErrorOr<size_t> {
+        size_t n = std::min(buffer.size(), bytes.size() - offset);
+        std::memcpy(buffer.data(), bytes.data() + offset, n);
+        offset += n;
+        return n;
     };
 }
 
@@ -116,25 +128,49 @@ ErrorOr<void> ContentStore::copy_checked(int fd, const Digest& expected, uint64_
 }
 
 ErrorOr<void> ContentStore::ingest(const Digest& expected, uint64_t expected_size, const BlobReader& reader) {
-    auto dir = TRY(algorithm_dir(expected.algorithm));
+    TRY(algorithm_dir(expected.algorithm));  // made first: a refused blob still leaves the tree whole
     // Written and checked outside the lock, so that a slow download never blocks other ingests.
-    auto temp = TRY(IngestFile::create(ingest_fd_.get(), expected, root_));
+    auto temp = TRY(IngestFile::create(ingest_fd_.get(), expected.algorithm + "-" + expected.hex, root_));
     TRY(copy_checked(temp.fd(), expected, expected_size, reader));
-    if (fsync(temp.fd()) == -1) return fail_errno("fsync " + root_ + "/ingest/" + temp.name());
+    if (TRY(commit(temp.fd(), temp.name(), expected))) temp.committed();
+    return {};
+}
+
+ErrorOr<StoredBlob> ContentStore::ingest_computed(const BlobReader& reader) {
+    auto temp = TRY(IngestFile::create(ingest_fd_.get(), "computed", root_));
+    auto hasher = TRY(Hasher::create("sha256"));
+    std::vector<std::byte> buffer(kCopyBuffer);
+    uint64_t total = 0;
+    for (;;) {
+        size_t n = TRY(reader(buffer));
+        if (n == 0) break;
+        total += n;
+        auto data = std::span<const std::byte>(buffer.data(), n);
+        hasher.update(data);
+        TRY(write_all(temp.fd(), std::string_view(reinterpret_cast<const char*>(data.data()), data.size())));
+    }
+    auto digest = TRY(hasher.finish());
+    if (TRY(commit(temp.fd(), temp.name(), digest))) temp.committed();
+    return StoredBlob{digest, total};
+}
+
+ErrorOr<bool> ContentStore::commit(int temp_fd, const std::string& temp_name, const Digest& digest) {
+    auto dir = TRY(algorithm_dir(digest.algorithm));
+    if (fsync(temp_fd) == -1) return fail_errno("fsync " + root_ + "/ingest/" + temp_name);
 
     auto lock = TRY(StoreLock::take(lock_fd_.get(), LOCK_EX, root_));
     struct stat st {};
-    if (fstatat(dir.get(), expected.hex.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) return {};  // already stored
+    if (fstatat(dir.get(), digest.hex.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0)
+        return false;  // already stored
     // renameat2(RENAME_NOREPLACE): even a writer that ignored the lock could not replace a blob.
-    if (renameat2(ingest_fd_.get(), temp.name().c_str(), dir.get(), expected.hex.c_str(), RENAME_NOREPLACE) ==
+    if (renameat2(ingest_fd_.get(), temp_name.c_str(), dir.get(), digest.hex.c_str(), RENAME_NOREPLACE) ==
         -1) {
-        if (errno == EEXIST) return {};
-        return fail_errno("blob " + expected.str() + ": rename into " + root_ + "/blobs");
+        if (errno == EEXIST) return false;
+        return fail_errno("blob " + digest.str() + ": rename into " + root_ + "/blobs");
     }
-    temp.committed();
     // The rename is durable only once the directory that holds the new name is.
-    if (fsync(dir.get()) == -1) return fail_errno("fsync " + root_ + "/blobs/" + expected.algorithm);
-    return {};
+    if (fsync(dir.get()) == -1) return fail_errno("fsync " + root_ + "/blobs/" + digest.algorithm);
+    return true;
 }
 
 ErrorOr<bool> ContentStore::has(const Digest& digest) const {

@@ -9,6 +9,7 @@
 #include <functional>
 #include <span>
 #include <string>
+#include <string_view>
 
 #include "base/error.h"
 #include "base/fd.h"
@@ -21,6 +22,14 @@ using BlobReader = std::function<ErrorOr<size_t>(std::span<std::byte>)>;
 
 // A reader over an open fd (a file, a pipe, a socket); the fd stays the caller's.
 BlobReader fd_reader(int fd);
+// A reader over bytes in memory (a manifest fetched or made whole); bytes must outlive it.
+BlobReader bytes_reader(std::string_view bytes);
+
+// A blob stored by ingest_computed: the digest and size it turned out to have.
+struct StoredBlob {
+    Digest digest;
+    uint64_t size = 0;
+};
 
 class ContentStore {
 public:
@@ -31,6 +40,9 @@ public:
     // to expected. Otherwise nothing is stored and the error says why. Storing a blob that is
     // already there succeeds, and leaves the one there untouched.
     ErrorOr<void> ingest(const Digest& expected, uint64_t expected_size, const BlobReader& reader);
+    // Stores a blob whose digest is not known beforehand (a docker archive's config and layers,
+    // a layer hutch makes): its sha256 is computed as it is written.
+    ErrorOr<StoredBlob> ingest_computed(const BlobReader& reader);
     ErrorOr<bool> has(const Digest& digest) const;
     // The blob, open read-only.
     ErrorOr<UniqueFd> open_blob(const Digest& digest) const;
@@ -50,6 +62,9 @@ private:
     // Writes the reader's bytes to an open temporary file, hashing and counting them.
     ErrorOr<void> copy_checked(int fd, const Digest& expected, uint64_t expected_size,
                                const BlobReader& reader) const;
+    // Renames the written and checked ingest/temp_name into place as digest's blob; false when
+    // that blob was stored already (the temporary file is then the caller's to remove).
+    ErrorOr<bool> commit(int temp_fd, const std::string& temp_name, const Digest& digest);
 
     std::string root_;
     UniqueFd root_fd_;

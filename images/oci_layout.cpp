@@ -95,16 +95,29 @@ ErrorOr<std::vector<ImportedImage>> import_layout(LayoutSource& source, ContentS
         auto manifest = TRY_CTX(import_descriptor(walk, descriptor, 0),
                                 "index.json: manifests[" + std::to_string(i) + "]");
         std::string name = name_of(descriptor, options);
-        if (!name.empty()) {
-            TRY(images.tag(name, manifest));
-            name = TRY(normalize_reference(name));
-        }
-        imported.push_back(ImportedImage{name, manifest});
+        std::vector<std::string> names;
+        if (!name.empty()) names.push_back(name);
+        for (auto& image : TRY(name_imported_image(images, manifest, names, options)))
+            imported.push_back(std::move(image));
     }
     return imported;
 }
 
 }  // namespace
+
+ErrorOr<std::vector<ImportedImage>> name_imported_image(ImageStore& images, const Digest& manifest,
+                                                        const std::vector<std::string>& names,
+                                                        const ImportOptions& options) {
+    if (options.layers) TRY(options.layers->prepare_image(manifest));
+    if (names.empty()) return std::vector{ImportedImage{"", manifest}};
+    std::vector<ImportedImage> named;
+    for (const auto& name : names) {
+        auto normalized = TRY(normalize_reference(name));
+        TRY(images.tag(normalized, manifest));
+        named.push_back(ImportedImage{normalized, manifest});
+    }
+    return named;
+}
 
 ErrorOr<std::vector<ImportedImage>> import_oci_layout(ContentStore& content, ImageStore& images,
                                                       const std::string& directory,

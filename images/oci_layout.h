@@ -18,6 +18,7 @@
 #include "base/error.h"
 #include "images/content_store.h"
 #include "images/image_store.h"
+#include "images/layer_store.h"
 #include "images/oci_documents.h"
 
 namespace hutch::images {
@@ -27,12 +28,21 @@ struct ImportOptions {
     std::optional<std::string> name = {};
     // The platform to take from an index; the host's when not given.
     std::optional<Platform> platform = {};
+    // When set, each image's layers are unpacked into it, their diffIDs checked against the
+    // config, before the image is named: a name then never points at an image that cannot run.
+    LayerStore* layers = nullptr;
 };
 
 struct ImportedImage {
     std::string name;  // normalised; empty when the layout names none and none was given
     Digest manifest;
 };
+
+// Prepares the imported image's layers when options ask, then gives it each name (normalised):
+// one ImportedImage per name, or one without a name when names is empty. For every importer.
+ErrorOr<std::vector<ImportedImage>> name_imported_image(ImageStore& images, const Digest& manifest,
+                                                        const std::vector<std::string>& names,
+                                                        const ImportOptions& options);
 
 ErrorOr<std::vector<ImportedImage>> import_oci_layout(ContentStore& content, ImageStore& images,
                                                       const std::string& directory,

@@ -1,10 +1,17 @@
 #include "images/registry_auth.h"
 
 #include <openssl/evp.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstdlib>
+#include <iterator>
+#include <nlohmann/json.hpp>
 #include <vector>
 
 #include "base/file.h"
+#include "base/json.h"
 #include "base/json_reader.h"
 #include "images/json_fields.h"
 
@@ -15,13 +22,6 @@ namespace {
 constexpr size_t kMaxAuthFile = 1 << 20;
 // A token is a few KiB at most; a bigger one is refused rather than sent in every header.
 constexpr size_t kMaxToken = 16 * 1024;
-
-// The registry an auths key names: "https://index.docker.io/v1/" -> "index.docker.io".
-std::string registry_of_key(std::string_view key) {
-    if (size_t scheme = key.find("://"); scheme != std::string_view::npos) key = key.substr(scheme + 3);
-    if (size_t slash = key.find('/'); slash != std::string_view::npos) key = key.substr(0, slash);
-    return std::string(key);
-}
 
 // Docker Hub is written under several names.
 bool same_registry(const std::string& key_registry, const std::string& registry) {
@@ -55,7 +55,96 @@ ErrorOr<Credentials> credentials_of_entry(const json::Json& entry, const std::st
     return TRY_CTX(fields_of_entry(entry), where);
 }
 
+// The file's JSON, {} for an empty text; auths, when there, must be an object.
+ErrorOr<json::Json> parse_auth_json(std::string_view json_text) {
+    if (json_text.empty()) return json::Json::object();
+    auto doc = TRY(json_fields::parse_object(json_text));
+    if (const json::Json* auths = json::member(doc, "auths")) TRY(json::expect_object(*auths, "auths"));
+    return doc;
+}
+
+// The file's text, "" when it is not there yet.
+ErrorOr<std::string> read_auth_file(const std::string& auth_file) {
+    struct stat st {};
+    if (stat(auth_file.c_str(), &st) != 0) {
+        if (errno == ENOENT) return std::string();
+        return fail_errno(auth_file);
+    }
+    if (static_cast<size_t>(st.st_size) > kMaxAuthFile) return fail(auth_file + ": larger than 1 MiB");
+    return read_file(auth_file);
+}
+
+ErrorOr<void> make_parent_dir(const std::string& auth_file) {
+    size_t slash = auth_file.rfind('/');
+    if (slash == std::string::npos || slash == 0) return {};
+    std::string dir = auth_file.substr(0, slash);
+    // Two levels at most: /run/containers/0 under an existing /run, as podman makes it.
+    if (size_t up = dir.rfind('/'); up != std::string::npos && up > 0) {
+        std::string parent = dir.substr(0, up);
+        if (mkdir(parent.c_str(), 0711) == -1 && errno != EEXIST) return fail_errno("mkdir " + parent);
+    }
+    if (mkdir(dir.c_str(), 0700) == -1 && errno != EEXIST) return fail_errno("mkdir " + dir);
+    return {};
+}
+
 }  // namespace
+
+std::string default_auth_file() {
+    if (const char* file = getenv("REGISTRY_AUTH_FILE"); file && *file) return file;
+    if (geteuid() != 0) {
+        if (const char* runtime = getenv("XDG_RUNTIME_DIR"); runtime && *runtime)
+            return std::string(runtime) + "/containers/auth.json";
+    }
+    return "/run/containers/" + std::to_string(geteuid()) + "/auth.json";
+}
+
+std::string registry_of_auth_key(std::string_view key) {
+    if (size_t scheme = key.find("://"); scheme != std::string_view::npos) key = key.substr(scheme + 3);
+    if (size_t slash = key.find('/'); slash != std::string_view::npos) key = key.substr(0, slash);
+    return std::string(key);
+}
+
+ErrorOr<std::string> auth_json_with(std::string_view json_text, const std::string& registry,
+                                    const Credentials& credentials) {
+    auto json = TRY(parse_auth_json(json_text));
+    // One entry per registry: another spelling of the same one would shadow or be shadowed.
+    if (json.contains("auths")) {
+        auto& auths = json["auths"];
+        for (auto it = auths.begin(); it != auths.end();)
+            it = same_registry(registry_of_auth_key(it.key()), registry) ? auths.erase(it) : std::next(it);
+    }
+    json["auths"][registry] = {{"auth", base64_encode(credentials.username + ":" + credentials.password)}};
+    return hutch::json_text(json, 4);
+}
+
+ErrorOr<std::string> auth_json_without(std::string_view json_text, const std::string& registry) {
+    auto json = TRY(parse_auth_json(json_text));
+    bool removed = false;
+    if (json.contains("auths")) {
+        auto& auths = json["auths"];
+        for (auto it = auths.begin(); it != auths.end();) {
+            bool same = same_registry(registry_of_auth_key(it.key()), registry);
+            removed |= same;
+            it = same ? auths.erase(it) : std::next(it);
+        }
+    }
+    if (!removed) return fail("not logged in to " + registry);
+    return hutch::json_text(json, 4);
+}
+
+ErrorOr<void> save_credentials(const std::string& auth_file, const std::string& registry,
+                               const Credentials& credentials) {
+    auto text = TRY(read_auth_file(auth_file));
+    auto updated = TRY_CTX(auth_json_with(text, registry, credentials), auth_file);
+    TRY(make_parent_dir(auth_file));
+    return write_file_atomic(auth_file, updated);
+}
+
+ErrorOr<void> remove_credentials(const std::string& auth_file, const std::string& registry) {
+    auto text = TRY(read_auth_file(auth_file));
+    auto updated = TRY_CTX(auth_json_without(text, registry), auth_file);
+    return write_file_atomic(auth_file, updated);
+}
 
 std::string base64_encode(std::string_view data) {
     std::string out(4 * ((data.size() + 2) / 3) + 1, '\0');
@@ -93,16 +182,15 @@ ErrorOr<std::string> base64_decode(std::string_view text) {
 
 ErrorOr<std::optional<Credentials>> credentials_from_auth_json(std::string_view json_text,
                                                                const std::string& registry) {
-    auto doc = TRY(json_fields::parse_object(json_text));
+    auto doc = TRY(parse_auth_json(json_text));
     const json::Json* auths = json::member(doc, "auths");
     if (!auths) return std::optional<Credentials>();
-    TRY(json::expect_object(*auths, "auths"));
     // An exact key wins over one that names the same registry another way.
     if (const json::Json* exact = json::member(*auths, registry))
         return std::optional(TRY(credentials_of_entry(*exact, registry)));
     for (const auto& [key, entry] : auths->items()) {
         if (entry.is_null()) continue;  // as absent, json_reader's rule
-        if (same_registry(registry_of_key(key), registry))
+        if (same_registry(registry_of_auth_key(key), registry))
             return std::optional(TRY(credentials_of_entry(entry, key)));
     }
     return std::optional<Credentials>();

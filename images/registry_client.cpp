@@ -146,7 +146,10 @@ ErrorOr<RegistryClient> RegistryClient::create(const std::string& registry, cons
     // Docker Hub's API lives at another name than the one images are known by.
     std::string host = registry == "docker.io" ? "registry-1.docker.io" : registry;
     std::optional<Credentials> credentials;
-    if (!options.auth_file.empty()) credentials = TRY(load_credentials(options.auth_file, registry));
+    if (options.credentials)
+        credentials = options.credentials;
+    else if (!options.auth_file.empty())
+        credentials = TRY(load_credentials(options.auth_file, registry));
     RegistryClient client(registry, (plain ? "http://" : "https://") + host, plain, std::move(credentials),
                           options.auth_file);
     client.insecure_ = options.insecure_registries;
@@ -198,6 +201,22 @@ ErrorOr<void> RegistryClient::authorize(const std::string& www_authenticate) {
         return {};
     }
     return fail("unsupported authentication scheme \"" + one_line(challenges.front().scheme) + "\"");
+}
+
+ErrorOr<void> RegistryClient::check_access() {
+    auto check = [&]() -> ErrorOr<void> {
+        HttpRequest request{base_url_ + "/v2/", {}, plain_http_, kMaxTokenAnswer, kDocumentTimeoutS};
+        auto response = TRY(http_get(request));
+        if (response.status == 401) {
+            TRY(authorize(response.header("www-authenticate")));
+            request.headers = request_headers({});
+            response = TRY(http_get(request));
+        }
+        if (response.status == 401) return fail("authentication refused: " + response.status_text);
+        if (response.status != 200) return fail(response.status_text);
+        return {};
+    };
+    return map_error(check(), [&](const Error& e) { return e.context(registry_); });
 }
 
 ErrorOr<FetchedManifest> RegistryClient::fetch_manifest(const std::string& repository,

@@ -26,6 +26,8 @@ struct RegistryOptions {
     std::vector<std::string> insecure_registries;
     // A docker config.json / containers auth.json to take credentials from ("": anonymous only).
     std::string auth_file;
+    // Credentials to use instead of the auth file's (`hutch login` checks them before saving).
+    std::optional<Credentials> credentials = {};
 };
 
 struct FetchedManifest {
@@ -50,6 +52,10 @@ public:
     // exactly size bytes hashing to digest; after any failure nothing of it is left in the store.
     ErrorOr<void> fetch_blob(const std::string& repository, const Digest& digest, uint64_t size,
                              ContentStore& store);
+
+    // GET /v2/, answering a challenge with the credentials: succeeds when the registry accepts
+    // them (or asks for none), as `podman login` checks them.
+    ErrorOr<void> check_access();
 
     const std::string& registry() const { return registry_; }
 

@@ -3,8 +3,8 @@
 // is named only once all of that has passed, so a name never points at a half-pulled image.
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
-#include <cstring>
 
 #include "cli/hutch/verbs.h"
 #include "images/content_store.h"
@@ -12,6 +12,7 @@
 #include "images/image_store.h"
 #include "images/layer_store.h"
 #include "images/oci_documents.h"
+#include "images/registry_auth.h"
 #include "images/registry_client.h"
 
 namespace hutch::cli {
@@ -31,19 +32,9 @@ void progress(const Pull& pull, const std::string& line) {
     if (pull.verbose) std::fprintf(stderr, "%s\n", line.c_str());
 }
 
-// A reader over bytes already in memory (a manifest fetched whole).
-BlobReader string_reader(const std::string& bytes) {
-    return [&bytes, offset = size_t{0}](std::span<std::byte> buffer) mutable -> ErrorOr<size_t> {
-        size_t n = std::min(buffer.size(), bytes.size() - offset);
-        std::memcpy(buffer.data(), bytes.data() + offset, n);
-        offset += n;
-        return n;
-    };
-}
-
 ErrorOr<void> store_document(Pull& pull, const FetchedManifest& fetched) {
     if (TRY(pull.content.has(fetched.digest))) return {};
-    return pull.content.ingest(fetched.digest, fetched.bytes.size(), string_reader(fetched.bytes));
+    return pull.content.ingest(fetched.digest, fetched.bytes.size(), bytes_reader(fetched.bytes));
 }
 
 // A blob already stored was checked against its digest when it came in: it is not fetched again.
@@ -87,6 +78,15 @@ ErrorOr<Platform> wanted_platform(const PullOptions& options) {
     return TRY_CTX(parse_platform(options.platform), "--platform");
 }
 
+// The one given, else the default one (where `hutch login` saves) when it is there.
+ErrorOr<std::string> auth_file_of(const PullOptions& options) {
+    if (!options.auth_file.empty()) return options.auth_file;
+    std::string file = default_auth_file();
+    if (access(file.c_str(), F_OK) == 0) return file;
+    if (errno == ENOENT) return std::string();
+    return fail_errno(file);
+}
+
 }  // namespace
 
 ErrorOr<void> pull(const PullOptions& options, const std::string& image) {
@@ -94,7 +94,7 @@ ErrorOr<void> pull(const PullOptions& options, const std::string& image) {
     auto platform = TRY(wanted_platform(options));
     auto content = TRY(ContentStore::open(options.storage_root));
     auto images = TRY(ImageStore::open(options.storage_root));
-    RegistryOptions registry_options{.insecure_registries = {}, .auth_file = options.auth_file};
+    RegistryOptions registry_options{.insecure_registries = {}, .auth_file = TRY(auth_file_of(options))};
     if (!options.tls_verify) registry_options.insecure_registries.push_back(reference.registry);
     auto client = TRY(RegistryClient::create(reference.registry, registry_options));
     Pull state{reference, std::move(client), content, isatty(STDOUT_FILENO) == 1};

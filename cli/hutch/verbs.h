@@ -29,9 +29,25 @@ ErrorOr<void> pull(const PullOptions& options, const std::string& image);
 // hutch images: every named image, as a table or (format "json") a JSON array.
 ErrorOr<void> list_images(const std::string& storage_root, const std::string& format);
 
-// hutch load -i PATH [NAME]: imports an OCI layout directory or OCI archive.
+// hutch load -i PATH [NAME]: imports an OCI layout directory, an OCI archive or a docker archive.
 ErrorOr<void> load(const std::string& storage_root, const std::string& path,
                    const std::optional<std::string>& name);
+
+struct LoginOptions {
+    std::string auth_file;  // "" for images::default_auth_file()
+    std::string registry;   // "host[:port]" (a URL's scheme and path are dropped)
+    std::string username;   // asked on a terminal when not given
+    std::optional<std::string> password;
+    bool password_stdin = false;  // the password is stdin's text, less a final newline
+    bool tls_verify = true;
+};
+
+// hutch login: checks the credentials against the registry (GET /v2/ with them), then saves them
+// in the auth file, where pull finds them.
+ErrorOr<void> login(const LoginOptions& options);
+
+// hutch logout REGISTRY | --all: removes the registry's credentials (or every registry's).
+ErrorOr<void> logout(const std::string& auth_file, const std::string& registry, bool all);
 
 // hutch rmi NAME: removes the name (the blobs and layers stay; see README.md).
 ErrorOr<void> remove_image(const std::string& storage_root, const std::string& name);

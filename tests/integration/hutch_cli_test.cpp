@@ -1,12 +1,12 @@
 // The `hutch` command as a person runs it: pull from a real registry (Debian's docker-registry on
 // 127.0.0.1, the image pushed with skopeo), images, load and rmi, each with a --storage-root of the
 // test's own; and bad input, which must give one line on stderr and status 1.
+
 #include <sys/stat.h>
 
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <map>
-#include <nlohmann/json.hpp>
 
 #include "harness.h"
 #include "hutch_command.h"

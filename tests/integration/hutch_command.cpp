@@ -1,16 +1,16 @@
 #include "hutch_command.h"
 
-#include <algorithm>
 #include <sys/mount.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <sstream>
 
 namespace hutch::test {
 
 CommandResult hutch_cmd(const TempDir& root, std::vector<std::string> args, const std::string& stdin_data) {
-    args.insert(args.begin(),
-                {HUTCH_BINARY, "--storage-root", root.path() + "/storage", "--runroot", root.path() + "/run"});
+    args.insert(args.begin(), {HUTCH_BINARY, "--storage-root", root.path() + "/storage", "--runroot",
+                               root.path() + "/run"});
     return run_command(args, stdin_data);
 }
 
@@ -47,7 +47,8 @@ ContainerSweeper::~ContainerSweeper() {
     auto containers = nlohmann::json::parse(listed.out, nullptr, false);
     if (containers.is_array()) {
         for (const auto& c : containers)
-            if (c.contains("id") && c["id"].is_string()) hutch_cmd(root_, {"rm", "-f", c["id"].get<std::string>()});
+            if (c.contains("id") && c["id"].is_string())
+                hutch_cmd(root_, {"rm", "-f", c["id"].get<std::string>()});
     }
     // What a failed rm could not take away; the TempDir then removes plain files only.
     for (const auto& line : host_mounts_matching(root_.path())) {

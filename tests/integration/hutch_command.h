@@ -12,7 +12,8 @@
 namespace hutch::test {
 
 // hutch --storage-root ROOT/storage --runroot ROOT/run ARGS..., feeding stdin_data.
-CommandResult hutch_cmd(const TempDir& root, std::vector<std::string> args, const std::string& stdin_data = "");
+CommandResult hutch_cmd(const TempDir& root, std::vector<std::string> args,
+                        const std::string& stdin_data = "");
 // REQUIREs status 0, showing both outputs otherwise.
 void check_ok(const CommandResult& r);
 // A failure as a person should see it: status 1 and exactly one line on stderr.

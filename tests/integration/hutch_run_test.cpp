@@ -56,8 +56,10 @@ void check_nothing_left(const TempDir& root) {
 }
 
 // The cgroup file as the container sees it: cgroup v2's name, or v1's in its controller's dir.
-std::string cgroup_read(const TempDir& root, const std::string& name, const std::string& v2, const std::string& v1) {
-    auto r = hutch_cmd(root, {"exec", name, "sh", "-c", "cat /sys/fs/cgroup/" + v2 + " 2>/dev/null || cat /sys/fs/cgroup/" + v1});
+std::string cgroup_read(const TempDir& root, const std::string& name, const std::string& v2,
+                        const std::string& v1) {
+    auto r = hutch_cmd(root, {"exec", name, "sh", "-c",
+                              "cat /sys/fs/cgroup/" + v2 + " 2>/dev/null || cat /sys/fs/cgroup/" + v1});
     check_ok(r);
     return r.out;
 }
@@ -71,7 +73,8 @@ const nlohmann::json kBusyboxConfig = {
 
 }  // namespace
 
-TEST_CASE("hutch run: the image's Cmd, Env, WorkingDir and User, flags over them, the exit status", "[hutch-run]") {
+TEST_CASE("hutch run: the image's Cmd, Env, WorkingDir and User, flags over them, the exit status",
+          "[hutch-run]") {
     TestImage image = busybox_image(kBusyboxConfig);
     TempDir root;
     ContainerSweeper sweep(root);
@@ -88,15 +91,17 @@ TEST_CASE("hutch run: the image's Cmd, Env, WorkingDir and User, flags over them
     CHECK(overridden.out == "from a flag\n/\n0\nbox\n");
     CHECK(overridden.err == "to-stderr\n");
 
-    auto entrypoint = hutch_cmd(root, {"run", "--rm", "--entrypoint", "/bin/echo", "localhost/bb:1", "a", "b"});
+    auto entrypoint =
+        hutch_cmd(root, {"run", "--rm", "--entrypoint", "/bin/echo", "localhost/bb:1", "a", "b"});
     check_ok(entrypoint);
     CHECK(entrypoint.out == "a b\n");
 
-    auto from_stdin = hutch_cmd(root, {"run", "--rm", "-i", "localhost/bb:1", "sh", "-c", "read line; echo got $line"},
-                                "typed\n");
+    auto from_stdin = hutch_cmd(
+        root, {"run", "--rm", "-i", "localhost/bb:1", "sh", "-c", "read line; echo got $line"}, "typed\n");
     check_ok(from_stdin);
     CHECK(from_stdin.out == "got typed\n");
-    auto no_stdin = hutch_cmd(root, {"run", "--rm", "localhost/bb:1", "sh", "-c", "cat; echo done"}, "ignored\n");
+    auto no_stdin =
+        hutch_cmd(root, {"run", "--rm", "localhost/bb:1", "sh", "-c", "cat; echo done"}, "ignored\n");
     CHECK(no_stdin.out == "done\n");
 
     auto killed = hutch_cmd(root, {"run", "--rm", "localhost/bb:1", "sh", "-c", "kill -9 $$"});
@@ -110,7 +115,8 @@ TEST_CASE("hutch run: without --rm the container stays, exited, with its log; rm
     ContainerSweeper sweep(root);
     load_image(root, image, "localhost/bb:1");
 
-    auto ran = hutch_cmd(root, {"run", "--name", "kept", "localhost/bb:1", "sh", "-c", "echo out; echo err >&2; exit 3"});
+    auto ran = hutch_cmd(
+        root, {"run", "--name", "kept", "localhost/bb:1", "sh", "-c", "echo out; echo err >&2; exit 3"});
     CHECK(ran.status == 3);
     auto record = inspect(root, "kept");
     CHECK(record["status"] == "exited");
@@ -154,13 +160,16 @@ TEST_CASE("hutch run -d: ps, logs -f, exec, stop with the image's StopSignal, rm
     auto record = wait_for_status(root, "svc", "running");
     CHECK(record["id"] == started.out.substr(0, 64));
     CHECK(process_alive(record["pid"].get<pid_t>()));
-    CHECK(host_mounts_matching(root.path() + "/storage/containers/" + record["id"].get<std::string>()).size() == 1);
+    CHECK(
+        host_mounts_matching(root.path() + "/storage/containers/" + record["id"].get<std::string>()).size() ==
+        1);
 
     auto listed = hutch_cmd(root, {"ps"});
     CHECK(listed.out.find("svc") != std::string::npos);
     CHECK(listed.out.find(started.out.substr(0, 12)) != std::string::npos);
     // By a prefix of the id, as docker takes it.
-    auto exec = hutch_cmd(root, {"exec", "-e", "X=from exec", started.out.substr(0, 8), "sh", "-c", "echo $X; cat /proc/1/cmdline"});
+    auto exec = hutch_cmd(root, {"exec", "-e", "X=from exec", started.out.substr(0, 8), "sh", "-c",
+                                 "echo $X; cat /proc/1/cmdline"});
     check_ok(exec);
     CHECK(exec.out.starts_with("from exec\nsh"));
     auto exec_status = hutch_cmd(root, {"exec", "svc", "sh", "-c", "exit 4"});
@@ -217,7 +226,8 @@ TEST_CASE("hutch: create then start, kill, pause and unpause, rm -f of a running
     check_nothing_left(root);
 }
 
-TEST_CASE("hutch run: limits and restrictions, seen inside the container and in its cgroup files", "[hutch-run]") {
+TEST_CASE("hutch run: limits and restrictions, seen inside the container and in its cgroup files",
+          "[hutch-run]") {
     TestImage image = busybox_image(kBusyboxConfig);
     TempDir root;
     ContainerSweeper sweep(root);
@@ -225,10 +235,32 @@ TEST_CASE("hutch run: limits and restrictions, seen inside the container and in 
     TempDir shared;
     write_text(shared.path() + "/from-host", "host data\n");
 
-    auto started = hutch_cmd(root, {"run", "-d", "--name", "limited", "-u", "root", "--memory", "64m", "--pids-limit",
-                                    "20", "--cpus", "0.5", "--read-only", "--tmpfs", "/scratch", "-v",
-                                    shared.path() + ":/shared:ro", "--cap-drop", "ALL", "--cap-add", "kill",
-                                    "--security-opt", "no-new-privileges", "localhost/bb:1", "sleep", "1000"});
+    auto started = hutch_cmd(root, {"run",
+                                    "-d",
+                                    "--name",
+                                    "limited",
+                                    "-u",
+                                    "root",
+                                    "--memory",
+                                    "64m",
+                                    "--pids-limit",
+                                    "20",
+                                    "--cpus",
+                                    "0.5",
+                                    "--read-only",
+                                    "--tmpfs",
+                                    "/scratch",
+                                    "-v",
+                                    shared.path() + ":/shared:ro",
+                                    "--cap-drop",
+                                    "ALL",
+                                    "--cap-add",
+                                    "kill",
+                                    "--security-opt",
+                                    "no-new-privileges",
+                                    "localhost/bb:1",
+                                    "sleep",
+                                    "1000"});
     check_ok(started);
     CHECK(cgroup_read(root, "limited", "memory.max", "memory/memory.limit_in_bytes") == "67108864\n");
     CHECK(cgroup_read(root, "limited", "pids.max", "pids/pids.max") == "20\n");

@@ -143,7 +143,8 @@ TestImage::TestImage(const std::string& layer_file_content)
                             {.name = "etc/hello.txt", .content = layer_file_content}}),
                 nlohmann::json::object()) {}
 
-TestImage::TestImage(std::string layer_bytes, const nlohmann::json& run_config) : layer(std::move(layer_bytes)) {
+TestImage::TestImage(std::string layer_bytes, const nlohmann::json& run_config)
+    : layer(std::move(layer_bytes)) {
     namespace fs = std::filesystem;
     layer_digest = sha256(layer);
     nlohmann::json config_json = {{"architecture", "amd64"},

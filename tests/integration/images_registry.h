@@ -7,8 +7,8 @@
 
 #include <sys/types.h>
 
-#include <optional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 #include "harness.h"

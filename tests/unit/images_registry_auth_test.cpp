@@ -120,3 +120,34 @@ TEST_CASE("registry transport: plain HTTP only for loopback and insecure registr
     CHECK_FALSE(RegistryClient::create("bad/registry"));
     CHECK_FALSE(RegistryClient::create(""));
 }
+
+TEST_CASE("registry auth: login and logout rewrite an auth.json, keeping what else it holds",
+          "[images][auth]") {
+    const std::string existing = R"({"auths": {"https://index.docker.io/v1/": {"auth": "aHViOnNlY3JldA=="},
+        "quay.io": {"auth": "cTpx"}}, "credHelpers": {"gcr.io": "gcloud"}})";
+    auto with = auth_json_with(existing, "docker.io", {"me", "pa:ss"});
+    REQUIRE(with);
+    // The old spelling of Docker Hub's entry is replaced, not shadowed; the rest stays.
+    CHECK(credentials_from_auth_json(*with, "docker.io").value().value().password == "pa:ss");
+    CHECK(with->find("index.docker.io") == std::string::npos);
+    CHECK(credentials_from_auth_json(*with, "quay.io").value().value().username == "q");
+    CHECK(with->find("gcloud") != std::string::npos);
+
+    // A file that is not there yet reads as empty.
+    auto fresh = auth_json_with("", "127.0.0.1:5000", {"u", "p"});
+    REQUIRE(fresh);
+    CHECK(credentials_from_auth_json(*fresh, "127.0.0.1:5000").value().value().password == "p");
+
+    auto without = auth_json_without(*with, "registry-1.docker.io");
+    REQUIRE(without);
+    CHECK_FALSE(credentials_from_auth_json(*without, "docker.io").value());
+    CHECK(credentials_from_auth_json(*without, "quay.io").value());
+    auto twice = auth_json_without(*without, "docker.io");
+    REQUIRE_FALSE(twice);
+    CHECK(twice.error().message == "not logged in to docker.io");
+
+    CHECK_FALSE(auth_json_with("[1]", "quay.io", {"u", "p"}));
+    CHECK_FALSE(auth_json_with(R"({"auths": 3})", "quay.io", {"u", "p"}));
+    CHECK_FALSE(auth_json_without("not json", "quay.io"));
+    CHECK(registry_of_auth_key("https://127.0.0.1:5000/v2/") == "127.0.0.1:5000");
+}
