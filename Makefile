@@ -1,5 +1,6 @@
 # hutch's entry points. `make check` is the test command (CI runs it through .ci/run);
-# `make demo` shows a container; `make bench` compares hutch-oci with runc and crun.
+# `make demo` shows a container; `make bench` compares hutch-oci with runc and crun, `make
+# bench-unpack` hutch's layer unpack with umoci and tar.
 # Every target that needs packages runs scripts/setup.sh first (fast and offline when all are there).
 
 SHELL := /bin/bash
@@ -17,7 +18,7 @@ SOURCES_CMD := { git ls-files -z --cached --others --exclude-standard -- '*.cpp'
     || find . \( -path ./build -o -path './build-*' -o -path ./.git \) -prune -o \( -name '*.cpp' -o -name '*.h' \) -print0; } \
     | while IFS= read -r -d '' f; do if [[ -e $$f ]]; then printf '%s\0' "$$f"; fi; done
 
-.PHONY: all setup build install test asan format-check format check demo bench bench-vm clean
+.PHONY: all setup build install test asan format-check format check demo bench bench-vm bench-unpack clean
 
 all: build
 
@@ -66,6 +67,10 @@ bench: setup build
 # The same benchmark on a pure cgroup v2 host: inside the VM test bed's guest (tests/vm).
 bench-vm: setup build
 	bench/vm.sh
+
+# Unpacking a layer (a Debian rootfs, one gzip layer): hutch against umoci and `tar -xzf`.
+bench-unpack: setup build
+	bench/unpack.sh
 
 clean:
 	rm -rf $(BUILD_DIR) $(ASAN_DIR)

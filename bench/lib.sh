@@ -1,6 +1,7 @@
 # What bench/run.sh (start-up) and bench/exec.sh (exec) share: the checks, the state tmpfs, the
 # bundle, crun's mount namespace, the runtimes' roots and ids, the cleanup, the smoke run and the
-# rotated rounds of hyperfine. Sourced, with $repo, $hutch, $rounds and $out_dir set.
+# rotated rounds of hyperfine. Sourced, with $repo, $hutch, $rounds and $out_dir set. bench/unpack.sh
+# (layer unpack) uses the checks, the temporary directory, its cleanup and the rotated rounds.
 me=$(basename "$0")
 [[ $(id -u) -eq 0 ]] || { echo "$me: must run as root" >&2; exit 1; }
 for tool in hyperfine python3 unshare nsenter mountpoint /usr/bin/time; do
@@ -23,6 +24,7 @@ bundle=$tmp/bundle
 rootfs=$bundle/rootfs
 id_prefix=hutch-bench-$$
 declare -A cmd_of root_of id_of bin_of
+scratch_mounts=()   # mounts a script made under $tmp, unmounted before $tmp is removed
 
 # On a hybrid cgroup host crun 1.8 refuses to run ("cgroups in hybrid mode not supported"); it runs
 # in a private mount namespace where the cgroup2 mount is gone. That namespace is made once (kept by
@@ -53,6 +55,9 @@ cleanup() {
     if mountpoint -q "$ns_dir/mnt" 2>/dev/null; then umount "$ns_dir/mnt" || umount -l "$ns_dir/mnt" || true; fi
     if mountpoint -q "$ns_dir" 2>/dev/null; then umount "$ns_dir" || umount -l "$ns_dir" || true; fi
     if mountpoint -q "$state" 2>/dev/null; then umount "$state" || umount -l "$state" || true; fi
+    for name in "${scratch_mounts[@]}"; do
+        if mountpoint -q "$name" 2>/dev/null; then umount "$name" || umount -l "$name" || true; fi
+    done
     rm -rf "$tmp"
     exit "$rc"
 }

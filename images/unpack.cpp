@@ -1,6 +1,7 @@
-// The unpack loop: libarchive reads the tar from a LayerStream (which decompresses and hashes),
-// and each entry goes to entries.cpp or whiteouts.cpp. libarchive is given only the plain tar
-// format: no other archive format and no decompression of its own is reachable from a layer.
+// The unpack loop: libarchive reads the tar from a LayerStream (which decompresses and hashes, on
+// a thread of its own: layer_read_ahead.h), and each entry goes to entries.cpp or whiteouts.cpp. libarchive
+// is given only the plain tar format: no other archive format and no decompression of its own is reachable
+// from a layer.
 #include "images/unpack.h"
 
 #include <fcntl.h>
@@ -9,13 +10,12 @@
 #include <algorithm>
 #include <memory>
 
+#include "images/layer_read_ahead.h"
 #include "images/layer_stream.h"
 #include "images/unpack_internal.h"
 
 namespace hutch::images {
 namespace {
-
-constexpr size_t kReadBuffer = 256 * 1024;
 
 struct FreeArchive {
     void operator()(archive* a) const { archive_read_free(a); }
@@ -24,21 +24,21 @@ struct FreeArchive {
 // What libarchive's read callback needs; the stream's own error is kept, since libarchive would
 // only report "read failed".
 struct ReadContext {
-    LayerStream* stream;
-    std::vector<std::byte> buffer;
+    LayerReadAhead* ahead;
     std::optional<Error> error;
 };
 
+// libarchive keeps the block until its next call, as next() keeps it.
 la_ssize_t read_callback(archive* a, void* opaque, const void** block) {
     auto* context = static_cast<ReadContext*>(opaque);
-    auto n = context->stream->read(context->buffer);
-    if (!n) {
-        context->error = n.error();
-        archive_set_error(a, EIO, "%s", n.error().message.c_str());
+    auto next = context->ahead->next();
+    if (!next) {
+        context->error = next.error();
+        archive_set_error(a, EIO, "%s", next.error().message.c_str());
         return -1;
     }
-    *block = context->buffer.data();
-    return static_cast<la_ssize_t>(*n);
+    *block = next->data();
+    return static_cast<la_ssize_t>(next->size());
 }
 
 // A name as it may be shown in a one-line error: control characters become '?'.
@@ -88,10 +88,13 @@ void set_directory_times(const UnpackState& state) {
 }
 
 ErrorOr<Digest> unpack_stream(LayerStream& stream, int root_fd, WhiteoutMode whiteouts) {
+    // Declared before the reader, so that the reader goes first and the thread (stopped, on an
+    // early return) after it.
+    auto ahead = TRY(LayerReadAhead::start(stream));
     std::unique_ptr<archive, FreeArchive> reader(archive_read_new());
     if (!reader) return fail("archive_read_new failed");
     archive_read_support_format_tar(reader.get());
-    ReadContext context{&stream, std::vector<std::byte>(kReadBuffer), std::nullopt};
+    ReadContext context{ahead.get(), std::nullopt};
     if (archive_read_open(reader.get(), &context, nullptr, read_callback, nullptr) != ARCHIVE_OK)
         return std::unexpected(archive_failure(reader.get(), context).context("layer: open tar"));
 
@@ -106,7 +109,7 @@ ErrorOr<Digest> unpack_stream(LayerStream& stream, int root_fd, WhiteoutMode whi
         TRY_CTX(unpack_one(state, entry), "layer entry '" + printable(archive_entry_pathname(entry)) + "'");
     }
     set_directory_times(state);
-    return stream.finish();
+    return ahead->finish();
 }
 
 }  // namespace

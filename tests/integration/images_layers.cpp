@@ -56,6 +56,8 @@ std::string make_layer(const std::vector<LayerEntry>& entries, LayerCompression 
             archive_entry_set_filetype(entry.get(), spec.type);
             archive_entry_set_perm(entry.get(), spec.mode);
             archive_entry_set_size(entry.get(), spec.type == AE_IFREG ? spec.content.size() : 0);
+            for (auto [offset, length] : spec.sparse)
+                archive_entry_sparse_add_entry(entry.get(), offset, length);
             if (spec.type == AE_IFLNK) archive_entry_set_symlink(entry.get(), spec.link.c_str());
             if (spec.type == AE_IFCHR || spec.type == AE_IFBLK) {
                 archive_entry_set_rdevmajor(entry.get(), spec.major);

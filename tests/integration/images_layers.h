@@ -6,6 +6,7 @@
 #include <archive_entry.h>
 #include <sys/types.h>
 
+#include <cstdint>
 #include <ctime>
 #include <map>
 #include <string>
@@ -29,6 +30,8 @@ struct LayerEntry {
     time_t mtime = 1700000000;
     unsigned major = 0, minor = 0;
     std::vector<std::pair<std::string, std::string>> xattrs = {};
+    // A sparse file: the (offset, length) of its data; content is the whole file, holes as zeros.
+    std::vector<std::pair<int64_t, int64_t>> sparse = {};
 };
 
 // The layer's bytes: a pax tar of the entries, compressed as asked.

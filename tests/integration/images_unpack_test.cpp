@@ -8,6 +8,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
@@ -249,6 +250,29 @@ TEST_CASE("unpack: plain, gzip and zstd layers give the same tree and the same d
         for (size_t i = 100; i < 200; ++i) zst[i] = static_cast<char>(zst[i] ^ 0x5a);
         one_line_error(dir.unpack(zst));
     }
+}
+
+TEST_CASE("unpack: a sparse file keeps its size and its holes, up to a hole at its end", "[images][unpack]") {
+    // The unpacker writes data blocks at their offsets and extends the file only when the data
+    // ends before the size (a hole at the end): both cases, and a file with no hole.
+    std::string ends_in_hole(1024 * 1024, '\0');
+    std::fill_n(ends_in_hole.begin() + 8192, 4096, 'a');
+    std::string ends_in_data(1024 * 1024, '\0');
+    std::fill_n(ends_in_data.end() - 4096, 4096, 'b');
+    UnpackDir dir;
+    auto layer = make_layer({
+        {.name = "ends-in-hole", .content = ends_in_hole, .sparse = {{8192, 4096}}},
+        {.name = "ends-in-data", .content = ends_in_data, .sparse = {{1024 * 1024 - 4096, 4096}}},
+        {.name = "whole", .content = "whole\n"},
+    });
+    REQUIRE(dir.unpack(layer));
+    CHECK(lstat_of(dir.root() + "/ends-in-hole").st_size == 1024 * 1024);
+    CHECK(text_of(dir.root() + "/ends-in-hole") == ends_in_hole);
+    CHECK(lstat_of(dir.root() + "/ends-in-data").st_size == 1024 * 1024);
+    CHECK(text_of(dir.root() + "/ends-in-data") == ends_in_data);
+    CHECK(text_of(dir.root() + "/whole") == "whole\n");
+    // The holes stay holes: far fewer blocks than the size.
+    CHECK(lstat_of(dir.root() + "/ends-in-hole").st_blocks * 512 < 256 * 1024);
 }
 
 TEST_CASE("unpack: whiteouts and opaque directories remove lower content in remove mode",
