@@ -35,19 +35,10 @@ std::vector<std::string> all_capabilities() {
     return names;
 }
 
-// podman's order of application: the defaults, then --cap-add, then --cap-drop; ALL in either
-// stands for every capability this kernel and libcap know.
+// docker's and podman's order: the defaults, less --cap-drop, plus --cap-add (so `--cap-drop ALL
+// --cap-add KILL` is KILL alone); ALL in either stands for every capability libcap knows.
 ErrorOr<std::vector<std::string>> capabilities(const ContainerConfig& config) {
     std::vector<std::string> caps = default_capabilities();
-    for (const std::string& given : config.cap_add) {
-        std::string name = capability_name(given);
-        if (name == "CAP_ALL") {
-            caps = all_capabilities();
-            continue;
-        }
-        if (!is_capability_name(name)) return fail("--cap-add: unknown capability " + given);
-        if (std::ranges::find(caps, name) == caps.end()) caps.push_back(name);
-    }
     for (const std::string& given : config.cap_drop) {
         std::string name = capability_name(given);
         if (name == "CAP_ALL") {
@@ -56,6 +47,15 @@ ErrorOr<std::vector<std::string>> capabilities(const ContainerConfig& config) {
         }
         if (!is_capability_name(name)) return fail("--cap-drop: unknown capability " + given);
         std::erase(caps, name);
+    }
+    for (const std::string& given : config.cap_add) {
+        std::string name = capability_name(given);
+        if (name == "CAP_ALL") {
+            caps = all_capabilities();
+            continue;
+        }
+        if (!is_capability_name(name)) return fail("--cap-add: unknown capability " + given);
+        if (std::ranges::find(caps, name) == caps.end()) caps.push_back(name);
     }
     return caps;
 }

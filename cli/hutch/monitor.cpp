@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <vector>
@@ -203,6 +204,26 @@ ErrorOr<UniqueFd> open_log(const ContainerStore& store, const std::string& id) {
     return fd;
 }
 
+// The detached monitor's report to the command that forked it: one line, empty when the
+// container was created (and started), else the error. A line, not the pipe's end: a container
+// created but not started holds a copy of the pipe until it execs.
+void send_report(UniqueFd report, const std::string& error) {
+    std::string line = error;
+    std::ranges::replace(line, '\n', ' ');
+    (void)write_all(report.get(), line + "\n");
+}
+
+ErrorOr<void> receive_report(int report) {
+    std::string line;
+    char c;
+    ssize_t n;
+    while ((n = ::read(report, &c, 1)) == 1 || (n == -1 && errno == EINTR)) {
+        if (n == 1 && c == '\n') return line.empty() ? ErrorOr<void>() : fail(line);
+        if (n == 1) line.push_back(c);
+    }
+    return fail("the container's monitor ended without a word" + (line.empty() ? "" : ": " + line));
+}
+
 // The detached monitor's life after the fork: it reports the start's outcome on report, then
 // watches until the end.
 [[noreturn]] void monitor_main(const ContainerStore& store, const ContainerRecord& record,
@@ -211,11 +232,8 @@ ErrorOr<UniqueFd> open_log(const ContainerStore& store, const std::string& id) {
     try {
         auto log = open_log(store, record.id);
         auto watched = log ? bring_up(store, record, options) : std::unexpected(log.error());
-        if (!watched) {
-            (void)write_all(report.get(), watched.error().message);
-            ::_exit(1);
-        }
-        report.reset();
+        send_report(std::move(report), watched ? "" : watched.error().message);
+        if (!watched) ::_exit(1);
         int status = watch(*watched, log->get(), -1, false);
         auto finished = finish_container(store, record.id, status);
         code = finished ? 0 : 1;
@@ -313,9 +331,7 @@ ErrorOr<void> spawn_monitor(const ContainerStore& store, const ContainerRecord& 
     int status;
     while (::waitpid(child, &status, 0) == -1 && errno == EINTR) {
     }
-    std::string message = TRY(read_all(report_read.get()));
-    if (!message.empty()) return fail(message);
-    return {};
+    return receive_report(report_read.get());
 }
 
 }  // namespace hutch::cli
