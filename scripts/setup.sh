@@ -19,8 +19,9 @@ packages=(
     busybox-static iproute2 procps util-linux file python3
     # end-to-end tests: a real client driving hutch-oci
     podman containernetworking-plugins catatonit containerd docker.io
-    # benchmarks: the peers, the timer, peak RSS
-    runc crun hyperfine time
+    # benchmarks: the peers, the timer, peak RSS; for the layer unpack (bench/unpack.sh) its peer
+    # umoci and debootstrap, which makes the Debian rootfs that the layer holds
+    runc crun hyperfine time umoci debootstrap
     # the VM test bed: QEMU, the guest kernel's source and what builds it, systemd's system bus in
     # the guest (tests/vm/, microvm/guest-kernel/)
     qemu-system-x86 linux-source-6.1 bc flex bison libelf-dev libssl-dev dbus
