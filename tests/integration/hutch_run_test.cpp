@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -233,7 +234,7 @@ TEST_CASE("hutch run: limits and restrictions, seen inside the container and in 
     ContainerSweeper sweep(root);
     load_image(root, image, "localhost/bb:1");
     TempDir shared;
-    write_text(shared.path() + "/from-host", "host data\n");
+    std::ofstream(shared.path() + "/from-host") << "host data\n";
 
     auto started = hutch_cmd(root, {"run",
                                     "-d",
