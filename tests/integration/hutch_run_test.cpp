@@ -110,6 +110,33 @@ TEST_CASE("hutch run: the image's Cmd, Env, WorkingDir and User, flags over them
     check_nothing_left(root);
 }
 
+TEST_CASE("hutch run --rm mounts the rootfs volatile; a container that stays gets a durable one",
+          "[hutch-run]") {
+    TestImage image = busybox_image(kBusyboxConfig);
+    TempDir root;
+    ContainerSweeper sweep(root);
+    load_image(root, image, "localhost/bb:1");
+    // The container's root in its own mountinfo: "... / / OPTIONS - overlay overlay SUPER_OPTIONS".
+    auto show_root = [&](std::vector<std::string> run) {
+        for (const char* word : {"localhost/bb:1", "grep", " / / ", "/proc/self/mountinfo"})
+            run.push_back(word);
+        return hutch_cmd(root, run);
+    };
+
+    auto removed = show_root({"run", "--rm"});
+    check_ok(removed);
+    CHECK(removed.out.find(" - overlay overlay ") != std::string::npos);
+    // ",volatile", or ",fsync=volatile" as newer kernels show it.
+    CHECK(removed.out.find("volatile") != std::string::npos);
+
+    auto kept = show_root({"run", "--name", "kept"});
+    check_ok(kept);
+    CHECK(kept.out.find(" - overlay overlay ") != std::string::npos);
+    CHECK(kept.out.find("volatile") == std::string::npos);
+    check_ok(hutch_cmd(root, {"rm", "kept"}));
+    check_nothing_left(root);
+}
+
 TEST_CASE("hutch run: without --rm the container stays, exited, with its log; rm removes it", "[hutch-run]") {
     TestImage image = busybox_image(kBusyboxConfig);
     TempDir root;
