@@ -142,7 +142,7 @@ table=$(cat "$out_dir/results-run-image.md")
     echo "Entries (\$S: the state tmpfs, \$T: the temporary directory):"
     echo
     for entry in "${entries[@]}"; do
-        echo "- ${entry%%$'\t'*}: \`$(echo "${entry#*$'\t'}" | sed "s|$state|\$S|g; s|$tmp|\$T|g")\`"
+        echo "- ${entry%%$'\t'*}: \`$(echo "${entry#*$'\t'}" | sed "s|$state|\$S|g; s|$tmp|\$T|g; s|$repo/||g")\`"
     done
 } >"$out_dir/results-run-image.md"
 cat "$out_dir/results-run-image.md"
