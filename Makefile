@@ -18,7 +18,7 @@ SOURCES_CMD := { git ls-files -z --cached --others --exclude-standard -- '*.cpp'
     || find . \( -path ./build -o -path './build-*' -o -path ./.git \) -prune -o \( -name '*.cpp' -o -name '*.h' \) -print0; } \
     | while IFS= read -r -d '' f; do if [[ -e $$f ]]; then printf '%s\0' "$$f"; fi; done
 
-.PHONY: all setup build install test asan format-check format check demo bench bench-vm bench-unpack clean
+.PHONY: all setup build install test asan format-check format check demo bench bench-images bench-unpack bench-vm clean
 
 all: build
 
@@ -63,6 +63,12 @@ demo: setup build
 bench: setup build
 	bench/run.sh
 	bench/exec.sh
+
+# The `hutch` command: `hutch run --rm` against `podman run --rm` of one image, and what twenty
+# containers of one image share (inodes, page frames, PSS) against twenty copies of its rootfs.
+bench-images: setup build
+	bench/run-image.sh
+	bench/share.sh
 
 # The same benchmark on a pure cgroup v2 host: inside the VM test bed's guest (tests/vm).
 bench-vm: setup build

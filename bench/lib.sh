@@ -33,7 +33,9 @@ scratch_mounts=()   # mounts a script made under $tmp, unmounted before $tmp is 
 # them see the same mounts (the host's, less /sys/fs/cgroup/unified).
 inside=()   # the prefix that runs a command in that namespace; empty on other hosts
 ns_dir=$tmp/ns
+# A script that runs no crun sets no_crun_namespace=1: its entries then run in the host's mounts.
 make_crun_namespace() {
+    [[ ${no_crun_namespace:-0} == 0 ]] || return 0
     mountpoint -q /sys/fs/cgroup/unified 2>/dev/null || return 0
     mkdir -p "$ns_dir"
     mount --bind "$ns_dir" "$ns_dir"    # the nsfs bind mount must not sit on a shared mount

@@ -38,7 +38,8 @@ ErrorOr<bool> is_mount_point(const std::string& path) {
 
 }  // namespace
 
-ErrorOr<void> mount_container_rootfs(const std::string& dir, const std::vector<std::string>& lowers) {
+ErrorOr<void> mount_container_rootfs(const std::string& dir, const std::vector<std::string>& lowers,
+                                     bool removed_on_exit) {
     for (const char* sub : {"/upper", "/work", "/rootfs"}) TRY(make_dir(dir + sub));
     // The mount point itself is what the container sees as "/" before the overlay hides it.
     if (::chmod((dir + "/rootfs").c_str(), 0755) == -1) return fail_errno("chmod " + dir + "/rootfs");
@@ -52,6 +53,7 @@ ErrorOr<void> mount_container_rootfs(const std::string& dir, const std::vector<s
     std::string options = "lowerdir=";
     for (size_t i = 0; i < stack.size(); ++i) options += (i ? ":" : "") + escaped(stack[i]);
     options += ",upperdir=" + escaped(dir + "/upper") + ",workdir=" + escaped(dir + "/work");
+    if (removed_on_exit) options += ",volatile";
     // mount(2) takes one page of options: about 40 layers under a short storage root.
     if (options.size() >= static_cast<size_t>(::sysconf(_SC_PAGESIZE)))
         return fail("the image has too many layers (" + std::to_string(lowers.size()) +

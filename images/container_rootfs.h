@@ -18,7 +18,13 @@ namespace hutch::images {
 
 // Makes DIR/{upper,work,rootfs} when missing and mounts the overlay at DIR/rootfs, with lowers
 // top first (LayerStore::prepare_image's order). Mounted already is no error.
-ErrorOr<void> mount_container_rootfs(const std::string& dir, const std::vector<std::string>& lowers);
+// A container removed when it exits (--rm) keeps nothing of its writable layer, so the overlay is
+// mounted `volatile`: no sync of the upper layer, above all none of the whole upper filesystem
+// when the overlay is unmounted, which otherwise waits for every dirty page on that filesystem
+// (podman mounts --rm containers so too). Such an overlay cannot be mounted again (overlayfs
+// refuses a work directory a volatile mount has used), which a --rm container never needs.
+ErrorOr<void> mount_container_rootfs(const std::string& dir, const std::vector<std::string>& lowers,
+                                     bool removed_on_exit);
 
 // Unmounts DIR/rootfs when something is mounted there (lazily: a process still inside keeps its
 // view and the mount goes when it leaves).

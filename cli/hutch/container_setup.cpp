@@ -174,7 +174,7 @@ ErrorOr<spec::ContainerConfig> container_config(const RunFlags& flags, const ima
 ErrorOr<void> write_bundle(const ContainerStore& store, const ContainerRecord& record, const RunFlags& flags,
                            const images::RunConfig& image, spec::ContainerConfig config) {
     std::string dir = store.dir(record.id);
-    TRY(images::mount_container_rootfs(dir, record.lowers));
+    TRY(images::mount_container_rootfs(dir, record.lowers, record.remove_on_exit));
     std::string rootfs = dir + "/rootfs";
     UniqueFd rootfs_fd(::open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (!rootfs_fd) return fail_errno("open " + rootfs);

@@ -58,7 +58,7 @@ ErrorOr<pid_t> container_pid(const ContainerStore& store, const std::string& id)
 ErrorOr<Watched> create_container(const ContainerStore& store, const ContainerRecord& record,
                                   const MonitorOptions& options) {
     std::string dir = store.dir(record.id);
-    TRY(images::mount_container_rootfs(dir, record.lowers));
+    TRY(images::mount_container_rootfs(dir, record.lowers, record.remove_on_exit));
     runtime::CreateOptions create;
     create.root = store.run_root();
     create.id = record.id;

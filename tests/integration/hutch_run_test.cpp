@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -104,6 +105,33 @@ TEST_CASE("hutch run: the image's Cmd, Env, WorkingDir and User, flags over them
     auto no_stdin =
         hutch_cmd(root, {"run", "--rm", "localhost/bb:1", "sh", "-c", "cat; echo done"}, "ignored\n");
     CHECK(no_stdin.out == "done\n");
+    check_nothing_left(root);
+}
+
+TEST_CASE("hutch run --rm mounts the rootfs volatile; a container that stays gets a durable one",
+          "[hutch-run]") {
+    TestImage image = busybox_image(kBusyboxConfig);
+    TempDir root;
+    ContainerSweeper sweep(root);
+    load_image(root, image, "localhost/bb:1");
+    // The container's root in its own mountinfo: "... / / OPTIONS - overlay overlay SUPER_OPTIONS".
+    auto show_root = [&](std::vector<std::string> run) {
+        for (const char* word : {"localhost/bb:1", "grep", " / / ", "/proc/self/mountinfo"})
+            run.push_back(word);
+        return hutch_cmd(root, run);
+    };
+
+    auto removed = show_root({"run", "--rm"});
+    check_ok(removed);
+    CHECK(removed.out.find(" - overlay overlay ") != std::string::npos);
+    // ",volatile", or ",fsync=volatile" as newer kernels show it.
+    CHECK(removed.out.find("volatile") != std::string::npos);
+
+    auto kept = show_root({"run", "--name", "kept"});
+    check_ok(kept);
+    CHECK(kept.out.find(" - overlay overlay ") != std::string::npos);
+    CHECK(kept.out.find("volatile") == std::string::npos);
+    check_ok(hutch_cmd(root, {"rm", "kept"}));
     check_nothing_left(root);
 }
 
@@ -236,7 +264,7 @@ TEST_CASE("hutch run: limits and restrictions, seen inside the container and in 
     ContainerSweeper sweep(root);
     load_image(root, image, "localhost/bb:1");
     TempDir shared;
-    REQUIRE(shell("printf 'host data\\n' > " + shared.path() + "/from-host").status == 0);
+    std::ofstream(shared.path() + "/from-host") << "host data\n";
 
     auto started = hutch_cmd(root, {"run",
                                     "-d",
