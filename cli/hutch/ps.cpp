@@ -1,5 +1,7 @@
 // hutch ps and inspect: the containers' records, as a table or as JSON.
+#include <algorithm>
 #include <cstdio>
+#include <ctime>
 
 #include "base/json.h"
 #include "cli/hutch/container_verbs.h"
@@ -7,18 +9,44 @@
 namespace hutch::cli {
 namespace {
 
+// "2026-11-30T08:02:19.123Z" -> seconds since the epoch; -1 when it is not such a time.
+time_t parse_time(const std::string& rfc3339) {
+    std::tm tm{};
+    if (rfc3339.size() < 19 || ::strptime(rfc3339.substr(0, 19).c_str(), "%Y-%m-%dT%H:%M:%S", &tm) == nullptr)
+        return -1;
+    return ::timegm(&tm);
+}
+
+// docker's wording: "5 seconds", "3 minutes", "2 hours", "4 days".
+std::string duration_since(const std::string& rfc3339) {
+    time_t then = parse_time(rfc3339);
+    if (then < 0) return "?";
+    long seconds = std::max<long>(0, static_cast<long>(std::time(nullptr) - then));
+    auto words = [](long n, const char* unit) {
+        return std::to_string(n) + " " + unit + (n == 1 ? "" : "s");
+    };
+    if (seconds < 60) return words(seconds, "second");
+    if (seconds < 3600) return words(seconds / 60, "minute");
+    if (seconds < 86400) return words(seconds / 3600, "hour");
+    return words(seconds / 86400, "day");
+}
+
 std::string status_text(const ContainerRecord& r) {
-    if (r.status == "running") return "Up since " + r.started_at.substr(0, 19);
-    if (r.status == "exited") return "Exited (" + std::to_string(r.exit_code) + ")";
+    if (r.status == "running") return "Up " + duration_since(r.started_at);
+    if (r.status == "exited")
+        return "Exited (" + std::to_string(r.exit_code) + ") " + duration_since(r.finished_at) + " ago";
     if (r.status == "paused") return "Paused";
     return "Created";
+}
+
+std::string shortened(const std::string& text, size_t width) {
+    return text.size() > width ? text.substr(0, width - 3) + "..." : text;
 }
 
 std::string command_text(const std::vector<std::string>& command) {
     std::string text;
     for (const auto& word : command) text += (text.empty() ? "" : " ") + word;
-    if (text.size() > 20) text = text.substr(0, 17) + "...";
-    return "\"" + text + "\"";
+    return "\"" + shortened(text, 20) + "\"";
 }
 
 }  // namespace
@@ -39,9 +67,9 @@ ErrorOr<void> list_containers(const Storage& storage, bool all, const std::strin
     std::printf("%-12s  %-30s  %-22s  %-20s  %-27s  %s\n", "CONTAINER ID", "IMAGE", "COMMAND", "CREATED",
                 "STATUS", "NAMES");
     for (const auto& r : shown)
-        std::printf("%-12s  %-30s  %-22s  %-20s  %-27s  %s\n", r.id.substr(0, 12).c_str(), r.image.c_str(),
-                    command_text(r.command).c_str(), r.created.substr(0, 19).c_str(), status_text(r).c_str(),
-                    r.name.c_str());
+        std::printf("%-12s  %-30s  %-22s  %-20s  %-27s  %s\n", r.id.substr(0, 12).c_str(),
+                    shortened(r.image, 30).c_str(), command_text(r.command).c_str(),
+                    (duration_since(r.created) + " ago").c_str(), status_text(r).c_str(), r.name.c_str());
     return {};
 }
 
