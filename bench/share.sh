@@ -62,17 +62,9 @@ trap share_cleanup EXIT
 # The Debian rootfs and its OCI layout (one layer, tagged "share"), made under the cache's lock.
 key=$cache/debian-$suite-minbase-$(dpkg --print-architecture)
 layout=$key/umoci-layout
-mkdir -p "$cache"
+debian_rootfs "$key"
 exec 9>"$key.lock"
 flock 9
-if [[ ! -d $key/rootfs ]]; then
-    echo "== debootstrap --variant=minbase $suite into $key/rootfs (once)"
-    mkdir -p "$key"
-    rm -rf "$key/rootfs.tmp"
-    debootstrap --variant=minbase "$suite" "$key/rootfs.tmp" "$mirror" >"$key/debootstrap.log" 2>&1 \
-        || { echo "$me: debootstrap failed: see $key/debootstrap.log" >&2; exit 1; }
-    mv "$key/rootfs.tmp" "$key/rootfs"
-fi
 if [[ ! -f $layout/index.json ]]; then
     echo "== the rootfs as a one-layer OCI layout (once): $layout"
     rm -rf "$layout.tmp"

@@ -34,14 +34,7 @@ done
 key=$cache/debian-$suite-minbase-$(dpkg --print-architecture)
 layout=$key/layout
 # The rootfs as debootstrap leaves it (its .debs in /var/cache/apt/archives included).
-if [[ ! -d $key/rootfs ]]; then
-    echo "== debootstrap --variant=minbase $suite into $key/rootfs (once)"
-    mkdir -p "$key"
-    rm -rf "$key/rootfs.tmp"
-    debootstrap --variant=minbase "$suite" "$key/rootfs.tmp" "$mirror" >"$key/debootstrap.log" 2>&1 \
-        || { echo "$me: debootstrap failed: see $key/debootstrap.log" >&2; exit 1; }
-    mv "$key/rootfs.tmp" "$key/rootfs"
-fi
+debian_rootfs "$key"
 # One gzip layer of it (a pax tar, names sorted, numeric owners, xattrs kept; gzip -6, as
 # `docker build` and buildah compress) in an OCI layout, with its config and manifest.
 if [[ ! -f $layout/index.json ]]; then

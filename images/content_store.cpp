@@ -10,6 +10,8 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <limits>
+#include <vector>
 
 #include "base/file.h"
 #include "images/store_lock.h"
@@ -18,6 +20,26 @@ namespace hutch::images {
 namespace {
 
 constexpr size_t kCopyBuffer = 128 * 1024;
+
+// Copies what reader gives to fd, hashing it on the way; stops at the first byte past
+// max_size, so that a hostile source cannot fill the disk. what names the blob in that error.
+ErrorOr<StoredBlob> copy_hashing(int fd, const std::string& algorithm, const BlobReader& reader,
+                                 uint64_t max_size, const std::string& what) {
+    auto hasher = TRY(Hasher::create(algorithm));
+    std::vector<std::byte> buffer(kCopyBuffer);
+    uint64_t total = 0;
+    for (;;) {
+        size_t n = TRY(reader(buffer));
+        if (n == 0) break;
+        total += n;
+        if (total > max_size)
+            return fail(what + ": more than the expected " + std::to_string(max_size) + " bytes");
+        auto data = std::span<const std::byte>(buffer.data(), n);
+        hasher.update(data);
+        TRY(write_all(fd, std::string_view(reinterpret_cast<const char*>(data.data()), data.size())));
+    }
+    return StoredBlob{TRY(hasher.finish()), total};
+}
 
 // Opens (creating when missing) a directory below dirfd.
 ErrorOr<UniqueFd> open_or_make_dir(int dirfd, const std::string& name, const std::string& shown) {
@@ -104,26 +126,12 @@ ErrorOr<UniqueFd> ContentStore::algorithm_dir(const std::string& algorithm) cons
 
 ErrorOr<void> ContentStore::copy_checked(int fd, const Digest& expected, uint64_t expected_size,
                                          const BlobReader& reader) const {
-    auto hasher = TRY(Hasher::create(expected.algorithm));
-    std::vector<std::byte> buffer(kCopyBuffer);
-    uint64_t total = 0;
-    for (;;) {
-        size_t n = TRY(reader(buffer));
-        if (n == 0) break;
-        total += n;
-        // Stop at the first byte too many: a hostile source could otherwise fill the disk.
-        if (total > expected_size)
-            return fail("blob " + expected.str() + ": more than the expected " +
-                        std::to_string(expected_size) + " bytes");
-        auto data = std::span<const std::byte>(buffer.data(), n);
-        hasher.update(data);
-        TRY(write_all(fd, std::string_view(reinterpret_cast<const char*>(data.data()), data.size())));
-    }
-    if (total != expected_size)
-        return fail("blob " + expected.str() + ": " + std::to_string(total) + " bytes, expected " +
+    auto copied = TRY(copy_hashing(fd, expected.algorithm, reader, expected_size, "blob " + expected.str()));
+    if (copied.size != expected_size)
+        return fail("blob " + expected.str() + ": " + std::to_string(copied.size) + " bytes, expected " +
                     std::to_string(expected_size));
-    auto actual = TRY(hasher.finish());
-    if (actual != expected) return fail("blob " + expected.str() + ": content has digest " + actual.str());
+    if (copied.digest != expected)
+        return fail("blob " + expected.str() + ": content has digest " + copied.digest.str());
     return {};
 }
 
@@ -138,20 +146,10 @@ ErrorOr<void> ContentStore::ingest(const Digest& expected, uint64_t expected_siz
 
 ErrorOr<StoredBlob> ContentStore::ingest_computed(const BlobReader& reader) {
     auto temp = TRY(IngestFile::create(ingest_fd_.get(), "computed", root_));
-    auto hasher = TRY(Hasher::create("sha256"));
-    std::vector<std::byte> buffer(kCopyBuffer);
-    uint64_t total = 0;
-    for (;;) {
-        size_t n = TRY(reader(buffer));
-        if (n == 0) break;
-        total += n;
-        auto data = std::span<const std::byte>(buffer.data(), n);
-        hasher.update(data);
-        TRY(write_all(temp.fd(), std::string_view(reinterpret_cast<const char*>(data.data()), data.size())));
-    }
-    auto digest = TRY(hasher.finish());
-    if (TRY(commit(temp.fd(), temp.name(), digest))) temp.committed();
-    return StoredBlob{digest, total};
+    auto copied =
+        TRY(copy_hashing(temp.fd(), "sha256", reader, std::numeric_limits<uint64_t>::max(), "blob"));
+    if (TRY(commit(temp.fd(), temp.name(), copied.digest))) temp.committed();
+    return copied;
 }
 
 ErrorOr<bool> ContentStore::commit(int temp_fd, const std::string& temp_name, const Digest& digest) {
