@@ -250,7 +250,7 @@ ErrorOr<FetchedManifest> RegistryClient::fetch_manifest(const std::string& repos
 }
 
 ErrorOr<void> RegistryClient::fetch_blob(const std::string& repository, const Digest& digest, uint64_t size,
-                                         ContentStore& store) {
+                                         ContentStore& store, const std::function<void(uint64_t)>& progress) {
     std::string what = registry_ + "/" + one_line(repository) + ": blob " + digest.str();
     // One try: streams the answer into the store. A 401 is left for the caller to answer.
     long status = 0;
@@ -259,8 +259,11 @@ ErrorOr<void> RegistryClient::fetch_blob(const std::string& repository, const Di
         HttpRequest request{base_url_ + "/v2/" + repository + "/blobs/" + digest.str(), request_headers({}),
                             plain_http_, 0, 0};
         auto stream = TRY(HttpStream::start(request));
+        uint64_t received = 0;
         BlobReader reader = [&](std::span<std::byte> buffer) -> ErrorOr<size_t> {
             size_t n = TRY(stream->read(buffer));
+            received += n;
+            if (n > 0 && progress) progress(received);
             if (n > 0) return n;
             status = stream->status();
             challenge = stream->header("www-authenticate");

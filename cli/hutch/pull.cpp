@@ -3,9 +3,16 @@
 // is named only once all of that has passed, so a name never points at a half-pulled image.
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <thread>
+#include <vector>
 
+#include "cli/hutch/pull_progress.h"
 #include "cli/hutch/verbs.h"
 #include "images/content_store.h"
 #include "images/image_reference.h"
@@ -20,31 +27,83 @@ namespace {
 
 using namespace hutch::images;
 
+// At most this many blobs come at once, as docker's max-concurrent-downloads (3) has it.
+constexpr size_t kFetchers = 3;
+
 // What a pull works with, opened once.
 struct Pull {
     ImageReference reference;
+    std::string storage_root;
     RegistryClient client;
     ContentStore& content;
-    bool verbose;  // stdout is a terminal: say what is happening, on stderr
+    PullProgress progress;
 };
-
-void progress(const Pull& pull, const std::string& line) {
-    if (pull.verbose) std::fprintf(stderr, "%s\n", line.c_str());
-}
 
 ErrorOr<void> store_document(Pull& pull, const FetchedManifest& fetched) {
     if (TRY(pull.content.has(fetched.digest))) return {};
     return pull.content.ingest(fetched.digest, fetched.bytes.size(), bytes_reader(fetched.bytes));
 }
 
-// A blob already stored was checked against its digest when it came in: it is not fetched again.
-ErrorOr<void> fetch_blob(Pull& pull, const Descriptor& blob) {
-    if (TRY(pull.content.has(blob.digest))) {
-        progress(pull, "blob " + blob.digest.str() + " already stored");
-        return {};
+struct Wanted {
+    Descriptor blob;
+    size_t line;  // its progress line
+};
+
+// The blobs not stored yet (one that is was checked against its digest when it came in), each
+// once, with a progress line for every blob.
+ErrorOr<std::vector<Wanted>> blobs_to_fetch(Pull& pull, const std::vector<Descriptor>& blobs) {
+    std::vector<Wanted> wanted;
+    std::set<std::string> seen;
+    for (const auto& blob : blobs) {
+        if (!seen.insert(blob.digest.str()).second) continue;
+        size_t line = pull.progress.add(blob.digest.hex.substr(0, 12), blob.size);
+        if (TRY(pull.content.has(blob.digest)))
+            pull.progress.finished(line, "already stored");
+        else
+            wanted.push_back({blob, line});
     }
-    progress(pull, "fetching blob " + blob.digest.str() + " (" + std::to_string(blob.size) + " bytes)");
-    return pull.client.fetch_blob(pull.reference.repository, blob.digest, blob.size, pull.content);
+    return wanted;
+}
+
+// Fetches the wanted blobs, kFetchers at a time: each thread has a copy of the registry client
+// (with the token the manifest's fetch got; each request makes its own curl handle) and a content
+// store handle of its own (whose flock then guards against the other threads too). The first failure is
+// returned, once every thread has stopped; the blobs fetched before it stay stored.
+ErrorOr<void> fetch_blobs(Pull& pull, const std::vector<Wanted>& wanted) {
+    std::atomic<size_t> next{0};
+    std::mutex failed_mutex;
+    std::optional<Error> failed;
+    auto fetch_some = [&](RegistryClient& client, ContentStore& store) {
+        for (size_t i; (i = next++) < wanted.size();) {
+            const Wanted& w = wanted[i];
+            auto fetched = client.fetch_blob(pull.reference.repository, w.blob.digest, w.blob.size, store,
+                                             [&](uint64_t n) { pull.progress.received(w.line, n); });
+            pull.progress.finished(w.line, fetched ? "done" : "failed");
+            if (fetched) continue;
+            std::lock_guard lock(failed_mutex);
+            if (!failed) failed = fetched.error();
+            next = wanted.size();  // no thread takes another blob
+        }
+    };
+    size_t helpers = std::min(kFetchers, wanted.size()) - (wanted.empty() ? 0 : 1);
+    std::vector<RegistryClient> clients;
+    std::vector<ContentStore> stores;
+    for (size_t i = 0; i < helpers; ++i) {
+        clients.push_back(pull.client);
+        stores.push_back(TRY(ContentStore::open(pull.storage_root)));
+    }
+    std::vector<std::jthread> threads;
+    for (size_t i = 0; i < helpers; ++i) {
+        try {
+            threads.emplace_back(fetch_some, std::ref(clients[i]), std::ref(stores[i]));
+        } catch (const std::system_error&) {
+            break;  // fewer threads, not a failed pull: this one fetches what they leave
+        }
+    }
+    fetch_some(pull.client, pull.content);
+    threads.clear();  // joins them
+    if (failed) return std::unexpected(*failed);
+    return {};
 }
 
 // The manifest the reference names, going through an index to the platform's manifest.
@@ -55,7 +114,6 @@ ErrorOr<FetchedManifest> fetch_image_manifest(Pull& pull, const Platform& platfo
     auto index = TRY_CTX(parse_image_index(fetched.bytes), "index " + fetched.digest.str());
     auto chosen = TRY_CTX(select_platform(index, platform), "index " + fetched.digest.str());
     TRY(store_document(pull, fetched));
-    progress(pull, "platform " + platform.str() + ": manifest " + chosen.digest.str());
     return pull.client.fetch_manifest(pull.reference.repository, chosen.digest.str());
 }
 
@@ -66,8 +124,9 @@ ErrorOr<Digest> pull_manifest(Pull& pull, const Platform& platform) {
                     "' is not an image manifest");
     auto manifest = TRY_CTX(parse_image_manifest(fetched.bytes), "manifest " + fetched.digest.str());
     for (const auto& layer : manifest.layers) TRY(check_layer_media_type(layer.media_type));
-    TRY(fetch_blob(pull, manifest.config));
-    for (const auto& layer : manifest.layers) TRY(fetch_blob(pull, layer));
+    std::vector<Descriptor> blobs = {manifest.config};
+    blobs.insert(blobs.end(), manifest.layers.begin(), manifest.layers.end());
+    TRY(fetch_blobs(pull, TRY(blobs_to_fetch(pull, blobs))));
     // Stored last: a stored manifest then always has its config and layers stored too.
     TRY(store_document(pull, fetched));
     return fetched.digest;
@@ -97,7 +156,10 @@ ErrorOr<void> pull(const PullOptions& options, const std::string& image) {
     RegistryOptions registry_options{.insecure_registries = {}, .auth_file = TRY(auth_file_of(options))};
     if (!options.tls_verify) registry_options.insecure_registries.push_back(reference.registry);
     auto client = TRY(RegistryClient::create(reference.registry, registry_options));
-    Pull state{reference, std::move(client), content, isatty(STDOUT_FILENO) == 1};
+    // Progress on a terminal only, and only when the digest is what the command prints (not
+    // when `run` pulls: its output is the container's).
+    bool shown = options.print_digest && isatty(STDERR_FILENO) == 1;
+    Pull state{reference, options.storage_root, std::move(client), content, PullProgress(shown)};
 
     auto manifest = TRY(pull_manifest(state, platform));
     auto layers = TRY(LayerStore::open(content));
