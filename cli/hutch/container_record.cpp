@@ -69,6 +69,8 @@ Json record_json(const ContainerRecord& r) {
         {"removeOnExit", r.remove_on_exit},
         {"tty", r.tty},
         {"labels", r.labels},
+        {"volumes", r.volumes},
+        {"exposedPorts", r.exposed_ports},
         {"lowers", r.lowers},
         {"status", r.status},
         {"pid", r.pid},
@@ -95,6 +97,8 @@ ErrorOr<ContainerRecord> from_json(const Json& j) {
     TRY(json::read(j, p, "removeOnExit", r.remove_on_exit));
     TRY(json::read(j, p, "tty", r.tty));
     TRY(json::read(j, p, "labels", r.labels));
+    TRY(json::read(j, p, "volumes", r.volumes));
+    TRY(json::read(j, p, "exposedPorts", r.exposed_ports));
     TRY(json::read(j, p, "lowers", r.lowers));
     TRY(json::read(j, p, "status", r.status));
     TRY(json::read(j, p, "pid", r.pid));

@@ -31,7 +31,10 @@ struct ContainerRecord {
     std::string stop_signal = "SIGTERM";
     bool remove_on_exit = false;  // --rm
     bool tty = false;
+    // The image's, recorded for `inspect` (volumes are not made, ports not published, yet).
     std::map<std::string, std::string> labels;
+    std::vector<std::string> volumes;
+    std::vector<std::string> exposed_ports;
     std::vector<std::string> lowers;  // the image's layer directories, top first
     // What became of it: written by the monitor, and by `start`.
     std::string status = "created";

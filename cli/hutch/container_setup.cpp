@@ -203,6 +203,8 @@ ErrorOr<ContainerRecord> set_up_container(const ContainerStore& store, const Sto
     record.remove_on_exit = flags.remove;
     record.tty = flags.tty;
     record.labels = image.config.labels;
+    record.volumes = image.config.volumes;
+    record.exposed_ports = image.config.exposed_ports;
     record.lowers = image.lowers;
     record = TRY(store.add(record));
     auto made = [&]() -> ErrorOr<ContainerRecord> {

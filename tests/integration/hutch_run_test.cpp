@@ -71,6 +71,9 @@ const nlohmann::json kBusyboxConfig = {
     {"Env", {"PATH=/bin:/sbin", "GREETING=hello from the image"}},
     {"WorkingDir", "/tmp"},
     {"User", "nobody"},
+    {"Labels", {{"org.example.purpose", "tests"}}},
+    {"Volumes", {{"/data", nlohmann::json::object()}}},
+    {"ExposedPorts", {{"8080/tcp", nlohmann::json::object()}}},
 };
 
 }  // namespace
@@ -149,6 +152,9 @@ TEST_CASE("hutch run: without --rm the container stays, exited, with its log; rm
     CHECK(record["exitCode"] == 3);
     CHECK(record["image"] == "localhost/bb:1");
     CHECK(record["imageDigest"] == image.manifest_digest);
+    CHECK(record["labels"]["org.example.purpose"] == "tests");
+    CHECK(record["volumes"] == nlohmann::json({"/data"}));
+    CHECK(record["exposedPorts"] == nlohmann::json({"8080/tcp"}));
     CHECK(host_mounts_matching(root.path()).empty());  // unmounted once it exited
 
     auto logs = hutch_cmd(root, {"logs", "kept"});
