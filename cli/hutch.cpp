@@ -49,6 +49,8 @@ struct Flags {
     bool no_stream = false;
     cli::LoginOptions login;
     bool logout_all = false;
+    cli::SaveOptions save;
+    cli::RootfsImportOptions import;
 };
 
 CLI::App* add_pull(CLI::App& app, Flags& f) {
@@ -72,6 +74,25 @@ CLI::App* add_load(CLI::App& app, Flags& f) {
     auto* cmd = app.add_subcommand("load", "import an OCI or docker archive, or an OCI layout directory");
     cmd->add_option("-i,--input", f.input, "the archive or layout directory")->required();
     cmd->add_option("name", f.load_name, "the name to give the image (default: the layout's own)");
+    return cmd;
+}
+
+CLI::App* add_save(CLI::App& app, Flags& f) {
+    auto* cmd = app.add_subcommand("save", "write images to an archive file");
+    cmd->add_option("-o,--output", f.save.output, "the archive to write")->required();
+    cmd->add_option("--format", f.save.format, "docker-archive (default) or oci-archive");
+    cmd->add_option("images", f.save.images, "names or manifest digests")->required();
+    return cmd;
+}
+
+CLI::App* add_import(CLI::App& app, Flags& f) {
+    auto* cmd = app.add_subcommand("import", "make an image of one layer from a directory or a tarball");
+    cmd->add_option("-c,--change", f.import.changes,
+                    "CMD, ENTRYPOINT, ENV, WORKDIR or USER, as in a Dockerfile")
+        ->allow_extra_args(false);
+    cmd->add_option("source", f.import.source, "a root filesystem directory, or a tar (plain or compressed)")
+        ->required();
+    cmd->add_option("name", f.import.name, "the name to give the image");
     return cmd;
 }
 
@@ -235,6 +256,8 @@ int run_command_line(int argc, char** argv) {
     auto* images = add_images(app, f);
     auto* load = add_load(app, f);
     auto* rmi = add_rmi(app, f);
+    auto* save = add_save(app, f);
+    auto* import = add_import(app, f);
     std::vector<std::pair<CLI::App*, std::function<int()>>> verbs;
     add_container_verbs(app, f, verbs);
     auto* login = add_login(app, f);
@@ -248,6 +271,8 @@ int run_command_line(int argc, char** argv) {
     if (images->parsed()) return finish(cli::list_images(f.storage_root, f.format));
     if (load->parsed()) return finish(cli::load(f.storage_root, f.input, f.load_name));
     if (rmi->parsed()) return finish(cli::remove_image(f.storage_root, f.image));
+    if (save->parsed()) return finish(cli::save(f.storage_root, f.save));
+    if (import->parsed()) return finish(cli::import_rootfs(f.storage_root, f.import));
     if (login->parsed()) return finish(cli::login(f.login));
     if (logout->parsed()) return finish(cli::logout(f.login.auth_file, f.login.registry, f.logout_all));
     return 0;

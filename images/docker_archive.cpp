@@ -43,12 +43,8 @@ ErrorOr<std::string> layer_media_type(const ContentStore& content, const Digest&
     std::array<std::byte, 4> head{};
     ssize_t n = pread(fd.get(), head.data(), head.size(), 0);
     if (n < 0) return fail_errno("blob " + layer.str() + ": read");
-    switch (detect_compression(std::span(head.data(), static_cast<size_t>(n)))) {
-        case Compression::gzip: return "application/vnd.oci.image.layer.v1.tar+gzip";
-        case Compression::zstd: return "application/vnd.oci.image.layer.v1.tar+zstd";
-        case Compression::none: break;
-    }
-    return "application/vnd.oci.image.layer.v1.tar";
+    return std::string(
+        oci_layer_media_type(detect_compression(std::span(head.data(), static_cast<size_t>(n)))));
 }
 
 ErrorOr<StoredBlob> store_member(ContentStore& content, const ArchiveMembers& members,

@@ -145,6 +145,15 @@ ErrorOr<std::vector<std::byte>> read_head(int fd, size_t n) {
 
 }  // namespace
 
+std::string_view oci_layer_media_type(Compression compression) {
+    switch (compression) {
+        case Compression::gzip: return "application/vnd.oci.image.layer.v1.tar+gzip";
+        case Compression::zstd: return "application/vnd.oci.image.layer.v1.tar+zstd";
+        case Compression::none: break;
+    }
+    return "application/vnd.oci.image.layer.v1.tar";
+}
+
 std::optional<Compression> compression_of_media_type(std::string_view media_type) {
     // OCI's and Docker's layer types; the "nondistributable" ones are layers as well.
     for (std::string_view prefix : {"application/vnd.oci.image.layer.v1.tar",

@@ -24,6 +24,8 @@ enum class Compression { none, gzip, zstd };
 // The compression that an OCI layer media type names (".tar", "+gzip", "+zstd"); nullopt when
 // the media type is not a layer's one.
 std::optional<Compression> compression_of_media_type(std::string_view media_type);
+// The OCI layer media type of a tar so compressed ("application/vnd.oci.image.layer.v1.tar+gzip").
+std::string_view oci_layer_media_type(Compression compression);
 // The compression that a blob's first bytes show (gzip: 1f 8b, zstd: 28 b5 2f fd), else none.
 Compression detect_compression(std::span<const std::byte> head);
 

@@ -5,6 +5,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "base/error.h"
 
@@ -32,6 +33,25 @@ ErrorOr<void> list_images(const std::string& storage_root, const std::string& fo
 // hutch load -i PATH [NAME]: imports an OCI layout directory, an OCI archive or a docker archive.
 ErrorOr<void> load(const std::string& storage_root, const std::string& path,
                    const std::optional<std::string>& name);
+
+struct SaveOptions {
+    std::string output;                     // -o FILE
+    std::string format = "docker-archive";  // or "oci-archive", as podman's --format
+    std::vector<std::string> images;        // names or manifest digests
+};
+
+// hutch save -o FILE [--format F] IMAGE...: writes the images to FILE, atomically.
+ErrorOr<void> save(const std::string& storage_root, const SaveOptions& options);
+
+struct RootfsImportOptions {
+    std::string source;                // a root filesystem directory, or a tar (plain or compressed)
+    std::optional<std::string> name;   // NAME[:TAG]; unnamed when not given
+    std::vector<std::string> changes;  // --change "CMD [...]", as docker and podman import take
+};
+
+// hutch import SOURCE [NAME]: an image of one layer, made from a directory or a tarball. Prints
+// the manifest digest.
+ErrorOr<void> import_rootfs(const std::string& storage_root, const RootfsImportOptions& options);
 
 struct LoginOptions {
     std::string auth_file;  // "" for images::default_auth_file()
