@@ -33,13 +33,13 @@ int finish(const ErrorOr<int>& result) { return result ? *result : report(result
 struct Flags {
     std::string storage_root = cli::kDefaultStorageRoot;
     cli::PullOptions pull;
-    std::string image;  // pull, rmi
+    std::string image;  // pull
     std::string format = "table";
     std::string input;  // load -i
     std::optional<std::string> load_name;
     std::string run_root = "/run/hutch";
     RunFlags run;
-    std::vector<std::string> names;  // start, stop, kill, rm, inspect, pause, unpause, stats
+    std::vector<std::string> names;  // start, stop, kill, rm, inspect, pause, unpause, stats, rmi
     int stop_timeout = 10;
     std::string signal = "SIGKILL";
     bool force = false;
@@ -97,8 +97,20 @@ CLI::App* add_import(CLI::App& app, Flags& f) {
 }
 
 CLI::App* add_rmi(CLI::App& app, Flags& f) {
-    auto* cmd = app.add_subcommand("rmi", "remove an image's name");
-    cmd->add_option("image", f.image, "the image's name")->required();
+    auto* cmd =
+        app.add_subcommand("rmi", "remove images: their names, and the blobs and layers only they use");
+    cmd->add_flag("-f,--force", f.force, "remove the name even when a container uses the image");
+    cmd->add_option("images", f.names, "the images' names")->required();
+    return cmd;
+}
+
+// `image prune`, a verb of the `image` group.
+CLI::App* add_image_prune(CLI::App& app, Flags& f) {
+    auto* image = app.add_subcommand("image", "manage images");
+    image->require_subcommand(1);
+    image->fallthrough();
+    auto* cmd = image->add_subcommand("prune", "remove dangling images, and what nothing uses");
+    cmd->add_flag("-a,--all", f.all, "also every image no container uses");
     return cmd;
 }
 
@@ -258,6 +270,7 @@ int run_command_line(int argc, char** argv) {
     auto* rmi = add_rmi(app, f);
     auto* save = add_save(app, f);
     auto* import = add_import(app, f);
+    auto* image_prune = add_image_prune(app, f);
     std::vector<std::pair<CLI::App*, std::function<int()>>> verbs;
     add_container_verbs(app, f, verbs);
     auto* login = add_login(app, f);
@@ -270,7 +283,8 @@ int run_command_line(int argc, char** argv) {
     if (pull->parsed()) return finish(cli::pull(f.pull, f.image));
     if (images->parsed()) return finish(cli::list_images(f.storage_root, f.format));
     if (load->parsed()) return finish(cli::load(f.storage_root, f.input, f.load_name));
-    if (rmi->parsed()) return finish(cli::remove_image(f.storage_root, f.image));
+    if (rmi->parsed()) return finish(cli::remove_images(f.storage_root, f.names, f.force));
+    if (image_prune->parsed()) return finish(cli::prune_images(f.storage_root, f.all));
     if (save->parsed()) return finish(cli::save(f.storage_root, f.save));
     if (import->parsed()) return finish(cli::import_rootfs(f.storage_root, f.import));
     if (login->parsed()) return finish(cli::login(f.login));

@@ -135,7 +135,13 @@ ErrorOr<void> ContentStore::copy_checked(int fd, const Digest& expected, uint64_
     return {};
 }
 
+ErrorOr<void> ContentStore::hold(const Digest& digest) const {
+    if (!lease_) lease_ = std::make_unique<Lease>(TRY(Lease::take(root_fd_.get(), root_)));
+    return lease_->add(digest);
+}
+
 ErrorOr<void> ContentStore::ingest(const Digest& expected, uint64_t expected_size, const BlobReader& reader) {
+    TRY(hold(expected));
     TRY(algorithm_dir(expected.algorithm));  // made first: a refused blob still leaves the tree whole
     // Written and checked outside the lock, so that a slow download never blocks other ingests.
     auto temp = TRY(IngestFile::create(ingest_fd_.get(), expected.algorithm + "-" + expected.hex, root_));
@@ -148,6 +154,7 @@ ErrorOr<StoredBlob> ContentStore::ingest_computed(const BlobReader& reader) {
     auto temp = TRY(IngestFile::create(ingest_fd_.get(), "computed", root_));
     auto copied =
         TRY(copy_hashing(temp.fd(), "sha256", reader, std::numeric_limits<uint64_t>::max(), "blob"));
+    TRY(hold(copied.digest));  // before it is visible in blobs/, or before relying on the one there
     if (TRY(commit(temp.fd(), temp.name(), copied.digest))) temp.committed();
     return copied;
 }
@@ -172,6 +179,7 @@ ErrorOr<bool> ContentStore::commit(int temp_fd, const std::string& temp_name, co
 }
 
 ErrorOr<bool> ContentStore::has(const Digest& digest) const {
+    TRY(hold(digest));  // before the look-up: a collection after it must not take what it found
     auto dir = TRY(algorithm_dir(digest.algorithm));
     auto lock = TRY(StoreLock::take(lock_fd_.get(), LOCK_SH, root_));
     struct stat st {};
@@ -181,6 +189,7 @@ ErrorOr<bool> ContentStore::has(const Digest& digest) const {
 }
 
 ErrorOr<UniqueFd> ContentStore::open_blob(const Digest& digest) const {
+    TRY(hold(digest));
     auto dir = TRY(algorithm_dir(digest.algorithm));
     auto lock = TRY(StoreLock::take(lock_fd_.get(), LOCK_SH, root_));
     int fd = openat(dir.get(), digest.hex.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);

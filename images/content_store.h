@@ -2,11 +2,17 @@
 // blob lives at ROOT/blobs/<algorithm>/<hex>, and nothing lands there unless its bytes hash to
 // that name. A blob is written to ROOT/ingest/ first, checked, fsynced, and then renamed into
 // place, so a reader never sees a partial or wrong blob, whatever a crash leaves behind.
+//
+// Every blob a ContentStore looks up, opens or stores is first added to its lease (lease.h),
+// taken on first use and given back when the ContentStore goes: until then a garbage collection
+// keeps those blobs, so a pull or load may name its image last. Keep the ContentStore alive until
+// what it stored is named (or recorded by a container).
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -14,6 +20,7 @@
 #include "base/error.h"
 #include "base/fd.h"
 #include "images/digest.h"
+#include "images/lease.h"
 
 namespace hutch::images {
 
@@ -49,6 +56,10 @@ public:
     // Removes a blob; removing one that is not there is an error.
     ErrorOr<void> remove(const Digest& digest);
 
+    // Adds digest to this store's lease: a garbage collection keeps that blob, and the layer
+    // whose chain ID it is, while this ContentStore lives. The LayerStore calls it for chain IDs.
+    ErrorOr<void> hold(const Digest& digest) const;
+
     const std::string& root() const { return root_; }
 
 private:
@@ -69,7 +80,8 @@ private:
     std::string root_;
     UniqueFd root_fd_;
     UniqueFd ingest_fd_;
-    UniqueFd lock_fd_;  // ROOT/lock: flock()ed while the blobs/ tree changes or is read
+    UniqueFd lock_fd_;                      // ROOT/lock: flock()ed while the blobs/ tree changes or is read
+    mutable std::unique_ptr<Lease> lease_;  // taken by the first hold()
 };
 
 }  // namespace hutch::images

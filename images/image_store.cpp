@@ -28,9 +28,13 @@ ErrorOr<ImageStore> ImageStore::open(const std::string& root) {
 }
 
 ErrorOr<std::map<std::string, Digest>> ImageStore::load() const {
-    std::string shown = root_ + "/" + kImagesFile;
+    return read_image_names(root_fd_.get(), root_);
+}
+
+ErrorOr<std::map<std::string, Digest>> read_image_names(int root_fd, const std::string& root) {
+    std::string shown = root + "/" + kImagesFile;
     std::map<std::string, Digest> images;
-    int raw = openat(root_fd_.get(), kImagesFile, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    int raw = openat(root_fd, kImagesFile, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (raw == -1) {
         if (errno == ENOENT) return images;
         return fail_errno("open " + shown);

@@ -15,6 +15,10 @@
 
 namespace hutch::images {
 
+// images.json under root_fd as a map ({} when the file is not there yet), for a caller that holds
+// the store's lock already (the garbage collector): ImageStore's own calls take it themselves.
+ErrorOr<std::map<std::string, Digest>> read_image_names(int root_fd, const std::string& root);
+
 class ImageStore {
 public:
     // Opens the store at root (the content store's root), creating root when missing.

@@ -1,6 +1,7 @@
 #include "images/layer_store.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 
@@ -8,6 +9,7 @@
 #include <cerrno>
 
 #include "images/rooted_path.h"
+#include "images/store_lock.h"
 #include "images/stored_documents.h"
 #include "images/unpack.h"
 
@@ -68,7 +70,11 @@ ErrorOr<LayerStore> LayerStore::open(const ContentStore& content) {
     if (mkdir(layers.c_str(), 0700) == -1 && errno != EEXIST) return fail_errno("mkdir " + layers);
     int fd = ::open(layers.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd == -1) return fail_errno("open " + layers);
-    return LayerStore(content, layers, UniqueFd(fd));
+    UniqueFd layers_fd(fd);
+    UniqueFd root_fd(::open(content.root().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!root_fd) return fail_errno("open " + content.root());
+    auto lock = TRY(open_store_lock(root_fd.get(), content.root()));
+    return LayerStore(content, layers, std::move(layers_fd), std::move(lock));
 }
 
 std::string LayerStore::diff_dir(const Digest& chain_id) const {
@@ -76,6 +82,10 @@ std::string LayerStore::diff_dir(const Digest& chain_id) const {
 }
 
 ErrorOr<bool> LayerStore::has_layer(const Digest& chain_id) const {
+    // Leased first, and looked up under the lock a collection sweeps under: a layer found here
+    // is not removed while the lease lives.
+    TRY(content_->hold(chain_id));
+    auto lock = TRY(StoreLock::take(lock_fd_.get(), LOCK_SH, content_->root()));
     struct stat st {};
     if (fstatat(layers_fd_.get(), chain_id.hex.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0)
         return S_ISDIR(st.st_mode);

@@ -8,6 +8,11 @@
 // processes preparing one layer at once both unpack it; the first rename wins and the other
 // discards its copy. So a ROOT/layers/<hex> directory, once there, is always a whole, checked
 // layer, without a lock held across an unpack.
+//
+// A garbage collection (garbage_collect.h) removes layers that no image, container or lease
+// needs, under the store's lock: prepare_image adds each chain ID to the content store's lease
+// before it looks the layer up (under that lock too), so a layer it found stays while the
+// ContentStore lives.
 #pragma once
 
 #include <string>
@@ -39,8 +44,11 @@ public:
     std::string diff_dir(const Digest& chain_id) const;
 
 private:
-    LayerStore(const ContentStore& content, std::string layers, UniqueFd layers_fd)
-        : content_(&content), layers_(std::move(layers)), layers_fd_(std::move(layers_fd)) {}
+    LayerStore(const ContentStore& content, std::string layers, UniqueFd layers_fd, UniqueFd lock_fd)
+        : content_(&content),
+          layers_(std::move(layers)),
+          layers_fd_(std::move(layers_fd)),
+          lock_fd_(std::move(lock_fd)) {}
     ErrorOr<bool> has_layer(const Digest& chain_id) const;
     // Unpacks layer into place under chain_id, when its content has diff_id.
     ErrorOr<void> unpack(const Descriptor& layer, const Digest& diff_id, const Digest& chain_id);
@@ -48,6 +56,7 @@ private:
     const ContentStore* content_;
     std::string layers_;
     UniqueFd layers_fd_;
+    UniqueFd lock_fd_;  // ROOT/lock, shared with the content store
 };
 
 }  // namespace hutch::images

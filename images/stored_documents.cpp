@@ -8,12 +8,16 @@ namespace hutch::images {
 
 ErrorOr<std::string> read_document(const ContentStore& store, const Digest& digest) {
     auto fd = TRY(store.open_blob(digest));
+    return read_document_fd(fd.get(), digest);
+}
+
+ErrorOr<std::string> read_document_fd(int fd, const Digest& digest) {
     struct stat st {};
-    if (fstat(fd.get(), &st) == -1) return fail_errno("blob " + digest.str() + ": stat");
+    if (fstat(fd, &st) == -1) return fail_errno("blob " + digest.str() + ": stat");
     if (static_cast<uint64_t>(st.st_size) > kMaxDocumentSize)
         return fail("blob " + digest.str() + ": " + std::to_string(st.st_size) +
                     " bytes, more than a document's " + std::to_string(kMaxDocumentSize));
-    return TRY_CTX(read_all(fd.get()), "blob " + digest.str());
+    return TRY_CTX(read_all(fd), "blob " + digest.str());
 }
 
 ErrorOr<ImageManifest> load_manifest(const ContentStore& store, const Digest& digest) {

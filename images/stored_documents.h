@@ -12,6 +12,9 @@ namespace hutch::images {
 
 // A stored blob read whole; refused when larger than kMaxDocumentSize.
 ErrorOr<std::string> read_document(const ContentStore& store, const Digest& digest);
+// The same, from the blob open at fd (for the garbage collector, which holds the store's lock and
+// so opens blobs itself).
+ErrorOr<std::string> read_document_fd(int fd, const Digest& digest);
 
 ErrorOr<ImageManifest> load_manifest(const ContentStore& store, const Digest& digest);
 // The manifest's config, which must list one diffID per layer of the manifest.

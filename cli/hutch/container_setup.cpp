@@ -29,6 +29,9 @@ struct ResolvedImage {
     images::Digest manifest;
     images::RunConfig config;
     std::vector<std::string> lowers;
+    // Its lease (images/lease.h) keeps the image's blobs and layers from a concurrent prune until
+    // the container's record (which a prune reads) exists.
+    std::optional<images::ContentStore> content;
 };
 
 ErrorOr<ResolvedImage> resolve_image(const Storage& storage, const std::string& image) {
@@ -45,10 +48,11 @@ ErrorOr<ResolvedImage> resolve_image(const Storage& storage, const std::string& 
     }
     auto content = TRY(images::ContentStore::open(storage.storage_root));
     auto layers = TRY(images::LayerStore::open(content));
-    ResolvedImage resolved{.name = image, .manifest = *manifest, .config = {}, .lowers = {}};
+    ResolvedImage resolved{.name = image, .manifest = *manifest, .config = {}, .lowers = {}, .content = {}};
     resolved.lowers = TRY_CTX(layers.prepare_image(*manifest), image);
     auto parsed = TRY(images::load_manifest(content, *manifest));
     resolved.config = TRY(images::load_config(content, parsed)).config;
+    resolved.content.emplace(std::move(content));
     return resolved;
 }
 

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/json.h"
+#include "cli/hutch/image_gc.h"
 #include "cli/hutch/verbs.h"
 #include "images/content_store.h"
 #include "images/image_reference.h"
@@ -36,20 +37,6 @@ ErrorOr<ImageRow> row_of(const ContentStore& content, const std::string& name, c
                  reference.digest ? "<none>" : reference.tag, manifest, 0};
     row.size = TRY_CTX(stored_size(content, manifest), name);
     return row;
-}
-
-// As podman (docker's go-units) writes sizes: SI units, three significant digits ("5.06 MB").
-std::string human_size(uint64_t bytes) {
-    const char* units[] = {"B", "kB", "MB", "GB", "TB"};
-    double value = static_cast<double>(bytes);
-    size_t unit = 0;
-    while (value >= 1000 && unit + 1 < std::size(units)) {
-        value /= 1000;
-        ++unit;
-    }
-    char text[32];
-    std::snprintf(text, sizeof text, "%.3g %s", value, units[unit]);
-    return text;
 }
 
 void print_table(const std::vector<ImageRow>& rows) {

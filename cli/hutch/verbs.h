@@ -69,7 +69,15 @@ ErrorOr<void> login(const LoginOptions& options);
 // hutch logout REGISTRY | --all: removes the registry's credentials (or every registry's).
 ErrorOr<void> logout(const std::string& auth_file, const std::string& registry, bool all);
 
-// hutch rmi NAME: removes the name (the blobs and layers stay; see README.md).
-ErrorOr<void> remove_image(const std::string& storage_root, const std::string& name);
+// hutch rmi [-f] NAME...: removes the names, then the blobs and layers only those images used.
+// An image a container uses (any status) is refused, unless force: then only the name goes, and
+// its blobs and layers stay while the container exists.
+ErrorOr<void> remove_images(const std::string& storage_root, const std::vector<std::string>& names,
+                            bool force);
+
+// hutch image prune [-a]: removes dangling images (stored, but no name points at them) and every
+// blob and layer nothing needs; with all, also every image no container uses. Prints what went
+// and the space reclaimed.
+ErrorOr<void> prune_images(const std::string& storage_root, bool all);
 
 }  // namespace hutch::cli
