@@ -159,19 +159,7 @@ PY
 
 
 # The Debian rootfs of the image benchmarks (bench/unpack.sh, bench/share.sh): KEY/rootfs, made
-# once by debootstrap (minbase) from $mirror for $suite, under KEY.lock so that two benchmarks
-# started at once never make it twice.
+# once (scripts/debian-rootfs.sh) for $suite from $mirror.
 debian_rootfs() {   # key
-    local key=$1
-    mkdir -p "$key"
-    (
-        flock 9
-        if [[ ! -d $key/rootfs ]]; then
-            echo "== debootstrap --variant=minbase $suite into $key/rootfs (once)"
-            rm -rf "$key/rootfs.tmp"
-            debootstrap --variant=minbase "$suite" "$key/rootfs.tmp" "$mirror" >"$key/debootstrap.log" 2>&1 \
-                || { echo "$me: debootstrap failed: see $key/debootstrap.log" >&2; exit 1; }
-            mv "$key/rootfs.tmp" "$key/rootfs"
-        fi
-    ) 9>"$key.lock"
+    SUITE=$suite MIRROR=$mirror "$repo/scripts/debian-rootfs.sh" "$1"
 }

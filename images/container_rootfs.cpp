@@ -22,9 +22,11 @@ std::string escaped(const std::string& path) {
     return out;
 }
 
-ErrorOr<void> make_dir(const std::string& path) {
-    if (::mkdir(path.c_str(), 0700) == -1 && errno != EEXIST) return fail_errno("mkdir " + path);
-    return {};
+// True when it made the directory, false when it was there.
+ErrorOr<bool> make_dir(const std::string& path) {
+    if (::mkdir(path.c_str(), 0700) == 0) return true;
+    if (errno != EEXIST) return fail_errno("mkdir " + path);
+    return false;
 }
 
 ErrorOr<bool> is_mount_point(const std::string& path) {
@@ -36,20 +38,38 @@ ErrorOr<bool> is_mount_point(const std::string& path) {
     return (st.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) && (st.stx_attributes & STATX_ATTR_MOUNT_ROOT);
 }
 
+// overlayfs shows "/" with the upper directory's owner and mode, so a fresh upper takes those of
+// the image's "/" (the top layer's root): else every container's "/" would be root's 0700.
+// Done when the upper is made, so that a container that changed its own "/" keeps the change.
+ErrorOr<void> give_upper_the_image_root(const std::string& upper, const std::string& top_lower) {
+    struct stat image_root {};
+    if (::stat(top_lower.c_str(), &image_root) == -1) return fail_errno("stat " + top_lower);
+    UniqueFd upper_fd(::open(upper.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!upper_fd) return fail_errno("open " + upper);
+    if (::fchown(upper_fd.get(), image_root.st_uid, image_root.st_gid) == -1)
+        return fail_errno("chown " + upper);
+    if (::fchmod(upper_fd.get(), image_root.st_mode & 07777) == -1) return fail_errno("chmod " + upper);
+    return {};
+}
+
 }  // namespace
 
 ErrorOr<void> mount_container_rootfs(const std::string& dir, const std::vector<std::string>& lowers,
                                      bool removed_on_exit) {
-    for (const char* sub : {"/upper", "/work", "/rootfs"}) TRY(make_dir(dir + sub));
+    bool fresh_upper = TRY(make_dir(dir + "/upper"));
+    for (const char* sub : {"/work", "/rootfs"}) TRY(make_dir(dir + sub));
+    // Mounted already: a chmod now would change the overlay's own "/" (and copy it up).
+    if (TRY(is_mount_point(dir + "/rootfs"))) return {};
     // The mount point itself is what the container sees as "/" before the overlay hides it.
     if (::chmod((dir + "/rootfs").c_str(), 0755) == -1) return fail_errno("chmod " + dir + "/rootfs");
-    if (TRY(is_mount_point(dir + "/rootfs"))) return {};
     std::vector<std::string> stack = lowers;
     // An image without layers (FROM scratch, nothing added) is an empty directory.
     if (stack.empty()) {
         TRY(make_dir(dir + "/empty"));
+        if (::chmod((dir + "/empty").c_str(), 0755) == -1) return fail_errno("chmod " + dir + "/empty");
         stack.push_back(dir + "/empty");
     }
+    if (fresh_upper) TRY(give_upper_the_image_root(dir + "/upper", stack.front()));
     std::string options = "lowerdir=";
     for (size_t i = 0; i < stack.size(); ++i) options += (i ? ":" : "") + escaped(stack[i]);
     options += ",upperdir=" + escaped(dir + "/upper") + ",workdir=" + escaped(dir + "/work");

@@ -129,7 +129,13 @@ ErrorOr<std::string> container_config_json(const ContainerConfig& config) {
     if (config.network == NetworkMode::host) use_host_network(spec);
     spec["linux"]["resources"] = resources(config);
     if (!config.annotations.empty()) spec["annotations"] = config.annotations;
-    return spec.dump(2);
+    // JSON text is UTF-8: an argument, a variable or a path with other bytes cannot be written
+    // into config.json (nlohmann says so by throwing, which stops here).
+    try {
+        return spec.dump(2);
+    } catch (const nlohmann::json::type_error&) {
+        return fail("config.json: a command, environment variable or path is not valid UTF-8");
+    }
 }
 
 }  // namespace hutch::spec

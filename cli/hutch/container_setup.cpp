@@ -127,7 +127,11 @@ ErrorOr<spec::BindMount> parse_volume(const std::string& text) {
 }
 
 ErrorOr<void> apply_limits(const RunFlags& flags, spec::ContainerConfig& c) {
-    if (!flags.memory.empty()) c.memory_limit = TRY_CTX(parse_memory_size(flags.memory), "--memory");
+    // 0 is docker's "no limit".
+    if (!flags.memory.empty()) {
+        int64_t bytes = TRY_CTX(parse_memory_size(flags.memory), "--memory");
+        if (bytes > 0) c.memory_limit = bytes;
+    }
     if (!flags.cpus.empty()) c.cpu_quota = TRY_CTX(parse_cpus(flags.cpus), "--cpus");
     if (flags.pids_limit) {
         if (*flags.pids_limit == 0 || *flags.pids_limit < -1)
@@ -231,7 +235,8 @@ ErrorOr<int64_t> parse_memory_size(std::string_view text) {
     if (unit.size() == 2 && unit.back() == 'b') unit.pop_back();
     static const std::string units = "bkmgt";
     size_t power = unit.empty() ? 0 : units.find(unit);
-    if (ec != std::errc() || value < 0 || unit.size() > 1 || power == std::string::npos)
+    if (ec != std::errc() || !std::isfinite(value) || value < 0 || unit.size() > 1 ||
+        power == std::string::npos)
         return fail("expected a size such as 512m or 1g, got " + std::string(text));
     double bytes = value * std::pow(1024.0, static_cast<double>(power));
     if (bytes > 9.2e18) return fail("size out of range: " + std::string(text));

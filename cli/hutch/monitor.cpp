@@ -141,22 +141,33 @@ int wait_status(int pidfd) {
 }
 
 struct Stream {
-    int fd;
+    UniqueFd* fd;  // our end of the container's stdout or stderr (or its terminal)
     LogStreamWriter log;
     int echo;  // our stdout or stderr in the foreground, else -1
     bool open = true;
 };
 
-// Copies what one read gets to the log (and our terminal); returns what read returned.
+// Copies what one read gets to the log (and our terminal); returns what read returned. When our
+// own output is a pipe whose reader has gone (`hutch run IMAGE yes | head -1`), our end of the
+// container's is closed too: its next write fails as it would have written to that pipe itself.
 ssize_t relay(Stream& s) {
     char buf[16384];
-    ssize_t n = ::read(s.fd, buf, sizeof buf);
+    ssize_t n = ::read(s.fd->get(), buf, sizeof buf);
     if (n <= 0) return n;
     std::string_view data(buf, static_cast<size_t>(n));
     s.log.write(data);
-    if (s.echo >= 0) (void)write_all(s.echo, data);
+    if (s.echo < 0) return n;
+    if (auto echoed = write_all(s.echo, data); !echoed && echoed.error().code == EPIPE) {
+        s.fd->reset();
+        s.open = false;
+        return 0;
+    }
     return n;
 }
+
+// Our signals that go on to the container's process: not those about our own children, our
+// terminal, or a pipe we write to (SIGPIPE is blocked with the rest; relay() answers EPIPE).
+bool forwarded(uint32_t signal) { return signal != SIGCHLD && signal != SIGWINCH && signal != SIGPIPE; }
 
 bool ended(ssize_t n) { return n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN); }
 
@@ -165,19 +176,18 @@ bool ended(ssize_t n) { return n == 0 || (n < 0 && errno != EINTR && errno != EA
 int watch(Watched& w, int log_fd, int signal_fd, bool attach) {
     std::vector<Stream> streams;
     if (w.master) {
-        streams.push_back({w.master.get(), LogStreamWriter(log_fd, "stdout"), attach ? 1 : -1});
+        streams.push_back({&w.master, LogStreamWriter(log_fd, "stdout"), attach ? 1 : -1});
     } else {
-        streams.push_back({w.stdout_read.get(), LogStreamWriter(log_fd, "stdout"), attach ? 1 : -1});
-        streams.push_back({w.stderr_read.get(), LogStreamWriter(log_fd, "stderr"), attach ? 2 : -1});
+        streams.push_back({&w.stdout_read, LogStreamWriter(log_fd, "stdout"), attach ? 1 : -1});
+        streams.push_back({&w.stderr_read, LogStreamWriter(log_fd, "stderr"), attach ? 2 : -1});
     }
     for (;;) {
         std::vector<pollfd> fds = {{w.pidfd.get(), POLLIN, 0}, {signal_fd, POLLIN, 0}};
-        for (auto& s : streams) fds.push_back({s.open ? s.fd : -1, POLLIN, 0});
+        for (auto& s : streams) fds.push_back({s.open ? s.fd->get() : -1, POLLIN, 0});
         if (::poll(fds.data(), fds.size(), -1) < 0 && errno != EINTR) break;
         if (fds[1].revents & POLLIN) {
             signalfd_siginfo info;
-            if (::read(signal_fd, &info, sizeof info) == sizeof info && info.ssi_signo != SIGCHLD &&
-                info.ssi_signo != SIGWINCH)
+            if (::read(signal_fd, &info, sizeof info) == sizeof info && forwarded(info.ssi_signo))
                 ::syscall(SYS_pidfd_send_signal, w.pidfd.get(), info.ssi_signo, nullptr, 0);
         }
         for (size_t i = 0; i < streams.size(); ++i) {
@@ -188,7 +198,7 @@ int watch(Watched& w, int log_fd, int signal_fd, bool attach) {
     // The process has ended: what it wrote is in the pipes, which a process it left behind may
     // still hold open, so they are read without waiting.
     for (auto& s : streams) {
-        ::fcntl(s.fd, F_SETFL, ::fcntl(s.fd, F_GETFL) | O_NONBLOCK);
+        if (s.open) ::fcntl(s.fd->get(), F_SETFL, ::fcntl(s.fd->get(), F_GETFL) | O_NONBLOCK);
         ssize_t n;
         while (s.open && ((n = relay(s)) > 0 || (n < 0 && errno == EINTR))) {
         }
@@ -250,13 +260,14 @@ ErrorOr<void> finish_container(const ContainerStore& store, const std::string& i
     // A runtime container already gone (an earlier cleanup) is what we wanted.
     if (!removed && removed.error().message.find("does not exist") == std::string::npos)
         log::error(removed.error().message);
-    TRY(images::unmount_container_rootfs(store.dir(id)));
+    // The exit is recorded first: a failed unmount must not lose it.
     auto record = TRY(store.update(id, [&](ContainerRecord& r) {
         r.status = "exited";
         r.exit_code = exit_code;
         r.finished_at = rfc3339_now(true);
         r.pid = 0;
     }));
+    TRY(images::unmount_container_rootfs(store.dir(id)));
     if (record.remove_on_exit) TRY(store.remove(id));
     return {};
 }
@@ -323,8 +334,9 @@ ErrorOr<void> spawn_monitor(const ContainerStore& store, const ContainerRecord& 
         report_read.reset();
         if (::chdir("/") == -1) ::_exit(1);
         stdio_to_null();
-        ::signal(SIGHUP, SIG_IGN);
-        ::signal(SIGPIPE, SIG_IGN);
+        // No signal is ignored here: an ignored signal stays ignored across exec, into the
+        // container. A session of its own without a terminal gets no SIGHUP anyway, and the
+        // monitor writes only to files and the report pipe, whose reader waits for it.
         monitor_main(store, record, options, std::move(report_write));
     }
     report_write.reset();

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -105,6 +106,15 @@ TEST_CASE("hutch run: the image's Cmd, Env, WorkingDir and User, flags over them
         root, {"run", "--rm", "-i", "localhost/bb:1", "sh", "-c", "read line; echo got $line"}, "typed\n");
     check_ok(from_stdin);
     CHECK(from_stdin.out == "got typed\n");
+    // Our stdout a pipe whose reader is gone: the container's write fails as it would have
+    // written to that pipe itself, and the run ends (yes, as pid 1 of its namespace, is not
+    // killed by SIGPIPE: it sees EPIPE and exits).
+    auto piped = run_command({"bash", "-c",
+                              "set -o pipefail; timeout 20 " + std::string(HUTCH_BINARY) +
+                                  " --storage-root " + root.path() + "/storage --runroot " + root.path() +
+                                  "/run run --rm localhost/bb:1 yes | head -n 1"});
+    CHECK(piped.out == "y\n");
+    CHECK(piped.status != 124);
     auto no_stdin =
         hutch_cmd(root, {"run", "--rm", "localhost/bb:1", "sh", "-c", "cat; echo done"}, "ignored\n");
     CHECK(no_stdin.out == "done\n");
@@ -204,6 +214,12 @@ TEST_CASE("hutch run -d: ps, logs -f, exec, stop with the image's StopSignal, rm
                                  "echo $X; cat /proc/1/cmdline"});
     check_ok(exec);
     CHECK(exec.out.starts_with("from exec\nsh"));
+    // The monitor ignores no signal of its own, so the container inherits none from it.
+    auto signals = hutch_cmd(root, {"exec", "svc", "grep", "-E", "SigIgn|SigBlk", "/proc/1/status"});
+    REQUIRE(signals.out.starts_with("SigBlk:\t0000000000000000\nSigIgn:\t"));
+    uint64_t ignored = std::stoull(signals.out.substr(signals.out.rfind('\t') + 1), nullptr, 16);
+    // (SIGPIPE is not checked: this test process ignores it, and hutch inherits that.)
+    CHECK((ignored & (uint64_t{1} << (SIGHUP - 1))) == 0);
     auto exec_status = hutch_cmd(root, {"exec", "svc", "sh", "-c", "exit 4"});
     CHECK(exec_status.status == 4);
     auto as_nobody = hutch_cmd(root, {"exec", "-u", "nobody", "svc", "id", "-u"});
@@ -340,6 +356,7 @@ TEST_CASE("hutch run: bad input gives one line and status 1, and leaves no conta
         {"run", "--security-opt", "seccomp=unconfined", "localhost/bb:1", "true"},
         {"run", "127.0.0.1:1/nothing/here:latest", "true"},
         {"run", "Not A Reference", "true"},
+        {"run", "localhost/bb:1", "echo", "\xff"},
         {"logs", "nosuch"},
         {"exec", "nosuch", "true"},
         {"stop", "nosuch"},

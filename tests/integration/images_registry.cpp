@@ -88,7 +88,15 @@ LocalRegistry::LocalRegistry(Options options) : options_(std::move(options)) {
     port_ = free_local_port();
     config += "http:\n  addr: " + address() + "\n";
     write_text(dir_.path() + "/config.yml", config);
+    start();
+}
 
+void LocalRegistry::restart() {
+    stop();
+    start();
+}
+
+void LocalRegistry::start() {
     // Its log goes to a file of the test's directory, shown when it does not start.
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
@@ -129,7 +137,9 @@ void LocalRegistry::push(const std::string& layout, const std::string& repositor
                          const std::string& tag) const {
     std::vector<std::string> argv = {"skopeo", "--insecure-policy", "copy", "--quiet",
                                      // as written: else skopeo gzips the plain tar layer
-                                     "--preserve-digests", "--dest-tls-verify=false"};
+                                     "--preserve-digests", "--dest-tls-verify=false",
+                                     // an index with every image it lists (one image: the same)
+                                     "--all"};
     if (!options_.user.empty()) argv.push_back("--dest-creds=" + options_.user + ":" + options_.password);
     argv.push_back("oci:" + layout + ":latest");
     argv.push_back("docker://" + address() + "/" + repository + ":" + tag);
@@ -144,13 +154,25 @@ TestImage::TestImage(const std::string& layer_file_content)
                 nlohmann::json::object()) {}
 
 TestImage::TestImage(std::string layer_bytes, const nlohmann::json& run_config)
-    : layer(std::move(layer_bytes)) {
+    : TestImage(std::vector<std::string>{std::move(layer_bytes)}, run_config, "amd64") {}
+
+TestImage::TestImage(const std::vector<std::string>& layer_blobs, const nlohmann::json& run_config,
+                     const std::string& architecture) {
     namespace fs = std::filesystem;
-    layer_digest = sha256(layer);
-    nlohmann::json config_json = {{"architecture", "amd64"},
+    REQUIRE_FALSE(layer_blobs.empty());
+    nlohmann::json layer_descriptors = nlohmann::json::array();
+    for (const auto& blob : layer_blobs) {
+        layer_digests.push_back(sha256(blob));
+        layer_descriptors.push_back({{"mediaType", "application/vnd.oci.image.layer.v1.tar"},
+                                     {"digest", layer_digests.back()},
+                                     {"size", blob.size()}});
+    }
+    layer = layer_blobs.back();
+    layer_digest = layer_digests.back();
+    nlohmann::json config_json = {{"architecture", architecture},
                                   {"os", "linux"},
                                   {"config", run_config},
-                                  {"rootfs", {{"type", "layers"}, {"diff_ids", {layer_digest}}}}};
+                                  {"rootfs", {{"type", "layers"}, {"diff_ids", layer_digests}}}};
     config = config_json.dump();
     config_digest = sha256(config);
     nlohmann::json manifest_json = {{"schemaVersion", 2},
@@ -159,10 +181,7 @@ TestImage::TestImage(std::string layer_bytes, const nlohmann::json& run_config)
                                      {{"mediaType", "application/vnd.oci.image.config.v1+json"},
                                       {"digest", config_digest},
                                       {"size", config.size()}}},
-                                    {"layers",
-                                     {{{"mediaType", "application/vnd.oci.image.layer.v1.tar"},
-                                       {"digest", layer_digest},
-                                       {"size", layer.size()}}}}};
+                                    {"layers", layer_descriptors}};
     manifest = manifest_json.dump();
     manifest_digest = sha256(manifest);
     nlohmann::json index = {{"schemaVersion", 2},
@@ -172,7 +191,9 @@ TestImage::TestImage(std::string layer_bytes, const nlohmann::json& run_config)
                                {"size", manifest.size()},
                                {"annotations", {{"org.opencontainers.image.ref.name", "latest"}}}}}}};
     fs::create_directories(dir.path() + "/blobs/sha256");
-    for (const auto* blob : {&layer, &config, &manifest})
+    for (const auto& blob : layer_blobs)
+        write_text(dir.path() + "/blobs/sha256/" + sha256(blob).substr(7), blob);
+    for (const auto* blob : {&config, &manifest})
         write_text(dir.path() + "/blobs/sha256/" + sha256(*blob).substr(7), *blob);
     write_text(dir.path() + "/index.json", index.dump());
     write_text(dir.path() + "/oci-layout", R"({"imageLayoutVersion":"1.0.0"})");

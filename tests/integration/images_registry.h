@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "harness.h"
 #include "token_server.h"
@@ -38,11 +39,14 @@ public:
     pid_t pid() const { return pid_; }
     // Kills the registry now (idempotent).
     void stop();
+    // Starts it again on the same port with the same storage: what it held is served again.
+    void restart();
     // Pushes the OCI layout's "latest" with skopeo to REPOSITORY:TAG; REQUIREs success.
     void push(const std::string& layout, const std::string& repository,
               const std::string& tag = "latest") const;
 
 private:
+    void start();  // spawns it and waits until it accepts connections
     TempDir dir_{"hutch-registry"};
     Options options_;
     int port_ = 0;
@@ -55,9 +59,14 @@ struct TestImage {
     explicit TestImage(const std::string& layer_file_content);
     // An image of one layer (a tar's bytes) whose config's "config" object is run_config.
     TestImage(std::string layer_bytes, const nlohmann::json& run_config);
+    // Layers bottom first; the config says architecture (the index entry of a multi-platform
+    // image says it too).
+    TestImage(const std::vector<std::string>& layer_blobs, const nlohmann::json& run_config,
+              const std::string& architecture);
     TempDir dir{"hutch-oci-layout"};
-    std::string layer, config, manifest;  // the blobs' bytes
+    std::string layer, config, manifest;  // the blobs' bytes; layer is the top one
     std::string layer_digest, config_digest, manifest_digest;
+    std::vector<std::string> layer_digests;  // bottom first
 };
 
 // A port on 127.0.0.1 that nothing listens on (bound, then released).

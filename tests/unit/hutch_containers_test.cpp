@@ -96,7 +96,7 @@ TEST_CASE("hutch flags: memory sizes and CPUs", "[hutch-containers]") {
     CHECK(cli::parse_memory_size("1.5G").value() == 3LL << 29);
     CHECK(cli::parse_memory_size("64kb").value() == 64LL << 10);
     CHECK(cli::parse_memory_size("4096").value() == 4096);
-    for (const char* bad : {"", "lots", "-1m", "1x", "1mbb", "m", "99999999t"}) {
+    for (const char* bad : {"", "lots", "-1m", "1x", "1mbb", "m", "99999999t", "nan", "infm"}) {
         INFO(bad);
         CHECK_FALSE(cli::parse_memory_size(bad));
     }
@@ -189,4 +189,10 @@ TEST_CASE("container config: what hutch run writes reads back through config.jso
     auto refused = spec::container_config_json(bad);
     REQUIRE_FALSE(refused);
     CHECK(refused.error().message == "--cap-add: unknown capability CAP_NONSENSE");
+
+    spec::ContainerConfig not_utf8;
+    not_utf8.args = {"echo", "\xff"};
+    auto unwritable = spec::container_config_json(not_utf8);
+    REQUIRE_FALSE(unwritable);
+    CHECK(unwritable.error().message.find("not valid UTF-8") != std::string::npos);
 }
