@@ -8,6 +8,7 @@
 #include <chrono>
 #include <thread>
 
+#include "base/directory.h"
 #include "base/fd.h"
 #include "base/file.h"
 
@@ -101,19 +102,12 @@ ErrorOr<void> remove_cgroup_dir(const std::string& dir) {
 }
 
 ErrorOr<void> remove_cgroup_tree(const std::string& dir) {
-    UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!fd && errno == ENOENT) return {};
-    if (!fd) return fail_errno("cgroups: open " + dir);
-    DIR* stream = ::fdopendir(fd.get());
-    if (!stream) return fail_errno("cgroups: read " + dir);
-    fd.release();  // now owned by stream
+    auto entries = list_directory(dir);
+    if (!entries && entries.error().code == ENOENT) return {};
+    if (!entries) return std::unexpected(entries.error().context("cgroups"));
     std::vector<std::string> children;
-    while (dirent* entry = ::readdir(stream)) {
-        std::string_view name = entry->d_name;
-        if (entry->d_type == DT_DIR && name != "." && name != "..")
-            children.push_back(dir + "/" + std::string(name));
-    }
-    ::closedir(stream);
+    for (const auto& [name, type] : *entries)
+        if (type == DT_DIR) children.push_back(dir + "/" + name);
     for (const std::string& child : children) TRY(remove_cgroup_tree(child));
     return remove_cgroup_dir(dir);
 }

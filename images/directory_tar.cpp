@@ -1,6 +1,5 @@
 #include "images/directory_tar.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 
@@ -8,6 +7,7 @@
 #include <memory>
 #include <vector>
 
+#include "base/directory.h"
 #include "base/fd.h"
 
 namespace hutch::images {
@@ -21,9 +21,6 @@ struct FreeEntry {
 };
 struct FreeResolver {
     void operator()(archive_entry_linkresolver* r) const { archive_entry_linkresolver_free(r); }
-};
-struct CloseDir {
-    void operator()(DIR* d) const { closedir(d); }
 };
 
 class DirectoryWalk {
@@ -47,15 +44,8 @@ public:
 
 private:
     static ErrorOr<std::vector<std::string>> sorted_names(const std::string& path) {
-        std::unique_ptr<DIR, CloseDir> dir(opendir(path.c_str()));
-        if (!dir) return fail_errno(path);
         std::vector<std::string> names;
-        errno = 0;
-        while (dirent* item = readdir(dir.get())) {
-            std::string_view name = item->d_name;
-            if (name != "." && name != "..") names.emplace_back(name);
-        }
-        if (errno != 0) return fail_errno(path);
+        for (auto& [name, type] : TRY(list_directory(path))) names.push_back(std::move(name));
         std::ranges::sort(names);
         return names;
     }

@@ -1,7 +1,6 @@
 // Mark and sweep of a store (garbage_collect.h).
 #include "images/garbage_collect.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <sys/file.h>
@@ -9,6 +8,7 @@
 
 #include <memory>
 
+#include "base/directory.h"
 #include "images/image_store.h"
 #include "images/layer_store.h"
 #include "images/lease.h"
@@ -27,23 +27,6 @@ struct Marks {
     std::set<std::string> blobs;
     std::set<std::string> layers;
 };
-
-ErrorOr<std::vector<std::string>> entries_of(int dir_fd, const std::string& shown) {
-    int list_fd = dup(dir_fd);
-    if (list_fd == -1) return fail_errno("dup");
-    std::unique_ptr<DIR, int (*)(DIR*)> dir(fdopendir(list_fd), closedir);
-    if (!dir) {
-        close(list_fd);
-        return fail_errno("opendir " + shown);
-    }
-    rewinddir(dir.get());
-    std::vector<std::string> names;
-    while (dirent* entry = readdir(dir.get())) {
-        std::string name = entry->d_name;
-        if (name != "." && name != "..") names.push_back(std::move(name));
-    }
-    return names;
-}
 
 bool is_hex64(std::string_view name) {
     return name.size() == 64 && name.find_first_not_of("0123456789abcdef") == std::string_view::npos;
@@ -94,10 +77,10 @@ public:
     ErrorOr<void> sweep_blobs(const std::function<bool(const std::string&)>& doomed, Collected& out) const {
         UniqueFd blobs(openat(root_fd_.get(), "blobs", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
         if (!blobs) return errno == ENOENT ? ErrorOr<void>{} : fail_errno("open " + root_ + "/blobs");
-        for (const auto& algorithm : TRY(entries_of(blobs.get(), root_ + "/blobs"))) {
+        for (const auto& [algorithm, type] : TRY_CTX(list_directory_at(blobs.get()), root_ + "/blobs")) {
             std::string shown = root_ + "/blobs/" + algorithm;
             auto dir = TRY(open_dir_at(blobs.get(), algorithm));
-            for (const auto& hex : TRY(entries_of(dir.get(), shown))) {
+            for (const auto& [hex, hex_type] : TRY_CTX(list_directory_at(dir.get()), shown)) {
                 std::string digest = algorithm + ":" + hex;
                 if (!doomed(digest)) continue;
                 struct stat st {};
@@ -118,7 +101,7 @@ public:
         std::string layers = root_ + "/layers";
         UniqueFd layers_fd(openat(root_fd_.get(), "layers", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
         if (!layers_fd) return errno == ENOENT ? ErrorOr<void>{} : fail_errno("open " + layers);
-        for (const auto& name : TRY(entries_of(layers_fd.get(), layers))) {
+        for (const auto& [name, type] : TRY_CTX(list_directory_at(layers_fd.get()), layers)) {
             // Others starting with '.' are unpacks in progress (layer_store.cpp's .tmp-*).
             if (!is_hex64(name) || !doomed(name)) continue;
             out.bytes += tree_bytes(layers + "/" + name);
@@ -128,7 +111,7 @@ public:
                 return fail_errno("rename " + layers + "/" + name + " to " + trash);
             out.layers.push_back("sha256:" + name);
         }
-        for (const auto& name : TRY(entries_of(layers_fd.get(), layers)))
+        for (const auto& [name, type] : TRY_CTX(list_directory_at(layers_fd.get()), layers))
             if (name.starts_with(kTrashPrefix)) TRY_CTX(remove_tree_at(layers_fd.get(), name), layers);
         return {};
     }

@@ -1,7 +1,6 @@
 // Leases (lease.h).
 #include "images/lease.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/random.h>
@@ -13,6 +12,7 @@
 #include <sstream>
 #include <vector>
 
+#include "base/directory.h"
 #include "base/file.h"
 
 namespace hutch::images {
@@ -34,23 +34,6 @@ ErrorOr<UniqueFd> open_leases_dir(int root_fd, const std::string& root) {
     UniqueFd dir(openat(root_fd, "leases", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!dir) return fail_errno("open " + root + "/leases");
     return dir;
-}
-
-ErrorOr<std::vector<std::string>> lease_names(int dir_fd, const std::string& shown) {
-    int list_fd = dup(dir_fd);
-    if (list_fd == -1) return fail_errno("dup");
-    std::unique_ptr<DIR, int (*)(DIR*)> dir(fdopendir(list_fd), closedir);
-    if (!dir) {
-        close(list_fd);
-        return fail_errno("opendir " + shown);
-    }
-    std::vector<std::string> names;
-    while (dirent* entry = readdir(dir.get())) {
-        std::string name = entry->d_name;
-        // ".new-*": a lease being made, not yet locked (see take); not read, never removed here.
-        if (!name.starts_with(".")) names.push_back(std::move(name));
-    }
-    return names;
 }
 
 // The lines of a live lease; nullopt when it was dead (and is now removed) or gone.
@@ -102,7 +85,9 @@ ErrorOr<void> Lease::add(const Digest& digest) {
 ErrorOr<std::set<std::string>> live_leases(int root_fd, const std::string& root) {
     auto dir = TRY(open_leases_dir(root_fd, root));
     std::set<std::string> held;
-    for (const auto& name : TRY(lease_names(dir.get(), root + "/leases"))) {
+    for (const auto& [name, type] : TRY_CTX(list_directory_at(dir.get()), root + "/leases")) {
+        // ".new-*": a lease being made, not yet locked (see take); not read, never removed here.
+        if (name.starts_with(".")) continue;
         auto text = TRY(read_live_lease(dir.get(), name, root + "/leases/" + name));
         if (!text) continue;
         std::istringstream lines(*text);

@@ -1,6 +1,5 @@
 #include "images/rooted_path.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sys/stat.h>
@@ -9,6 +8,8 @@
 
 #include <cerrno>
 #include <memory>
+
+#include "base/directory.h"
 
 namespace hutch::images {
 namespace {
@@ -35,10 +36,6 @@ std::string join(const std::vector<std::string>& parts, size_t count) {
     }
     return out.empty() ? "." : out;
 }
-
-struct CloseDir {
-    void operator()(DIR* dir) const { closedir(dir); }
-};
 
 }  // namespace
 
@@ -105,19 +102,8 @@ ErrorOr<void> remove_tree_at(int dirfd, const std::string& name) {
     if (errno != EISDIR) return fail_errno("remove " + name);
     {
         auto dir_fd = TRY(open_dir_at(dirfd, name));
-        int list_fd = dup(dir_fd.get());
-        if (list_fd == -1) return fail_errno("dup");
-        std::unique_ptr<DIR, CloseDir> dir(fdopendir(list_fd));
-        if (!dir) {
-            close(list_fd);
-            return fail_errno("opendir " + name);
-        }
-        std::vector<std::string> children;
-        while (dirent* entry = readdir(dir.get())) {
-            std::string child = entry->d_name;
-            if (child != "." && child != "..") children.push_back(std::move(child));
-        }
-        for (const auto& child : children) TRY_CTX(remove_tree_at(dir_fd.get(), child), name);
+        for (const auto& [child, type] : TRY_CTX(list_directory_at(dir_fd.get()), name))
+            TRY_CTX(remove_tree_at(dir_fd.get(), child), name);
     }
     if (unlinkat(dirfd, name.c_str(), AT_REMOVEDIR) == -1 && errno != ENOENT)
         return fail_errno("rmdir " + name);

@@ -1,7 +1,6 @@
 // OCI whiteouts (image-spec layer.md, "Whiteouts"): ".wh.NAME" hides NAME of the lower layers,
 // ".wh..wh..opq" hides everything its directory held in them. A whiteout never applies to what
 // this same layer made, whatever the order of the entries.
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -11,6 +10,7 @@
 #include <cerrno>
 #include <memory>
 
+#include "base/directory.h"
 #include "images/unpack_internal.h"
 
 namespace hutch::images {
@@ -21,29 +21,6 @@ constexpr std::string_view kOpaqueMarker = ".wh..wh..opq";
 
 std::string child_path(const RootedPath& dir, const std::string& name) {
     return dir.is_root() ? name : dir.str() + "/" + name;
-}
-
-struct CloseDir {
-    void operator()(DIR* dir) const { closedir(dir); }
-};
-
-// The names in a directory, given as an O_PATH fd.
-ErrorOr<std::vector<std::string>> list_directory(int dir_fd) {
-    int raw = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (raw == -1) return fail_errno("open directory");
-    std::unique_ptr<DIR, CloseDir> dir(fdopendir(raw));
-    if (!dir) {
-        close(raw);
-        return fail_errno("opendir");
-    }
-    std::vector<std::string> names;
-    errno = 0;
-    while (dirent* entry = readdir(dir.get())) {
-        std::string name = entry->d_name;
-        if (name != "." && name != "..") names.push_back(std::move(name));
-    }
-    if (errno != 0) return fail_errno("readdir");
-    return names;
 }
 
 // The directory that holds the marker, as a RootedPath of its own.
@@ -74,7 +51,7 @@ ErrorOr<void> apply_opaque(UnpackState& state, const RootedPath& marker) {
             return fail_errno("set xattr trusted.overlay.opaque");
         return {};
     }
-    for (const auto& name : TRY(list_directory(dir_fd->get()))) {
+    for (const auto& [name, type] : TRY(list_directory_at(dir_fd->get()))) {
         if (state.created.contains(child_path(dir, name))) continue;
         TRY(remove_tree_at(dir_fd->get(), name));
     }

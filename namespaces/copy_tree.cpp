@@ -10,6 +10,7 @@
 #include <memory>
 #include <string_view>
 
+#include "base/directory.h"
 #include "namespaces/mounting.h"
 
 namespace hutch::rootfs {
@@ -63,18 +64,8 @@ ErrorOr<void> copy_entry(int src_dir, int dst_dir, const char* name) {
 }  // namespace
 
 ErrorOr<void> copy_tree(int src_dir, int dst_dir) {
-    int dup_fd = ::fcntl(src_dir, F_DUPFD_CLOEXEC, 0);
-    if (dup_fd < 0) return fail_errno("dup");
-    std::unique_ptr<DIR, int (*)(DIR*)> dir(::fdopendir(dup_fd), ::closedir);
-    if (!dir) {
-        ::close(dup_fd);
-        return fail_errno("opendir");
-    }
-    while (struct dirent* entry = ::readdir(dir.get())) {
-        std::string_view name = entry->d_name;
-        if (name == "." || name == "..") continue;
-        TRY(copy_entry(src_dir, dst_dir, entry->d_name));
-    }
+    for (const auto& [name, type] : TRY(list_directory_at(src_dir)))
+        TRY(copy_entry(src_dir, dst_dir, name.c_str()));
     return {};
 }
 

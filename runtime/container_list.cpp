@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "base/directory.h"
 #include "base/json.h"
 #include "runtime/runtime.h"
 
@@ -15,15 +16,11 @@ ErrorOr<std::string> state(const std::string& root, const std::string& id) {
 
 ErrorOr<std::vector<nlohmann::ordered_json>> list(const std::string& root) {
     std::vector<nlohmann::ordered_json> out;
-    DIR* dir = ::opendir(root.c_str());
-    if (!dir) {
-        if (errno == ENOENT) return out;  // nothing was ever created under this root
-        return fail_errno("open " + root);
-    }
+    auto entries = list_directory(root);
+    if (!entries && entries.error().code == ENOENT) return out;  // nothing was ever created under this root
     std::vector<std::string> ids;
-    while (struct dirent* entry = ::readdir(dir))
-        if (entry->d_type == DT_DIR && entry->d_name[0] != '.') ids.emplace_back(entry->d_name);
-    ::closedir(dir);
+    for (const auto& [name, type] : TRY(std::move(entries)))
+        if (type == DT_DIR && !name.starts_with('.')) ids.push_back(name);
     std::sort(ids.begin(), ids.end());
     for (const auto& id : ids) {
         auto container = Container::open(root, id);

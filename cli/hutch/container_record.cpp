@@ -11,6 +11,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "base/directory.h"
 #include "base/file.h"
 #include "base/json.h"
 #include "base/json_reader.h"
@@ -113,18 +114,6 @@ ErrorOr<void> save(const std::string& dir, const ContainerRecord& r) {
     return write_file_atomic(dir + "/container.json", json_text(record_json(r), 2));
 }
 
-ErrorOr<std::vector<std::string>> directory_names(const std::string& path) {
-    std::unique_ptr<DIR, int (*)(DIR*)> dir(::opendir(path.c_str()), ::closedir);
-    if (!dir) return fail_errno("open " + path);
-    std::vector<std::string> names;
-    while (dirent* entry = ::readdir(dir.get())) {
-        std::string name = entry->d_name;
-        if (entry->d_type == DT_DIR && name != "." && name != "..") names.push_back(std::move(name));
-    }
-    std::ranges::sort(names);
-    return names;
-}
-
 }  // namespace
 
 ErrorOr<ContainerStore> ContainerStore::open(const std::string& storage_root, std::string run_root) {
@@ -171,7 +160,10 @@ ErrorOr<ContainerRecord> ContainerStore::find(std::string_view name_or_id) const
 
 ErrorOr<std::vector<ContainerRecord>> ContainerStore::list() const {
     std::vector<ContainerRecord> out;
-    for (const auto& id : TRY(directory_names(containers_))) {
+    auto entries = TRY(list_directory(containers_));
+    std::ranges::sort(entries, {}, &DirectoryEntry::name);
+    for (const auto& [id, type] : entries) {
+        if (type != DT_DIR) continue;
         auto record = load(id);
         // A directory being made or removed this moment has no record: not a container (yet).
         if (!record && ::access((dir(id) + "/container.json").c_str(), F_OK) != 0) continue;
