@@ -115,10 +115,12 @@ for name in "${names[@]}"; do
         echo "   skipping ${label_of[$name]}: its smoke run failed: ${cmd_of[$name]}"
         echo "$err" | tail -5 | sed 's/^/     | /'
     fi
+    if [[ $name == hutch && -d $out/hutch/layers ]]; then
+        # The pull leaves the layer unpacked: one layer directory, no temporary one.
+        layers=$(find "$out/hutch/layers" -mindepth 1 -maxdepth 1 -printf '%f ')
+        [[ $layers =~ ^[0-9a-f]{64}\ $ ]] || { echo "$me: hutch pull left layers/ as: $layers" >&2; exit 1; }
+    fi
 done
-# hutch's pull must leave the layer unpacked: one layer directory, no temporary one.
-layers=$(find "$out/hutch/layers" -mindepth 1 -maxdepth 1 -printf '%f\n' 2>/dev/null | tr '\n' ' ')
-[[ $layers =~ ^[0-9a-f]{64}\ $ ]] || { echo "$me: hutch pull left layers/ as: $layers" >&2; exit 1; }
 rm -rf "${out:?}"/*
 [[ ${#entries[@]} -gt 0 ]] || { echo "$me: no entry passed its smoke run" >&2; exit 1; }
 

@@ -39,8 +39,7 @@ std::vector<std::string> layer_dirs(const TempDir& root, const std::vector<std::
     for (const auto& d : diff_ids) digests.push_back(hutch::images::parse_digest(d).value());
     auto chain_ids = hutch::images::chain_ids(digests).value();
     std::vector<std::string> dirs;
-    for (const auto& chain : chain_ids)
-        dirs.push_back(root.path() + "/storage/layers/" + chain.hex);
+    for (const auto& chain : chain_ids) dirs.push_back(root.path() + "/storage/layers/" + chain.hex);
     return dirs;
 }
 
