@@ -1,6 +1,6 @@
 # hutch's entry points. `make check` is the test command (CI runs it through .ci/run);
 # `make demo` shows a container; `make bench` compares hutch-oci with runc and crun, `make
-# bench-unpack` hutch's layer unpack with umoci and tar.
+# bench-unpack` hutch's layer unpack with umoci and tar, `make bench-pull` hutch pull with podman pull.
 # Every target that needs packages runs scripts/setup.sh first (fast and offline when all are there).
 
 SHELL := /bin/bash
@@ -18,7 +18,7 @@ SOURCES_CMD := { git ls-files -z --cached --others --exclude-standard -- '*.cpp'
     || find . \( -path ./build -o -path './build-*' -o -path ./.git \) -prune -o \( -name '*.cpp' -o -name '*.h' \) -print0; } \
     | while IFS= read -r -d '' f; do if [[ -e $$f ]]; then printf '%s\0' "$$f"; fi; done
 
-.PHONY: all setup build install test asan format-check format check demo bench bench-images bench-unpack bench-vm clean
+.PHONY: all setup build install test asan format-check format check demo bench bench-images bench-unpack bench-pull bench-vm clean
 
 all: build
 
@@ -77,6 +77,10 @@ bench-vm: setup build
 # Unpacking a layer (a Debian rootfs, one gzip layer): hutch against umoci and `tar -xzf`.
 bench-unpack: setup build
 	bench/unpack.sh
+
+# Pulling an image (the same Debian layer) from a docker-registry on 127.0.0.1: hutch against podman.
+bench-pull: setup build
+	bench/pull.sh
 
 clean:
 	rm -rf $(BUILD_DIR) $(ASAN_DIR)

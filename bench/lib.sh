@@ -163,3 +163,49 @@ PY
 debian_rootfs() {   # key
     SUITE=$suite MIRROR=$mirror "$repo/scripts/debian-rootfs.sh" "$1"
 }
+
+# KEY/layout: an OCI layout (tagged "bench") whose one layer is debian_rootfs's KEY/rootfs, made
+# once; for bench/unpack.sh and bench/pull.sh.
+debian_layout() {   # key
+    local key=$1 layout=$1/layout diff_hex
+    # The rootfs as debootstrap leaves it (its .debs in /var/cache/apt/archives included).
+    debian_rootfs "$key"
+    # One gzip layer of it (a pax tar, names sorted, numeric owners, xattrs kept; gzip -6, as
+    # `docker build` and buildah compress) in an OCI layout, with its config and manifest.
+    if [[ ! -f $layout/index.json ]]; then
+        echo "== the layer and its OCI layout (once): $layout"
+        rm -rf "$layout.tmp"
+        mkdir -p "$layout.tmp/blobs/sha256"
+        tar --format=pax --sort=name --numeric-owner --xattrs --xattrs-include='*' -C "$key/rootfs" \
+            -cf "$layout.tmp/layer" .
+        read -r diff_hex _ < <(sha256sum "$layout.tmp/layer")
+        gzip -6 -n "$layout.tmp/layer"
+        mv "$layout.tmp/layer.gz" "$layout.tmp/layer"
+        python3 - "$layout.tmp" "$(dpkg --print-architecture)" "sha256:$diff_hex" <<'PY'
+import hashlib, json, os, sys
+layout, arch, diff_id = sys.argv[1:]
+def blob(data: bytes):
+    digest = hashlib.sha256(data).hexdigest()
+    with open(f"{layout}/blobs/sha256/{digest}", "wb") as f:
+        f.write(data)
+    return {"digest": f"sha256:{digest}", "size": len(data)}
+sha = hashlib.sha256()
+with open(f"{layout}/layer", "rb") as f:
+    for chunk in iter(lambda: f.read(1 << 20), b""):
+        sha.update(chunk)
+layer = {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": f"sha256:{sha.hexdigest()}",
+         "size": os.path.getsize(f"{layout}/layer")}
+os.rename(f"{layout}/layer", f"{layout}/blobs/sha256/{sha.hexdigest()}")
+config = blob(json.dumps({"architecture": arch, "os": "linux", "config": {"Cmd": ["/bin/bash"]},
+                          "rootfs": {"type": "layers", "diff_ids": [diff_id]}}).encode())
+config["mediaType"] = "application/vnd.oci.image.config.v1+json"
+manifest = blob(json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                            "config": config, "layers": [layer]}).encode())
+manifest["mediaType"] = "application/vnd.oci.image.manifest.v1+json"
+manifest["annotations"] = {"org.opencontainers.image.ref.name": "bench"}
+json.dump({"schemaVersion": 2, "manifests": [manifest]}, open(f"{layout}/index.json", "w"))
+json.dump({"imageLayoutVersion": "1.0.0"}, open(f"{layout}/oci-layout", "w"))
+PY
+        mv "$layout.tmp" "$layout"
+    fi
+}

@@ -23,8 +23,9 @@ constexpr size_t kCopyBuffer = 128 * 1024;
 
 // Copies what reader gives to fd, hashing it on the way; stops at the first byte past
 // max_size, so that a hostile source cannot fill the disk. what names the blob in that error.
+// sink, when given, gets each piece after the file.
 ErrorOr<StoredBlob> copy_hashing(int fd, const std::string& algorithm, const BlobReader& reader,
-                                 uint64_t max_size, const std::string& what) {
+                                 uint64_t max_size, const std::string& what, BlobSink* sink = nullptr) {
     auto hasher = TRY(Hasher::create(algorithm));
     std::vector<std::byte> buffer(kCopyBuffer);
     uint64_t total = 0;
@@ -37,6 +38,7 @@ ErrorOr<StoredBlob> copy_hashing(int fd, const std::string& algorithm, const Blo
         auto data = std::span<const std::byte>(buffer.data(), n);
         hasher.update(data);
         TRY(write_all(fd, std::string_view(reinterpret_cast<const char*>(data.data()), data.size())));
+        if (sink != nullptr) TRY(sink->write(data));
     }
     return StoredBlob{TRY(hasher.finish()), total};
 }
@@ -125,8 +127,9 @@ ErrorOr<UniqueFd> ContentStore::algorithm_dir(const std::string& algorithm) cons
 }
 
 ErrorOr<void> ContentStore::copy_checked(int fd, const Digest& expected, uint64_t expected_size,
-                                         const BlobReader& reader) const {
-    auto copied = TRY(copy_hashing(fd, expected.algorithm, reader, expected_size, "blob " + expected.str()));
+                                         const BlobReader& reader, BlobSink* sink) const {
+    auto copied =
+        TRY(copy_hashing(fd, expected.algorithm, reader, expected_size, "blob " + expected.str(), sink));
     if (copied.size != expected_size)
         return fail("blob " + expected.str() + ": " + std::to_string(copied.size) + " bytes, expected " +
                     std::to_string(expected_size));
@@ -140,12 +143,14 @@ ErrorOr<void> ContentStore::hold(const Digest& digest) const {
     return lease_->add(digest);
 }
 
-ErrorOr<void> ContentStore::ingest(const Digest& expected, uint64_t expected_size, const BlobReader& reader) {
+ErrorOr<void> ContentStore::ingest(const Digest& expected, uint64_t expected_size, const BlobReader& reader,
+                                   BlobSink* sink) {
     TRY(hold(expected));
     TRY(algorithm_dir(expected.algorithm));  // made first: a refused blob still leaves the tree whole
     // Written and checked outside the lock, so that a slow download never blocks other ingests.
     auto temp = TRY(IngestFile::create(ingest_fd_.get(), expected.algorithm + "-" + expected.hex, root_));
-    TRY(copy_checked(temp.fd(), expected, expected_size, reader));
+    TRY(copy_checked(temp.fd(), expected, expected_size, reader, sink));
+    if (sink != nullptr) TRY(sink->finish());
     if (TRY(commit(temp.fd(), temp.name(), expected))) temp.committed();
     return {};
 }

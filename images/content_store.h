@@ -32,6 +32,19 @@ BlobReader fd_reader(int fd);
 // A reader over bytes in memory (a manifest fetched or made whole); bytes must outlive it.
 BlobReader bytes_reader(std::string_view bytes);
 
+// Where else a blob's bytes go while ingest writes them, and a last word on storing it: a pull
+// unpacks a layer from its bytes as they stream in (layer_store.h, LayerStore::unpack_streamed).
+class BlobSink {
+public:
+    virtual ~BlobSink() = default;
+    // The blob's next bytes, in order, once they are written to the ingest file. An error stops
+    // the ingest (and so the download that feeds it).
+    virtual ErrorOr<void> write(std::span<const std::byte> bytes) = 0;
+    // Every byte came, and the blob has its expected size and digest; called before the blob is
+    // committed, and an error keeps it out of the store.
+    virtual ErrorOr<void> finish() = 0;
+};
+
 // A blob stored by ingest_computed: the digest and size it turned out to have.
 struct StoredBlob {
     Digest digest;
@@ -45,8 +58,10 @@ public:
 
     // Reads a blob from reader and stores it, when it has exactly expected_size bytes that hash
     // to expected. Otherwise nothing is stored and the error says why. Storing a blob that is
-    // already there succeeds, and leaves the one there untouched.
-    ErrorOr<void> ingest(const Digest& expected, uint64_t expected_size, const BlobReader& reader);
+    // already there succeeds, and leaves the one there untouched. sink, when given, gets every
+    // byte too, and its finish() must succeed before the blob is committed.
+    ErrorOr<void> ingest(const Digest& expected, uint64_t expected_size, const BlobReader& reader,
+                         BlobSink* sink = nullptr);
     // Stores a blob whose digest is not known beforehand (a docker archive's config and layers,
     // a layer hutch makes): its sha256 is computed as it is written.
     ErrorOr<StoredBlob> ingest_computed(const BlobReader& reader);
@@ -72,7 +87,7 @@ private:
     ErrorOr<UniqueFd> algorithm_dir(const std::string& algorithm) const;
     // Writes the reader's bytes to an open temporary file, hashing and counting them.
     ErrorOr<void> copy_checked(int fd, const Digest& expected, uint64_t expected_size,
-                               const BlobReader& reader) const;
+                               const BlobReader& reader, BlobSink* sink) const;
     // Renames the written and checked ingest/temp_name into place as digest's blob; false when
     // that blob was stored already (the temporary file is then the caller's to remove).
     ErrorOr<bool> commit(int temp_fd, const std::string& temp_name, const Digest& digest);

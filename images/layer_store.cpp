@@ -2,57 +2,17 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 
-#include <array>
 #include <cerrno>
 
+#include "images/layer_dir.h"
 #include "images/rooted_path.h"
 #include "images/store_lock.h"
 #include "images/stored_documents.h"
 #include "images/unpack.h"
 
 namespace hutch::images {
-namespace {
-
-// A directory ROOT/layers/.tmp-<hex>-<random>, removed with all it holds when dropped, unless
-// committed() says it was renamed into place.
-class TempLayerDir {
-public:
-    static ErrorOr<TempLayerDir> create(int layers_fd, const Digest& chain_id, const std::string& layers) {
-        std::array<unsigned char, 8> random{};
-        if (getrandom(random.data(), random.size(), 0) != static_cast<ssize_t>(random.size()))
-            return fail_errno("getrandom");
-        std::string name = ".tmp-" + chain_id.hex.substr(0, 16) + "-";
-        for (unsigned char byte : random)
-            name += "0123456789abcdef"[byte >> 4], name += "0123456789abcdef"[byte & 0xf];
-        if (mkdirat(layers_fd, name.c_str(), 0700) == -1) return fail_errno("mkdir " + layers + "/" + name);
-        TempLayerDir temp(layers_fd, name);
-        // diff/ is what overlayfs shows as the layer's root: its mode is the merged root's.
-        if (mkdirat(layers_fd, (name + "/diff").c_str(), 0755) == -1)
-            return fail_errno("mkdir " + layers + "/" + name + "/diff");
-        return temp;
-    }
-    TempLayerDir(TempLayerDir&& other) noexcept : dirfd_(other.dirfd_), name_(std::move(other.name_)) {
-        other.name_.clear();
-    }
-    TempLayerDir(const TempLayerDir&) = delete;
-    TempLayerDir& operator=(const TempLayerDir&) = delete;
-    TempLayerDir& operator=(TempLayerDir&&) = delete;
-    ~TempLayerDir() {
-        if (!name_.empty()) (void)remove_tree_at(dirfd_, name_);
-    }
-    const std::string& name() const { return name_; }
-    void committed() { name_.clear(); }
-
-private:
-    TempLayerDir(int dirfd, std::string name) : dirfd_(dirfd), name_(std::move(name)) {}
-    int dirfd_;
-    std::string name_;
-};
-
-}  // namespace
 
 ErrorOr<std::vector<Digest>> chain_ids(const std::vector<Digest>& diff_ids) {
     std::vector<Digest> chain;
@@ -99,17 +59,7 @@ ErrorOr<void> LayerStore::unpack(const Descriptor& layer, const Digest& diff_id,
     auto diff = TRY(open_dir_at(layers_fd_.get(), temp.name() + "/diff"));
     UnpackOptions options{WhiteoutMode::overlay, layer.media_type};
     auto actual = TRY_CTX(unpack_layer(blob.get(), diff.get(), options), "layer " + layer.digest.str());
-    if (actual != diff_id)
-        return fail("layer " + layer.digest.str() + ": diffID is " + actual.str() + ", the config says " +
-                    diff_id.str());
-    if (renameat2(layers_fd_.get(), temp.name().c_str(), layers_fd_.get(), chain_id.hex.c_str(),
-                  RENAME_NOREPLACE) == -1) {
-        // Another process put the same layer in place first: its copy is as good, ours goes.
-        if (errno == EEXIST || errno == ENOTEMPTY) return {};
-        return fail_errno("rename " + layers_ + "/" + temp.name() + " to " + chain_id.hex);
-    }
-    temp.committed();
-    return {};
+    return commit_layer(temp, layers_fd_.get(), layers_, layer.digest, actual, diff_id, chain_id);
 }
 
 ErrorOr<std::vector<std::string>> LayerStore::prepare_image(const Digest& manifest_digest) {

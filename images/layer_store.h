@@ -9,12 +9,17 @@
 // discards its copy. So a ROOT/layers/<hex> directory, once there, is always a whole, checked
 // layer, without a lock held across an unpack.
 //
+// A pull unpacks a layer it fetches from the blob's bytes as they come (unpack_streamed), with the
+// same checks: the layer is renamed into place only once its blob's digest and its diffID both
+// matched.
+//
 // A garbage collection (garbage_collect.h) removes layers that no image, container or lease
 // needs, under the store's lock: prepare_image adds each chain ID to the content store's lease
 // before it looks the layer up (under that lock too), so a layer it found stays while the
 // ContentStore lives.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -40,6 +45,19 @@ public:
     // them.
     ErrorOr<std::vector<std::string>> prepare_image(const Digest& manifest);
 
+    // Whether the layer is unpacked; chain_id is added to the content store's lease first, so a
+    // layer found stays while it lives.
+    ErrorOr<bool> has_layer(const Digest& chain_id) const;
+
+    // Starts unpacking layer, whose diffID the config says is diff_id, from the bytes the returned
+    // sink gets, on a thread of its own (a slow unpack slows the writer down: nothing is buffered
+    // but a few blocks). Give the sink to ContentStore::ingest: its finish() checks the diffID and
+    // renames the layer into place under chain_id, which the caller has leased (has_layer). When
+    // the sink goes unfinished (a failed download), its work is removed. The sink must not outlive
+    // this LayerStore.
+    ErrorOr<std::unique_ptr<BlobSink>> unpack_streamed(const Descriptor& layer, const Digest& diff_id,
+                                                       const Digest& chain_id) const;
+
     // ROOT/layers/<chainID hex>/diff.
     std::string diff_dir(const Digest& chain_id) const;
 
@@ -49,7 +67,6 @@ private:
           layers_(std::move(layers)),
           layers_fd_(std::move(layers_fd)),
           lock_fd_(std::move(lock_fd)) {}
-    ErrorOr<bool> has_layer(const Digest& chain_id) const;
     // Unpacks layer into place under chain_id, when its content has diff_id.
     ErrorOr<void> unpack(const Descriptor& layer, const Digest& diff_id, const Digest& chain_id);
 

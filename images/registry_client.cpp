@@ -250,7 +250,8 @@ ErrorOr<FetchedManifest> RegistryClient::fetch_manifest(const std::string& repos
 }
 
 ErrorOr<void> RegistryClient::fetch_blob(const std::string& repository, const Digest& digest, uint64_t size,
-                                         ContentStore& store, const std::function<void(uint64_t)>& progress) {
+                                         ContentStore& store, const std::function<void(uint64_t)>& progress,
+                                         BlobSink* sink) {
     std::string what = registry_ + "/" + one_line(repository) + ": blob " + digest.str();
     // One try: streams the answer into the store. A 401 is left for the caller to answer.
     long status = 0;
@@ -270,7 +271,9 @@ ErrorOr<void> RegistryClient::fetch_blob(const std::string& repository, const Di
             if (status != 200) return fail(stream->describe_status());
             return 0;
         };
-        return store.ingest(digest, size, reader);
+        // A retry after a 401 may feed the same sink: the 401's body never reached it (read()
+        // hands out only a 2xx body).
+        return store.ingest(digest, size, reader, sink);
     };
     auto fetch = [&]() -> ErrorOr<void> {
         TRY(check_url_parts(repository, digest.str()));

@@ -51,9 +51,12 @@ public:
     ErrorOr<FetchedManifest> fetch_manifest(const std::string& repository, const std::string& reference);
     // GET /v2/<repository>/blobs/<digest>, streamed into store.ingest(): stored only when it has
     // exactly size bytes hashing to digest; after any failure nothing of it is left in the store.
-    // progress, when given, hears how many bytes have come so far.
+    // progress, when given, hears how many bytes have come so far; sink, when given, gets the
+    // bytes as they come too (ContentStore::ingest). A blob stored already is not fetched, and
+    // then the sink gets nothing and is not finished.
     ErrorOr<void> fetch_blob(const std::string& repository, const Digest& digest, uint64_t size,
-                             ContentStore& store, const std::function<void(uint64_t)>& progress = nullptr);
+                             ContentStore& store, const std::function<void(uint64_t)>& progress = nullptr,
+                             BlobSink* sink = nullptr);
 
     // GET /v2/, answering a challenge with the credentials: succeeds when the registry accepts
     // them (or asks for none), as `podman login` checks them.

@@ -11,10 +11,12 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <thread>
 
 #include "harness.h"
 #include "hutch_command.h"
+#include "images/layer_store.h"
 #include "images/oci_documents.h"
 #include "images_layers.h"
 #include "images_registry.h"
@@ -120,6 +122,18 @@ TEST_CASE("hutch pull: cut off by the registry's end, completed by a second pull
     std::string blobs = root.path() + "/storage/blobs/sha256";
     CHECK(fs::is_empty(root.path() + "/storage/ingest"));
     CHECK_FALSE(path_exists(blobs + "/" + image.layer_digest.substr(7)));
+    // The big layer was being unpacked as it came: nothing of it is left in the layer store.
+    std::vector<hutch::images::Digest> diff_ids;
+    for (const auto& d : image.layer_digests) diff_ids.push_back(hutch::images::parse_digest(d).value());
+    auto chain = hutch::images::chain_ids(diff_ids).value();
+    std::string layers = root.path() + "/storage/layers/";
+    CHECK_FALSE(path_exists(layers + chain[1].hex));
+    auto layer_store_names = [&] {
+        std::set<std::string> names;
+        for (const auto& entry : fs::directory_iterator(layers)) names.insert(entry.path().filename());
+        return names;
+    };
+    for (const auto& name : layer_store_names()) CHECK_FALSE(name.starts_with("."));
     auto kept = file_stamps(blobs);
 
     registry.restart();
@@ -132,6 +146,7 @@ TEST_CASE("hutch pull: cut off by the registry's end, completed by a second pull
     auto now = file_stamps(blobs);
     for (const auto& [path, stamp] : kept) CHECK(now.at(path) == stamp);
     CHECK(images_json(root).size() == 1);
+    CHECK(layer_store_names() == std::set<std::string>{chain[0].hex, chain[1].hex});
 }
 
 TEST_CASE("hutch pull: from a multi-platform index, this host's platform or --platform's", "[hutch-cli]") {

@@ -125,6 +125,12 @@ void LocalRegistry::start() {
 
 LocalRegistry::~LocalRegistry() { stop(); }
 
+std::string LocalRegistry::blob_file(const std::string& digest) const {
+    // docker-registry's filesystem driver: blobs/<algorithm>/<first two hex>/<hex>/data.
+    std::string hex = digest.substr(digest.find(':') + 1);
+    return dir_.path() + "/data/docker/registry/v2/blobs/sha256/" + hex.substr(0, 2) + "/" + hex + "/data";
+}
+
 void LocalRegistry::stop() {
     if (pid_ <= 0) return;
     kill(pid_, SIGKILL);
@@ -157,22 +163,23 @@ TestImage::TestImage(std::string layer_bytes, const nlohmann::json& run_config)
     : TestImage(std::vector<std::string>{std::move(layer_bytes)}, run_config, "amd64") {}
 
 TestImage::TestImage(const std::vector<std::string>& layer_blobs, const nlohmann::json& run_config,
-                     const std::string& architecture) {
+                     const std::string& architecture, const std::vector<std::string>& diff_ids,
+                     const std::string& layer_media_type) {
     namespace fs = std::filesystem;
     REQUIRE_FALSE(layer_blobs.empty());
     nlohmann::json layer_descriptors = nlohmann::json::array();
     for (const auto& blob : layer_blobs) {
         layer_digests.push_back(sha256(blob));
-        layer_descriptors.push_back({{"mediaType", "application/vnd.oci.image.layer.v1.tar"},
-                                     {"digest", layer_digests.back()},
-                                     {"size", blob.size()}});
+        layer_descriptors.push_back(
+            {{"mediaType", layer_media_type}, {"digest", layer_digests.back()}, {"size", blob.size()}});
     }
     layer = layer_blobs.back();
     layer_digest = layer_digests.back();
-    nlohmann::json config_json = {{"architecture", architecture},
-                                  {"os", "linux"},
-                                  {"config", run_config},
-                                  {"rootfs", {{"type", "layers"}, {"diff_ids", layer_digests}}}};
+    nlohmann::json config_json = {
+        {"architecture", architecture},
+        {"os", "linux"},
+        {"config", run_config},
+        {"rootfs", {{"type", "layers"}, {"diff_ids", diff_ids.empty() ? layer_digests : diff_ids}}}};
     config = config_json.dump();
     config_digest = sha256(config);
     nlohmann::json manifest_json = {{"schemaVersion", 2},

@@ -41,6 +41,8 @@ public:
     void stop();
     // Starts it again on the same port with the same storage: what it held is served again.
     void restart();
+    // Where it stores the blob with this digest ("sha256:<hex>"), to corrupt it.
+    std::string blob_file(const std::string& digest) const;
     // Pushes the OCI layout's "latest" with skopeo to REPOSITORY:TAG; REQUIREs success.
     void push(const std::string& layout, const std::string& repository,
               const std::string& tag = "latest") const;
@@ -60,9 +62,11 @@ struct TestImage {
     // An image of one layer (a tar's bytes) whose config's "config" object is run_config.
     TestImage(std::string layer_bytes, const nlohmann::json& run_config);
     // Layers bottom first; the config says architecture (the index entry of a multi-platform
-    // image says it too).
+    // image says it too). Every layer has layer_media_type; the config's diffIDs are diff_ids,
+    // or, when empty, the layers' digests (right for plain tars).
     TestImage(const std::vector<std::string>& layer_blobs, const nlohmann::json& run_config,
-              const std::string& architecture);
+              const std::string& architecture, const std::vector<std::string>& diff_ids = {},
+              const std::string& layer_media_type = "application/vnd.oci.image.layer.v1.tar");
     TempDir dir{"hutch-oci-layout"};
     std::string layer, config, manifest;  // the blobs' bytes; layer is the top one
     std::string layer_digest, config_digest, manifest_digest;
