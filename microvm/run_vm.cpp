@@ -37,7 +37,10 @@ ErrorOr<void> check_config(const VmConfig& config) {
         return fail("memory: " + std::to_string(config.memory_mib) + " MiB, not between " +
                     std::to_string(kMinMemoryMib) + " and " + std::to_string(layout::kMaxMemory >> 20) +
                     " MiB");
-    if (config.vcpus == 0) return fail("vCPUs: at least one");
+    // An xAPIC id is 8 bits, and 255 is the broadcast address.
+    if (config.vcpus == 0 || config.vcpus > kMaxVcpus)
+        return fail("vCPUs: " + std::to_string(config.vcpus) + ", not between 1 and " +
+                    std::to_string(kMaxVcpus));
     return {};
 }
 

@@ -23,6 +23,7 @@ struct VmConfig {
 };
 
 constexpr uint32_t kMinMemoryMib = 2;  // the boot data below 1 MiB and a kernel above
+constexpr uint32_t kMaxVcpus = 254;
 
 ErrorOr<int> run_vm(const VmConfig& config);
 
