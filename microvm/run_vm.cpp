@@ -1,0 +1,129 @@
+#include "microvm/run_vm.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+
+#include "base/file.h"
+#include "microvm/boot_cpu.h"
+#include "microvm/elf_kernel.h"
+#include "microvm/exit_device.h"
+#include "microvm/memory_layout.h"
+#include "microvm/pvh_boot.h"
+#include "microvm/serial.h"
+#include "microvm/vcpu_threads.h"
+
+namespace hutch::microvm {
+
+namespace {
+
+// Reads a user-given file that must fit in guest memory, refusing a larger one before it is read.
+ErrorOr<std::string> read_image(const std::string& path, uint64_t limit, const char* what) {
+    UniqueFd fd(TRY_SYS(::open(path.c_str(), O_RDONLY | O_CLOEXEC), std::string(what) + ": " + path));
+    struct stat st = {};
+    TRY_SYS(::fstat(fd.get(), &st), std::string(what) + ": " + path);
+    if (!S_ISREG(st.st_mode)) return fail(std::string(what) + ": " + path + ": not a regular file");
+    if (static_cast<uint64_t>(st.st_size) > limit)
+        return fail(std::string(what) + ": " + path + ": " + std::to_string(st.st_size) +
+                    " bytes, more than guest memory (" + std::to_string(limit >> 20) + " MiB)");
+    return TRY_CTX(read_all(fd.get()), std::string(what) + ": " + path);
+}
+
+ErrorOr<void> check_config(const VmConfig& config) {
+    if (config.memory_mib < kMinMemoryMib || config.memory_mib > (layout::kMaxMemory >> 20))
+        return fail("memory: " + std::to_string(config.memory_mib) + " MiB, not between " +
+                    std::to_string(kMinMemoryMib) + " and " + std::to_string(layout::kMaxMemory >> 20) +
+                    " MiB");
+    // An xAPIC id is 8 bits, and 255 is the broadcast address.
+    if (config.vcpus == 0 || config.vcpus > kMaxVcpus)
+        return fail("vCPUs: " + std::to_string(config.vcpus) + ", not between 1 and " +
+                    std::to_string(kMaxVcpus));
+    return {};
+}
+
+// The first outcome of the VM: the guest's exit code, or a vCPU's failure. Later ones (a second
+// vCPU failing as the VM stops) are dropped.
+class Outcome {
+public:
+    void set(ErrorOr<int> result) {
+        {
+            std::lock_guard lock(mutex_);
+            if (result_) return;
+            result_ = std::move(result);
+        }
+        done_.notify_all();
+    }
+    // Waits for the outcome, or until `timeout` (zero: for ever) has passed.
+    std::optional<ErrorOr<int>> wait(std::chrono::milliseconds timeout) {
+        std::unique_lock lock(mutex_);
+        if (timeout.count() == 0)
+            done_.wait(lock, [&] { return result_.has_value(); });
+        else
+            done_.wait_for(lock, timeout, [&] { return result_.has_value(); });
+        return result_;
+    }
+
+private:
+    std::mutex mutex_;
+    std::condition_variable done_;
+    std::optional<ErrorOr<int>> result_;
+};
+
+// Loads the kernel, the initrd and the boot data into fresh guest memory; returns the entry
+// and the start_info address. No KVM yet: a bad image fails here, on any host.
+struct Boot {
+    uint32_t entry;
+    uint32_t start_info;
+};
+ErrorOr<Boot> load_guest(const VmConfig& config, const GuestMemory& memory) {
+    std::string kernel_image = TRY(read_image(config.kernel, memory.size(), "kernel"));
+    auto kernel = TRY_CTX(parse_elf_kernel(kernel_image), "kernel: " + config.kernel);
+    TRY_CTX(load_elf_kernel(kernel_image, kernel, memory), "kernel: " + config.kernel);
+    std::string initrd;
+    if (!config.initrd.empty()) initrd = TRY(read_image(config.initrd, memory.size(), "initrd"));
+    uint32_t start_info = TRY(write_pvh_boot(memory, {config.cmdline, initrd, kernel.end}));
+    TRY(write_boot_tables(memory));
+    return Boot{kernel.pvh_entry, start_info};
+}
+
+}  // namespace
+
+ErrorOr<int> run_vm(const VmConfig& config) {
+    TRY(check_config(config));
+    auto memory = TRY(GuestMemory::create(uint64_t{config.memory_mib} << 20, config.merge_memory));
+    Boot boot = TRY(load_guest(config, memory));
+
+    auto kvm = TRY(Kvm::open());
+    if (config.vcpus > kvm.max_vcpus())
+        return fail("vCPUs: " + std::to_string(config.vcpus) + ", more than this host's KVM allows (" +
+                    std::to_string(kvm.max_vcpus()) + ")");
+    auto vm = TRY(Vm::create(std::move(kvm), std::move(memory)));
+    std::vector<Vcpu> vcpus;
+    vcpus.reserve(config.vcpus);
+    for (uint32_t i = 0; i < config.vcpus; ++i) vcpus.push_back(TRY(Vcpu::create(vm, i, config.vcpus)));
+    // Only the boot vCPU starts at the kernel: the others wait, in the kernel, for the start-up
+    // IPIs the guest sends them through its LAPIC.
+    TRY_CTX(set_protected_mode_entry(vcpus[0].fd(), boot.entry, boot.start_info), "vCPU 0");
+
+    Outcome outcome;
+    Serial serial(config.console_fd);
+    ExitDevice exit_device([&](int code) { outcome.set(code); });
+    DeviceBus io("port I/O"), mmio("MMIO");
+    TRY(io.add(kSerialPort, kSerialPortCount, serial));
+    TRY(io.add(kExitPort, kExitPortCount, exit_device));
+
+    auto threads =
+        TRY(VcpuThreads::start(vcpus, io, mmio, [&](Error e) { outcome.set(std::unexpected(e)); }));
+    auto result = outcome.wait(config.timeout);
+    threads.reset();  // stops and joins every vCPU before the devices go
+    serial.flush();
+    if (!result)
+        return fail("the guest ran past its time limit (" + std::to_string(config.timeout.count()) +
+                    " ms) without exiting");
+    return *result;
+}
+
+}  // namespace hutch::microvm

@@ -1,0 +1,30 @@
+// Runs a microVM to its end: boots a kernel image on the builtin VMM and returns the exit code
+// the guest gives through the exit device (exit_device.h). Later the backend of `hutch run --vm`.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "base/error.h"
+
+namespace hutch::microvm {
+
+struct VmConfig {
+    std::string kernel;  // path of an ELF image with a PVH entry (elf_kernel.h)
+    std::string initrd;  // path; empty: none
+    std::string cmdline;
+    uint32_t memory_mib = 128;
+    uint32_t vcpus = 1;
+    bool merge_memory = false;  // KSM (GuestMemory::create)
+    int console_fd = -1;        // where the serial console's output goes; not owned; -1: nowhere
+    // How long the guest may run before the VMM stops it and fails; zero: no limit.
+    std::chrono::milliseconds timeout{0};
+};
+
+constexpr uint32_t kMinMemoryMib = 2;  // the boot data below 1 MiB and a kernel above
+constexpr uint32_t kMaxVcpus = 254;
+
+ErrorOr<int> run_vm(const VmConfig& config);
+
+}  // namespace hutch::microvm

@@ -1,0 +1,91 @@
+/* The test guest's PVH entry: the VMM starts it here in 32-bit protected mode, paging off, with
+ * EBX pointing at the hvm_start_info. It switches to long mode over an identity map of the low
+ * 4 GiB (2 MiB pages: the LAPIC at 0xfee00000 included) and calls guest_main(start_info). */
+
+/* The ELF note that makes this image bootable through PVH: Xen's XEN_ELFNOTE_PHYS32_ENTRY. */
+    .section .note.pvh, "a", @note
+    .balign 4
+    .long 4                 /* name size: "Xen" and its NUL */
+    .long 4                 /* descriptor size: a 32-bit physical address */
+    .long 18                /* XEN_ELFNOTE_PHYS32_ENTRY */
+    .asciz "Xen"
+    .long pvh_start
+
+    .section .text.entry, "ax"
+    .code32
+    .globl pvh_start
+pvh_start:
+    cli
+    movl %ebx, %esi         /* the start_info, guest_main's argument */
+    lgdt gdt_pointer
+
+    /* 2048 page directory entries of 2 MiB each, in four page directories. */
+    movl $page_directories, %edi
+    movl $0x83, %eax        /* present, writable, a 2 MiB page */
+    movl $2048, %ecx
+1:  movl %eax, (%edi)
+    addl $0x200000, %eax
+    addl $8, %edi
+    loop 1b
+    /* The page directory pointer table holds the four directories; the PML4 holds the table. */
+    movl $pdpt, %edi
+    movl $page_directories + 3, %eax
+    movl $4, %ecx
+2:  movl %eax, (%edi)
+    addl $4096, %eax
+    addl $8, %edi
+    loop 2b
+    movl $pdpt + 3, pml4
+
+    movl %cr4, %eax
+    orl $0x20, %eax         /* PAE */
+    movl %eax, %cr4
+    movl $pml4, %eax
+    movl %eax, %cr3
+    movl $0xc0000080, %ecx  /* EFER */
+    rdmsr
+    orl $0x100, %eax        /* LME */
+    wrmsr
+    movl %cr0, %eax
+    orl $0x80000001, %eax   /* PG, PE */
+    movl %eax, %cr0
+    ljmp $0x08, $long_mode
+
+    .code64
+long_mode:
+    movw $0x10, %ax
+    movw %ax, %ds
+    movw %ax, %es
+    movw %ax, %ss
+    movw %ax, %fs
+    movw %ax, %gs
+    movq $stack_top, %rsp
+    movl %esi, %edi
+    call guest_main
+3:  hlt
+    jmp 3b
+
+    .section .rodata
+    .balign 8
+gdt:
+    .quad 0
+    .quad 0x00af9a000000ffff    /* 0x08: 64-bit code */
+    .quad 0x00cf92000000ffff    /* 0x10: data */
+gdt_end:
+gdt_pointer:
+    .word gdt_end - gdt - 1
+    .long gdt
+
+    .section .bss
+    .balign 4096
+pml4:
+    .skip 4096
+pdpt:
+    .skip 4096
+page_directories:
+    .skip 4 * 4096
+stack:
+    .skip 16384
+stack_top:
+
+    .section .note.GNU-stack, "", @progbits
