@@ -223,6 +223,7 @@ ErrorOr<int> run_process(const GuestConfig& config, int control_fd, int stdin_po
     if (!config.hostname.empty() && ::sethostname(config.hostname.data(), config.hostname.size()) != 0)
         return fail_errno("sethostname " + config.hostname);
     Child child = TRY(spawn(config));
+    TRY(write_all(control_fd, encode_frame(FrameKind::started, "")));
     return Relay(std::move(child), control_fd, stdin_port_fd, sigchld.get(), reader).run();
 }
 

@@ -15,6 +15,7 @@ bool known_kind(uint8_t kind) {
     switch (static_cast<FrameKind>(kind)) {
         case FrameKind::config:
         case FrameKind::signal:
+        case FrameKind::started:
         case FrameKind::stdout_data:
         case FrameKind::stderr_data:
         case FrameKind::exit:

@@ -10,7 +10,8 @@
 //
 // A frame is a kind byte, the payload's length (4 bytes, little-endian) and the payload.
 //   host to guest:  config  (once, first: the JSON of GuestConfig), signal (decimal number)
-//   guest to host:  stdout, stderr (the process's output, in order), then exactly one of
+//   guest to host:  started (empty: the process runs; the boot is over), stdout, stderr (the
+//                   process's output, in order), then exactly one of
 //                   exit (decimal status: the exit code, or 128+N when killed by signal N) or
 //                   failure (one line: why the process could not be started).
 // Everything goes over one port in order, so the exit frame comes after the last output: the
@@ -37,6 +38,7 @@ inline constexpr std::string_view layer_serial_prefix = "hutch-layer-";
 enum class FrameKind : uint8_t {
     config = 'C',
     signal = 'S',
+    started = 'R',
     stdout_data = 'O',
     stderr_data = 'E',
     exit = 'X',

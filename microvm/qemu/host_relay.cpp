@@ -6,7 +6,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdlib>
+#include <optional>
 
 #include "base/file.h"
 #include "microvm/agent/protocol.h"
@@ -20,7 +23,10 @@ constexpr size_t console_tail_size = 4096;
 
 class HostRelay {
 public:
-    HostRelay(HostEnds ends, QemuProcess& qemu) : ends_(std::move(ends)), qemu_(qemu) {
+    HostRelay(HostEnds ends, QemuProcess& qemu, int boot_timeout_ms)
+        : ends_(std::move(ends)),
+          qemu_(qemu),
+          boot_deadline_(std::chrono::steady_clock::now() + std::chrono::milliseconds(boot_timeout_ms)) {
         ::fcntl(ends_.stdin_port.get(), F_SETFL, O_NONBLOCK);
         show_console_ = std::getenv("HUTCH_VM_CONSOLE") != nullptr;
     }
@@ -41,10 +47,12 @@ private:
             {ends_.signals, POLLIN, 0},
             {qemu_.pidfd(), POLLIN, 0},
         };
-        if (::poll(fds, std::size(fds), -1) < 0) {
+        int ready = ::poll(fds, std::size(fds), poll_timeout_ms());
+        if (ready < 0) {
             if (errno == EINTR) return {};
             return fail_errno("poll");
         }
+        if (ready == 0 && !started_) return boot_timed_out();
         if (fds[0].revents) read_caller_stdin();
         if (fds[1].revents) write_stdin_port();
         if (fds[2].revents) TRY(read_control());
@@ -52,6 +60,30 @@ private:
         if (fds[4].revents) TRY(forward_signals());
         if (fds[5].revents && !status_) return vm_died();
         return {};
+    }
+
+    // Until the process started, the boot's deadline; then none.
+    int poll_timeout_ms() const {
+        if (started_) return -1;
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(boot_deadline_ -
+                                                                          std::chrono::steady_clock::now());
+        return static_cast<int>(std::max<int64_t>(left.count(), 0));
+    }
+
+    ErrorOr<void> boot_timed_out() {
+        qemu_.kill();
+        drain_console();
+        return fail("the VM did not start the process in time (a hung boot?); its console: " + console_tail_);
+    }
+
+    void drain_console() {
+        ::fcntl(ends_.console, F_SETFL, O_NONBLOCK);
+        char buf[4096];
+        ssize_t n;
+        while ((n = ::read(ends_.console, buf, sizeof buf)) > 0)
+            console_tail_.append(buf, static_cast<size_t>(n));
+        if (console_tail_.size() > console_tail_size)
+            console_tail_.erase(0, console_tail_.size() - console_tail_size);
     }
 
     void read_caller_stdin() {
@@ -108,6 +140,7 @@ private:
 
     ErrorOr<void> handle(const Frame& frame) {
         switch (frame.kind) {
+            case FrameKind::started: started_ = true; break;
             // The caller's stdout or stderr closed is no reason to stop the container.
             case FrameKind::stdout_data: (void)write_all(STDOUT_FILENO, frame.payload); break;
             case FrameKind::stderr_data: (void)write_all(STDERR_FILENO, frame.payload); break;
@@ -147,14 +180,7 @@ private:
             if (!TRY(read_control_once())) control_closed_ = true;
         if (status_) return {};
         int qemu_status = qemu_.reap();
-        while (::fcntl(ends_.console, F_SETFL, O_NONBLOCK) == 0) {
-            char buf[4096];
-            ssize_t n = ::read(ends_.console, buf, sizeof buf);
-            if (n <= 0) break;
-            console_tail_.append(buf, static_cast<size_t>(n));
-        }
-        if (console_tail_.size() > console_tail_size)
-            console_tail_.erase(0, console_tail_.size() - console_tail_size);
+        drain_console();
         return fail("the VM stopped before the process's exit status came (QEMU exit status " +
                     std::to_string(qemu_status) + "); its console: " + console_tail_);
     }
@@ -165,12 +191,14 @@ private:
     std::string stdin_pending_, console_tail_;
     bool caller_stdin_open_ = true, control_closed_ = false, console_closed_ = false, show_console_ = false;
     std::optional<int> status_;
+    std::chrono::steady_clock::time_point boot_deadline_;
+    bool started_ = false;
 };
 
 }  // namespace
 
-ErrorOr<int> relay_until_exit(HostEnds ends, QemuProcess& qemu) {
-    return HostRelay(std::move(ends), qemu).run();
+ErrorOr<int> relay_until_exit(HostEnds ends, QemuProcess& qemu, int boot_timeout_ms) {
+    return HostRelay(std::move(ends), qemu, boot_timeout_ms).run();
 }
 
 }  // namespace hutch::microvm::qemu

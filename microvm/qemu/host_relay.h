@@ -15,8 +15,8 @@ struct HostEnds {
     int signals = -1;     // a signalfd of the signals to forward
 };
 
-// Relays until the agent reports: the exit status, or an error (the agent's failure, or the VM's
-// death, with the end of the console's output).
-ErrorOr<int> relay_until_exit(HostEnds ends, QemuProcess& qemu);
+// Relays until the agent reports: the exit status, or an error (the agent's failure, the VM's
+// death, with the end of the console's output, or no process started within boot_timeout_ms).
+ErrorOr<int> relay_until_exit(HostEnds ends, QemuProcess& qemu, int boot_timeout_ms);
 
 }  // namespace hutch::microvm::qemu

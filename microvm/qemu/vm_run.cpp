@@ -98,7 +98,7 @@ ErrorOr<int> run_in_vm(const VmRunOptions& options) {
     stdin_port.vm.reset();
     console.vm.reset();
     HostEnds ends{control.host.get(), std::move(stdin_port.host), console.host.get(), signals.fd()};
-    return relay_until_exit(std::move(ends), qemu);
+    return relay_until_exit(std::move(ends), qemu, options.boot_timeout_ms);
 }
 
 }  // namespace hutch::microvm::qemu

@@ -19,6 +19,9 @@ struct VmRunOptions {
     GuestConfig process;              // its layers count is set from layers
     unsigned memory_mib = 512;
     std::string accel;  // "kvm" or "tcg"; empty: choose_accel()
+    // From QEMU's start to the process's: beyond it the VM is killed (a hung boot). A TCG boot
+    // takes 1-2 s, but many times that on a host busy with other work.
+    int boot_timeout_ms = 120'000;
 };
 
 // Boots the VM, runs the process, relays until it exits, and returns its exit status (128+N when

@@ -7,6 +7,9 @@
 //                     [--env NAME=VALUE]... [--cwd DIR] [--user UID:GID] [--hostname NAME] -- CMD [ARG...]
 #include "microvm/qemu/vm_run.h"
 
+#include <sys/prctl.h>
+
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -35,6 +38,9 @@ int usage() {
 }  // namespace
 
 int main(int argc, char** argv) {
+    // A test's helper: it dies with the test (a ctest timeout kills only the test binary), and
+    // its QEMU with it.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (argc < 5) return usage();
     hutch::microvm::qemu::VmRunOptions options;
     options.kernel = argv[1];
