@@ -29,6 +29,10 @@ public:
           boot_deadline_(std::chrono::steady_clock::now() + std::chrono::milliseconds(boot_timeout_ms)) {
         ::fcntl(ends_.stdin_port.get(), F_SETFL, O_NONBLOCK);
         show_console_ = std::getenv("HUTCH_VM_CONSOLE") != nullptr;
+        if (!ends_.relay_stdin) {
+            caller_stdin_open_ = false;
+            end_stdin_port();
+        }
     }
 
     ErrorOr<int> run() {

@@ -9,10 +9,11 @@
 namespace hutch::microvm::qemu {
 
 struct HostEnds {
-    int control = -1;     // the agent's control port
-    UniqueFd stdin_port;  // its stdin port; shut down when the caller's stdin ends
-    int console = -1;     // the serial console and QEMU's own output
-    int signals = -1;     // a signalfd of the signals to forward
+    int control = -1;         // the agent's control port
+    UniqueFd stdin_port;      // its stdin port; shut down when the caller's stdin ends
+    int console = -1;         // the serial console and QEMU's own output
+    int signals = -1;         // a signalfd of the signals to forward
+    bool relay_stdin = true;  // false: the process gets an empty stdin, not the caller's
 };
 
 // Relays until the agent reports: the exit status, or an error (the agent's failure, the VM's

@@ -97,7 +97,8 @@ ErrorOr<int> run_in_vm(const VmRunOptions& options) {
     control.vm.reset();
     stdin_port.vm.reset();
     console.vm.reset();
-    HostEnds ends{control.host.get(), std::move(stdin_port.host), console.host.get(), signals.fd()};
+    HostEnds ends{control.host.get(), std::move(stdin_port.host), console.host.get(), signals.fd(),
+                  options.relay_stdin};
     return relay_until_exit(std::move(ends), qemu, options.boot_timeout_ms);
 }
 

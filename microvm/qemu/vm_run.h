@@ -18,7 +18,8 @@ struct VmRunOptions {
     std::vector<std::string> layers;  // the layer store's diff directories, top first
     GuestConfig process;              // its layers count is set from layers
     unsigned memory_mib = 512;
-    std::string accel;  // "kvm" or "tcg"; empty: choose_accel()
+    std::string accel;        // "kvm" or "tcg"; empty: choose_accel()
+    bool relay_stdin = true;  // false: the process's stdin is empty (docker run without -i)
     // From QEMU's start to the process's: beyond it the VM is killed (a hung boot). A TCG boot
     // takes 1-2 s, but many times that on a host busy with other work.
     int boot_timeout_ms = 120'000;

@@ -204,7 +204,7 @@ TEST_CASE("microvm: the process gets its args, env, cwd, user and hostname", "[.
     CHECK(missing.err.find("exec no-such-command") != std::string::npos);
 }
 
-TEST_CASE("microvm: a signal sent to hutch reaches the process; SIGTERM ends sleep with 143",
+TEST_CASE("microvm: a signal sent to hutch reaches the process: SIGTERM ends sleep with 143",
           "[.microvm-qemu]") {
     SKIP_WITHOUT_QEMU();
     VmImage image;
@@ -226,4 +226,33 @@ TEST_CASE("microvm: QEMU dies with the process that started it", "[.microvm-qemu
     // PR_SET_PDEATHSIG: the kernel kills QEMU at once; reaping it (by init) takes a moment.
     for (int i = 0; i < 50 && !processes_mentioning(image.dir()).empty(); ++i) ::usleep(100 * 1000);
     CHECK(processes_mentioning(image.dir()).empty());
+}
+
+TEST_CASE("microvm: hutch run --vm runs an image's process in a microVM", "[.microvm-qemu]") {
+    SKIP_WITHOUT_QEMU();
+    TestImage image = busybox_image({{"Env", {"FROM_IMAGE=yes"}}, {"WorkingDir", "/etc"}});
+    TempDir root;
+    check_ok(hutch_cmd(root, {"load", "-i", image.dir.path(), "localhost/bb:1"}));
+    std::string kernel = guest_kernel();
+
+    auto r = hutch_cmd(root,
+                       {"run", "--rm", "--vm", "--vm-kernel", kernel, "-e", "FROM_FLAG=too", "-u", "1000",
+                        "localhost/bb:1", "sh", "-c", "echo $FROM_IMAGE $FROM_FLAG $(pwd) $(id -u); exit 3"});
+    INFO(r.err);
+    CHECK(r.status == 3);
+    CHECK(r.out == "yes too /etc 1000\n");
+
+    // -i hands stdin over; without it the process's stdin is empty, as docker makes it.
+    auto interactive =
+        hutch_cmd(root, {"run", "-i", "--vm", "--vm-kernel", kernel, "localhost/bb:1", "cat"}, "in\n");
+    CHECK(interactive.out == "in\n");
+    auto not_interactive =
+        hutch_cmd(root, {"run", "--vm", "--vm-kernel", kernel, "localhost/bb:1", "cat"}, "in\n");
+    CHECK(not_interactive.status == 0);
+    CHECK(not_interactive.out.empty());
+
+    check_one_line_failure(
+        hutch_cmd(root, {"run", "-d", "--vm", "--vm-kernel", kernel, "localhost/bb:1", "true"}));
+    CHECK(processes_mentioning(root.path()).empty());
+    CHECK(host_mounts_matching(root.path()).empty());
 }
