@@ -30,12 +30,14 @@ build:
 	cmake --build $(BUILD_DIR) -j$(JOBS)
 
 # hutch-oci where podman's and containerd's configs (README.md) point; hutch-systemd, its helper
-# for --systemd-cgroup, beside it (hutch-oci looks there first).
+# for --systemd-cgroup, beside it (hutch-oci looks there first); hutch-agent, the microVM's PID 1,
+# beside hutch (hutch run --vm looks there).
 PREFIX ?= /usr/local
 install: build
 	install -D -m 0755 $(BUILD_DIR)/hutch-oci $(DESTDIR)$(PREFIX)/bin/hutch-oci
 	install -D -m 0755 $(BUILD_DIR)/hutch-systemd $(DESTDIR)$(PREFIX)/bin/hutch-systemd
 	install -D -m 0755 $(BUILD_DIR)/hutch $(DESTDIR)$(PREFIX)/bin/hutch
+	install -D -m 0755 $(BUILD_DIR)/hutch-agent $(DESTDIR)$(PREFIX)/bin/hutch-agent
 
 # Unit tests need no root; integration tests run real containers and need root.
 test: build

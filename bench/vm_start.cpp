@@ -1,4 +1,4 @@
-// The microVM benchmark's driver (issue 17: VM start to guest exit on the builtin VMM, against
+// The microVM benchmark's driver (VM start to guest exit on the builtin VMM, against
 // QEMU -M microvm), a bench-only target (hutch-bench-vm-start, built with hutch_microvm):
 //   hutch-bench-vm-start KERNEL [CMDLINE [MEMORY_MIB [VCPUS]]]
 // boots KERNEL (an ELF image with a PVH entry, such as build/tests/vm-guest.elf) with its serial

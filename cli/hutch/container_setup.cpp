@@ -4,6 +4,8 @@
 #include "cli/hutch/container_setup.h"
 
 #include <fcntl.h>
+#include <sys/random.h>
+#include <sys/stat.h>
 
 #include <charconv>
 #include <cmath>
@@ -249,6 +251,59 @@ ErrorOr<int64_t> parse_cpus(std::string_view text) {
     if (ec != std::errc() || end != text.data() + text.size() || !(value > 0) || value > 1e6)
         return fail("expected a number of CPUs such as 1.5, got " + std::string(text));
     return std::max<int64_t>(1000, std::llround(value * 100000));
+}
+
+}  // namespace hutch::cli
+
+namespace hutch::cli {
+namespace {
+
+// A file of the image, from the topmost layer that has it, read inside that layer's root; ""
+// when no layer has it or a layer above whites it out.
+std::string file_from_layers(const std::vector<std::string>& lowers, const std::string& path) {
+    for (const auto& lower : lowers) {
+        UniqueFd root(::open(lower.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+        if (!root) continue;
+        struct stat st {};
+        if (::fstatat(root.get(), path.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+        if (!S_ISREG(st.st_mode)) return "";  // a whiteout, or something else that hides it
+        return read_file_at(root.get(), path).value_or("");
+    }
+    return "";
+}
+
+// A hostname for a container without a record: 12 random hex digits, as an id's short form.
+std::string random_hostname() {
+    unsigned char bytes[6] = {};
+    if (::getrandom(bytes, sizeof bytes, 0) != static_cast<ssize_t>(sizeof bytes)) return "hutch-vm";
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string name;
+    for (unsigned char b : bytes) name += {hex[b >> 4], hex[b & 15]};
+    return name;
+}
+
+}  // namespace
+
+ErrorOr<VmContainer> set_up_vm_container(const Storage& storage, const RunFlags& flags) {
+    auto image = TRY(resolve_image(storage, flags.image));
+    std::string hostname = flags.hostname.empty() ? random_hostname() : flags.hostname;
+    auto config = TRY(container_config(flags, image.config, hostname));
+    auto user = TRY(images::resolve_image_user_from(flags.user.empty() ? image.config.user : flags.user,
+                                                    file_from_layers(image.lowers, "etc/passwd"),
+                                                    file_from_layers(image.lowers, "etc/group")));
+    VmContainer vm;
+    vm.lowers = image.lowers;
+    vm.lease = std::move(image.content);
+    vm.process.args = config.args;
+    vm.process.env = config.env;
+    if (std::ranges::none_of(config.env, [](const std::string& e) { return e.starts_with("HOME="); }))
+        vm.process.env.push_back("HOME=" + user.home);
+    vm.process.cwd = config.cwd;
+    vm.process.uid = user.uid;
+    vm.process.gid = user.gid;
+    vm.process.additional_gids = user.additional_gids;
+    vm.process.hostname = hostname;
+    return vm;
 }
 
 }  // namespace hutch::cli

@@ -9,6 +9,8 @@
 
 #include "base/error.h"
 #include "cli/hutch/container_record.h"
+#include "images/content_store.h"
+#include "microvm/agent/protocol.h"
 
 namespace hutch::cli {
 
@@ -35,6 +37,8 @@ struct RunFlags {
     std::vector<std::string> cap_add, cap_drop;
     std::vector<std::string> security_opts;  // no-new-privileges
     std::string network = "none";            // none or host
+    bool vm = false;                         // --vm: in a microVM of its own (run_vm.cpp)
+    std::string vm_kernel;                   // --vm-kernel: its vmlinux
 };
 
 struct Storage {
@@ -46,6 +50,16 @@ struct Storage {
 // container, mounts its rootfs and writes its config.json. On failure nothing of it stays.
 ErrorOr<ContainerRecord> set_up_container(const ContainerStore& store, const Storage& storage,
                                           const RunFlags& flags);
+
+// What `hutch run --vm` runs: the image's layers (top first), leased while this lives, and its
+// process as the flags and the image's config make it, as for set_up_container. The user is
+// looked up in the /etc/passwd and /etc/group of the topmost layer that has them.
+struct VmContainer {
+    std::vector<std::string> lowers;
+    microvm::GuestConfig process;
+    std::optional<images::ContentStore> lease;
+};
+ErrorOr<VmContainer> set_up_vm_container(const Storage& storage, const RunFlags& flags);
 
 // "512m" -> 536870912: docker's sizes (b, k, m, g, t; an optional trailing "b"; 1024-based).
 ErrorOr<int64_t> parse_memory_size(std::string_view text);

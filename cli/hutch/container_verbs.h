@@ -12,6 +12,8 @@ namespace hutch::cli {
 
 // run: in the foreground returns the container's exit status; with -d prints its id.
 ErrorOr<int> run_container(const Storage& storage, const RunFlags& flags);
+// hutch run --vm (run_vm.cpp): in the foreground, in a QEMU microVM of its own.
+ErrorOr<int> run_in_microvm(const Storage& storage, const RunFlags& flags);
 // create: made and created in the runtime, waiting for `start`; prints its id.
 ErrorOr<void> create_container(const Storage& storage, const RunFlags& flags);
 // start: a created container starts; an exited one is created and started again.

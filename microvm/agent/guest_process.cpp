@@ -1,0 +1,230 @@
+#include "microvm/agent/guest_process.h"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <vector>
+
+#include "base/fd.h"
+#include "base/file.h"
+
+namespace hutch::microvm::agent {
+
+namespace {
+
+struct Child {
+    pid_t pid = -1;
+    UniqueFd stdin_w, stdout_r, stderr_r;
+};
+
+// In the forked child: reports what failed on err_fd and exits.
+[[noreturn]] void child_fail(int err_fd, const std::string& what) {
+    std::string message = what + ": " + std::strerror(errno);
+    (void)!::write(err_fd, message.data(), message.size());
+    ::_exit(127);
+}
+
+// In the forked child: the process's settings, then exec. Every fd it was given is CLOEXEC,
+// so only 0, 1 and 2 survive the exec.
+[[noreturn]] void exec_child(const GuestConfig& config, int in, int out, int err, int err_fd) {
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    // PID 1 ignores SIGPIPE; an ignored signal stays ignored across exec.
+    ::signal(SIGPIPE, SIG_DFL);
+    if (::dup2(in, 0) < 0 || ::dup2(out, 1) < 0 || ::dup2(err, 2) < 0) child_fail(err_fd, "dup2");
+    ::setsid();
+    if (::chdir(config.cwd.c_str()) != 0) child_fail(err_fd, "chdir " + config.cwd);
+    if (::setgroups(config.additional_gids.size(), config.additional_gids.data()) != 0)
+        child_fail(err_fd, "setgroups");
+    if (::setgid(config.gid) != 0) child_fail(err_fd, "setgid " + std::to_string(config.gid));
+    if (::setuid(config.uid) != 0) child_fail(err_fd, "setuid " + std::to_string(config.uid));
+    std::vector<char*> argv, envp;
+    for (const auto& a : config.args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    for (const auto& e : config.env) envp.push_back(const_cast<char*>(e.c_str()));
+    envp.push_back(nullptr);
+    // execvp looks args[0] up in the PATH of environ: the container's, not the agent's.
+    environ = envp.data();
+    ::execvp(argv[0], argv.data());
+    child_fail(err_fd, "exec " + config.args[0]);
+}
+
+ErrorOr<Child> spawn(const GuestConfig& config) {
+    int in[2], out[2], err[2], report[2];
+    if (::pipe2(in, O_CLOEXEC) != 0) return fail_errno("pipe");
+    UniqueFd in_r(in[0]), in_w(in[1]);
+    if (::pipe2(out, O_CLOEXEC) != 0) return fail_errno("pipe");
+    UniqueFd out_r(out[0]), out_w(out[1]);
+    if (::pipe2(err, O_CLOEXEC) != 0) return fail_errno("pipe");
+    UniqueFd err_r(err[0]), err_w(err[1]);
+    if (::pipe2(report, O_CLOEXEC) != 0) return fail_errno("pipe");
+    UniqueFd report_r(report[0]), report_w(report[1]);
+    pid_t pid = ::fork();
+    if (pid < 0) return fail_errno("fork");
+    if (pid == 0) exec_child(config, in_r.get(), out_w.get(), err_w.get(), report_w.get());
+    report_w.reset();
+    // End of file on the report pipe: the exec closed it, so it succeeded.
+    std::string why = read_all(report_r.get()).value_or("");
+    if (!why.empty()) {
+        ::waitpid(pid, nullptr, 0);
+        return fail(why);
+    }
+    for (int fd : {in_w.get(), out_r.get(), err_r.get()}) ::fcntl(fd, F_SETFL, O_NONBLOCK);
+    return Child{pid, std::move(in_w), std::move(out_r), std::move(err_r)};
+}
+
+int status_of(int wait_status) {
+    if (WIFSIGNALED(wait_status)) return 128 + WTERMSIG(wait_status);
+    return WEXITSTATUS(wait_status);
+}
+
+// The poll loop: one object, so that each event is a short method.
+class Relay {
+public:
+    Relay(Child child, int control, int stdin_port, int sigchld, FrameReader& reader)
+        : child_(std::move(child)),
+          control_(control),
+          stdin_port_(stdin_port),
+          sigchld_(sigchld),
+          reader_(reader) {}
+
+    ErrorOr<int> run() {
+        while (exit_status_ < 0) TRY(step());
+        // The process is gone: what it wrote is all in the pipes (unless it left children
+        // holding them, which die with the VM).
+        TRY(forward_output(child_.stdout_r, FrameKind::stdout_data));
+        TRY(forward_output(child_.stderr_r, FrameKind::stderr_data));
+        return exit_status_;
+    }
+
+private:
+    ErrorOr<void> step() {
+        bool want_stdin = stdin_port_ >= 0 && child_.stdin_w && stdin_pending_.empty();
+        pollfd fds[] = {
+            {host_gone_ ? -1 : control_, POLLIN, 0},
+            {want_stdin ? stdin_port_ : -1, POLLIN, 0},
+            {stdin_pending_.empty() ? -1 : child_.stdin_w.get(), POLLOUT, 0},
+            {child_.stdout_r.get(), POLLIN, 0},
+            {child_.stderr_r.get(), POLLIN, 0},
+            {sigchld_, POLLIN, 0},
+        };
+        if (::poll(fds, std::size(fds), -1) < 0) {
+            if (errno == EINTR) return {};
+            return fail_errno("poll");
+        }
+        if (fds[0].revents) TRY(read_control());
+        if (fds[1].revents) read_stdin_port();
+        if (fds[2].revents) write_stdin();
+        if (fds[3].revents) TRY(forward_output(child_.stdout_r, FrameKind::stdout_data));
+        if (fds[4].revents) TRY(forward_output(child_.stderr_r, FrameKind::stderr_data));
+        if (fds[5].revents) reap();
+        return {};
+    }
+
+    ErrorOr<void> read_control() {
+        char buf[4096];
+        ssize_t n = ::read(control_, buf, sizeof buf);
+        if (n < 0)
+            return errno == EINTR || errno == EAGAIN ? ErrorOr<void>{} : fail_errno("read the control port");
+        if (n == 0) {
+            // The host is gone (hutch died): nobody waits for the process any more.
+            host_gone_ = true;
+            ::kill(child_.pid, SIGKILL);
+            return {};
+        }
+        reader_.feed({buf, static_cast<size_t>(n)});
+        while (auto frame = TRY(reader_.next())) {
+            if (frame->kind != FrameKind::signal) continue;
+            int sig = TRY(parse_int_payload(frame->payload));
+            if (sig > 0 && sig < NSIG) ::kill(child_.pid, sig);
+        }
+        return {};
+    }
+
+    void read_stdin_port() {
+        char buf[65536];
+        ssize_t n = ::read(stdin_port_, buf, sizeof buf);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
+        if (n <= 0) {
+            // The host closed stdin: so does the process's.
+            stdin_port_ = -1;
+            child_.stdin_w.reset();
+            return;
+        }
+        stdin_pending_.assign(buf, static_cast<size_t>(n));
+    }
+
+    void write_stdin() {
+        ssize_t n = ::write(child_.stdin_w.get(), stdin_pending_.data(), stdin_pending_.size());
+        if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
+        if (n < 0) {
+            // The process closed its stdin: the rest has nowhere to go.
+            stdin_pending_.clear();
+            stdin_port_ = -1;
+            child_.stdin_w.reset();
+            return;
+        }
+        stdin_pending_.erase(0, static_cast<size_t>(n));
+    }
+
+    // Sends what the pipe holds now as frames; closes it at its end.
+    ErrorOr<void> forward_output(UniqueFd& pipe, FrameKind kind) {
+        char buf[65536];
+        while (pipe) {
+            ssize_t n = ::read(pipe.get(), buf, sizeof buf);
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0 && errno == EAGAIN) return {};
+            if (n <= 0) {
+                pipe.reset();
+                return {};
+            }
+            if (host_gone_) continue;
+            TRY(write_all(control_, encode_frame(kind, {buf, static_cast<size_t>(n)})));
+        }
+        return {};
+    }
+
+    // PID 1 reaps every orphan; only the process's own status matters.
+    void reap() {
+        signalfd_siginfo info;
+        while (::read(sigchld_, &info, sizeof info) > 0) {
+        }
+        int wait_status = 0;
+        pid_t pid;
+        while ((pid = ::waitpid(-1, &wait_status, WNOHANG)) > 0)
+            if (pid == child_.pid) exit_status_ = status_of(wait_status);
+    }
+
+    Child child_;
+    int control_, stdin_port_, sigchld_;
+    FrameReader& reader_;
+    std::string stdin_pending_;
+    bool host_gone_ = false;
+    int exit_status_ = -1;
+};
+
+}  // namespace
+
+ErrorOr<int> run_process(const GuestConfig& config, int control_fd, int stdin_port_fd, FrameReader& reader) {
+    // SIGCHLD through a signalfd, blocked before the fork so that no exit goes unseen.
+    sigset_t chld;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    if (::sigprocmask(SIG_BLOCK, &chld, nullptr) != 0) return fail_errno("block SIGCHLD");
+    UniqueFd sigchld(TRY_SYS(::signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK), "signalfd"));
+    ::signal(SIGPIPE, SIG_IGN);
+    if (!config.hostname.empty() && ::sethostname(config.hostname.data(), config.hostname.size()) != 0)
+        return fail_errno("sethostname " + config.hostname);
+    Child child = TRY(spawn(config));
+    TRY(write_all(control_fd, encode_frame(FrameKind::started, "")));
+    return Relay(std::move(child), control_fd, stdin_port_fd, sigchld.get(), reader).run();
+}
+
+}  // namespace hutch::microvm::agent

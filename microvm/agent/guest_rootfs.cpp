@@ -1,0 +1,118 @@
+#include "microvm/agent/guest_rootfs.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <memory>
+#include <vector>
+
+#include "base/fd.h"
+#include "microvm/agent/protocol.h"
+
+namespace hutch::microvm::agent {
+
+namespace {
+
+constexpr const char* new_root = "/newroot";
+
+ErrorOr<void> make_dir(const std::string& path) {
+    if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) return fail_errno("mkdir " + path);
+    return {};
+}
+
+ErrorOr<void> mount_fs(const std::string& type, const std::string& target, unsigned long flags,
+                       const std::string& data, const std::string& source = "") {
+    TRY(make_dir(target));
+    const std::string& what = source.empty() ? type : source;
+    if (::mount(what.c_str(), target.c_str(), type.c_str(), flags, data.empty() ? nullptr : data.c_str()) !=
+        0)
+        return fail_errno("mount " + type + " on " + target);
+    return {};
+}
+
+// A small sysfs file's first line.
+std::string read_line(const std::string& path) {
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return {};
+    char buf[256];
+    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n <= 0) return {};
+    std::string line(buf, static_cast<size_t>(n));
+    return line.substr(0, line.find('\n'));
+}
+
+// The entries of a sysfs directory whose file `attribute` reads `value`.
+std::vector<std::string> entries_with(const std::string& dir, const std::string& attribute,
+                                      std::string_view value) {
+    std::vector<std::string> found;
+    std::unique_ptr<DIR, int (*)(DIR*)> d(::opendir(dir.c_str()), ::closedir);
+    if (!d) return found;
+    while (dirent* e = ::readdir(d.get())) {
+        std::string name = e->d_name;
+        if (name[0] != '.' && read_line(dir + "/" + name + "/" + attribute) == value) found.push_back(name);
+    }
+    return found;
+}
+
+ErrorOr<std::string> find_disk(const std::string& serial) {
+    auto disks = entries_with("/sys/block", "serial", serial);
+    if (disks.size() != 1) return fail("no single disk with serial " + serial);
+    return "/dev/" + disks[0];
+}
+
+// The layer disks under /layers/N, and the overlay lowerdir option, top first.
+ErrorOr<std::string> mount_layers(unsigned layers) {
+    TRY(make_dir("/layers"));
+    std::string lowerdir;
+    for (unsigned i = 0; i < layers; ++i) {
+        std::string disk = TRY(find_disk(std::string(layer_serial_prefix) + std::to_string(i)));
+        std::string target = "/layers/" + std::to_string(i);
+        TRY(mount_fs("erofs", target, MS_RDONLY | MS_NODEV, "", disk));
+        lowerdir = i == 0 ? target : target + ":" + lowerdir;
+    }
+    return lowerdir;
+}
+
+}  // namespace
+
+ErrorOr<void> mount_api_filesystems(const std::string& root, bool container) {
+    constexpr unsigned long hardened = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+    TRY(mount_fs("proc", root + "/proc", hardened, ""));
+    TRY(mount_fs("sysfs", root + "/sys", hardened, ""));
+    TRY(mount_fs("devtmpfs", root + "/dev", MS_NOSUID, "mode=0755"));
+    if (!container) return {};
+    TRY(mount_fs("devpts", root + "/dev/pts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620"));
+    TRY(mount_fs("tmpfs", root + "/dev/shm", MS_NOSUID | MS_NODEV, "mode=1777"));
+    return {};
+}
+
+ErrorOr<std::string> find_port(std::string_view name) {
+    // The ports are probed before the kernel runs init (the drivers are built in), so they are
+    // there or missing for good.
+    auto ports = entries_with("/sys/class/virtio-ports", "name", name);
+    if (ports.size() != 1) return fail("no single virtio-serial port named " + std::string(name));
+    return "/dev/" + ports[0];
+}
+
+ErrorOr<void> enter_container_rootfs(unsigned layers) {
+    if (layers == 0) return fail("the image has no layers");
+    std::string lowerdir = TRY(mount_layers(layers));
+    TRY(mount_fs("tmpfs", "/rw", 0, "mode=0755"));
+    TRY(make_dir("/rw/upper"));
+    TRY(make_dir("/rw/work"));
+    // volatile: the upper layer dies with the VM, so it is never synced.
+    TRY(mount_fs("overlay", new_root, 0,
+                 "lowerdir=" + lowerdir + ",upperdir=/rw/upper,workdir=/rw/work,volatile", "overlay"));
+    TRY(mount_api_filesystems(new_root, true));
+    // switch_root's move: the initramfs cannot be unmounted, so the overlay goes over it.
+    if (::chdir(new_root) != 0) return fail_errno(std::string("chdir ") + new_root);
+    if (::mount(".", "/", nullptr, MS_MOVE, nullptr) != 0) return fail_errno("move the root overlay to /");
+    if (::chroot(".") != 0) return fail_errno("chroot into the container's root");
+    if (::chdir("/") != 0) return fail_errno("chdir /");
+    return {};
+}
+
+}  // namespace hutch::microvm::agent

@@ -1,0 +1,25 @@
+// The guest's side of the container's root filesystem: the API filesystems, the devices the host
+// hands over (virtio-serial ports, layer disks), and the overlay that becomes the root.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "base/error.h"
+
+namespace hutch::microvm::agent {
+
+// proc, sysfs and devtmpfs on root/proc, root/sys and root/dev (made when missing); under the
+// container's root, also devpts and a tmpfs on /dev/shm.
+ErrorOr<void> mount_api_filesystems(const std::string& root, bool container);
+
+// /dev/vportNpM of the virtio-serial port named name.
+ErrorOr<std::string> find_port(std::string_view name);
+
+// Mounts the erofs disks hutch-layer-0 .. hutch-layer-(layers-1) read-only, an overlay of them
+// with a tmpfs for its upper layer (what the container writes lives and dies with the VM), its
+// API filesystems, and makes it the root of this process (the initramfs stays beneath, as
+// switch_root leaves it).
+ErrorOr<void> enter_container_rootfs(unsigned layers);
+
+}  // namespace hutch::microvm::agent

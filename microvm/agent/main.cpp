@@ -1,0 +1,82 @@
+// hutch-agent: PID 1 of a container's microVM (microvm/agent/protocol.h says what it speaks).
+// It reads the container's config from the host, mounts the container's root from the layer
+// disks, runs the process, relays its stdio and the host's signals, reports its exit status and
+// powers the VM off. A static binary: it runs from the initramfs, where nothing else is.
+//
+// PID 1 must never exit (the kernel panics): every path ends in power_off(), and a failure is
+// reported to the host as a failure frame (or on the console, before the control port is open).
+#include <fcntl.h>
+#include <sys/reboot.h>
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "base/fd.h"
+#include "base/file.h"
+#include "microvm/agent/guest_process.h"
+#include "microvm/agent/guest_rootfs.h"
+#include "microvm/agent/protocol.h"
+
+namespace hutch::microvm::agent {
+namespace {
+
+[[noreturn]] void power_off() {
+    ::reboot(RB_POWER_OFF);
+    // Only when the kernel refused: the host's timeout kills the VM.
+    for (;;) ::pause();
+}
+
+ErrorOr<UniqueFd> open_port(std::string_view name, int flags) {
+    std::string path = TRY(find_port(name));
+    UniqueFd fd(::open(path.c_str(), flags | O_CLOEXEC));
+    if (!fd) return fail_errno("open " + path);
+    return fd;
+}
+
+// Reads the control port up to the config frame, which the host sends first.
+ErrorOr<GuestConfig> receive_config(int control, FrameReader& reader) {
+    for (;;) {
+        if (auto frame = TRY(reader.next())) {
+            if (frame->kind != FrameKind::config) return fail("the host sent something before the config");
+            return parse_guest_config(frame->payload);
+        }
+        char buf[4096];
+        ssize_t n = ::read(control, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return fail_errno("read the control port");
+        if (n == 0) return fail("the host closed the control port before sending the config");
+        reader.feed({buf, static_cast<size_t>(n)});
+    }
+}
+
+ErrorOr<int> run_container(int control) {
+    FrameReader reader;
+    GuestConfig config = TRY_CTX(receive_config(control, reader), "config");
+    TRY_CTX(enter_container_rootfs(config.layers), "root filesystem");
+    UniqueFd stdin_port = TRY(open_port(stdin_port_name, O_RDONLY));
+    return run_process(config, control, stdin_port.get(), reader);
+}
+
+void run() {
+    if (auto mounted = mount_api_filesystems("", false); !mounted) {
+        std::fprintf(stderr, "hutch-agent: %s\n", mounted.error().message.c_str());
+        return;
+    }
+    auto control = open_port(control_port_name, O_RDWR);
+    if (!control) {
+        std::fprintf(stderr, "hutch-agent: %s\n", control.error().message.c_str());
+        return;
+    }
+    auto status = run_container(control->get());
+    std::string frame = status ? encode_frame(FrameKind::exit, int_payload(*status))
+                               : encode_frame(FrameKind::failure, status.error().message);
+    if (!write_all(control->get(), frame)) std::fprintf(stderr, "hutch-agent: cannot report to the host\n");
+}
+
+}  // namespace
+}  // namespace hutch::microvm::agent
+
+int main() {
+    hutch::microvm::agent::run();
+    hutch::microvm::agent::power_off();
+}

@@ -1,0 +1,88 @@
+#include "microvm/agent/protocol.h"
+
+#include <charconv>
+#include <nlohmann/json.hpp>
+
+#include "base/json_reader.h"
+
+namespace hutch::microvm {
+
+namespace {
+
+constexpr size_t header_size = 5;
+
+bool known_kind(uint8_t kind) {
+    switch (static_cast<FrameKind>(kind)) {
+        case FrameKind::config:
+        case FrameKind::signal:
+        case FrameKind::started:
+        case FrameKind::stdout_data:
+        case FrameKind::stderr_data:
+        case FrameKind::exit:
+        case FrameKind::failure: return true;
+    }
+    return false;
+}
+
+}  // namespace
+
+std::string encode_frame(FrameKind kind, std::string_view payload) {
+    std::string frame(header_size, '\0');
+    frame[0] = static_cast<char>(kind);
+    auto size = static_cast<uint32_t>(payload.size());
+    for (int i = 0; i < 4; ++i) frame[1 + i] = static_cast<char>((size >> (8 * i)) & 0xff);
+    frame.append(payload);
+    return frame;
+}
+
+ErrorOr<std::optional<Frame>> FrameReader::next() {
+    if (buffer_.size() < header_size) return std::optional<Frame>{};
+    auto kind = static_cast<uint8_t>(buffer_[0]);
+    if (!known_kind(kind)) return fail("frame of unknown kind " + std::to_string(kind));
+    uint32_t size = 0;
+    for (int i = 0; i < 4; ++i)
+        size |= static_cast<uint32_t>(static_cast<uint8_t>(buffer_[1 + i])) << (8 * i);
+    if (size > max_frame_payload) return fail("frame of " + std::to_string(size) + " bytes: too large");
+    if (buffer_.size() < header_size + size) return std::optional<Frame>{};
+    Frame frame{static_cast<FrameKind>(kind), buffer_.substr(header_size, size)};
+    buffer_.erase(0, header_size + size);
+    return std::optional<Frame>{std::move(frame)};
+}
+
+std::string to_json(const GuestConfig& config) {
+    nlohmann::json j = {{"args", config.args},         {"env", config.env},
+                        {"cwd", config.cwd},           {"uid", config.uid},
+                        {"gid", config.gid},           {"additionalGids", config.additional_gids},
+                        {"hostname", config.hostname}, {"layers", config.layers}};
+    return j.dump();
+}
+
+ErrorOr<GuestConfig> parse_guest_config(std::string_view text) {
+    auto j = nlohmann::json::parse(text, nullptr, false);
+    if (j.is_discarded()) return fail("guest config: not JSON");
+    TRY_CTX(json::expect_object(j, ""), "guest config");
+    GuestConfig config;
+    config.args = TRY_CTX(json::require<std::vector<std::string>>(j, "", "args"), "guest config");
+    if (config.args.empty()) return fail("guest config: args: empty");
+    TRY_CTX(json::read(j, "", "env", config.env), "guest config");
+    TRY_CTX(json::read(j, "", "cwd", config.cwd), "guest config");
+    TRY_CTX(json::read(j, "", "uid", config.uid), "guest config");
+    TRY_CTX(json::read(j, "", "gid", config.gid), "guest config");
+    TRY_CTX(json::read(j, "", "additionalGids", config.additional_gids), "guest config");
+    TRY_CTX(json::read(j, "", "hostname", config.hostname), "guest config");
+    config.layers = TRY_CTX(json::require<unsigned>(j, "", "layers"), "guest config");
+    if (config.cwd.empty() || config.cwd[0] != '/') return fail("guest config: cwd: not an absolute path");
+    return config;
+}
+
+std::string int_payload(int value) { return std::to_string(value); }
+
+ErrorOr<int> parse_int_payload(std::string_view payload) {
+    int value = 0;
+    auto [end, ec] = std::from_chars(payload.data(), payload.data() + payload.size(), value);
+    if (ec != std::errc() || end != payload.data() + payload.size() || payload.empty())
+        return fail("not a number: " + std::string(payload.substr(0, 20)));
+    return value;
+}
+
+}  // namespace hutch::microvm

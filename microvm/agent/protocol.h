@@ -1,0 +1,89 @@
+// What the host (microvm/qemu/) and hutch-agent, PID 1 in the guest, say to each other.
+//
+// Two virtio-serial ports (virtserialport, found in the guest by name under
+// /sys/class/virtio-ports/):
+//   hutch.control  framed messages both ways (below);
+//   hutch.stdin    the container's stdin, raw bytes, host to guest; the host closing its end is
+//                  end of file (the guest's read() returns 0 once the host is disconnected).
+// The container's layers are virtio-blk disks, read-only, one erofs image each, told apart by
+// their serial: hutch-layer-0 is the bottom layer.
+//
+// A frame is a kind byte, the payload's length (4 bytes, little-endian) and the payload.
+//   host to guest:  config  (once, first: the JSON of GuestConfig), signal (decimal number)
+//   guest to host:  started (empty: the process runs; the boot is over), stdout, stderr (the
+//                   process's output, in order), then exactly one of
+//                   exit (decimal status: the exit code, or 128+N when killed by signal N) or
+//                   failure (one line: why the process could not be started).
+// Everything goes over one port in order, so the exit frame comes after the last output: the
+// host has the whole output when it reads exit, and may kill the VM then. The agent writes with
+// blocking writes, which return only once QEMU has handed the bytes to its socket.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/error.h"
+
+namespace hutch::microvm {
+
+inline constexpr std::string_view control_port_name = "hutch.control";
+inline constexpr std::string_view stdin_port_name = "hutch.stdin";
+inline constexpr std::string_view layer_serial_prefix = "hutch-layer-";
+
+enum class FrameKind : uint8_t {
+    config = 'C',
+    signal = 'S',
+    started = 'R',
+    stdout_data = 'O',
+    stderr_data = 'E',
+    exit = 'X',
+    failure = 'F',
+};
+
+struct Frame {
+    FrameKind kind;
+    std::string payload;
+};
+
+// No frame is larger: a config is small, and output goes in pieces of a pipe's read.
+inline constexpr size_t max_frame_payload = 1 << 20;
+
+std::string encode_frame(FrameKind kind, std::string_view payload);
+
+// Cuts a byte stream into frames.
+class FrameReader {
+public:
+    void feed(std::string_view bytes) { buffer_.append(bytes); }
+    // The next whole frame, nothing when more bytes are needed, or an error for a frame of an
+    // unknown kind or too large (the stream cannot be trusted after that).
+    ErrorOr<std::optional<Frame>> next();
+
+private:
+    std::string buffer_;
+};
+
+// The container's process, as the agent starts it.
+struct GuestConfig {
+    std::vector<std::string> args;
+    std::vector<std::string> env;  // NAME=VALUE
+    std::string cwd = "/";
+    uid_t uid = 0;
+    gid_t gid = 0;
+    std::vector<gid_t> additional_gids;
+    std::string hostname;
+    unsigned layers = 0;  // disks hutch-layer-0 .. hutch-layer-(layers-1)
+};
+
+std::string to_json(const GuestConfig& config);
+ErrorOr<GuestConfig> parse_guest_config(std::string_view text);
+
+// "N" for an int payload; parse_int_payload refuses anything else.
+std::string int_payload(int value);
+ErrorOr<int> parse_int_payload(std::string_view payload);
+
+}  // namespace hutch::microvm

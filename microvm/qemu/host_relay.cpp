@@ -1,0 +1,208 @@
+#include "microvm/qemu/host_relay.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <optional>
+
+#include "base/file.h"
+#include "microvm/agent/protocol.h"
+
+namespace hutch::microvm::qemu {
+
+namespace {
+
+// What of the console is kept to explain a VM that died: its last lines.
+constexpr size_t console_tail_size = 4096;
+
+class HostRelay {
+public:
+    HostRelay(HostEnds ends, QemuProcess& qemu, int boot_timeout_ms)
+        : ends_(std::move(ends)),
+          qemu_(qemu),
+          boot_deadline_(std::chrono::steady_clock::now() + std::chrono::milliseconds(boot_timeout_ms)) {
+        ::fcntl(ends_.stdin_port.get(), F_SETFL, O_NONBLOCK);
+        show_console_ = std::getenv("HUTCH_VM_CONSOLE") != nullptr;
+        if (!ends_.relay_stdin) {
+            caller_stdin_open_ = false;
+            end_stdin_port();
+        }
+    }
+
+    ErrorOr<int> run() {
+        while (!status_) TRY(step());
+        return *status_;
+    }
+
+private:
+    ErrorOr<void> step() {
+        bool want_stdin = caller_stdin_open_ && stdin_pending_.empty();
+        pollfd fds[] = {
+            {want_stdin ? STDIN_FILENO : -1, POLLIN, 0},
+            {stdin_pending_.empty() ? -1 : ends_.stdin_port.get(), POLLOUT, 0},
+            {control_closed_ ? -1 : ends_.control, POLLIN, 0},
+            {console_closed_ ? -1 : ends_.console, POLLIN, 0},
+            {ends_.signals, POLLIN, 0},
+            {qemu_.pidfd(), POLLIN, 0},
+        };
+        int ready = ::poll(fds, std::size(fds), poll_timeout_ms());
+        if (ready < 0) {
+            if (errno == EINTR) return {};
+            return fail_errno("poll");
+        }
+        if (ready == 0 && !started_) return boot_timed_out();
+        if (fds[0].revents) read_caller_stdin();
+        if (fds[1].revents) write_stdin_port();
+        if (fds[2].revents) TRY(read_control());
+        if (fds[3].revents) read_console();
+        if (fds[4].revents) TRY(forward_signals());
+        if (fds[5].revents && !status_) return vm_died();
+        return {};
+    }
+
+    // Until the process started, the boot's deadline; then none.
+    int poll_timeout_ms() const {
+        if (started_) return -1;
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(boot_deadline_ -
+                                                                          std::chrono::steady_clock::now());
+        return static_cast<int>(std::max<int64_t>(left.count(), 0));
+    }
+
+    ErrorOr<void> boot_timed_out() {
+        qemu_.kill();
+        drain_console();
+        return fail("the VM did not start the process in time (a hung boot?); its console: " + console_tail_);
+    }
+
+    void drain_console() {
+        ::fcntl(ends_.console, F_SETFL, O_NONBLOCK);
+        char buf[4096];
+        ssize_t n;
+        while ((n = ::read(ends_.console, buf, sizeof buf)) > 0)
+            console_tail_.append(buf, static_cast<size_t>(n));
+        if (console_tail_.size() > console_tail_size)
+            console_tail_.erase(0, console_tail_.size() - console_tail_size);
+    }
+
+    void read_caller_stdin() {
+        char buf[65536];
+        ssize_t n = ::read(STDIN_FILENO, buf, sizeof buf);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
+        if (n <= 0) {
+            // End of the caller's stdin (or none at all): the agent sees the port close.
+            caller_stdin_open_ = false;
+            if (stdin_pending_.empty()) end_stdin_port();
+            return;
+        }
+        stdin_pending_.assign(buf, static_cast<size_t>(n));
+    }
+
+    void write_stdin_port() {
+        ssize_t n =
+            ::send(ends_.stdin_port.get(), stdin_pending_.data(), stdin_pending_.size(), MSG_NOSIGNAL);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
+        if (n < 0) {
+            // QEMU is gone; its pidfd says so next.
+            stdin_pending_.clear();
+            caller_stdin_open_ = false;
+            return;
+        }
+        stdin_pending_.erase(0, static_cast<size_t>(n));
+        if (stdin_pending_.empty() && !caller_stdin_open_) end_stdin_port();
+    }
+
+    // A shutdown, not a close: QEMU drops a socket that hangs up (POLLHUP) with what it has not
+    // read yet, and it reads only once the agent opened the port. After a shutdown it reads the
+    // bytes, then the end of file, which the agent sees as the port closing.
+    void end_stdin_port() { ::shutdown(ends_.stdin_port.get(), SHUT_WR); }
+
+    // Reads what the control port holds; false at its end.
+    ErrorOr<bool> read_control_once() {
+        char buf[65536];
+        ssize_t n = ::read(ends_.control, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) return true;
+        if (n <= 0) return false;
+        reader_.feed({buf, static_cast<size_t>(n)});
+        while (!status_) {
+            auto frame = TRY(reader_.next());
+            if (!frame) break;
+            TRY(handle(*frame));
+        }
+        return true;
+    }
+
+    ErrorOr<void> read_control() {
+        if (!TRY(read_control_once())) control_closed_ = true;
+        return {};
+    }
+
+    ErrorOr<void> handle(const Frame& frame) {
+        switch (frame.kind) {
+            case FrameKind::started: started_ = true; break;
+            // The caller's stdout or stderr closed is no reason to stop the container.
+            case FrameKind::stdout_data: (void)write_all(STDOUT_FILENO, frame.payload); break;
+            case FrameKind::stderr_data: (void)write_all(STDERR_FILENO, frame.payload); break;
+            case FrameKind::exit:
+                status_ = TRY_CTX(parse_int_payload(frame.payload), "the agent's exit status");
+                break;
+            case FrameKind::failure: return fail("in the VM: " + frame.payload);
+            default: return fail("the agent sent a frame of a host's kind");
+        }
+        return {};
+    }
+
+    void read_console() {
+        char buf[4096];
+        ssize_t n = ::read(ends_.console, buf, sizeof buf);
+        if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) console_closed_ = true;
+        if (n <= 0) return;
+        if (show_console_) (void)write_all(STDERR_FILENO, {buf, static_cast<size_t>(n)});
+        console_tail_.append(buf, static_cast<size_t>(n));
+        if (console_tail_.size() > console_tail_size)
+            console_tail_.erase(0, console_tail_.size() - console_tail_size);
+    }
+
+    ErrorOr<void> forward_signals() {
+        signalfd_siginfo info;
+        while (::read(ends_.signals, &info, sizeof info) == sizeof info) {
+            TRY_CTX(write_all(ends_.control,
+                              encode_frame(FrameKind::signal, int_payload(static_cast<int>(info.ssi_signo)))),
+                    "forward a signal to the VM");
+        }
+        return {};
+    }
+
+    // QEMU exited: what the agent sent before is still in the socket.
+    ErrorOr<void> vm_died() {
+        while (!control_closed_ && !status_)
+            if (!TRY(read_control_once())) control_closed_ = true;
+        if (status_) return {};
+        int qemu_status = qemu_.reap();
+        drain_console();
+        return fail("the VM stopped before the process's exit status came (QEMU exit status " +
+                    std::to_string(qemu_status) + "); its console: " + console_tail_);
+    }
+
+    HostEnds ends_;
+    QemuProcess& qemu_;
+    FrameReader reader_;
+    std::string stdin_pending_, console_tail_;
+    bool caller_stdin_open_ = true, control_closed_ = false, console_closed_ = false, show_console_ = false;
+    std::optional<int> status_;
+    std::chrono::steady_clock::time_point boot_deadline_;
+    bool started_ = false;
+};
+
+}  // namespace
+
+ErrorOr<int> relay_until_exit(HostEnds ends, QemuProcess& qemu, int boot_timeout_ms) {
+    return HostRelay(std::move(ends), qemu, boot_timeout_ms).run();
+}
+
+}  // namespace hutch::microvm::qemu

@@ -1,0 +1,52 @@
+#include "microvm/qemu/tool.h"
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "base/fd.h"
+#include "base/file.h"
+
+namespace hutch::microvm::qemu {
+
+namespace {
+
+// The last non-empty line of a tool's stderr: what it says went wrong.
+std::string last_line(std::string text) {
+    while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+    auto start = text.rfind('\n');
+    return start == std::string::npos ? text : text.substr(start + 1);
+}
+
+}  // namespace
+
+ErrorOr<void> run_tool(const std::vector<std::string>& argv) {
+    int err[2];
+    if (::pipe2(err, O_CLOEXEC) != 0) return fail_errno("pipe");
+    UniqueFd err_r(err[0]), err_w(err[1]);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_adddup2(&actions, err_w.get(), 2);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    pid_t pid;
+    int rc = ::posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    if (rc != 0) return fail_errno("run " + argv[0], rc);
+    err_w.reset();
+    std::string errors = read_all(err_r.get()).value_or("");
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR) return fail_errno("wait for " + argv[0]);
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return {};
+    std::string why = WIFEXITED(status) ? "exit status " + std::to_string(WEXITSTATUS(status))
+                                        : "killed by signal " + std::to_string(WTERMSIG(status));
+    std::string said = last_line(errors);
+    return fail(argv[0] + " failed (" + why + ")" + (said.empty() ? "" : ": " + said));
+}
+
+}  // namespace hutch::microvm::qemu

@@ -1,0 +1,34 @@
+// A container's process in a microVM of its own: the image's layers as
+// erofs disks, hutch-agent as the guest's PID 1, and the caller's stdin, stdout, stderr and
+// signals relayed across the VM boundary.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "base/error.h"
+#include "microvm/agent/protocol.h"
+
+namespace hutch::microvm::qemu {
+
+struct VmRunOptions {
+    std::string kernel;               // the guest kernel's vmlinux (microvm/guest-kernel/build.sh)
+    std::string agent;                // the hutch-agent binary
+    std::string cache_dir;            // where the agent's initramfs is kept
+    std::vector<std::string> layers;  // the layer store's diff directories, top first
+    GuestConfig process;              // its layers count is set from layers
+    unsigned memory_mib = 512;
+    std::string accel;        // "kvm" or "tcg"; empty: choose_accel()
+    bool relay_stdin = true;  // false: the process's stdin is empty (docker run without -i)
+    // From QEMU's start to the process's: beyond it the VM is killed (a hung boot). A TCG boot
+    // takes 1-2 s, but many times that on a host busy with other work.
+    int boot_timeout_ms = 120'000;
+};
+
+// Boots the VM, runs the process, relays until it exits, and returns its exit status (128+N when
+// killed by signal N). SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 sent to this process
+// meanwhile go to the container's process; the calling thread's signal mask is restored after.
+// QEMU is killed and reaped before this returns, whatever happened.
+ErrorOr<int> run_in_vm(const VmRunOptions& options);
+
+}  // namespace hutch::microvm::qemu

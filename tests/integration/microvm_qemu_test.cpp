@@ -1,0 +1,258 @@
+// A container's process in a QEMU microVM (microvm/qemu/, microvm/agent/), through hutch-vm-run:
+// a busybox image's layer from the layer store as an erofs disk, hutch's guest kernel, hutch-agent
+// as PID 1, and stdin, stdout, stderr, the exit status and signals across the VM boundary. Each
+// test boots a VM (about 2 s under TCG), so the tag is hidden: tests/CMakeLists.txt lists them on
+// their own, after the guest kernel is built. No QEMU, temporary directory or mount outlives one.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+
+#include "harness.h"
+#include "hutch_command.h"
+#include "images/content_store.h"
+#include "images/image_store.h"
+#include "images/layer_store.h"
+#include "images/oci_layout.h"
+
+using namespace hutch::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+bool on_path(const std::string& tool) { return shell("command -v " + tool + " >/dev/null").status == 0; }
+
+// Why the VM cannot run here, or nothing.
+std::optional<std::string> missing_tool() {
+    if (!on_path("qemu-system-x86_64")) return "qemu-system-x86_64 is missing (qemu-system-x86)";
+    if (!on_path("mkfs.erofs")) return "mkfs.erofs is missing (erofs-utils)";
+    return std::nullopt;
+}
+
+// The guest kernel as the vm tests get it: build.sh prints its directory (built by the fixture
+// "vm: guest kernel is built" already, so this is its fast path).
+std::string guest_kernel() {
+    if (const char* kernel = std::getenv("HUTCH_GUEST_KERNEL")) return kernel;
+    auto built = run_command({std::string(HUTCH_SOURCE_DIR) + "/microvm/guest-kernel/build.sh"});
+    REQUIRE(built.status == 0);
+    std::string dir = built.out.substr(0, built.out.find('\n'));
+    return dir + "/vmlinux";
+}
+
+// PIDs of the processes whose command line mentions needle.
+std::vector<pid_t> processes_mentioning(const std::string& needle) {
+    std::vector<pid_t> found;
+    for (const auto& entry : fs::directory_iterator("/proc")) {
+        std::string name = entry.path().filename();
+        if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+        std::ifstream cmdline(entry.path() / "cmdline");
+        std::string text((std::istreambuf_iterator<char>(cmdline)), std::istreambuf_iterator<char>());
+        if (text.find(needle) != std::string::npos && std::stoi(name) != getpid())
+            found.push_back(std::stoi(name));
+    }
+    return found;
+}
+
+// A busybox image imported into a store of the test's own, its layer unpacked: what a VM runs.
+class VmImage {
+public:
+    VmImage() {
+        TestImage image = busybox_image(nlohmann::json::object());
+        auto content = hutch::images::ContentStore::open(dir_.path() + "/store");
+        REQUIRE(content);
+        auto images = hutch::images::ImageStore::open(dir_.path() + "/store");
+        REQUIRE(images);
+        REQUIRE(hutch::images::import_oci_layout(*content, *images, image.dir.path()));
+        auto layers = hutch::images::LayerStore::open(*content);
+        REQUIRE(layers);
+        auto lowers = layers->prepare_image(hutch::images::parse_digest(image.manifest_digest).value());
+        INFO((lowers ? "" : lowers.error().message));
+        REQUIRE(lowers);
+        for (const auto& lower : *lowers) lowers_ += (lowers_.empty() ? "" : ":") + lower;
+    }
+    ~VmImage() {
+        // Whatever the test did, no QEMU of this store is left (a failed CHECK still ends here).
+        for (pid_t pid : processes_mentioning(dir_.path())) ::kill(pid, SIGKILL);
+    }
+
+    // hutch-vm-run's command line for args (its flags, then -- and the command).
+    std::vector<std::string> command(const std::vector<std::string>& args) const {
+        std::vector<std::string> argv = {HUTCH_VM_RUN_BINARY, kernel_, HUTCH_AGENT_BINARY,
+                                         dir_.path() + "/vm", lowers_};
+        argv.insert(argv.end(), args.begin(), args.end());
+        return argv;
+    }
+    CommandResult run(const std::vector<std::string>& args, const std::string& stdin_data = "") const {
+        return run_command(command(args), stdin_data);
+    }
+    const std::string& dir() const { return dir_.path(); }
+
+private:
+    TempDir dir_{"hutch-test-microvm"};
+    std::string kernel_ = guest_kernel();
+    std::string lowers_;
+};
+
+// hutch-vm-run started with its stdout on a pipe, for the tests that act while it runs.
+struct RunningVm {
+    pid_t pid = -1;
+    int out = -1;
+    explicit RunningVm(const std::vector<std::string>& argv) {
+        int pipe_fds[2];
+        REQUIRE(::pipe2(pipe_fds, O_CLOEXEC) == 0);
+        posix_spawn_file_actions_t actions;
+        posix_spawn_file_actions_init(&actions);
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+        posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], 1);
+        std::vector<char*> args;
+        for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+        args.push_back(nullptr);
+        int rc = ::posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
+        posix_spawn_file_actions_destroy(&actions);
+        ::close(pipe_fds[1]);
+        out = pipe_fds[0];
+        REQUIRE(rc == 0);
+    }
+    ~RunningVm() {
+        if (pid > 0) {
+            ::kill(pid, SIGKILL);
+            ::waitpid(pid, nullptr, 0);
+        }
+        ::close(out);
+    }
+    // Reads stdout until it holds needle, it closes, or 120 s pass (a TCG boot on a busy host).
+    std::string read_until(const std::string& needle) {
+        std::string text;
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+        while (text.find(needle) == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+            pollfd fd{out, POLLIN, 0};
+            if (::poll(&fd, 1, 1000) <= 0) continue;
+            char buf[4096];
+            ssize_t n = ::read(out, buf, sizeof buf);
+            if (n <= 0) break;
+            text.append(buf, static_cast<size_t>(n));
+        }
+        return text;
+    }
+    int wait() {
+        int status = 0;
+        REQUIRE(::waitpid(pid, &status, 0) == pid);
+        pid = -1;
+        return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+    }
+};
+
+#define SKIP_WITHOUT_QEMU()              \
+    if (auto missing = missing_tool()) { \
+        WARN("skipped: " + *missing);    \
+        return;                          \
+    }
+
+}  // namespace
+
+TEST_CASE("microvm: a process's stdout and exit status cross the VM boundary", "[.microvm-qemu]") {
+    SKIP_WITHOUT_QEMU();
+    VmImage image;
+    auto hello = image.run({"--", "echo", "hello"});
+    INFO(hello.err);
+    CHECK(hello.status == 0);
+    CHECK(hello.out == "hello\n");
+
+    auto seven = image.run({"--", "sh", "-c", "echo to-stderr >&2; exit 7"});
+    INFO(seven.err);
+    CHECK(seven.status == 7);
+    CHECK(seven.out.empty());
+    CHECK(seven.err == "to-stderr\n");
+    CHECK(processes_mentioning(image.dir()).empty());
+    CHECK(host_mounts_matching(image.dir()).empty());
+}
+
+TEST_CASE("microvm: stdin piped to cat comes back whole", "[.microvm-qemu]") {
+    SKIP_WITHOUT_QEMU();
+    VmImage image;
+    std::string input;
+    for (int i = 0; i < 20000; ++i) input += "line " + std::to_string(i) + "\n";  // 228 KiB: many frames
+    auto cat = image.run({"--", "cat"}, input);
+    INFO(cat.err);
+    CHECK(cat.status == 0);
+    CHECK(cat.out.size() == input.size());
+    CHECK(cat.out == input);
+}
+
+TEST_CASE("microvm: the process gets its args, env, cwd, user and hostname", "[.microvm-qemu]") {
+    SKIP_WITHOUT_QEMU();
+    VmImage image;
+    auto r = image.run({"--env", "GREETING=hi there", "--cwd", "/tmp", "--user", "1000:1001", "--hostname",
+                        "vmbox", "--", "sh", "-c",
+                        "echo \"$GREETING|$(pwd)|$(id -u):$(id -g)|$(hostname)|$1\"", "sh", "an arg"});
+    INFO(r.err);
+    CHECK(r.status == 0);
+    CHECK(r.out == "hi there|/tmp|1000:1001|vmbox|an arg\n");
+
+    // A command the image does not have is an error of the run, not an exit status.
+    auto missing = image.run({"--", "no-such-command"});
+    CHECK(missing.status == 125);
+    CHECK(missing.err.find("exec no-such-command") != std::string::npos);
+}
+
+TEST_CASE("microvm: a signal sent to hutch reaches the process: SIGTERM ends sleep with 143",
+          "[.microvm-qemu]") {
+    SKIP_WITHOUT_QEMU();
+    VmImage image;
+    RunningVm vm(image.command({"--", "sh", "-c", "echo ready; exec sleep 100"}));
+    REQUIRE(vm.read_until("ready\n") == "ready\n");
+    REQUIRE(::kill(vm.pid, SIGTERM) == 0);
+    CHECK(vm.wait() == 143);
+    CHECK(processes_mentioning(image.dir()).empty());
+}
+
+TEST_CASE("microvm: QEMU dies with the process that started it", "[.microvm-qemu]") {
+    SKIP_WITHOUT_QEMU();
+    VmImage image;
+    RunningVm vm(image.command({"--", "sh", "-c", "echo ready; exec sleep 100"}));
+    REQUIRE(vm.read_until("ready\n") == "ready\n");
+    REQUIRE(processes_mentioning(image.dir()).size() == 2);  // hutch-vm-run and its QEMU
+    REQUIRE(::kill(vm.pid, SIGKILL) == 0);
+    vm.wait();
+    // PR_SET_PDEATHSIG: the kernel kills QEMU at once; reaping it (by init) takes a moment.
+    for (int i = 0; i < 50 && !processes_mentioning(image.dir()).empty(); ++i) ::usleep(100 * 1000);
+    CHECK(processes_mentioning(image.dir()).empty());
+}
+
+TEST_CASE("microvm: hutch run --vm runs an image's process in a microVM", "[.microvm-qemu]") {
+    SKIP_WITHOUT_QEMU();
+    TestImage image = busybox_image({{"Env", {"FROM_IMAGE=yes"}}, {"WorkingDir", "/etc"}});
+    TempDir root;
+    check_ok(hutch_cmd(root, {"load", "-i", image.dir.path(), "localhost/bb:1"}));
+    std::string kernel = guest_kernel();
+
+    auto r = hutch_cmd(root,
+                       {"run", "--rm", "--vm", "--vm-kernel", kernel, "-e", "FROM_FLAG=too", "-u", "1000",
+                        "localhost/bb:1", "sh", "-c", "echo $FROM_IMAGE $FROM_FLAG $(pwd) $(id -u); exit 3"});
+    INFO(r.err);
+    CHECK(r.status == 3);
+    CHECK(r.out == "yes too /etc 1000\n");
+
+    // -i hands stdin over; without it the process's stdin is empty, as docker makes it.
+    auto interactive =
+        hutch_cmd(root, {"run", "-i", "--vm", "--vm-kernel", kernel, "localhost/bb:1", "cat"}, "in\n");
+    CHECK(interactive.out == "in\n");
+    auto not_interactive =
+        hutch_cmd(root, {"run", "--vm", "--vm-kernel", kernel, "localhost/bb:1", "cat"}, "in\n");
+    CHECK(not_interactive.status == 0);
+    CHECK(not_interactive.out.empty());
+
+    check_one_line_failure(
+        hutch_cmd(root, {"run", "-d", "--vm", "--vm-kernel", kernel, "localhost/bb:1", "true"}));
+    CHECK(processes_mentioning(root.path()).empty());
+    CHECK(host_mounts_matching(root.path()).empty());
+}
