@@ -13,6 +13,7 @@
 
 #include "base/guarded_main.h"
 #include "cli/hutch/container_verbs.h"
+#include "cli/hutch/failure_line.h"
 #include "cli/hutch/verbs.h"
 
 using namespace hutch;
@@ -20,11 +21,11 @@ using namespace hutch::cli;
 
 namespace {
 
-// One line on stderr, status 1: what scripts and people both read easily.
+// One line on stderr, status 125 (docker's for its own failures, apart from any status of a
+// container's): what scripts and people both read easily.
 int report(std::string message) {
-    std::ranges::replace(message, '\n', ' ');
-    std::fprintf(stderr, "hutch: %s\n", message.c_str());
-    return 1;
+    print_failure_line(std::move(message));
+    return kHutchFailed;
 }
 
 int finish(const ErrorOr<void>& result) { return result ? 0 : report(result.error().message); }
@@ -277,7 +278,13 @@ int run_command_line(int argc, char** argv) {
     add_container_verbs(app, f, verbs);
     auto* login = add_login(app, f);
     auto* logout = add_logout(app, f);
-    CLI11_PARSE(app, argc, argv);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::Success& e) {
+        return app.exit(e);  // --help, --version
+    } catch (const CLI::ParseError& e) {
+        return report(e.what());
+    }
 
     for (auto& [cmd, action] : verbs)
         if (cmd->parsed()) return action();
@@ -296,7 +303,7 @@ int run_command_line(int argc, char** argv) {
 
 int report_internal_error(const char* what) noexcept {
     std::fprintf(stderr, "hutch: internal error: %s\n", what);
-    return 1;
+    return kHutchFailed;
 }
 
 }  // namespace

@@ -3,12 +3,28 @@
 #include <sys/syscall.h>
 
 #include <algorithm>
+#include <charconv>
 #include <map>
+#include <optional>
+#include <string_view>
 
 #include "cgroups/manager.h"
 #include "runtime/create_internal.h"
 
 namespace hutch::runtime {
+namespace {
+
+// The digits of a signal's number or offset, and nothing else: no sign, no overflow.
+std::optional<int> small_number(std::string_view digits) {
+    int n = 0;
+    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
+    if (digits.empty() || !std::isdigit(static_cast<unsigned char>(digits.front())) || ec != std::errc() ||
+        end != digits.data() + digits.size())
+        return std::nullopt;
+    return n;
+}
+
+}  // namespace
 
 ErrorOr<int> parse_signal(const std::string& text) {
     static const std::map<std::string, int> names = {
@@ -22,9 +38,9 @@ ErrorOr<int> parse_signal(const std::string& text) {
     };
     if (!text.empty() && std::all_of(text.begin(), text.end(), ::isdigit)) {
         // 0 sends nothing and only checks that the process is there, as kill(2) does.
-        int n = std::atoi(text.c_str());
-        if (n < 0 || n >= NSIG) return fail("invalid signal: " + text);
-        return n;
+        auto n = small_number(text);
+        if (!n || *n >= NSIG) return fail("invalid signal: " + text);
+        return *n;
     }
     std::string name = text;
     for (auto& c : name) c = static_cast<char>(::toupper(static_cast<unsigned char>(c)));
@@ -32,12 +48,12 @@ ErrorOr<int> parse_signal(const std::string& text) {
     if (auto it = names.find(name); it != names.end()) return it->second;
     // Real-time signals: RTMIN, RTMIN+N, RTMAX-N.
     if (name.rfind("RTMIN", 0) == 0) {
-        int n = name.size() > 6 && name[5] == '+' ? std::atoi(name.c_str() + 6) : 0;
-        if (SIGRTMIN + n <= SIGRTMAX) return SIGRTMIN + n;
+        auto n = name.size() == 5 ? 0 : name[5] == '+' ? small_number(name.substr(6)) : std::nullopt;
+        if (n && SIGRTMIN + *n <= SIGRTMAX) return SIGRTMIN + *n;
     }
     if (name.rfind("RTMAX", 0) == 0) {
-        int n = name.size() > 6 && name[5] == '-' ? std::atoi(name.c_str() + 6) : 0;
-        if (SIGRTMAX - n >= SIGRTMIN) return SIGRTMAX - n;
+        auto n = name.size() == 5 ? 0 : name[5] == '-' ? small_number(name.substr(6)) : std::nullopt;
+        if (n && SIGRTMAX - *n >= SIGRTMIN) return SIGRTMAX - *n;
     }
     return fail("invalid signal: " + text);
 }

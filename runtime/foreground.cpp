@@ -11,6 +11,8 @@
 
 #include <optional>
 
+#include "runtime/process_end.h"
+
 namespace hutch::runtime {
 namespace {
 
@@ -50,12 +52,16 @@ void copy_available(int from, int to, bool& open, const OutputTap& tap = nullptr
     }
 }
 
+}  // namespace
+
+// stdin's size, or stdout's when stdin is not the terminal (-t without -i reads /dev/null, yet
+// its output still goes to a terminal of that size).
 void resize_terminal(int master) {
     struct winsize ws;
-    if (master >= 0 && ::ioctl(0, TIOCGWINSZ, &ws) == 0) ::ioctl(master, TIOCSWINSZ, &ws);
+    if (master < 0) return;
+    if (::ioctl(0, TIOCGWINSZ, &ws) == 0 || ::ioctl(1, TIOCGWINSZ, &ws) == 0)
+        ::ioctl(master, TIOCSWINSZ, &ws);
 }
-
-}  // namespace
 
 // Waits for the process while forwarding signals and, if there is a pty, copying
 // stdin to it and its output to stdout. Returns the exit status.
@@ -78,7 +84,7 @@ int supervise_foreground(int pidfd, int signal_fd, int master, const OutputTap& 
                 int sig = static_cast<int>(info.ssi_signo);
                 if (sig == SIGWINCH && master >= 0)
                     resize_terminal(master);
-                else if (sig != SIGCHLD)
+                else if (is_forwarded_signal(sig))
                     ::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0);
             }
         }
@@ -88,10 +94,7 @@ int supervise_foreground(int pidfd, int signal_fd, int master, const OutputTap& 
         if ((fds[0].revents & POLLIN) && !master_open) break;
         if ((fds[0].revents & POLLIN) && !(fds[3].revents & POLLIN)) break;
     }
-    siginfo_t info = {};
-    ::waitid(P_PIDFD, static_cast<id_t>(pidfd), &info, WEXITED);
-    if (info.si_code == CLD_EXITED) return info.si_status;
-    return 128 + info.si_status;
+    return wait_exit_status(pidfd);
 }
 
 // Every signal that can be caught is blocked and read from a signalfd, to be forwarded.

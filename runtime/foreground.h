@@ -14,6 +14,9 @@ namespace hutch::runtime {
 // Called before the clone, so that none is lost; the child unblocks them for itself.
 ErrorOr<UniqueFd> block_signals();
 
+// Gives the pty of master the caller's terminal size, when the caller has a terminal.
+void resize_terminal(int master);
+
 // Receives a copy of the terminal's output: the `hutch` command logs it.
 using OutputTap = std::function<void(std::string_view)>;
 

@@ -27,8 +27,10 @@ struct LockedFile {
     UniqueFd fd;
 };
 
-ErrorOr<LockedFile> lock_file(const std::string& path) {
-    UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+// Made (create) only with what it guards: a container's lock made again by a late writer would
+// bring back a directory being removed.
+ErrorOr<LockedFile> lock_file(const std::string& path, bool create) {
+    UniqueFd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), 0600));
     if (!fd) return fail_errno("open " + path);
     while (::flock(fd.get(), LOCK_EX) == -1) {
         if (errno != EINTR) return fail_errno("lock " + path);
@@ -56,7 +58,25 @@ bool is_valid_name(std::string_view name) {
            std::ranges::all_of(name, [&](char c) { return word(c) || c == '_' || c == '.' || c == '-'; });
 }
 
+constexpr std::pair<ContainerStatus, std::string_view> kStatusNames[] = {
+    {ContainerStatus::created, "created"}, {ContainerStatus::starting, "starting"},
+    {ContainerStatus::running, "running"}, {ContainerStatus::paused, "paused"},
+    {ContainerStatus::exited, "exited"},   {ContainerStatus::unknown, "unknown"},
+};
+
 }  // namespace
+
+std::string_view to_string(ContainerStatus status) {
+    for (const auto& [value, name] : kStatusNames)
+        if (value == status) return name;
+    return "unknown";
+}
+
+std::optional<ContainerStatus> status_from_string(std::string_view text) {
+    for (const auto& [value, name] : kStatusNames)
+        if (name == text) return value;
+    return std::nullopt;
+}
 
 Json record_json(const ContainerRecord& r) {
     return {
@@ -73,7 +93,7 @@ Json record_json(const ContainerRecord& r) {
         {"volumes", r.volumes},
         {"exposedPorts", r.exposed_ports},
         {"lowers", r.lowers},
-        {"status", r.status},
+        {"status", to_string(r.status)},
         {"pid", r.pid},
         {"monitorPid", r.monitor_pid},
         {"startedAt", r.started_at},
@@ -83,6 +103,12 @@ Json record_json(const ContainerRecord& r) {
 }
 
 namespace {
+
+ErrorOr<ContainerStatus> parse_status(const std::string& text) {
+    auto status = status_from_string(text);
+    if (!status) return fail("status: not a container status: " + text);
+    return *status;
+}
 
 ErrorOr<ContainerRecord> from_json(const Json& j) {
     ContainerRecord r;
@@ -101,7 +127,9 @@ ErrorOr<ContainerRecord> from_json(const Json& j) {
     TRY(json::read(j, p, "volumes", r.volumes));
     TRY(json::read(j, p, "exposedPorts", r.exposed_ports));
     TRY(json::read(j, p, "lowers", r.lowers));
-    TRY(json::read(j, p, "status", r.status));
+    std::string status;
+    TRY(json::read(j, p, "status", status));
+    r.status = TRY(parse_status(status));
     TRY(json::read(j, p, "pid", r.pid));
     TRY(json::read(j, p, "monitorPid", r.monitor_pid));
     TRY(json::read(j, p, "startedAt", r.started_at));
@@ -132,7 +160,7 @@ ErrorOr<ContainerRecord> ContainerStore::load(const std::string& id) const {
 }
 
 ErrorOr<ContainerRecord> ContainerStore::add(ContainerRecord record) const {
-    auto lock = TRY(lock_file(containers_ + "/lock"));
+    auto lock = TRY(lock_file(containers_ + "/lock", true));
     record.id = TRY(random_id());
     if (record.name.empty()) record.name = "hutch-" + record.id.substr(0, 12);
     if (!is_valid_name(record.name))
@@ -143,6 +171,7 @@ ErrorOr<ContainerRecord> ContainerStore::add(ContainerRecord record) const {
             return fail("the name " + record.name + " is in use by container " + other.id.substr(0, 12));
     }
     if (::mkdir(dir(record.id).c_str(), 0700) == -1) return fail_errno("mkdir " + dir(record.id));
+    TRY(lock_file(dir(record.id) + "/lock", true));
     TRY(save(dir(record.id), record));
     return record;
 }
@@ -165,18 +194,46 @@ ErrorOr<std::vector<ContainerRecord>> ContainerStore::list() const {
     for (const auto& [id, type] : entries) {
         if (type != DT_DIR) continue;
         auto record = load(id);
+        if (record) {
+            out.push_back(std::move(*record));
+            continue;
+        }
         // A directory being made or removed this moment has no record: not a container (yet).
-        if (!record && ::access((dir(id) + "/container.json").c_str(), F_OK) != 0) continue;
-        out.push_back(TRY(std::move(record)));
+        if (::access((dir(id) + "/container.json").c_str(), F_OK) != 0) continue;
+        ContainerRecord unreadable;
+        unreadable.id = id;
+        unreadable.status = ContainerStatus::unknown;
+        out.push_back(std::move(unreadable));
     }
     return out;
 }
 
 ErrorOr<ContainerRecord> ContainerStore::update(const std::string& id,
                                                 const std::function<void(ContainerRecord&)>& change) const {
-    auto lock = TRY(lock_file(dir(id) + "/lock"));
+    return rewrite(id, [&](ContainerRecord& r) -> ErrorOr<void> {
+        change(r);
+        return {};
+    });
+}
+
+ErrorOr<ContainerRecord> ContainerStore::transition(const std::string& id,
+                                                    std::initializer_list<ContainerStatus> from,
+                                                    ContainerStatus to, const Action& act) const {
+    return rewrite(id, [&](ContainerRecord& r) -> ErrorOr<void> {
+        if (std::ranges::find(from, r.status) == from.end())
+            return fail("container " + r.name + " is " + std::string(to_string(r.status)));
+        if (act) TRY(act(r));
+        r.status = to;
+        return {};
+    });
+}
+
+ErrorOr<ContainerRecord> ContainerStore::rewrite(const std::string& id, const Action& change) const {
+    auto lock = lock_file(dir(id) + "/lock", false);
+    if (!lock && lock.error().code == ENOENT) return fail("no such container: " + id);
+    if (!lock) return std::unexpected(lock.error());
     ContainerRecord record = TRY(load(id));
-    change(record);
+    TRY(change(record));
     TRY(save(dir(id), record));
     return record;
 }

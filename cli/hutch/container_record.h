@@ -9,8 +9,10 @@
 #include <sys/types.h>
 
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,7 +22,18 @@
 
 namespace hutch::cli {
 
-// podman's words: created (made, not started), running, paused, exited (stopped, kept).
+// podman's words: created (made, not started), running, paused, exited (stopped, kept); and
+// starting, claimed by the `hutch start` that is starting it (so that a second one backs off),
+// and unknown, for a container whose record cannot be read (ContainerStore::list).
+enum class ContainerStatus { created, starting, running, paused, exited, unknown };
+
+std::string_view to_string(ContainerStatus status);
+std::optional<ContainerStatus> status_from_string(std::string_view text);
+// Running or paused: what `ps` and `stats` show without -a.
+inline bool is_up(ContainerStatus status) {
+    return status == ContainerStatus::running || status == ContainerStatus::paused;
+}
+
 struct ContainerRecord {
     std::string id;  // 64 hex digits; the runtime's container id too
     std::string name;
@@ -36,8 +49,9 @@ struct ContainerRecord {
     std::vector<std::string> volumes;
     std::vector<std::string> exposed_ports;
     std::vector<std::string> lowers;  // the image's layer directories, top first
-    // What became of it: written by the monitor, and by `start`.
-    std::string status = "created";
+    // What became of it: written by the monitor, and by the verbs through
+    // ContainerStore::transition. Only the monitor records "exited", whatever it was before.
+    ContainerStatus status = ContainerStatus::created;
     pid_t pid = 0;          // the container's process on the host, while it runs
     pid_t monitor_pid = 0;  // the process watching it
     std::string started_at;
@@ -58,10 +72,20 @@ public:
     ErrorOr<ContainerRecord> add(ContainerRecord record) const;
     // By full id, name, or a prefix of an id that only one container has.
     ErrorOr<ContainerRecord> find(std::string_view name_or_id) const;
+    // Every container; one whose record cannot be read is listed with its id and status unknown,
+    // so that the others stay usable and `rm -f` can still remove it.
     ErrorOr<std::vector<ContainerRecord>> list() const;
-    // Re-reads the record, applies change, writes it back, all under the container's lock.
+    // Re-reads the record, applies change, writes it back, all under the container's lock. A
+    // container whose lock is gone has been removed: "no such container".
     ErrorOr<ContainerRecord> update(const std::string& id,
                                     const std::function<void(ContainerRecord&)>& change) const;
+    // As update, but only when the record's status is one of from (the monitor may have recorded
+    // the container's end meanwhile): then act (a runtime call made under the lock, so that the
+    // monitor's record of the end waits for it), and when it succeeds, the status becomes to.
+    // Fails, writing nothing, when act does or the status is another ("container NAME is exited").
+    using Action = std::function<ErrorOr<void>(ContainerRecord&)>;
+    ErrorOr<ContainerRecord> transition(const std::string& id, std::initializer_list<ContainerStatus> from,
+                                        ContainerStatus to, const Action& act = nullptr) const;
     // Removes the container's directory (its rootfs unmounted first) and so its record.
     ErrorOr<void> remove(const std::string& id) const;
 
@@ -72,6 +96,8 @@ private:
     ContainerStore(std::string containers, std::string run_root)
         : containers_(std::move(containers)), run_root_(std::move(run_root)) {}
     ErrorOr<ContainerRecord> load(const std::string& id) const;
+    // Under the container's lock: read, change (whose failure writes nothing), write back.
+    ErrorOr<ContainerRecord> rewrite(const std::string& id, const Action& change) const;
 
     std::string containers_;
     std::string run_root_;

@@ -13,6 +13,7 @@
 
 #include "base/file.h"
 #include "base/timestamp.h"
+#include "cli/hutch/env_words.h"
 #include "cli/hutch/verbs.h"
 #include "images/container_rootfs.h"
 #include "images/content_store.h"
@@ -21,6 +22,7 @@
 #include "images/image_user.h"
 #include "images/layer_store.h"
 #include "images/stored_documents.h"
+#include "runtime/runtime.h"
 #include "spec/container_config.h"
 
 namespace hutch::cli {
@@ -74,25 +76,15 @@ ErrorOr<std::vector<std::string>> process_args(const RunFlags& flags, const imag
     return args;
 }
 
-void set_env(std::vector<std::string>& env, const std::string& entry) {
-    std::string name = entry.substr(0, entry.find('='));
-    std::erase_if(env, [&](const std::string& e) { return e.substr(0, e.find('=')) == name; });
-    env.push_back(entry);
-}
-
-// "NAME=VALUE" as given; a bare "NAME" takes the caller's value, or is left out without one.
-void add_env_word(std::vector<std::string>& env, const std::string& word) {
-    if (word.find('=') != std::string::npos) return set_env(env, word);
-    if (const char* value = std::getenv(word.c_str())) set_env(env, word + "=" + value);
-}
-
 ErrorOr<std::vector<std::string>> process_env(const RunFlags& flags, const images::RunConfig& image,
                                               const std::string& hostname) {
     std::vector<std::string> env;
-    set_env(env, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
-    for (const auto& e : image.env) set_env(env, e);
-    if (flags.tty) set_env(env, "TERM=xterm");
-    set_env(env, "HOSTNAME=" + hostname);
+    add_env_word(env, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    // The image's words all have values: none is taken from the caller.
+    for (const auto& e : image.env)
+        if (e.find('=') != std::string::npos) add_env_word(env, e);
+    if (flags.tty) add_env_word(env, "TERM=xterm");
+    add_env_word(env, "HOSTNAME=" + hostname);
     for (const auto& file : flags.env_files) {
         std::string text = TRY_CTX(read_file(file), "--env-file");
         size_t start = 0;
@@ -210,6 +202,8 @@ ErrorOr<ContainerRecord> set_up_container(const ContainerStore& store, const Sto
     record.image_digest = image.manifest.str();
     record.created = rfc3339_now(true);
     record.stop_signal = image.config.stop_signal.empty() ? "SIGTERM" : image.config.stop_signal;
+    // Refused here, as docker refuses it, rather than found out by the first `stop`.
+    TRY_CTX(runtime::parse_signal(record.stop_signal), flags.image + ": the image's StopSignal");
     record.remove_on_exit = flags.remove;
     record.tty = flags.tty;
     record.labels = image.config.labels;
@@ -217,16 +211,14 @@ ErrorOr<ContainerRecord> set_up_container(const ContainerStore& store, const Sto
     record.exposed_ports = image.config.exposed_ports;
     record.lowers = image.lowers;
     record = TRY(store.add(record));
-    auto made = [&]() -> ErrorOr<ContainerRecord> {
-        // The hostname defaults to the short id, which exists only once the record does.
-        std::string hostname = flags.hostname.empty() ? record.id.substr(0, 12) : flags.hostname;
-        auto config = TRY(container_config(flags, image.config, hostname));
-        auto updated = TRY(store.update(record.id, [&](ContainerRecord& r) { r.command = config.args; }));
-        TRY(write_bundle(store, updated, flags, image.config, std::move(config)));
-        return updated;
-    }();
-    if (!made) (void)store.remove(record.id);
-    return made;
+    SetUpGuard guard(store, record.id);
+    // The hostname defaults to the short id, which exists only once the record does.
+    std::string hostname = flags.hostname.empty() ? record.id.substr(0, 12) : flags.hostname;
+    auto config = TRY(container_config(flags, image.config, hostname));
+    record = TRY(store.update(record.id, [&](ContainerRecord& r) { r.command = config.args; }));
+    TRY(write_bundle(store, record, flags, image.config, std::move(config)));
+    guard.release();
+    return record;
 }
 
 ErrorOr<int64_t> parse_memory_size(std::string_view text) {

@@ -46,6 +46,25 @@ struct Storage {
     std::string run_root;      // the runtime's state
 };
 
+// Removes, when it goes out of scope, a container set up but not handed to its monitor yet: its
+// rootfs unmounted, its directory and record gone. Released once the monitor has it (whose
+// failure to bring it up records its end itself), so that a failure anywhere between leaves
+// nothing behind.
+class SetUpGuard {
+public:
+    SetUpGuard(const ContainerStore& store, std::string id) : store_(store), id_(std::move(id)) {}
+    ~SetUpGuard() {
+        if (!id_.empty()) (void)store_.remove(id_);
+    }
+    SetUpGuard(const SetUpGuard&) = delete;
+    SetUpGuard& operator=(const SetUpGuard&) = delete;
+    void release() { id_.clear(); }
+
+private:
+    const ContainerStore& store_;
+    std::string id_;
+};
+
 // Resolves the image (pulling it when it is not stored, as podman run does), records the
 // container, mounts its rootfs and writes its config.json. On failure nothing of it stays.
 ErrorOr<ContainerRecord> set_up_container(const ContainerStore& store, const Storage& storage,

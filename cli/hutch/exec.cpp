@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "cli/hutch/container_verbs.h"
+#include "cli/hutch/env_words.h"
 #include "cli/hutch/stdio.h"
 #include "images/image_user.h"
 #include "runtime/runtime.h"
@@ -27,15 +28,16 @@ ErrorOr<void> set_user(const ContainerStore& store, const std::string& id, const
 ErrorOr<int> exec_in_container(const Storage& storage, const ExecFlags& flags) {
     auto store = TRY(ContainerStore::open(storage.storage_root, storage.run_root));
     auto record = TRY(store.find(flags.container));
-    if (record.status != "running")
-        return fail("container " + flags.container + " is " + record.status + ", not running");
+    if (record.status != ContainerStatus::running)
+        return fail("container " + flags.container + " is " + std::string(to_string(record.status)) +
+                    ", not running");
     if (flags.command.empty()) return fail("exec: a command is required");
     runtime::ExecOptions options;
     options.root = store.run_root();
     options.id = record.id;
     options.args = flags.command;
     options.tty = flags.tty;
-    options.env = flags.env;
+    for (const auto& word : flags.env) add_env_word(options.env, word);
     options.cwd = flags.workdir;
     options.detach = flags.detach;
     if (!flags.user.empty()) TRY_CTX(set_user(store, record.id, flags.user, options), "--user");

@@ -8,6 +8,10 @@ namespace hutch::cli {
 ErrorOr<images::InUse> containers_in_use(const ContainerStore& containers) {
     images::InUse in_use;
     for (const auto& record : TRY(containers.list())) {
+        // What it uses cannot be known: nothing may be collected from under it.
+        if (record.status == ContainerStatus::unknown)
+            return fail("container " + record.id.substr(0, 12) +
+                        " has an unreadable record: remove it (rm -f) before removing images");
         if (!record.image_digest.empty()) in_use.manifests.insert(record.image_digest);
         in_use.layer_dirs.insert(in_use.layer_dirs.end(), record.lowers.begin(), record.lowers.end());
     }

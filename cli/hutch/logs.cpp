@@ -29,7 +29,7 @@ void replay_complete(std::string& buffer, const LogReadOptions& options) {
 
 bool has_exited(const ContainerStore& store, const std::string& id) {
     auto record = store.find(id);
-    return !record || record->status == "exited";
+    return !record || record->status == ContainerStatus::exited;
 }
 
 }  // namespace

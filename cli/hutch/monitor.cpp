@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <climits>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <vector>
@@ -22,6 +23,7 @@
 #include "cli/hutch/stdio.h"
 #include "images/container_rootfs.h"
 #include "runtime/foreground.h"
+#include "runtime/process_end.h"
 #include "runtime/runtime.h"
 
 namespace hutch::cli {
@@ -87,13 +89,16 @@ ErrorOr<Watched> create_container(const ContainerStore& store, const ContainerRe
         watched.stderr_read = std::move(err.read);
     }
     if (console) watched.master = TRY(console->receive_master());
+    // Sized before the start, so that the container's first look at its terminal sees ours.
+    if (options.attach) runtime::resize_terminal(watched.master.get());
     watched.pid = TRY(container_pid(store, record.id));
     // Our own child, not yet waited for: its pid cannot have been reused.
     watched.pidfd = UniqueFd(static_cast<int>(::syscall(SYS_pidfd_open, watched.pid, 0)));
     if (!watched.pidfd) return fail_errno("pidfd_open");
     pid_t monitor = ::getpid();
+    // Starting (by `run`, or a `start` that claimed it), or created to wait for `start`.
     TRY(store.update(record.id, [&](ContainerRecord& r) {
-        r.status = "created";
+        r.status = options.start ? ContainerStatus::starting : ContainerStatus::created;
         r.pid = watched.pid;
         r.monitor_pid = monitor;
     }));
@@ -103,11 +108,14 @@ ErrorOr<Watched> create_container(const ContainerStore& store, const ContainerRe
 }  // namespace
 
 ErrorOr<void> start_created(const ContainerStore& store, const std::string& id) {
-    TRY(runtime::start(store.run_root(), id));
-    TRY(store.update(id, [](ContainerRecord& r) {
-        r.status = "running";
-        r.started_at = rfc3339_now(true);
-    }));
+    // Started under the container's lock, so that its monitor records an end that comes at once
+    // after this has recorded "running", not before.
+    TRY(store.transition(id, {ContainerStatus::starting}, ContainerStatus::running,
+                         [&](ContainerRecord& r) -> ErrorOr<void> {
+                             TRY(runtime::start(store.run_root(), id));
+                             r.started_at = rfc3339_now(true);
+                             return {};
+                         }));
     return {};
 }
 
@@ -121,23 +129,10 @@ ErrorOr<Watched> bring_up(const ContainerStore& store, const ContainerRecord& re
         auto started = start_created(store, record.id);
         if (!started) watched = std::unexpected(started.error());
     }
-    if (!watched) {
-        (void)runtime::remove(store.run_root(), record.id, true);
-        (void)images::unmount_container_rootfs(store.dir(record.id));
-        (void)store.update(record.id, [](ContainerRecord& r) {
-            r.status = "exited";
-            r.exit_code = 127;
-            r.pid = 0;
-        });
-    }
+    // It never ran: its end is recorded as a command that could not run (kept, as docker keeps
+    // it, unless --rm).
+    if (!watched) (void)finish_container(store, record.id, 127);
     return watched;
-}
-
-int wait_status(int pidfd) {
-    siginfo_t info = {};
-    while (::waitid(P_PIDFD, static_cast<id_t>(pidfd), &info, WEXITED) == -1 && errno == EINTR) {
-    }
-    return info.si_code == CLD_EXITED ? info.si_status : 128 + info.si_status;
 }
 
 struct Stream {
@@ -165,10 +160,6 @@ ssize_t relay(Stream& s) {
     return n;
 }
 
-// Our signals that go on to the container's process: not those about our own children, our
-// terminal, or a pipe we write to (SIGPIPE is blocked with the rest; relay() answers EPIPE).
-bool forwarded(uint32_t signal) { return signal != SIGCHLD && signal != SIGWINCH && signal != SIGPIPE; }
-
 bool ended(ssize_t n) { return n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN); }
 
 // Relays output (and, in the foreground, signals) until the process ends; then the output still
@@ -187,7 +178,8 @@ int watch(Watched& w, int log_fd, int signal_fd, bool attach) {
         if (::poll(fds.data(), fds.size(), -1) < 0 && errno != EINTR) break;
         if (fds[1].revents & POLLIN) {
             signalfd_siginfo info;
-            if (::read(signal_fd, &info, sizeof info) == sizeof info && forwarded(info.ssi_signo))
+            if (::read(signal_fd, &info, sizeof info) == sizeof info &&
+                runtime::is_forwarded_signal(static_cast<int>(info.ssi_signo)))
                 ::syscall(SYS_pidfd_send_signal, w.pidfd.get(), info.ssi_signo, nullptr, 0);
         }
         for (size_t i = 0; i < streams.size(); ++i) {
@@ -204,7 +196,7 @@ int watch(Watched& w, int log_fd, int signal_fd, bool attach) {
         }
         s.log.finish();
     }
-    return wait_status(w.pidfd.get());
+    return runtime::wait_exit_status(w.pidfd.get());
 }
 
 ErrorOr<UniqueFd> open_log(const ContainerStore& store, const std::string& id) {
@@ -234,17 +226,30 @@ ErrorOr<void> receive_report(int report) {
     return fail("the container's monitor ended without a word" + (line.empty() ? "" : ": " + line));
 }
 
+// The detached monitor lives on after the command: it keeps none of the fds the command
+// inherited (a pipe whose reader waits for its end, a lock, a socket), only those in keep.
+void close_inherited_fds(std::vector<int> keep) {
+    std::ranges::sort(keep);
+    unsigned first = 3;
+    for (int fd : keep) {
+        if (fd < static_cast<int>(first)) continue;
+        if (static_cast<unsigned>(fd) > first)
+            ::syscall(SYS_close_range, first, static_cast<unsigned>(fd) - 1, 0U);
+        first = static_cast<unsigned>(fd) + 1;
+    }
+    ::syscall(SYS_close_range, first, ~0U, 0U);
+}
+
 // The detached monitor's life after the fork: it reports the start's outcome on report, then
 // watches until the end.
 [[noreturn]] void monitor_main(const ContainerStore& store, const ContainerRecord& record,
-                               const MonitorOptions& options, UniqueFd report) {
+                               const MonitorOptions& options, UniqueFd report, UniqueFd log) {
     int code = 1;
     try {
-        auto log = open_log(store, record.id);
-        auto watched = log ? bring_up(store, record, options) : std::unexpected(log.error());
+        auto watched = bring_up(store, record, options);
         send_report(std::move(report), watched ? "" : watched.error().message);
         if (!watched) ::_exit(1);
-        int status = watch(*watched, log->get(), -1, false);
+        int status = watch(*watched, log.get(), -1, false);
         auto finished = finish_container(store, record.id, status);
         code = finished ? 0 : 1;
     } catch (...) {
@@ -262,7 +267,7 @@ ErrorOr<void> finish_container(const ContainerStore& store, const std::string& i
         log::error(removed.error().message);
     // The exit is recorded first: a failed unmount must not lose it.
     auto record = TRY(store.update(id, [&](ContainerRecord& r) {
-        r.status = "exited";
+        r.status = ContainerStatus::exited;
         r.exit_code = exit_code;
         r.finished_at = rfc3339_now(true);
         r.pid = 0;
@@ -272,27 +277,45 @@ ErrorOr<void> finish_container(const ContainerStore& store, const std::string& i
     return {};
 }
 
+namespace {
+
+// Polls fd until it is readable or timeout has passed, signals or not; a timeout too long for
+// poll's int of milliseconds (`stop -t 2000000000`) is waited in turns.
+void wait_readable(int fd, std::chrono::milliseconds timeout) {
+    using Clock = std::chrono::steady_clock;
+    // Within the clock's range: a century is for ever here.
+    timeout =
+        std::clamp(timeout, std::chrono::milliseconds(0),
+                   std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::hours(24 * 365 * 100)));
+    auto deadline = Clock::now() + timeout;
+    for (;;) {
+        auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count();
+        if (left <= 0) return;
+        pollfd p{fd, POLLIN, 0};
+        int n = ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left, INT_MAX)));
+        if (n > 0 || (n == -1 && errno != EINTR)) return;
+    }
+}
+
+}  // namespace
+
 ErrorOr<bool> wait_until_exited(const ContainerStore& store, const std::string& id,
                                 std::chrono::milliseconds timeout) {
     auto record = TRY(store.find(id));
-    if (record.status == "exited") return true;
+    if (record.status == ContainerStatus::exited) return true;
     UniqueFd monitor(static_cast<int>(::syscall(SYS_pidfd_open, record.monitor_pid, 0)));
-    if (record.monitor_pid > 0 && monitor) {
-        pollfd p{monitor.get(), POLLIN, 0};
-        // The monitor exits right after it records the end (a foreground `hutch run` a moment later).
-        while (::poll(&p, 1, static_cast<int>(timeout.count())) == -1 && errno == EINTR) {
-        }
-    }
+    // The monitor exits right after it records the end (a foreground `hutch run` a moment later).
+    if (record.monitor_pid > 0 && monitor) wait_readable(monitor.get(), timeout);
     // A container run with --rm is gone once its monitor is done.
     auto after = store.find(id);
-    return !after || after->status == "exited";
+    return !after || after->status == ContainerStatus::exited;
 }
 
 ErrorOr<void> kill_and_reap(const ContainerStore& store, const ContainerRecord& record) {
     // Errors are for the wait to judge: the process may have ended, or the runtime's side be gone.
     (void)runtime::kill(store.run_root(), record.id, SIGKILL, true);
     // cgroup v1's freezer holds even a killed process until it is thawed.
-    if (record.status == "paused") (void)runtime::resume(store.run_root(), record.id);
+    if (record.status == ContainerStatus::paused) (void)runtime::resume(store.run_root(), record.id);
     if (TRY(wait_until_exited(store, record.id, std::chrono::seconds(10)))) return {};
     return finish_container(store, record.id, 128 + SIGKILL);
 }
@@ -302,6 +325,7 @@ ErrorOr<int> run_attached(const ContainerStore& store, const ContainerRecord& re
     UniqueFd log = TRY(open_log(store, record.id));
     // Blocked before the clone so that none is lost; the container unblocks them for itself.
     UniqueFd signal_fd = TRY(runtime::block_signals());
+    if (options.set_up) options.set_up->release();
     Watched watched = TRY(bring_up(store, record, options));
     int status;
     if (watched.master) {
@@ -320,9 +344,8 @@ ErrorOr<int> run_attached(const ContainerStore& store, const ContainerRecord& re
 
 ErrorOr<void> spawn_monitor(const ContainerStore& store, const ContainerRecord& record,
                             const MonitorOptions& options) {
-    int fds[2];
-    if (::pipe2(fds, O_CLOEXEC) == -1) return fail_errno("pipe");
-    UniqueFd report_read(fds[0]), report_write(fds[1]);
+    UniqueFd log = TRY(open_log(store, record.id));
+    Pipe report = TRY(make_pipe());
     std::fflush(nullptr);
     pid_t child = ::fork();
     if (child == -1) return fail_errno("fork");
@@ -331,19 +354,24 @@ ErrorOr<void> spawn_monitor(const ContainerStore& store, const ContainerRecord& 
         // the nearest subreaper's): the command returns while it lives on.
         ::setsid();
         if (::fork() != 0) ::_exit(0);
-        report_read.reset();
-        if (::chdir("/") == -1) ::_exit(1);
+        report.read.reset();
+        if (::chdir("/") == -1) {
+            // Left where it was: the monitor names every path in full.
+        }
         stdio_to_null();
+        close_inherited_fds({report.write.get(), log.get()});
         // No signal is ignored here: an ignored signal stays ignored across exec, into the
         // container. A session of its own without a terminal gets no SIGHUP anyway, and the
         // monitor writes only to files and the report pipe, whose reader waits for it.
-        monitor_main(store, record, options, std::move(report_write));
+        monitor_main(store, record, options, std::move(report.write), std::move(log));
     }
-    report_write.reset();
+    // From here the monitor has the container: a failure to bring it up is recorded there.
+    if (options.set_up) options.set_up->release();
+    report.write.reset();
     int status;
     while (::waitpid(child, &status, 0) == -1 && errno == EINTR) {
     }
-    return receive_report(report_read.get());
+    return receive_report(report.read.get());
 }
 
 }  // namespace hutch::cli

@@ -11,6 +11,7 @@
 
 #include "base/error.h"
 #include "cli/hutch/container_record.h"
+#include "cli/hutch/container_setup.h"
 
 namespace hutch::cli {
 
@@ -18,6 +19,8 @@ struct MonitorOptions {
     bool start = true;         // false for `hutch create`: `hutch start` starts it later
     bool attach = false;       // in the foreground: output to our stdout and stderr too
     bool interactive = false;  // -i: the container reads our stdin
+    // A new container's: released once the monitor takes the container over.
+    SetUpGuard* set_up = nullptr;
 };
 
 // In the foreground: creates and starts the container, relays its output and our signals until

@@ -12,13 +12,16 @@ ErrorOr<void> pause_containers(const Storage& storage, const std::vector<std::st
     auto store = TRY(ContainerStore::open(storage.storage_root, storage.run_root));
     for (const auto& name : names) {
         auto record = TRY(store.find(name));
-        if (record.status != (pause ? "running" : "paused"))
-            return fail("container " + name + " is " + record.status + ", not " +
-                        (pause ? "running" : "paused"));
-        TRY_CTX(pause ? runtime::pause(store.run_root(), record.id)
-                      : runtime::resume(store.run_root(), record.id),
-                name);
-        TRY(store.update(record.id, [&](ContainerRecord& r) { r.status = pause ? "paused" : "running"; }));
+        auto from = pause ? ContainerStatus::running : ContainerStatus::paused;
+        auto to = pause ? ContainerStatus::paused : ContainerStatus::running;
+        // Under the container's lock: a container that ends meanwhile is recorded "exited" by
+        // its monitor after this, not overwritten by it.
+        TRY(store.transition(record.id, {from}, to, [&](ContainerRecord&) -> ErrorOr<void> {
+            TRY_CTX(pause ? runtime::pause(store.run_root(), record.id)
+                          : runtime::resume(store.run_root(), record.id),
+                    name);
+            return {};
+        }));
         std::printf("%s\n", name.c_str());
     }
     return {};
@@ -38,7 +41,7 @@ ErrorOr<void> show_stats(const Storage& storage, const std::vector<std::string>&
     std::vector<ContainerRecord> shown;
     if (names.empty()) {
         for (auto& r : TRY(store.list()))
-            if (r.status == "running" || r.status == "paused") shown.push_back(std::move(r));
+            if (is_up(r.status)) shown.push_back(std::move(r));
     } else {
         for (const auto& name : names) shown.push_back(TRY(store.find(name)));
     }

@@ -32,11 +32,16 @@ std::string duration_since(const std::string& rfc3339) {
 }
 
 std::string status_text(const ContainerRecord& r) {
-    if (r.status == "running") return "Up " + duration_since(r.started_at);
-    if (r.status == "exited")
-        return "Exited (" + std::to_string(r.exit_code) + ") " + duration_since(r.finished_at) + " ago";
-    if (r.status == "paused") return "Paused";
-    return "Created";
+    switch (r.status) {
+        case ContainerStatus::created: return "Created";
+        case ContainerStatus::starting: return "Starting";
+        case ContainerStatus::running: return "Up " + duration_since(r.started_at);
+        case ContainerStatus::paused: return "Paused";
+        case ContainerStatus::exited:
+            return "Exited (" + std::to_string(r.exit_code) + ") " + duration_since(r.finished_at) + " ago";
+        case ContainerStatus::unknown: break;
+    }
+    return "Unknown (unreadable record)";
 }
 
 std::string shortened(const std::string& text, size_t width) {
@@ -56,7 +61,7 @@ ErrorOr<void> list_containers(const Storage& storage, bool all, const std::strin
     auto store = TRY(ContainerStore::open(storage.storage_root, storage.run_root));
     std::vector<ContainerRecord> shown;
     for (auto& r : TRY(store.list())) {
-        if (all || r.status == "running" || r.status == "paused") shown.push_back(std::move(r));
+        if (all || is_up(r.status)) shown.push_back(std::move(r));
     }
     if (format == "json") {
         auto array = nlohmann::json::array();

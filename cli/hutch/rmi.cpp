@@ -33,7 +33,8 @@ ErrorOr<void> remove_images(const std::string& storage_root, const std::vector<s
         auto manifest = TRY(store.resolve(normalized));
         if (auto* user = user_of(records, manifest); user && !force)
             return fail("image " + normalized + " is in use by container " + user->id.substr(0, 12) + " (" +
-                        user->status + "): remove the container first, or use rmi -f");
+                        std::string(to_string(user->status)) +
+                        "): remove the container first, or use rmi -f");
         doomed.emplace_back(normalized, manifest);
     }
     std::vector<images::Digest> manifests;

@@ -9,11 +9,33 @@
 namespace hutch::cli {
 namespace {
 
-// A container that never ran is kept, as docker keeps it, unless --rm asked for it to go.
-template <typename T>
-ErrorOr<T> discard_on_error(const ContainerStore& store, const ContainerRecord& record, ErrorOr<T> result) {
-    if (!result && record.remove_on_exit) (void)store.remove(record.id);
-    return result;
+// Claims the container for this start, under its lock ("starting"), so that a second start at
+// the same time backs off instead of undoing this one's. Returns the status it had.
+ErrorOr<ContainerStatus> claim_start(const ContainerStore& store, const std::string& name,
+                                     const std::string& id) {
+    ContainerStatus before = ContainerStatus::unknown;
+    auto claimed = store.transition(id, {ContainerStatus::created, ContainerStatus::exited},
+                                    ContainerStatus::starting, [&](ContainerRecord& r) -> ErrorOr<void> {
+                                        before = r.status;
+                                        return {};
+                                    });
+    if (claimed) return before;
+    auto now = TRY(store.find(id));
+    if (now.status == ContainerStatus::created || now.status == ContainerStatus::exited)
+        return std::unexpected(claimed.error());
+    return fail("container " + name + " is already " + std::string(to_string(now.status)));
+}
+
+// A created container is started in its monitor's runtime container; an exited one gets a new
+// monitor, which creates and starts it again.
+ErrorOr<void> start_one(const ContainerStore& store, const std::string& name) {
+    auto record = TRY(store.find(name));
+    ContainerStatus before = TRY(claim_start(store, name, record.id));
+    auto started = before == ContainerStatus::created ? start_created(store, record.id)
+                                                      : spawn_monitor(store, record, {.start = true});
+    // Given back as it was, unless a monitor has recorded an end since.
+    if (!started) (void)store.transition(record.id, {ContainerStatus::starting}, before);
+    return started;
 }
 
 }  // namespace
@@ -22,9 +44,11 @@ ErrorOr<int> run_container(const Storage& storage, const RunFlags& flags) {
     if (flags.vm) return run_in_microvm(storage, flags);
     auto store = TRY(ContainerStore::open(storage.storage_root, storage.run_root));
     auto record = TRY(set_up_container(store, storage, flags));
-    MonitorOptions options{.start = true, .attach = !flags.detach, .interactive = flags.interactive};
-    if (!flags.detach) return discard_on_error(store, record, run_attached(store, record, options));
-    TRY(discard_on_error(store, record, spawn_monitor(store, record, options)));
+    SetUpGuard set_up(store, record.id);
+    MonitorOptions options{
+        .start = true, .attach = !flags.detach, .interactive = flags.interactive, .set_up = &set_up};
+    if (!flags.detach) return run_attached(store, record, options);
+    TRY(spawn_monitor(store, record, options));
     std::printf("%s\n", record.id.c_str());
     return 0;
 }
@@ -33,7 +57,8 @@ ErrorOr<void> create_container(const Storage& storage, const RunFlags& flags) {
     if (flags.vm) return fail("create --vm: not supported yet (only run --vm, in the foreground)");
     auto store = TRY(ContainerStore::open(storage.storage_root, storage.run_root));
     auto record = TRY(set_up_container(store, storage, flags));
-    TRY(discard_on_error(store, record, spawn_monitor(store, record, {.start = false})));
+    SetUpGuard set_up(store, record.id);
+    TRY(spawn_monitor(store, record, {.start = false, .set_up = &set_up}));
     std::printf("%s\n", record.id.c_str());
     return {};
 }
@@ -41,11 +66,7 @@ ErrorOr<void> create_container(const Storage& storage, const RunFlags& flags) {
 ErrorOr<void> start_containers(const Storage& storage, const std::vector<std::string>& names) {
     auto store = TRY(ContainerStore::open(storage.storage_root, storage.run_root));
     for (const auto& name : names) {
-        auto record = TRY(store.find(name));
-        if (record.status == "created" && record.pid != 0)
-            TRY_CTX(start_created(store, record.id), name);
-        else if (record.status == "exited")
-            TRY_CTX(spawn_monitor(store, record, {.start = true}), name);
+        TRY(start_one(store, name));
         std::printf("%s\n", name.c_str());
     }
     return {};

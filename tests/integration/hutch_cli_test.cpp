@@ -1,6 +1,6 @@
 // The `hutch` command as a person runs it: pull from a real registry (Debian's docker-registry on
 // 127.0.0.1, the image pushed with skopeo), images, load and rmi, each with a --storage-root of the
-// test's own; and bad input, which must give one line on stderr and status 1.
+// test's own; and bad input, which must give one line on stderr and status 125.
 
 #include <signal.h>
 #include <sys/stat.h>
@@ -244,7 +244,8 @@ TEST_CASE("hutch: load names an OCI layout's image, and an OCI archive's", "[hut
     check_one_line_failure(hutch_cmd(root, {"load", "-i", root.path() + "/not-there"}));
 }
 
-TEST_CASE("hutch: a malformed reference, an unknown image, no registry: one line, status 1", "[hutch-cli]") {
+TEST_CASE("hutch: a malformed reference, an unknown image, no registry: one line, status 125",
+          "[hutch-cli]") {
     LocalRegistry registry;
     TestImage image("bad input\n");
     registry.push(image.dir.path(), "test/img");

@@ -21,7 +21,7 @@ void check_ok(const CommandResult& r) {
 
 void check_one_line_failure(const CommandResult& r) {
     INFO("stdout: " << r.out << "\nstderr: " << r.err);
-    CHECK(r.status == 1);
+    CHECK(r.status == 125);
     REQUIRE_FALSE(r.err.empty());
     CHECK(r.err.back() == '\n');
     CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);

@@ -1,5 +1,5 @@
 // The `hutch` binary as a person runs it, with a --storage-root of the test's own, and the checks
-// of what that person sees: status 0, or status 1 with exactly one line on stderr.
+// of what that person sees: status 0, or status 125 with exactly one line on stderr.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -16,7 +16,8 @@ CommandResult hutch_cmd(const TempDir& root, std::vector<std::string> args,
                         const std::string& stdin_data = "");
 // REQUIREs status 0, showing both outputs otherwise.
 void check_ok(const CommandResult& r);
-// A failure as a person should see it: status 1 and exactly one line on stderr.
+// A failure of hutch itself as a person should see it: status 125 (docker's) and exactly one line
+// on stderr.
 void check_one_line_failure(const CommandResult& r);
 // `hutch images --format json`, parsed.
 nlohmann::json images_json(const TempDir& root);

@@ -1,6 +1,6 @@
 // Images in and out of hutch's store as files: `hutch load` of docker archives (written by skopeo,
 // the real client, and crafted ones, hostile included). Each test has a --storage-root of its own;
-// bad input must give one line on stderr and status 1, and leave no name behind.
+// bad input must give one line on stderr and status 125, and leave no name behind.
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 

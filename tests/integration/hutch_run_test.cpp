@@ -3,6 +3,9 @@
 // into a store of the test's own. Every test checks what the container really did (its output,
 // its exit status, its cgroup files) and that nothing is left behind: no container directory,
 // overlay mount or runtime state.
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -337,7 +340,7 @@ TEST_CASE("hutch run: limits and restrictions, seen inside the container and in 
     check_nothing_left(root);
 }
 
-TEST_CASE("hutch run: bad input gives one line and status 1, and leaves no container", "[hutch-run]") {
+TEST_CASE("hutch run: bad input gives one line and status 125, and leaves no container", "[hutch-run]") {
     TestImage image = busybox_image(kBusyboxConfig);
     TempDir root;
     ContainerSweeper sweep(root);
@@ -382,5 +385,205 @@ TEST_CASE("hutch run: bad input gives one line and status 1, and leaves no conta
     check_one_line_failure(hutch_cmd(root, {"run", "--name", "taken", "localhost/bb:1", "true"}));
     check_one_line_failure(hutch_cmd(root, {"exec", "taken", "true"}));  // exited
     check_ok(hutch_cmd(root, {"rm", "taken"}));
+    check_nothing_left(root);
+}
+
+TEST_CASE("hutch start of a container that ends at once: its monitor's exited stays", "[hutch-run]") {
+    TestImage image = busybox_image(kBusyboxConfig);
+    TempDir root;
+    ContainerSweeper sweep(root);
+    load_image(root, image, "localhost/bb:1");
+    // Several tries: the start's own write came after the monitor's "exited" only sometimes.
+    for (int i = 0; i < 5; ++i) {
+        std::string name = "quick" + std::to_string(i);
+        check_ok(hutch_cmd(root, {"create", "--name", name, "localhost/bb:1", "true"}));
+        check_ok(hutch_cmd(root, {"start", name}));
+        auto record = wait_for_status(root, name, "exited");
+        CHECK(record["exitCode"] == 0);
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        CHECK(inspect(root, name)["status"] == "exited");
+        check_ok(hutch_cmd(root, {"rm", name}));
+    }
+    check_nothing_left(root);
+}
+
+TEST_CASE("hutch start twice at once: one starts it, the other backs off in one line", "[hutch-run]") {
+    TestImage image = busybox_image(kBusyboxConfig);
+    TempDir root;
+    ContainerSweeper sweep(root);
+    load_image(root, image, "localhost/bb:1");
+    // Exits at once the first time; started again, it stays (its writable layer remembers).
+    check_ok(hutch_cmd(root, {"run", "--name", "twice", "-u", "root", "localhost/bb:1", "sh", "-c",
+                              "test -e /ran && exec sleep 1000; touch /ran"}));
+    CHECK(inspect(root, "twice")["status"] == "exited");
+
+    CommandResult first, second;
+    std::thread other([&] { second = hutch_cmd(root, {"start", "twice"}); });
+    first = hutch_cmd(root, {"start", "twice"});
+    other.join();
+    INFO("first: " << first.status << " " << first.err << "second: " << second.status << " " << second.err);
+    REQUIRE((first.status == 0) != (second.status == 0));
+    const CommandResult& loser = first.status == 0 ? second : first;
+    check_one_line_failure(loser);
+    CHECK(loser.err.find("already") != std::string::npos);
+    // The winner's container is whole: running, its process alive, the runtime's side there.
+    auto record = wait_for_status(root, "twice", "running");
+    CHECK(process_alive(record["pid"].get<pid_t>()));
+    CHECK(entries_in(root.path() + "/run") == 1);
+    check_ok(hutch_cmd(root, {"rm", "-f", "twice"}));
+    check_nothing_left(root);
+}
+
+TEST_CASE("hutch run -d: the monitor keeps none of the command's inherited fds", "[hutch-run]") {
+    TestImage image = busybox_image(kBusyboxConfig);
+    TempDir root;
+    ContainerSweeper sweep(root);
+    load_image(root, image, "localhost/bb:1");
+    std::string marker = root.path() + "/inherited-marker";
+    // Not close-on-exec: hutch inherits it, as it would a caller's pipe or lock.
+    int fd = ::open(marker.c_str(), O_RDWR | O_CREAT, 0600);
+    REQUIRE(fd >= 0);
+    auto started = hutch_cmd(root, {"run", "-d", "--name", "fds", "localhost/bb:1", "sleep", "1000"});
+    ::close(fd);
+    check_ok(started);
+    auto record = wait_for_status(root, "fds", "running");
+    std::string fd_dir = "/proc/" + std::to_string(record["monitorPid"].get<pid_t>()) + "/fd";
+    REQUIRE(fs::exists(fd_dir));
+    std::vector<std::string> targets;
+    for (const auto& entry : fs::directory_iterator(fd_dir)) {
+        std::error_code error;
+        targets.push_back(fs::read_symlink(entry.path(), error).string());
+    }
+    INFO("the monitor's fds: " << nlohmann::json(targets).dump());
+    CHECK(std::ranges::find(targets, marker) == targets.end());
+    check_ok(hutch_cmd(root, {"rm", "-f", "fds"}));
+    check_nothing_left(root);
+}
+
+TEST_CASE("hutch: an unreadable record breaks no other container, and rm -f removes it", "[hutch-run]") {
+    TestImage image = busybox_image(kBusyboxConfig);
+    TempDir root;
+    ContainerSweeper sweep(root);
+    load_image(root, image, "localhost/bb:1");
+    check_ok(hutch_cmd(root, {"run", "--name", "fine", "localhost/bb:1", "true"}));
+    auto broken = hutch_cmd(root, {"run", "-d", "--name", "broken", "localhost/bb:1", "sleep", "1000"});
+    check_ok(broken);
+    std::string id = broken.out.substr(0, 64);
+    auto record = wait_for_status(root, "broken", "running");
+    std::ofstream(root.path() + "/storage/containers/" + id + "/container.json", std::ios::trunc) << "{";
+
+    auto listed = hutch_cmd(root, {"ps", "-a"});
+    check_ok(listed);
+    CHECK(listed.out.find("fine") != std::string::npos);
+    CHECK(listed.out.find("Unknown") != std::string::npos);
+    check_ok(hutch_cmd(root, {"inspect", "fine"}));
+    check_ok(hutch_cmd(root, {"rm", "fine"}));
+    // Its record unread, only -f may guess it is safe to remove.
+    check_one_line_failure(hutch_cmd(root, {"rm", id}));
+    check_ok(hutch_cmd(root, {"rm", "-f", id}));
+    // Its process killed, its rootfs unmounted, its runtime state gone.
+    for (int i = 0; i < 100 && process_alive(record["pid"].get<pid_t>()); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    CHECK_FALSE(process_alive(record["pid"].get<pid_t>()));
+    check_nothing_left(root);
+}
+
+TEST_CASE("hutch rm: a created container goes without -f; several names go on past a bad one",
+          "[hutch-run]") {
+    TestImage image = busybox_image(kBusyboxConfig);
+    TempDir root;
+    ContainerSweeper sweep(root);
+    load_image(root, image, "localhost/bb:1");
+    check_ok(hutch_cmd(root, {"create", "--name", "made", "localhost/bb:1", "sleep", "1000"}));
+    check_ok(hutch_cmd(root, {"run", "--name", "ran", "localhost/bb:1", "true"}));
+
+    auto removed = hutch_cmd(root, {"rm", "nosuch1", "made", "nosuch2", "ran"});
+    INFO("stdout: " << removed.out << "\nstderr: " << removed.err);
+    CHECK(removed.status == 125);
+    CHECK(removed.out == "made\nran\n");
+    CHECK(removed.err == "hutch: no such container: nosuch1\nhutch: no such container: nosuch2\n");
+    check_nothing_left(root);
+
+    auto stopped = hutch_cmd(root, {"stop", "nosuch", "other"});
+    CHECK(stopped.status == 125);
+    CHECK(std::ranges::count(stopped.err, '\n') == 2);
+    auto killed = hutch_cmd(root, {"kill", "nosuch", "other"});
+    CHECK(killed.status == 125);
+    CHECK(std::ranges::count(killed.err, '\n') == 2);
+}
+
+TEST_CASE("hutch run and exec -e NAME: the caller's value, or nothing when the caller has none",
+          "[hutch-run]") {
+    TestImage image = busybox_image(kBusyboxConfig);
+    TempDir root;
+    ContainerSweeper sweep(root);
+    load_image(root, image, "localhost/bb:1");
+    // Inherited by the hutch commands this test runs.
+    REQUIRE(::setenv("HUTCH_TEST_FROM_CALLER", "the caller's", 1) == 0);
+    ::unsetenv("HUTCH_TEST_NOT_SET");
+    const std::string show = "echo \"$HUTCH_TEST_FROM_CALLER\"; env | grep -c HUTCH_TEST_NOT_SET";
+    auto ran = hutch_cmd(root, {"run", "--rm", "-e", "HUTCH_TEST_FROM_CALLER", "-e", "HUTCH_TEST_NOT_SET",
+                                "localhost/bb:1", "sh", "-c", show});
+    CHECK(ran.out == "the caller's\n0\n");
+
+    check_ok(hutch_cmd(root, {"run", "-d", "--name", "env", "localhost/bb:1", "sleep", "1000"}));
+    auto exec = hutch_cmd(
+        root, {"exec", "-e", "HUTCH_TEST_FROM_CALLER", "-e", "HUTCH_TEST_NOT_SET", "env", "sh", "-c", show});
+    ::unsetenv("HUTCH_TEST_FROM_CALLER");
+    CHECK(exec.out == "the caller's\n0\n");
+    check_ok(hutch_cmd(root, {"rm", "-f", "env"}));
+    check_nothing_left(root);
+}
+
+TEST_CASE("hutch run -t without -i: the container's terminal has the caller's size", "[hutch-run]") {
+    if (::access("/usr/bin/script", X_OK) != 0)
+        if (::access("/usr/bin/script", X_OK) != 0) {
+            WARN("skipped: no /usr/bin/script (util-linux) to give hutch a terminal");
+            return;
+        }
+    TestImage image = busybox_image(kBusyboxConfig);
+    TempDir root;
+    ContainerSweeper sweep(root);
+    load_image(root, image, "localhost/bb:1");
+    // script gives hutch a terminal of the size stty sets; hutch's stdin is /dev/null without -i.
+    std::string hutch = std::string(HUTCH_BINARY) + " --storage-root " + root.path() + "/storage --runroot " +
+                        root.path() + "/run";
+    auto sized = run_command({"timeout", "60", "script", "-qec",
+                              "stty cols 123 rows 45; " + hutch + " run --rm -t localhost/bb:1 stty size",
+                              "/dev/null"});
+    INFO("stdout: " << sized.out << "\nstderr: " << sized.err);
+    CHECK(sized.out.find("45 123") != std::string::npos);
+    check_nothing_left(root);
+}
+
+TEST_CASE("hutch: an image's StopSignal that is no signal is refused at create; stop -t is checked",
+          "[hutch-run]") {
+    nlohmann::json config = kBusyboxConfig;
+    config["StopSignal"] = "SIGNOPE";
+    TestImage bad = busybox_image(config);
+    TestImage good = busybox_image(kBusyboxConfig);
+    TempDir root;
+    ContainerSweeper sweep(root);
+    load_image(root, bad, "localhost/bad:1");
+    load_image(root, good, "localhost/bb:1");
+    for (const char* verb : {"run", "create"}) {
+        auto refused = hutch_cmd(root, {verb, "localhost/bad:1", "true"});
+        check_one_line_failure(refused);
+        CHECK(refused.err.find("StopSignal") != std::string::npos);
+    }
+    // Refused before any container was made.
+    CHECK(hutch_cmd(root, {"ps", "-a", "--format", "json"}).out == "[]\n");
+
+    // Ends a second after its stop signal.
+    check_ok(hutch_cmd(root, {"run", "-d", "--name", "svc", "localhost/bb:1", "sh", "-c",
+                              "trap 'sleep 1; exit 0' TERM; while true; do sleep 0.1; done"}));
+    wait_for_status(root, "svc", "running");
+    check_one_line_failure(hutch_cmd(root, {"stop", "-t", "-1", "svc"}));
+    check_one_line_failure(hutch_cmd(root, {"stop", "-t", "lots", "svc"}));
+    // 4294968 s is 704 ms more than 2^32 ms: a timeout cut to poll's int waited 704 ms, then
+    // SIGKILL (137).
+    check_ok(hutch_cmd(root, {"stop", "-t", "4294968", "svc"}));
+    CHECK(inspect(root, "svc")["exitCode"] == 0);
+    check_ok(hutch_cmd(root, {"rm", "svc"}));
     check_nothing_left(root);
 }

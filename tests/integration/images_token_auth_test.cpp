@@ -94,7 +94,7 @@ TEST_CASE("registry token auth: skopeo pushes, hutch pull --authfile pulls with 
     CHECK(requests[0].scopes == std::vector<std::string>{"repository:test/token:pull"});
 }
 
-TEST_CASE("registry token auth: no credentials or wrong ones: one line, status 1, nothing stored",
+TEST_CASE("registry token auth: no credentials or wrong ones: one line, status 125, nothing stored",
           "[images][registry][token-auth]") {
     TokenRegistry setup;
     auto& [tokens, registry] = setup;

@@ -5,14 +5,17 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "base/file.h"
 #include "cli/hutch/container_log.h"
+#include "cli/hutch/container_record.h"
 #include "cli/hutch/container_setup.h"
 #include "images/image_user.h"
 #include "spec/container_config.h"
 #include "spec/spec.h"
+#include "store_dir.h"
 
 using namespace hutch;
 
@@ -195,4 +198,85 @@ TEST_CASE("container config: what hutch run writes reads back through config.jso
     auto unwritable = spec::container_config_json(not_utf8);
     REQUIRE_FALSE(unwritable);
     CHECK(unwritable.error().message.find("not valid UTF-8") != std::string::npos);
+}
+
+namespace {
+
+cli::ContainerRecord named(const std::string& name) {
+    cli::ContainerRecord record;
+    record.name = name;
+    return record;
+}
+
+}  // namespace
+
+TEST_CASE("container status: each has its word, and the words read back", "[hutch-containers]") {
+    using cli::ContainerStatus;
+    for (auto status : {ContainerStatus::created, ContainerStatus::starting, ContainerStatus::running,
+                        ContainerStatus::paused, ContainerStatus::exited, ContainerStatus::unknown})
+        CHECK(cli::status_from_string(cli::to_string(status)) == status);
+    CHECK(cli::to_string(ContainerStatus::exited) == "exited");
+    CHECK_FALSE(cli::status_from_string("Running"));
+    CHECK_FALSE(cli::status_from_string(""));
+}
+
+TEST_CASE("container store: transitions apply only from the expected status", "[hutch-containers]") {
+    using cli::ContainerStatus;
+    test::StoreDir dir;
+    auto store = cli::ContainerStore::open(dir.root(), dir.root() + "/run");
+    REQUIRE(store);
+    auto added = store->add(named("box"));
+    REQUIRE(added);
+    const std::string id = added->id;
+
+    auto started = store->transition(id, {ContainerStatus::created}, ContainerStatus::starting);
+    REQUIRE(started);
+    CHECK(started->status == ContainerStatus::starting);
+    // The monitor recorded the end meanwhile: a late "running" does not apply.
+    REQUIRE(store->update(id, [](cli::ContainerRecord& r) { r.status = ContainerStatus::exited; }));
+    auto late = store->transition(id, {ContainerStatus::starting}, ContainerStatus::running);
+    REQUIRE_FALSE(late);
+    CHECK(late.error().message == "container box is exited");
+    CHECK(store->find(id)->status == ContainerStatus::exited);
+    // A failed action writes nothing.
+    auto refused = store->transition(id, {ContainerStatus::exited}, ContainerStatus::starting,
+                                     [](cli::ContainerRecord&) -> ErrorOr<void> { return fail("no"); });
+    REQUIRE_FALSE(refused);
+    CHECK(store->find(id)->status == ContainerStatus::exited);
+}
+
+TEST_CASE("container store: a removed container is not brought back by a late update", "[hutch-containers]") {
+    test::StoreDir dir;
+    auto store = cli::ContainerStore::open(dir.root(), dir.root() + "/run");
+    REQUIRE(store);
+    auto added = store->add({});
+    REQUIRE(added);
+    std::filesystem::remove_all(store->dir(added->id));
+    auto late = store->update(added->id, [](cli::ContainerRecord& r) { r.exit_code = 3; });
+    REQUIRE_FALSE(late);
+    CHECK(late.error().message == "no such container: " + added->id);
+    CHECK_FALSE(std::filesystem::exists(store->dir(added->id)));
+}
+
+TEST_CASE("container store: an unreadable record is listed as unknown, the others as they are",
+          "[hutch-containers]") {
+    test::StoreDir dir;
+    auto store = cli::ContainerStore::open(dir.root(), dir.root() + "/run");
+    REQUIRE(store);
+    auto fine = store->add(named("fine"));
+    auto broken = store->add(named("broken"));
+    REQUIRE(fine);
+    REQUIRE(broken);
+    REQUIRE(write_file_atomic(store->dir(broken->id) + "/container.json", "{\"id\": 5"));
+    auto listed = store->list();
+    REQUIRE(listed);
+    REQUIRE(listed->size() == 2);
+    for (const auto& r : *listed) {
+        if (r.id == fine->id) CHECK(r.status == cli::ContainerStatus::created);
+        if (r.id == broken->id) CHECK(r.status == cli::ContainerStatus::unknown);
+    }
+    CHECK(store->find("fine"));
+    auto found = store->find(broken->id);
+    REQUIRE(found);
+    CHECK(found->status == cli::ContainerStatus::unknown);
 }
