@@ -313,3 +313,17 @@ TEST_CASE("a disk that cannot be opened fails the VM in one line", "[vmm]") {
     REQUIRE_FALSE(run.exit_code);
     CHECK(run.exit_code.error().message == "disk /nonexistent/disk.img: No such file or directory");
 }
+
+TEST_CASE("the guest starts its other vCPUs with INIT and start-up IPIs", "[vmm]") {
+    REQUIRE_KVM();
+    for (uint32_t vcpus : {2u, 4u}) {
+        INFO(vcpus << " vCPUs");
+        VmConfig config;
+        config.vcpus = vcpus;
+        auto run = run_guest("test=smp vcpus=" + std::to_string(vcpus), config);
+        REQUIRE(run.exit_code);
+        // The guest exits with the number of processors that ran its code, its own included.
+        CHECK(*run.exit_code == static_cast<int>(vcpus));
+        CHECK_THAT(run.console, Catch::Contains("guest: processors running: " + std::to_string(vcpus)));
+    }
+}

@@ -482,6 +482,48 @@ static void test_virtio_blk(void) {
     CHECK_EQ(sum, arg_u64("sum", 0), "checksum of the sectors read");
 }
 
+/* test=smp vcpus=N: the boot processor starts the others as firmware does, INIT then two
+ * start-up IPIs through its local APIC (xAPIC, MMIO at 0xfee00000), to the real-mode trampoline of
+ * entry.S copied to AP_TRAMPOLINE; each AP adds one to a counter there. The guest exits with the
+ * number of processors that ran, itself included. */
+#define LAPIC_BASE 0xfee00000u
+#define LAPIC_SPURIOUS 0x0f0
+#define LAPIC_ICR_LOW 0x300
+#define LAPIC_ICR_HIGH 0x310
+#define ICR_INIT 0x00000500u
+#define ICR_STARTUP 0x00000600u
+#define ICR_ASSERT 0x00004000u
+#define ICR_ALL_BUT_SELF 0x000c0000u
+#define ICR_PENDING 0x00001000u
+#define AP_TRAMPOLINE 0x10000u /* below 1 MiB and page-aligned: start-up vector 0x10 */
+extern const char ap_trampoline[], ap_trampoline_end[], ap_counter[];
+
+static void lapic_write(uint32_t reg, uint32_t value) { *(volatile uint32_t*)(uintptr_t)(LAPIC_BASE + reg) = value; }
+static uint32_t lapic_read(uint32_t reg) { return *(volatile uint32_t*)(uintptr_t)(LAPIC_BASE + reg); }
+static void send_ipi(uint32_t command) {
+    lapic_write(LAPIC_ICR_HIGH, 0);
+    lapic_write(LAPIC_ICR_LOW, ICR_ALL_BUT_SELF | command);
+    for (int spins = 0; (lapic_read(LAPIC_ICR_LOW) & ICR_PENDING) && spins < 1000000; ++spins)
+        __asm__ volatile("pause");
+}
+
+static void test_smp(void) {
+    uint32_t expected = (uint32_t)arg_u64("vcpus", 1) - 1;
+    memcpy((void*)(uintptr_t)AP_TRAMPOLINE, ap_trampoline, (size_t)(ap_trampoline_end - ap_trampoline));
+    volatile uint32_t* counter = (volatile uint32_t*)(uintptr_t)(AP_TRAMPOLINE + (ap_counter - ap_trampoline));
+    *counter = 0;
+    lapic_write(LAPIC_SPURIOUS, 0x1ff); /* the APIC on, spurious vector 0xff */
+    send_ipi(ICR_INIT | ICR_ASSERT);
+    send_ipi(ICR_STARTUP | (AP_TRAMPOLINE >> 12));
+    send_ipi(ICR_STARTUP | (AP_TRAMPOLINE >> 12)); /* the second, as the MP spec asks */
+    for (uint64_t spins = 0; *counter < expected && spins < 100000000; ++spins) __asm__ volatile("pause");
+    uint32_t cpus = *counter + 1;
+    print("guest: processors running: ");
+    print_u64(cpus);
+    print("\n");
+    exit_vm((uint8_t)cpus);
+}
+
 /* test=hang: halts with interrupts off, for ever; the VMM's time limit ends it. */
 static void test_hang(void) {
     for (;;) __asm__ volatile("cli; hlt");
@@ -499,6 +541,7 @@ void guest_main(const struct start_info* info) {
     else if (arg_is("test", "triple_fault")) test_triple_fault();
     else if (arg_is("test", "hang")) test_hang();
     else if (arg_is("test", "virtio_blk")) test_virtio_blk();
+    else if (arg_is("test", "smp")) test_smp();
     else {
         print("guest: FAIL: no known test= on the command line\n");
         exit_vm(1);
