@@ -1,6 +1,7 @@
 # hutch's entry points. `make check` is the test command (CI runs it through .ci/run);
 # `make demo` shows a container; `make bench` compares hutch-oci with runc and crun, `make
-# bench-unpack` hutch's layer unpack with umoci and tar, `make bench-pull` hutch pull with podman pull.
+# bench-unpack` hutch's layer unpack with umoci and tar, `make bench-pull` hutch pull with podman pull,
+# `make bench-vm-start` the builtin VMM's start of a microVM with QEMU's.
 # Every target that needs packages runs scripts/setup.sh first (fast and offline when all are there).
 
 SHELL := /bin/bash
@@ -18,7 +19,7 @@ SOURCES_CMD := { git ls-files -z --cached --others --exclude-standard -- '*.cpp'
     || find . \( -path ./build -o -path './build-*' -o -path ./.git \) -prune -o \( -name '*.cpp' -o -name '*.h' \) -print0; } \
     | while IFS= read -r -d '' f; do if [[ -e $$f ]]; then printf '%s\0' "$$f"; fi; done
 
-.PHONY: all setup build install test asan format-check format check demo bench bench-images bench-unpack bench-pull bench-vm clean
+.PHONY: all setup build install test asan format-check format check demo bench bench-images bench-unpack bench-pull bench-vm bench-vm-start clean
 
 all: build
 
@@ -83,6 +84,10 @@ bench-unpack: setup build
 # Pulling an image (the same Debian layer) from a docker-registry on 127.0.0.1: hutch against podman.
 bench-pull: setup build
 	bench/pull.sh
+
+# Starting a microVM: the builtin VMM against qemu -M microvm, one freestanding guest, start to exit.
+bench-vm-start: setup build
+	bench/vm-start.sh
 
 clean:
 	rm -rf $(BUILD_DIR) $(ASAN_DIR)

@@ -25,6 +25,8 @@ constexpr uint64_t kHighMemory = 0x100000;  // 1 MiB: the lowest address a kerne
 // the pages KVM needs for its real-mode TSS and identity map): one RAM region, no split.
 constexpr uint64_t kMmioHoleStart = 0xc0000000;
 constexpr uint64_t kMaxMemory = kMmioHoleStart;
+// The virtio-mmio devices' register pages, one after another, in the hole above RAM.
+constexpr uint64_t kVirtioMmioBase = 0xd0000000;
 // KVM on Intel runs real mode through vm86 and needs three pages for a TSS and one for an
 // identity-mapped page table, at guest addresses no RAM or device uses.
 constexpr uint64_t kKvmIdentityMap = 0xfeffc000;

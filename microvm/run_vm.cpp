@@ -15,6 +15,8 @@
 #include "microvm/pvh_boot.h"
 #include "microvm/serial.h"
 #include "microvm/vcpu_threads.h"
+#include "microvm/virtio_blk.h"
+#include "microvm/virtio_mmio.h"
 
 namespace hutch::microvm {
 
@@ -41,6 +43,9 @@ ErrorOr<void> check_config(const VmConfig& config) {
     if (config.vcpus == 0 || config.vcpus > kMaxVcpus)
         return fail("vCPUs: " + std::to_string(config.vcpus) + ", not between 1 and " +
                     std::to_string(kMaxVcpus));
+    if (config.disks.size() > kMaxDisks)
+        return fail("disks: " + std::to_string(config.disks.size()) + ", more than the " +
+                    std::to_string(kMaxDisks) + " interrupt lines for them");
     return {};
 }
 
@@ -78,15 +83,43 @@ struct Boot {
     uint32_t entry;
     uint32_t start_info;
 };
+// Where virtio device `index` sits, and its interrupt line.
+uint64_t virtio_address(size_t index) { return layout::kVirtioMmioBase + index * kVirtioMmioSize; }
+uint32_t virtio_gsi(size_t index) { return kVirtioFirstGsi + static_cast<uint32_t>(index); }
+
+// The user's command line and, after it, how the guest finds each virtio device.
+std::string guest_cmdline(const VmConfig& config) {
+    std::string cmdline = config.cmdline;
+    for (size_t i = 0; i < config.disks.size(); ++i)
+        cmdline += (cmdline.empty() ? "" : " ") + virtio_mmio_cmdline(virtio_address(i), virtio_gsi(i));
+    return cmdline;
+}
+
 ErrorOr<Boot> load_guest(const VmConfig& config, const GuestMemory& memory) {
     std::string kernel_image = TRY(read_image(config.kernel, memory.size(), "kernel"));
     auto kernel = TRY_CTX(parse_elf_kernel(kernel_image), "kernel: " + config.kernel);
     TRY_CTX(load_elf_kernel(kernel_image, kernel, memory), "kernel: " + config.kernel);
     std::string initrd;
     if (!config.initrd.empty()) initrd = TRY(read_image(config.initrd, memory.size(), "initrd"));
-    uint32_t start_info = TRY(write_pvh_boot(memory, {config.cmdline, initrd, kernel.end}));
+    uint32_t start_info = TRY(write_pvh_boot(memory, {guest_cmdline(config), initrd, kernel.end}));
     TRY(write_boot_tables(memory));
     return Boot{kernel.pvh_entry, start_info};
+}
+
+// The disks, each a virtio-blk device behind a virtio-mmio transport on the MMIO bus.
+struct VirtioDisks {
+    std::vector<std::unique_ptr<VirtioBlk>> devices;
+    std::vector<std::unique_ptr<VirtioMmio>> transports;
+};
+ErrorOr<void> add_disks(const VmConfig& config, const Vm& vm, DeviceBus& mmio, VirtioDisks& disks) {
+    for (size_t i = 0; i < config.disks.size(); ++i) {
+        auto& blk = disks.devices.emplace_back(
+            TRY(VirtioBlk::open(config.disks[i].path, config.disks[i].read_only, vm.memory())));
+        auto& transport = disks.transports.emplace_back(
+            std::make_unique<VirtioMmio>(*blk, vm.memory(), IrqLine(vm.fd(), virtio_gsi(i))));
+        TRY(mmio.add(virtio_address(i), kVirtioMmioSize, *transport));
+    }
+    return {};
 }
 
 }  // namespace
@@ -114,6 +147,8 @@ ErrorOr<int> run_vm(const VmConfig& config) {
     DeviceBus io("port I/O"), mmio("MMIO");
     TRY(io.add(kSerialPort, kSerialPortCount, serial));
     TRY(io.add(kExitPort, kExitPortCount, exit_device));
+    VirtioDisks disks;
+    TRY(add_disks(config, vm, mmio, disks));
 
     auto threads =
         TRY(VcpuThreads::start(vcpus, io, mmio, [&](Error e) { outcome.set(std::unexpected(e)); }));

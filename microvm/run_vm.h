@@ -5,15 +5,23 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "base/error.h"
 
 namespace hutch::microvm {
 
+// A virtio-blk disk (virtio_blk.h) on a host file.
+struct DiskConfig {
+    std::string path;
+    bool read_only = false;
+};
+
 struct VmConfig {
-    std::string kernel;  // path of an ELF image with a PVH entry (elf_kernel.h)
-    std::string initrd;  // path; empty: none
-    std::string cmdline;
+    std::string kernel;   // path of an ELF image with a PVH entry (elf_kernel.h)
+    std::string initrd;   // path; empty: none
+    std::string cmdline;  // the VMM appends its devices' virtio_mmio.device= to it
+    std::vector<DiskConfig> disks;
     uint32_t memory_mib = 128;
     uint32_t vcpus = 1;
     bool merge_memory = false;  // KSM (GuestMemory::create)
@@ -24,6 +32,10 @@ struct VmConfig {
 
 constexpr uint32_t kMinMemoryMib = 2;  // the boot data below 1 MiB and a kernel above
 constexpr uint32_t kMaxVcpus = 254;
+// Each virtio device has an IOAPIC pin of its own, from 5 (after the PIT's 0, the keyboard's 1,
+// the cascade's 2 and COM2's and COM1's 3 and 4) to the IOAPIC's last, 23.
+constexpr uint32_t kVirtioFirstGsi = 5;
+constexpr uint32_t kMaxDisks = 23 - kVirtioFirstGsi + 1;
 
 ErrorOr<int> run_vm(const VmConfig& config);
 

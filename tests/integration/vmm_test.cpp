@@ -1,6 +1,6 @@
 // The builtin VMM (microvm/) on this host's KVM, with the freestanding test guest
 // (tests/vm-guests/): the guest checks what the VMM handed it (PVH start_info, memory map,
-// initrd, command line, CPUID), prints on the serial console and exits with a code that
+// initrd, command line, CPUID, virtio-blk disks), prints on the serial console and exits with a code that
 // run_vm returns. Each test skips, saying so, where /dev/kvm cannot be used.
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -10,6 +10,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <string>
 
 #include "base/fd.h"
@@ -81,6 +82,33 @@ public:
 private:
     fs::path dir_, path_;
 };
+
+// A disk image of `sectors` random sectors: what the guest reads must be these bytes, not a
+// pattern a wrong offset could also produce.
+std::string random_disk(size_t sectors) {
+    std::mt19937_64 random(std::random_device{}());
+    std::string bytes(sectors * 512, '\0');
+    for (auto& byte : bytes) byte = static_cast<char>(random());
+    return bytes;
+}
+
+// FNV-1a, 32 bits: the guest's checksum (tests/vm-guests/guest.c).
+uint32_t fnv1a(std::string_view bytes) {
+    uint32_t hash = 2166136261u;
+    for (unsigned char byte : bytes) hash = (hash ^ byte) * 16777619u;
+    return hash;
+}
+
+VmConfig with_disk(const TempFile& file, bool read_only) {
+    VmConfig config;
+    config.disks.push_back({file.path(), read_only});
+    return config;
+}
+
+std::string read_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+}
 
 }  // namespace
 
@@ -195,4 +223,107 @@ TEST_CASE("a kernel that is not a PVH ELF image is refused in one line", "[vmm]"
     REQUIRE_FALSE(result);
     CHECK(result.error().message ==
           "kernel: " + file.path() + ": not an ELF file (no \\x7fELF at its start)");
+}
+
+TEST_CASE("a virtio-blk disk reads into the guest byte for byte", "[vmm]") {
+    REQUIRE_KVM();
+    std::string disk = random_disk(64);
+    TempFile file(disk);
+    // 16 sectors from sector 8, in two buffers of one request: small, as the guest sums them byte
+    // by byte (see the initrd test).
+    auto sum = fnv1a(std::string_view(disk).substr(8 * 512, 16 * 512));
+    auto run = run_guest("test=virtio_blk capacity=64 sector=8 count=16 sum=" + std::to_string(sum),
+                         with_disk(file, false));
+    REQUIRE(run.exit_code);
+    CHECK(*run.exit_code == 0);
+    // The VMM told the guest where the device is, as Linux reads it.
+    CHECK_THAT(run.console, Catch::Contains(" virtio_mmio.device=4K@0xd0000000:5\n"));
+    CHECK_THAT(run.console, Catch::Contains("guest: checksum " + std::to_string(sum) + "\n"));
+    CHECK(run.console.ends_with("guest: ok\n"));
+
+    auto id = run_guest("test=virtio_blk capacity=64 op=id", with_disk(file, false));
+    REQUIRE(id.exit_code);
+    CHECK(*id.exit_code == 0);
+    CHECK_THAT(id.console, Catch::Contains("guest: disk id file\n"));
+}
+
+TEST_CASE("a read-write virtio-blk disk takes the guest's writes, and only those", "[vmm]") {
+    REQUIRE_KVM();
+    std::string disk = random_disk(16);
+    TempFile file(disk);
+    auto run = run_guest("test=virtio_blk capacity=16 op=write sector=3 count=2", with_disk(file, false));
+    REQUIRE(run.exit_code);
+    CHECK(*run.exit_code == 0);
+    std::string expected = disk;
+    for (size_t i = 0; i < 1024; ++i)
+        expected[3 * 512 + i] = static_cast<char>(i * 7 + 3);  // the guest's pattern
+    CHECK(read_file(file.path()) == expected);
+}
+
+TEST_CASE("a read-only virtio-blk disk refuses writes with IOERR", "[vmm]") {
+    REQUIRE_KVM();
+    std::string disk = random_disk(16);
+    TempFile file(disk);
+    auto run = run_guest("test=virtio_blk capacity=16 ro=1 op=write sector=3 count=2 expect=1",
+                         with_disk(file, true));
+    REQUIRE(run.exit_code);
+    CHECK(*run.exit_code == 0);  // the guest saw VIRTIO_BLK_F_RO and status IOERR (1)
+    CHECK_THAT(run.console, Catch::Contains("guest: write status 1\n"));
+    CHECK(read_file(file.path()) == disk);
+}
+
+TEST_CASE("a virtio-blk read past the disk's end fails with IOERR", "[vmm]") {
+    REQUIRE_KVM();
+    TempFile file(random_disk(16));
+    // Sector 15 is the last: a two-sector read from it ends past the disk.
+    auto run =
+        run_guest("test=virtio_blk capacity=16 ro=1 sector=15 count=2 expect=1", with_disk(file, true));
+    REQUIRE(run.exit_code);
+    CHECK(*run.exit_code == 0);
+    CHECK_THAT(run.console, Catch::Contains("guest: read status 1\n"));
+}
+
+TEST_CASE("a hostile virtio driver fails its request or stops the device, and the VMM goes on", "[vmm]") {
+    REQUIRE_KVM();
+    TempFile file(random_disk(16));
+    // A buffer outside RAM fails the request; a broken queue (an index past the table, a loop, an
+    // index that jumps, a ring outside RAM) stops the device until the guest resets it. Either
+    // way the guest then reads sector 0 and exits.
+    for (std::string kind : {"outside_ram", "huge_length"}) {
+        INFO(kind);
+        auto run = run_guest("test=virtio_blk capacity=16 ro=1 hostile=" + kind, with_disk(file, true));
+        REQUIRE(run.exit_code);
+        CHECK(*run.exit_code == 0);
+        CHECK_THAT(run.console, Catch::Contains("guest: hostile request status ioerr\n"));
+    }
+    for (std::string kind : {"bad_index", "loop", "index_jump", "ring_outside_ram"}) {
+        INFO(kind);
+        auto run = run_guest("test=virtio_blk capacity=16 ro=1 hostile=" + kind, with_disk(file, true));
+        REQUIRE(run.exit_code);
+        CHECK(*run.exit_code == 0);
+        CHECK_THAT(run.console, Catch::Contains("guest: hostile request status needs-reset\n"));
+    }
+}
+
+TEST_CASE("a disk that cannot be opened fails the VM in one line", "[vmm]") {
+    REQUIRE_KVM();
+    VmConfig config;
+    config.disks.push_back({"/nonexistent/disk.img", false});
+    auto run = run_guest("test=exit code=0", config);
+    REQUIRE_FALSE(run.exit_code);
+    CHECK(run.exit_code.error().message == "disk /nonexistent/disk.img: No such file or directory");
+}
+
+TEST_CASE("the guest starts its other vCPUs with INIT and start-up IPIs", "[vmm]") {
+    REQUIRE_KVM();
+    for (uint32_t vcpus : {2u, 4u}) {
+        INFO(vcpus << " vCPUs");
+        VmConfig config;
+        config.vcpus = vcpus;
+        auto run = run_guest("test=smp vcpus=" + std::to_string(vcpus), config);
+        REQUIRE(run.exit_code);
+        // The guest exits with the number of processors that ran its code, its own included.
+        CHECK(*run.exit_code == static_cast<int>(vcpus));
+        CHECK_THAT(run.console, Catch::Contains("guest: processors running: " + std::to_string(vcpus)));
+    }
 }

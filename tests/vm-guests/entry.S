@@ -76,6 +76,23 @@ gdt_pointer:
     .word gdt_end - gdt - 1
     .long gdt
 
+/* The application processors' start: test=smp copies these bytes below 1 MiB, and a start-up IPI
+ * starts each AP there, in real mode with CS based at the page. Each counts itself in the word
+ * at the end of the page's code, and halts for good. */
+    .section .rodata
+    .code16
+    .globl ap_trampoline, ap_trampoline_end, ap_counter
+ap_trampoline:
+    cli
+    lock incl %cs:(ap_counter - ap_trampoline)
+1:  hlt
+    jmp 1b
+    .balign 4
+ap_counter:
+    .long 0
+ap_trampoline_end:
+    .code64
+
     .section .bss
     .balign 4096
 pml4:

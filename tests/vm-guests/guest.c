@@ -217,6 +217,313 @@ static void test_triple_fault(void) {
     __asm__ volatile("lidt %0; ud2" : : "m"(empty));
 }
 
+/* A virtio-mmio (version 2) block driver: the device from "virtio_mmio.device=<size>@<address>:<irq>"
+ * on the command line, one queue of QUEUE_SIZE, one request at a time, polling the used ring (the
+ * VMM completes a request before the notify's write returns). Register offsets from the virtio 1.x
+ * spec (4.2.2), written here independently of the VMM's. */
+#define VIRTIO_MAGIC 0x000
+#define VIRTIO_VERSION 0x004
+#define VIRTIO_DEVICE_ID 0x008
+#define VIRTIO_DEVICE_FEATURES 0x010
+#define VIRTIO_DEVICE_FEATURES_SEL 0x014
+#define VIRTIO_DRIVER_FEATURES 0x020
+#define VIRTIO_DRIVER_FEATURES_SEL 0x024
+#define VIRTIO_QUEUE_SEL 0x030
+#define VIRTIO_QUEUE_NUM_MAX 0x034
+#define VIRTIO_QUEUE_NUM 0x038
+#define VIRTIO_QUEUE_READY 0x044
+#define VIRTIO_QUEUE_NOTIFY 0x050
+#define VIRTIO_INTERRUPT_STATUS 0x060
+#define VIRTIO_INTERRUPT_ACK 0x064
+#define VIRTIO_STATUS 0x070
+#define VIRTIO_QUEUE_DESC 0x080
+#define VIRTIO_QUEUE_DRIVER 0x090
+#define VIRTIO_QUEUE_DEVICE 0x0a0
+#define VIRTIO_CONFIG 0x100
+#define STATUS_ACKNOWLEDGE 1
+#define STATUS_DRIVER 2
+#define STATUS_DRIVER_OK 4
+#define STATUS_FEATURES_OK 8
+#define STATUS_NEEDS_RESET 0x40
+#define BLK_F_RO (1u << 5)
+#define BLK_T_IN 0
+#define BLK_T_OUT 1
+#define BLK_T_FLUSH 4
+#define BLK_T_GET_ID 8
+#define DESC_NEXT 1
+#define DESC_WRITE 2
+#define QUEUE_SIZE 8
+#define NEEDS_RESET (-1) /* blk_request's answer when the device stopped */
+
+struct descriptor {
+    uint64_t addr;
+    uint32_t len;
+    uint16_t flags, next;
+};
+static struct {
+    struct descriptor table[QUEUE_SIZE];
+    struct {
+        uint16_t flags, idx, ring[QUEUE_SIZE], used_event;
+    } __attribute__((aligned(4096))) avail;
+    struct {
+        uint16_t flags, idx;
+        struct {
+            uint32_t id, len;
+        } ring[QUEUE_SIZE];
+    } __attribute__((aligned(4096))) used;
+} queue __attribute__((aligned(4096)));
+static struct {
+    uint32_t type, reserved;
+    uint64_t sector;
+} request_header;
+static volatile uint8_t request_status;
+static uint8_t disk_buffer[64 * 512] __attribute__((aligned(4096)));
+static uint64_t virtio_base;
+static uint16_t last_used;
+static char hostile[32]; /* test=virtio_blk's hostile=, or empty */
+
+static int strcmp_(const char* a, const char* b) {
+    while (*a && *a == *b) ++a, ++b;
+    return (unsigned char)*a - (unsigned char)*b;
+}
+
+
+static uint32_t virtio_read(uint32_t offset) { return *(volatile uint32_t*)(uintptr_t)(virtio_base + offset); }
+static void virtio_write(uint32_t offset, uint32_t value) {
+    *(volatile uint32_t*)(uintptr_t)(virtio_base + offset) = value;
+}
+static void virtio_write64(uint32_t offset, uint64_t value) {
+    virtio_write(offset, (uint32_t)value);
+    virtio_write(offset + 4, (uint32_t)(value >> 32));
+}
+
+/* The address in "virtio_mmio.device=4K@0xd0000000:5"; 0 when there is none. */
+static uint64_t virtio_device_address(void) {
+    size_t n;
+    const char* v = arg("virtio_mmio.device", &n);
+    if (!v) return 0;
+    size_t i = 0;
+    while (i < n && v[i] != '@') ++i;
+    if (i + 3 > n || v[i + 1] != '0' || v[i + 2] != 'x') return 0;
+    uint64_t address = 0;
+    for (i += 3; i < n && v[i] != ':'; ++i) {
+        char c = v[i];
+        address = address * 16 + (uint64_t)(c <= '9' ? c - '0' : c - 'a' + 10);
+    }
+    return address;
+}
+
+/* Resets the device and sets it up again: features (VERSION_1, and RO when offered), queue 0.
+ * Returns the device features' low half, or fails the test. */
+static uint32_t virtio_blk_init(void) {
+    CHECK_EQ(virtio_read(VIRTIO_MAGIC), 0x74726976, "virtio magic");
+    CHECK_EQ(virtio_read(VIRTIO_VERSION), 2, "virtio-mmio version");
+    CHECK_EQ(virtio_read(VIRTIO_DEVICE_ID), 2, "virtio device id (block)");
+    virtio_write(VIRTIO_STATUS, 0);
+    virtio_write(VIRTIO_STATUS, STATUS_ACKNOWLEDGE);
+    virtio_write(VIRTIO_STATUS, STATUS_ACKNOWLEDGE | STATUS_DRIVER);
+    virtio_write(VIRTIO_DEVICE_FEATURES_SEL, 1);
+    uint32_t high = virtio_read(VIRTIO_DEVICE_FEATURES);
+    virtio_write(VIRTIO_DEVICE_FEATURES_SEL, 0);
+    uint32_t low = virtio_read(VIRTIO_DEVICE_FEATURES);
+    CHECK_EQ(high & 1, 1, "VIRTIO_F_VERSION_1 offered");
+    CHECK_EQ(low & (1u << 28), 0, "VIRTIO_RING_F_INDIRECT_DESC not offered");
+    virtio_write(VIRTIO_DRIVER_FEATURES_SEL, 0);
+    virtio_write(VIRTIO_DRIVER_FEATURES, low & BLK_F_RO);
+    virtio_write(VIRTIO_DRIVER_FEATURES_SEL, 1);
+    virtio_write(VIRTIO_DRIVER_FEATURES, 1);
+    virtio_write(VIRTIO_STATUS, STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK);
+    CHECK_EQ(virtio_read(VIRTIO_STATUS) & STATUS_FEATURES_OK, STATUS_FEATURES_OK, "FEATURES_OK accepted");
+    virtio_write(VIRTIO_QUEUE_SEL, 0);
+    check(virtio_read(VIRTIO_QUEUE_NUM_MAX) >= QUEUE_SIZE, "queue size max", virtio_read(VIRTIO_QUEUE_NUM_MAX),
+          QUEUE_SIZE);
+    memset(&queue, 0, sizeof queue);
+    last_used = 0;
+    virtio_write(VIRTIO_QUEUE_NUM, QUEUE_SIZE);
+    virtio_write64(VIRTIO_QUEUE_DESC, !strcmp_(hostile, "ring_outside_ram") ? 0xfff00000000ull
+                                                                             : (uint64_t)(uintptr_t)queue.table);
+    virtio_write64(VIRTIO_QUEUE_DRIVER, (uint64_t)(uintptr_t)&queue.avail);
+    virtio_write64(VIRTIO_QUEUE_DEVICE, (uint64_t)(uintptr_t)&queue.used);
+    virtio_write(VIRTIO_QUEUE_READY, 1);
+    virtio_write(VIRTIO_STATUS, STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK | STATUS_DRIVER_OK);
+    return low;
+}
+
+/* One request: the header, `len` bytes at `buffer` in one descriptor or, with `split`, two, and
+ * the status byte. Returns the status, or NEEDS_RESET. `hostile` bends the chain first. */
+static int blk_request(uint32_t type, uint64_t sector, void* buffer, uint32_t len, int split, const char* hostile) {
+    uint16_t data_flags = (type == BLK_T_IN || type == BLK_T_GET_ID) ? DESC_WRITE : 0;
+    request_header.type = type;
+    request_header.sector = sector;
+    request_status = 0xff;
+    uint16_t n = 0;
+    queue.table[n] = (struct descriptor){(uint64_t)(uintptr_t)&request_header, sizeof request_header, DESC_NEXT, 1};
+    ++n;
+    if (len) {
+        uint32_t first = split ? len / 2 : len;
+        queue.table[n] = (struct descriptor){(uint64_t)(uintptr_t)buffer, first, (uint16_t)(data_flags | DESC_NEXT),
+                                             (uint16_t)(n + 1)};
+        ++n;
+        if (split) {
+            queue.table[n] = (struct descriptor){(uint64_t)(uintptr_t)buffer + first, len - first,
+                                                 (uint16_t)(data_flags | DESC_NEXT), (uint16_t)(n + 1)};
+            ++n;
+        }
+    }
+    queue.table[n] = (struct descriptor){(uint64_t)(uintptr_t)&request_status, 1, DESC_WRITE, 0};
+    uint16_t advance = 1;
+    if (hostile) {
+        if (!strcmp_(hostile, "outside_ram")) queue.table[1].addr = 0xfff00000000ull;
+        if (!strcmp_(hostile, "huge_length")) queue.table[1].len = 0xfffffe00u;
+        if (!strcmp_(hostile, "bad_index")) queue.table[0].next = 200;
+        if (!strcmp_(hostile, "loop")) queue.table[1].next = 0;
+        if (!strcmp_(hostile, "index_jump")) advance = 100;
+    }
+    queue.avail.ring[queue.avail.idx % QUEUE_SIZE] = 0;
+    __sync_synchronize(); /* the descriptors and the ring entry before the index */
+    queue.avail.idx = (uint16_t)(queue.avail.idx + advance);
+    __sync_synchronize();
+    virtio_write(VIRTIO_QUEUE_NOTIFY, 0);
+    for (int spins = 0; *(volatile uint16_t*)&queue.used.idx == last_used; ++spins)
+        if ((virtio_read(VIRTIO_STATUS) & STATUS_NEEDS_RESET) || spins > 1000000) return NEEDS_RESET;
+    ++last_used;
+    return request_status;
+}
+
+static uint32_t fnv1a(const uint8_t* bytes, size_t n) {
+    uint32_t hash = 2166136261u;
+    for (size_t i = 0; i < n; ++i) hash = (hash ^ bytes[i]) * 16777619u;
+    return hash;
+}
+
+/* test=virtio_blk capacity=N [ro=1] op=read|write|id [sector=S count=C sum=X] [expect=STATUS]
+ * [hostile=KIND]: drives the disk the VMM put on the command line. op=read reads C sectors
+ * (in two buffers) and checks their FNV-1a sum; op=write writes C sectors of a pattern (byte i
+ * is i*7+3), flushes and reads them back; op=id prints the disk's id. expect= is the request's
+ * status (1: IOERR). A hostile= chain either fails that request (outside_ram, huge_length: IOERR)
+ * or stops the device (bad_index, loop, index_jump, ring_outside_ram: DEVICE_NEEDS_RESET), after
+ * which a reset brings it back and a read works again. */
+static void test_virtio_blk(void) {
+    virtio_base = virtio_device_address();
+    if (!virtio_base) {
+        print("guest: FAIL: no virtio_mmio.device= on the command line\n");
+        ++failures;
+        return;
+    }
+    size_t n;
+    const char* hostile_value = arg("hostile", &n);
+    if (hostile_value && n < sizeof hostile) memcpy(hostile, hostile_value, n);
+    uint32_t features = virtio_blk_init();
+    CHECK_EQ((features & BLK_F_RO) != 0, arg_u64("ro", 0), "VIRTIO_BLK_F_RO");
+    uint64_t capacity = virtio_read(VIRTIO_CONFIG) | (uint64_t)virtio_read(VIRTIO_CONFIG + 4) << 32;
+    CHECK_EQ(capacity, arg_u64("capacity", 0), "capacity in sectors");
+    uint64_t sector = arg_u64("sector", 0), count = arg_u64("count", 1);
+    if (count * 512 > sizeof disk_buffer) count = sizeof disk_buffer / 512;
+    uint32_t len = (uint32_t)count * 512;
+    int status;
+    if (hostile_value) {
+        int reset_kind = !strcmp_(hostile, "bad_index") || !strcmp_(hostile, "loop") ||
+                         !strcmp_(hostile, "index_jump") || !strcmp_(hostile, "ring_outside_ram");
+        status = (virtio_read(VIRTIO_STATUS) & STATUS_NEEDS_RESET)
+                     ? NEEDS_RESET
+                     : blk_request(BLK_T_IN, sector, disk_buffer, len, 1, hostile);
+        print("guest: hostile request status ");
+        print(status == NEEDS_RESET ? "needs-reset" : status == 1 ? "ioerr" : "other");
+        print("\n");
+        check(status == (reset_kind ? NEEDS_RESET : 1), "the hostile request's outcome", (uint64_t)status, 0);
+        /* The device works again: after a reset when it stopped, at once when it failed the request. */
+        if (reset_kind) {
+            memcpy(hostile, "none", 5);
+            virtio_blk_init();
+        }
+        status = blk_request(BLK_T_IN, 0, disk_buffer, 512, 0, NULL);
+        CHECK_EQ(status, 0, "a good read after the hostile request");
+        return;
+    }
+    if (arg_is("op", "id")) {
+        memset(disk_buffer, 0, 21);
+        status = blk_request(BLK_T_GET_ID, 0, disk_buffer, 20, 0, NULL);
+        CHECK_EQ(status, 0, "GET_ID status");
+        print("guest: disk id ");
+        print((const char*)disk_buffer);
+        print("\n");
+        return;
+    }
+    if (arg_is("op", "write")) {
+        for (uint32_t i = 0; i < len; ++i) disk_buffer[i] = (uint8_t)(i * 7 + 3);
+        status = blk_request(BLK_T_OUT, sector, disk_buffer, len, 1, NULL);
+        print("guest: write status ");
+        print_u64((uint64_t)status);
+        print("\n");
+        CHECK_EQ(status, arg_u64("expect", 0), "write status");
+        if (status != 0) return;
+        CHECK_EQ(blk_request(BLK_T_FLUSH, 0, NULL, 0, 0, NULL), 0, "flush status");
+        uint32_t written = fnv1a(disk_buffer, len);
+        memset(disk_buffer, 0, len);
+        status = blk_request(BLK_T_IN, sector, disk_buffer, len, 1, NULL);
+        CHECK_EQ(status, 0, "read back status");
+        CHECK_EQ(fnv1a(disk_buffer, len), written, "read back checksum");
+        return;
+    }
+    status = blk_request(BLK_T_IN, sector, disk_buffer, len, count > 1, NULL);
+    print("guest: read status ");
+    print_u64((uint64_t)status);
+    print("\n");
+    CHECK_EQ(status, arg_u64("expect", 0), "read status");
+    /* The used ring was not silenced (no VIRTQ_AVAIL_F_NO_INTERRUPT): the device says it interrupted. */
+    CHECK_EQ(virtio_read(VIRTIO_INTERRUPT_STATUS) & 1, 1, "interrupt status after a request");
+    virtio_write(VIRTIO_INTERRUPT_ACK, 1);
+    CHECK_EQ(virtio_read(VIRTIO_INTERRUPT_STATUS), 0, "interrupt status after the ack");
+    if (status != 0) return;
+    uint32_t sum = fnv1a(disk_buffer, len);
+    print("guest: checksum ");
+    print_u64(sum);
+    print("\n");
+    CHECK_EQ(sum, arg_u64("sum", 0), "checksum of the sectors read");
+}
+
+/* test=smp vcpus=N: the boot processor starts the others as firmware does, INIT then two
+ * start-up IPIs through its local APIC (xAPIC, MMIO at 0xfee00000), to the real-mode trampoline of
+ * entry.S copied to AP_TRAMPOLINE; each AP adds one to a counter there. The guest exits with the
+ * number of processors that ran, itself included. */
+#define LAPIC_BASE 0xfee00000u
+#define LAPIC_SPURIOUS 0x0f0
+#define LAPIC_ICR_LOW 0x300
+#define LAPIC_ICR_HIGH 0x310
+#define ICR_INIT 0x00000500u
+#define ICR_STARTUP 0x00000600u
+#define ICR_ASSERT 0x00004000u
+#define ICR_ALL_BUT_SELF 0x000c0000u
+#define ICR_PENDING 0x00001000u
+#define AP_TRAMPOLINE 0x10000u /* below 1 MiB and page-aligned: start-up vector 0x10 */
+extern const char ap_trampoline[], ap_trampoline_end[], ap_counter[];
+
+static void lapic_write(uint32_t reg, uint32_t value) { *(volatile uint32_t*)(uintptr_t)(LAPIC_BASE + reg) = value; }
+static uint32_t lapic_read(uint32_t reg) { return *(volatile uint32_t*)(uintptr_t)(LAPIC_BASE + reg); }
+static void send_ipi(uint32_t command) {
+    lapic_write(LAPIC_ICR_HIGH, 0);
+    lapic_write(LAPIC_ICR_LOW, ICR_ALL_BUT_SELF | command);
+    for (int spins = 0; (lapic_read(LAPIC_ICR_LOW) & ICR_PENDING) && spins < 1000000; ++spins)
+        __asm__ volatile("pause");
+}
+
+static void test_smp(void) {
+    uint32_t expected = (uint32_t)arg_u64("vcpus", 1) - 1;
+    memcpy((void*)(uintptr_t)AP_TRAMPOLINE, ap_trampoline, (size_t)(ap_trampoline_end - ap_trampoline));
+    volatile uint32_t* counter = (volatile uint32_t*)(uintptr_t)(AP_TRAMPOLINE + (ap_counter - ap_trampoline));
+    *counter = 0;
+    lapic_write(LAPIC_SPURIOUS, 0x1ff); /* the APIC on, spurious vector 0xff */
+    send_ipi(ICR_INIT | ICR_ASSERT);
+    send_ipi(ICR_STARTUP | (AP_TRAMPOLINE >> 12));
+    send_ipi(ICR_STARTUP | (AP_TRAMPOLINE >> 12)); /* the second, as the MP spec asks */
+    for (uint64_t spins = 0; *counter < expected && spins < 100000000; ++spins) __asm__ volatile("pause");
+    uint32_t cpus = *counter + 1;
+    print("guest: processors running: ");
+    print_u64(cpus);
+    print("\n");
+    exit_vm((uint8_t)cpus);
+}
+
 /* test=hang: halts with interrupts off, for ever; the VMM's time limit ends it. */
 static void test_hang(void) {
     for (;;) __asm__ volatile("cli; hlt");
@@ -233,6 +540,8 @@ void guest_main(const struct start_info* info) {
     else if (arg_is("test", "serial")) test_serial();
     else if (arg_is("test", "triple_fault")) test_triple_fault();
     else if (arg_is("test", "hang")) test_hang();
+    else if (arg_is("test", "virtio_blk")) test_virtio_blk();
+    else if (arg_is("test", "smp")) test_smp();
     else {
         print("guest: FAIL: no known test= on the command line\n");
         exit_vm(1);
