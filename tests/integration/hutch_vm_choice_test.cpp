@@ -81,8 +81,9 @@ TEST_CASE("hutch run: an image this host's kernel cannot run is refused by --vm=
     CHECK(nlohmann::json::parse(ps.out).empty());  // nothing was made
 }
 
-TEST_CASE("hutch run: a malformed kernel label, or --vm's value, is one line; --vm IMAGE is an image",
-          "[hutch-run]") {
+TEST_CASE(
+    "hutch run: a malformed kernel label or --vm value is one line, and --vm IMAGE takes IMAGE as the image",
+    "[hutch-run]") {
     TempDir root;
     ContainerSweeper sweep(root);
     load_labelled(root, "localhost/bad:1", {{"org.hutch.kernel.config", "CONFIG_OK,bpf lsm"}});
