@@ -185,7 +185,7 @@ ErrorOr<BackendChoice> choose_backend(VmMode mode, std::string_view image, const
                         " (and --vm=never rules out a microVM)");
     }
     BackendChoice choice{.backend = Backend::microvm, .notice = {}};
-    // Said before the guest is looked at: what it lacks, or where it is missing, is a new fact.
+    // When auto fell back, a refusal says why the host would not do before why the VM would not.
     std::string why_not_host =
         on_host ? name + " cannot run on this host: it needs " + on_host->str() + "; " : "";
     if (!needs.empty()) {
