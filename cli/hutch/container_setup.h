@@ -37,7 +37,7 @@ struct RunFlags {
     std::vector<std::string> cap_add, cap_drop;
     std::vector<std::string> security_opts;  // no-new-privileges
     std::string network = "none";            // none or host
-    bool vm = false;                         // --vm: in a microVM of its own (run_vm.cpp)
+    std::string vm = "auto";                 // --vm[=auto|always|never] (backend_choice.h)
     std::string vm_kernel;                   // --vm-kernel: its vmlinux
 };
 

@@ -3,6 +3,7 @@
 // -d or for a container created to be started later.
 #include <cstdio>
 
+#include "cli/hutch/backend_choice.h"
 #include "cli/hutch/container_verbs.h"
 #include "cli/hutch/monitor.h"
 
@@ -41,7 +42,7 @@ ErrorOr<void> start_one(const ContainerStore& store, const std::string& name) {
 }  // namespace
 
 ErrorOr<int> run_container(const Storage& storage, const RunFlags& flags) {
-    if (flags.vm) return run_in_microvm(storage, flags);
+    if (TRY(choose_run_backend(storage, flags)) == Backend::microvm) return run_in_microvm(storage, flags);
     auto store = TRY(ContainerStore::open(storage.storage_root, storage.run_root));
     auto record = TRY(set_up_container(store, storage, flags));
     SetUpGuard set_up(store, record.id);
@@ -54,7 +55,7 @@ ErrorOr<int> run_container(const Storage& storage, const RunFlags& flags) {
 }
 
 ErrorOr<void> create_container(const Storage& storage, const RunFlags& flags) {
-    if (flags.vm) return fail("create --vm: not supported yet (only run --vm, in the foreground)");
+    TRY(check_create_backend(storage, flags));
     auto store = TRY(ContainerStore::open(storage.storage_root, storage.run_root));
     auto record = TRY(set_up_container(store, storage, flags));
     SetUpGuard set_up(store, record.id);

@@ -3,8 +3,7 @@
 // agent does not apply yet is refused here, never silently dropped.
 #include <unistd.h>
 
-#include <cstdlib>
-
+#include "cli/hutch/backend_choice.h"
 #include "cli/hutch/container_verbs.h"
 #include "microvm/qemu/vm_run.h"
 
@@ -37,20 +36,12 @@ ErrorOr<std::string> agent_path() {
     return path.substr(0, path.rfind('/') + 1) + "hutch-agent";
 }
 
-ErrorOr<std::string> kernel_path(const RunFlags& flags) {
-    if (!flags.vm_kernel.empty()) return flags.vm_kernel;
-    if (const char* kernel = std::getenv("HUTCH_VM_KERNEL"); kernel && *kernel) return std::string(kernel);
-    return fail(
-        "--vm needs the guest kernel's vmlinux: --vm-kernel PATH or HUTCH_VM_KERNEL "
-        "(microvm/guest-kernel/build.sh builds one and prints its directory)");
-}
-
 }  // namespace
 
 ErrorOr<int> run_in_microvm(const Storage& storage, const RunFlags& flags) {
     TRY(refuse_unsupported(flags));
     microvm::qemu::VmRunOptions options;
-    options.kernel = TRY(kernel_path(flags));
+    options.kernel = TRY(vm_kernel_path(flags));
     options.agent = TRY(agent_path());
     options.cache_dir = storage.storage_root + "/vm";
     auto container = TRY(set_up_vm_container(storage, flags));

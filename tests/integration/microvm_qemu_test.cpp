@@ -16,7 +16,10 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <set>
+#include <sstream>
 
+#include "base/file.h"
 #include "harness.h"
 #include "hutch_command.h"
 #include "images/content_store.h"
@@ -253,6 +256,71 @@ TEST_CASE("microvm: hutch run --vm runs an image's process in a microVM", "[.mic
 
     check_one_line_failure(
         hutch_cmd(root, {"run", "-d", "--vm", "--vm-kernel", kernel, "localhost/bb:1", "true"}));
+    CHECK(processes_mentioning(root.path()).empty());
+    CHECK(host_mounts_matching(root.path()).empty());
+}
+
+namespace {
+
+// The CONFIG_* options set to y in a kernel config's text.
+std::set<std::string> options_set(const std::string& config) {
+    std::set<std::string> set;
+    std::istringstream lines(config);
+    for (std::string line; std::getline(lines, line);)
+        if (line.starts_with("CONFIG_") && line.ends_with("=y")) set.insert(line.substr(0, line.size() - 2));
+    return set;
+}
+
+}  // namespace
+
+TEST_CASE("microvm: hutch run takes an image that needs a kernel option this host lacks to a microVM",
+          "[.microvm-qemu]") {
+    SKIP_WITHOUT_QEMU();
+    std::string kernel = guest_kernel();
+    auto guest_config_read = hutch::read_file(kernel.substr(0, kernel.rfind('/')) + "/config");
+    REQUIRE(guest_config_read);
+    std::string guest_config = *guest_config_read;
+    auto host_config = shell("zcat /proc/config.gz 2>/dev/null || cat /boot/config-$(uname -r)");
+    if (host_config.status != 0) {
+        WARN("skipped: this host's kernel config is not readable (/proc/config.gz, /boot/config-*)");
+        return;
+    }
+    // An option of the guest kernel's that this host's kernel lacks: the image asks for it.
+    std::set<std::string> on_host = options_set(host_config.out);
+    std::string needed;
+    for (const auto& option : options_set(guest_config))
+        if (!on_host.contains(option)) {
+            needed = option;
+            break;
+        }
+    if (needed.empty()) {
+        WARN("skipped: the guest kernel has no option that this host's kernel lacks");
+        return;
+    }
+    TempDir root;
+    TestImage image = busybox_image({{"Labels", {{"org.hutch.kernel.config", needed}}}});
+    check_ok(hutch_cmd(root, {"load", "-i", image.dir.path(), "localhost/needs:1"}));
+    std::string host_release = shell("uname -r").out;
+    host_release = host_release.substr(0, host_release.find('\n'));
+
+    auto r =
+        hutch_cmd(root, {"run", "--rm", "--vm-kernel", kernel, "localhost/needs:1", "cat", "/proc/version"});
+    INFO(r.err);
+    CHECK(r.status == 0);
+    CHECK(r.err == "hutch: running localhost/needs:1 in a microVM: it needs " + needed +
+                       ", which this host's kernel lacks\n");
+    // The guest kernel's own /proc/version, not this host's release.
+    // Its config's header: "# Linux/x86_64 6.1.192 Kernel Configuration".
+    auto guest_version = guest_config.substr(guest_config.find("# Linux/") + 8);
+    guest_version = guest_version.substr(guest_version.find(' ') + 1);
+    guest_version = guest_version.substr(0, guest_version.find(' '));
+    CHECK(r.out.starts_with("Linux version " + guest_version));
+    CHECK_FALSE(r.out.starts_with("Linux version " + host_release + " "));
+
+    auto never =
+        hutch_cmd(root, {"run", "--rm", "--vm=never", "--vm-kernel", kernel, "localhost/needs:1", "true"});
+    check_one_line_failure(never);
+    CHECK(never.err.find("which this host's kernel lacks") != std::string::npos);
     CHECK(processes_mentioning(root.path()).empty());
     CHECK(host_mounts_matching(root.path()).empty());
 }
