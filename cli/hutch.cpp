@@ -52,6 +52,7 @@ struct Flags {
     bool logout_all = false;
     cli::SaveOptions save;
     cli::RootfsImportOptions import;
+    cli::ListOptions ps;
 };
 
 CLI::App* add_pull(CLI::App& app, Flags& f) {
@@ -200,10 +201,10 @@ void add_container_verbs(CLI::App& app, Flags& f,
                [](auto s, auto& n) { return pause_containers(s, n, false); });
 
     auto* ps = app.add_subcommand("ps", "list containers");
-    ps->add_flag("-a,--all", f.all, "also created and exited containers");
-    ps->add_option("--format", f.format, "table or json");
-    verbs.emplace_back(ps,
-                       [&f, storage_of] { return finish(list_containers(storage_of(), f.all, f.format)); });
+    ps->add_flag("-a,--all", f.ps.all, "also created and exited containers");
+    ps->add_flag("-q,--quiet", f.ps.quiet, "only the containers' short ids");
+    ps->add_option("--format", f.ps.format, "table or json");
+    verbs.emplace_back(ps, [&f, storage_of] { return finish(list_containers(storage_of(), f.ps)); });
 
     auto* stats = app.add_subcommand("stats", "CPU, memory and pids of running containers");
     stats->add_flag("--no-stream", f.no_stream, "print once (the only mode so far)");

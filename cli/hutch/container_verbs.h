@@ -20,7 +20,13 @@ ErrorOr<void> create_container(const Storage& storage, const RunFlags& flags);
 ErrorOr<void> start_containers(const Storage& storage, const std::vector<std::string>& names);
 
 // ps [-a] [--format table|json]
-ErrorOr<void> list_containers(const Storage& storage, bool all, const std::string& format);
+// ps: a table, JSON, or with quiet only the short ids (`hutch rm -f $(hutch ps -aq)`).
+struct ListOptions {
+    bool all = false;
+    bool quiet = false;
+    std::string format = "table";
+};
+ErrorOr<void> list_containers(const Storage& storage, const ListOptions& options);
 // inspect: the records as a JSON array.
 ErrorOr<void> inspect_containers(const Storage& storage, const std::vector<std::string>& names);
 

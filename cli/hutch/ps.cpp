@@ -56,12 +56,17 @@ std::string command_text(const std::vector<std::string>& command) {
 
 }  // namespace
 
-ErrorOr<void> list_containers(const Storage& storage, bool all, const std::string& format) {
+ErrorOr<void> list_containers(const Storage& storage, const ListOptions& options) {
+    const std::string& format = options.format;
     if (format != "table" && format != "json") return fail("--format: expected table or json, got " + format);
     auto store = TRY(ContainerStore::open(storage.storage_root, storage.run_root));
     std::vector<ContainerRecord> shown;
     for (auto& r : TRY(store.list())) {
-        if (all || is_up(r.status)) shown.push_back(std::move(r));
+        if (options.all || is_up(r.status)) shown.push_back(std::move(r));
+    }
+    if (options.quiet) {
+        for (const auto& r : shown) std::printf("%s\n", r.id.substr(0, 12).c_str());
+        return {};
     }
     if (format == "json") {
         auto array = nlohmann::json::array();

@@ -177,6 +177,9 @@ TEST_CASE("hutch run: without --rm the container stays, exited, with its log; rm
     auto listed = hutch_cmd(root, {"ps", "-a"});
     CHECK(listed.out.find("Exited (3)") != std::string::npos);
     CHECK(hutch_cmd(root, {"ps"}).out.find("kept") == std::string::npos);
+    // -q: the short id alone, as `hutch rm -f $(hutch ps -aq)` needs.
+    CHECK(hutch_cmd(root, {"ps", "-aq"}).out == record["id"].get<std::string>().substr(0, 12) + "\n");
+    CHECK(hutch_cmd(root, {"ps", "-q"}).out.empty());
 
     // Started again: a second run of the same container, on the same writable layer.
     check_ok(hutch_cmd(root, {"start", "kept"}));
