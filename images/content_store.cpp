@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "base/file.h"
+#include "images/in_progress.h"
 #include "images/store_lock.h"
 
 namespace hutch::images {
@@ -55,16 +56,22 @@ ErrorOr<UniqueFd> open_or_make_dir(int dirfd, const std::string& name, const std
 class IngestFile {
 public:
     // prefix: what the blob is ("sha256-<hex>" when known), for someone who looks at ingest/.
-    static ErrorOr<IngestFile> create(int dirfd, const std::string& prefix, const std::string& root) {
+    // Made with the store's lock (lock_fd) held shared, and locked as in progress (in_progress.h)
+    // while this lives: the garbage collector removes only those a dead maker left.
+    static ErrorOr<IngestFile> create(int dirfd, int lock_fd, const std::string& prefix,
+                                      const std::string& root) {
         std::array<unsigned char, 8> random{};
         if (getrandom(random.data(), random.size(), 0) != static_cast<ssize_t>(random.size()))
             return fail_errno("getrandom");
         std::string name = prefix + "-";
         for (unsigned char byte : random)
             name += "0123456789abcdef"[byte >> 4], name += "0123456789abcdef"[byte & 0xf];
+        auto store_lock = TRY(StoreLock::take(lock_fd, LOCK_SH, root));
         int fd = openat(dirfd, name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
         if (fd == -1) return fail_errno("create " + root + "/ingest/" + name);
-        return IngestFile(dirfd, std::move(name), UniqueFd(fd));
+        IngestFile file(dirfd, std::move(name), UniqueFd(fd));
+        TRY(lock_in_progress(file.fd(), root + "/ingest/" + file.name()));
+        return file;
     }
     IngestFile(IngestFile&& other) noexcept
         : dirfd_(other.dirfd_), name_(std::move(other.name_)), fd_(std::move(other.fd_)) {
@@ -148,7 +155,8 @@ ErrorOr<void> ContentStore::ingest(const Digest& expected, uint64_t expected_siz
     TRY(hold(expected));
     TRY(algorithm_dir(expected.algorithm));  // made first: a refused blob still leaves the tree whole
     // Written and checked outside the lock, so that a slow download never blocks other ingests.
-    auto temp = TRY(IngestFile::create(ingest_fd_.get(), expected.algorithm + "-" + expected.hex, root_));
+    auto temp = TRY(
+        IngestFile::create(ingest_fd_.get(), lock_fd_.get(), expected.algorithm + "-" + expected.hex, root_));
     TRY(copy_checked(temp.fd(), expected, expected_size, reader, sink));
     if (sink != nullptr) TRY(sink->finish());
     if (TRY(commit(temp.fd(), temp.name(), expected))) temp.committed();
@@ -156,7 +164,7 @@ ErrorOr<void> ContentStore::ingest(const Digest& expected, uint64_t expected_siz
 }
 
 ErrorOr<StoredBlob> ContentStore::ingest_computed(const BlobReader& reader) {
-    auto temp = TRY(IngestFile::create(ingest_fd_.get(), "computed", root_));
+    auto temp = TRY(IngestFile::create(ingest_fd_.get(), lock_fd_.get(), "computed", root_));
     auto copied =
         TRY(copy_hashing(temp.fd(), "sha256", reader, std::numeric_limits<uint64_t>::max(), "blob"));
     TRY(hold(copied.digest));  // before it is visible in blobs/, or before relying on the one there

@@ -1,6 +1,7 @@
 // Mark and sweep of a store (garbage_collect.h).
 #include "images/garbage_collect.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <sys/file.h>
@@ -10,6 +11,7 @@
 
 #include "base/directory.h"
 #include "images/image_store.h"
+#include "images/in_progress.h"
 #include "images/layer_store.h"
 #include "images/lease.h"
 #include "images/oci_documents.h"
@@ -21,6 +23,7 @@ namespace hutch::images {
 namespace {
 
 constexpr std::string_view kTrashPrefix = ".trash-";
+constexpr std::string_view kUnpackPrefix = ".tmp-";  // layer_dir.h
 
 // What something needs: blobs by digest ("sha256:<hex>"), layers by chain ID hex.
 struct Marks {
@@ -102,7 +105,7 @@ public:
         UniqueFd layers_fd(openat(root_fd_.get(), "layers", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
         if (!layers_fd) return errno == ENOENT ? ErrorOr<void>{} : fail_errno("open " + layers);
         for (const auto& [name, type] : TRY_CTX(list_directory_at(layers_fd.get()), layers)) {
-            // Others starting with '.' are unpacks in progress (layer_store.cpp's .tmp-*).
+            // Others starting with '.': unpacks (layer_dir.h's .tmp-*) and trash, below.
             if (!is_hex64(name) || !doomed(name)) continue;
             out.bytes += tree_bytes(layers + "/" + name);
             std::string trash = std::string(kTrashPrefix) + name;
@@ -111,8 +114,30 @@ public:
                 return fail_errno("rename " + layers + "/" + name + " to " + trash);
             out.layers.push_back("sha256:" + name);
         }
-        for (const auto& [name, type] : TRY_CTX(list_directory_at(layers_fd.get()), layers))
-            if (name.starts_with(kTrashPrefix)) TRY_CTX(remove_tree_at(layers_fd.get(), name), layers);
+        for (const auto& [name, type] : TRY_CTX(list_directory_at(layers_fd.get()), layers)) {
+            bool left_behind = name.starts_with(kTrashPrefix) ||
+                               (name.starts_with(kUnpackPrefix) &&
+                                TRY(is_abandoned(layers_fd.get(), name, layers + "/" + name)));
+            if (!left_behind) continue;
+            out.bytes += tree_bytes(layers + "/" + name);
+            TRY_CTX(remove_tree_at(layers_fd.get(), name), layers);
+        }
+        return {};
+    }
+
+    // Removes the ingest files that a pull or load killed halfway left behind (in_progress.h).
+    ErrorOr<void> sweep_ingest(Collected& out) const {
+        std::string ingest = root_ + "/ingest";
+        UniqueFd dir(openat(root_fd_.get(), "ingest", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        if (!dir) return errno == ENOENT ? ErrorOr<void>{} : fail_errno("open " + ingest);
+        for (const auto& [name, type] : TRY_CTX(list_directory_at(dir.get()), ingest)) {
+            if (type != DT_REG || !TRY(is_abandoned(dir.get(), name, ingest + "/" + name))) continue;
+            struct stat st {};
+            if (fstatat(dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0)
+                out.bytes += static_cast<uint64_t>(st.st_size);
+            if (unlinkat(dir.get(), name.c_str(), 0) == -1 && errno != ENOENT)
+                return fail_errno("remove " + ingest + "/" + name);
+        }
         return {};
     }
 
@@ -193,6 +218,7 @@ ErrorOr<Collected> collect_garbage(const std::string& root, const std::function<
             return !kept.layers.contains(hex) && (!reached || reached->layers.contains(hex));
         },
         out));
+    TRY(store.sweep_ingest(out));
     return out;
 }
 

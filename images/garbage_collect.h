@@ -18,6 +18,10 @@
 // by a crash is removed by the next collection. Removal happens under the lock too (a few ms per
 // layer of busybox's size; a second or so for large ones), so that two collections never remove
 // the same trash at once.
+//
+// What a pull or load killed halfway left behind, its unpack directories (ROOT/layers/.tmp-*) and
+// ingest files (ROOT/ingest/*), goes too; those still being made are locked by their maker and
+// stay (in_progress.h).
 #pragma once
 
 #include <cstdint>

@@ -6,17 +6,21 @@
 #include <string>
 
 #include "base/error.h"
+#include "base/fd.h"
 #include "images/digest.h"
 
 namespace hutch::images {
 
 // A directory ROOT/layers/.tmp-<hex>-<random> with an empty diff/, removed with all it holds when
-// dropped, unless committed() says it was renamed into place. The garbage collector leaves names
-// starting with '.' alone.
+// dropped, unless committed() says it was renamed into place. It is locked as in progress
+// (in_progress.h) while this lives: the garbage collector removes only those a dead maker left.
+// store_lock_fd is the store's lock file (store_lock.h), held shared while it is made.
 class TempLayerDir {
 public:
-    static ErrorOr<TempLayerDir> create(int layers_fd, const Digest& chain_id, const std::string& layers);
-    TempLayerDir(TempLayerDir&& other) noexcept : dirfd_(other.dirfd_), name_(std::move(other.name_)) {
+    static ErrorOr<TempLayerDir> create(int layers_fd, int store_lock_fd, const Digest& chain_id,
+                                        const std::string& layers);
+    TempLayerDir(TempLayerDir&& other) noexcept
+        : dirfd_(other.dirfd_), name_(std::move(other.name_)), locked_(std::move(other.locked_)) {
         other.name_.clear();
     }
     TempLayerDir(const TempLayerDir&) = delete;
@@ -30,6 +34,7 @@ private:
     TempLayerDir(int dirfd, std::string name) : dirfd_(dirfd), name_(std::move(name)) {}
     int dirfd_;
     std::string name_;
+    UniqueFd locked_;  // the directory, flocked as in progress
 };
 
 // Checks the unpacked layer's diffID (actual) against the config's, then renames temp into place

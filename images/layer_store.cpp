@@ -55,7 +55,7 @@ ErrorOr<bool> LayerStore::has_layer(const Digest& chain_id) const {
 
 ErrorOr<void> LayerStore::unpack(const Descriptor& layer, const Digest& diff_id, const Digest& chain_id) {
     auto blob = TRY(content_->open_blob(layer.digest));
-    auto temp = TRY(TempLayerDir::create(layers_fd_.get(), chain_id, layers_));
+    auto temp = TRY(TempLayerDir::create(layers_fd_.get(), lock_fd_.get(), chain_id, layers_));
     auto diff = TRY(open_dir_at(layers_fd_.get(), temp.name() + "/diff"));
     UnpackOptions options{WhiteoutMode::overlay, layer.media_type};
     auto actual = TRY_CTX(unpack_layer(blob.get(), diff.get(), options), "layer " + layer.digest.str());

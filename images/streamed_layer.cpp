@@ -40,6 +40,7 @@ class StreamedLayer final : public BlobSink {
 public:
     struct Target {
         int layers_fd;
+        int store_lock_fd;
         std::string layers;  // the path of layers_fd, for errors
         Descriptor layer;
         Digest diff_id;
@@ -47,7 +48,8 @@ public:
     };
 
     static ErrorOr<std::unique_ptr<StreamedLayer>> start(Target target) {
-        auto temp = TRY(TempLayerDir::create(target.layers_fd, target.chain_id, target.layers));
+        auto temp =
+            TRY(TempLayerDir::create(target.layers_fd, target.store_lock_fd, target.chain_id, target.layers));
         auto diff = TRY(open_dir_at(target.layers_fd, temp.name() + "/diff"));
         int fds[2];
         if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) == -1) return fail_errno("socketpair");
@@ -123,7 +125,7 @@ private:
 
 ErrorOr<std::unique_ptr<BlobSink>> LayerStore::unpack_streamed(const Descriptor& layer, const Digest& diff_id,
                                                                const Digest& chain_id) const {
-    return TRY(StreamedLayer::start({layers_fd_.get(), layers_, layer, diff_id, chain_id}));
+    return TRY(StreamedLayer::start({layers_fd_.get(), lock_fd_.get(), layers_, layer, diff_id, chain_id}));
 }
 
 }  // namespace hutch::images

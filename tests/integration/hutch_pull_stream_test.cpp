@@ -3,6 +3,8 @@
 // neither blob, nor layer, nor temporary directory behind; and the unpack really runs during the
 // download (a relay holds the download back until the layer's first file is seen unpacked).
 
+#include <signal.h>
+
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <filesystem>
@@ -41,6 +43,26 @@ std::vector<std::string> layer_dirs(const TempDir& root, const std::vector<std::
     std::vector<std::string> dirs;
     for (const auto& chain : chain_ids) dirs.push_back(root.path() + "/storage/layers/" + chain.hex);
     return dirs;
+}
+
+// The pids of processes whose command line holds word (the test's unique root directory).
+std::vector<pid_t> processes_with_argument(const std::string& word) {
+    std::vector<pid_t> pids;
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator("/proc", ec)) {
+        std::string name = entry.path().filename();
+        if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+        std::ifstream file(entry.path() / "cmdline", std::ios::binary);
+        std::string cmdline((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+        if (cmdline.find(word) != std::string::npos) pids.push_back(std::stoi(name));
+    }
+    return pids;
+}
+
+size_t ingest_files(const TempDir& root) {
+    std::error_code ec;
+    return static_cast<size_t>(
+        std::distance(fs::directory_iterator(root.path() + "/storage/ingest", ec), fs::directory_iterator()));
 }
 
 // Names under storage/layers that are unpacks in progress (or left by one).
@@ -180,4 +202,50 @@ TEST_CASE("hutch pull: a layer is unpacked while its download is still under way
     CHECK(read_text(dir + "/diff/first.txt") == "first");
     CHECK(fs::file_size(dir + "/diff/rest.bin") == 8 << 20);
     CHECK(temp_layer_dirs(root).empty());
+}
+
+TEST_CASE("hutch image prune removes what a killed pull left, and keeps what a live pull is making",
+          "[hutch-pull]") {
+    std::string layer = make_layer({{.name = "first.txt", .content = "first\n"},
+                                    {.name = "rest.bin", .content = random_bytes(8 << 20)}});
+    TestImage image({layer}, nlohmann::json::object(), "amd64");
+    LocalRegistry registry;
+    registry.push(image.dir.path(), "test/killed");
+    GatedProxy relay(std::stoi(registry.address().substr(registry.address().find(':') + 1)), 1 << 20);
+    TempDir root;
+    std::string reference = relay.address() + "/test/killed:latest";
+
+    CommandResult pulled, live_prune, dead_prune;
+    size_t temps_live = 0, ingest_live = 0, temps_dead = 0, ingest_dead = 0;
+    {
+        std::jthread pull([&] { pulled = hutch_cmd(root, {"pull", reference}); });
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+        while (!(relay.holding() && !temp_layer_dirs(root).empty() && ingest_files(root) > 0) &&
+               std::chrono::steady_clock::now() < deadline)
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        // The pull is alive, held by the relay: what it is making stays.
+        live_prune = hutch_cmd(root, {"image", "prune", "-a"});
+        temps_live = temp_layer_dirs(root).size();
+        ingest_live = ingest_files(root);
+        // Killed halfway, as by the OOM killer or a power cut of its terminal.
+        for (pid_t pid : processes_with_argument(root.path() + "/storage"))
+            if (pid != getpid()) kill(pid, SIGKILL);
+        relay.release();
+    }
+    CHECK(pulled.status == 128 + SIGKILL);
+    check_ok(live_prune);
+    CHECK(temps_live == 1);
+    CHECK(ingest_live == 1);
+    temps_dead = temp_layer_dirs(root).size();
+    ingest_dead = ingest_files(root);
+    CHECK(temps_dead == 1);  // left behind by the killed pull
+    CHECK(ingest_dead == 1);
+
+    dead_prune = hutch_cmd(root, {"image", "prune", "-a"});
+    check_ok(dead_prune);
+    CHECK(temp_layer_dirs(root).empty());
+    CHECK(ingest_files(root) == 0);
+    // And the store is whole: a new pull completes.
+    check_ok(hutch_cmd(root, {"pull", reference}));
+    CHECK(read_text(layer_dirs(root, image.layer_digests)[0] + "/diff/first.txt") == "first");
 }
