@@ -8,8 +8,6 @@
 #include "cli/hutch/kernel_facts.h"
 #include "cli/hutch/verbs.h"
 #include "images/content_store.h"
-#include "images/image_reference.h"
-#include "images/image_store.h"
 #include "images/stored_documents.h"
 
 namespace hutch::cli {
@@ -18,18 +16,9 @@ namespace {
 // The labels of the image's config. An image not stored is pulled, as set_up_container would
 // pull it next; then it finds the image stored.
 ErrorOr<std::map<std::string, std::string>> image_labels(const Storage& storage, const std::string& image) {
-    auto store = TRY(images::ImageStore::open(storage.storage_root));
-    auto manifest = store.resolve(image);
-    if (!manifest) {
-        TRY(images::parse_image_reference(image));
-        PullOptions pull_options;
-        pull_options.storage_root = storage.storage_root;
-        pull_options.print_digest = false;
-        TRY_CTX(pull(pull_options, image), image);
-        manifest = TRY(store.resolve(image));
-    }
+    auto manifest = TRY(stored_or_pulled(storage, image));
     auto content = TRY(images::ContentStore::open(storage.storage_root));
-    auto parsed = TRY(images::load_manifest(content, *manifest));
+    auto parsed = TRY(images::load_manifest(content, manifest));
     return TRY(images::load_config(content, parsed)).config.labels;
 }
 

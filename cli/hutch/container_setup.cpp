@@ -26,6 +26,19 @@
 #include "spec/container_config.h"
 
 namespace hutch::cli {
+
+ErrorOr<images::Digest> stored_or_pulled(const Storage& storage, const std::string& image) {
+    auto store = TRY(images::ImageStore::open(storage.storage_root));
+    if (auto manifest = store.resolve(image)) return *manifest;
+    // Not stored: fetched, as podman run does (a digest or a bad name fails here first).
+    TRY(images::parse_image_reference(image));
+    PullOptions pull_options;
+    pull_options.storage_root = storage.storage_root;
+    pull_options.print_digest = false;
+    TRY_CTX(pull(pull_options, image), image);
+    return store.resolve(image);
+}
+
 namespace {
 
 struct ResolvedImage {
@@ -39,22 +52,12 @@ struct ResolvedImage {
 };
 
 ErrorOr<ResolvedImage> resolve_image(const Storage& storage, const std::string& image) {
-    auto store = TRY(images::ImageStore::open(storage.storage_root));
-    auto manifest = store.resolve(image);
-    if (!manifest) {
-        // Not stored: fetched, as podman run does (a digest or a bad name fails here first).
-        TRY(images::parse_image_reference(image));
-        PullOptions pull_options;
-        pull_options.storage_root = storage.storage_root;
-        pull_options.print_digest = false;
-        TRY_CTX(pull(pull_options, image), image);
-        manifest = TRY(store.resolve(image));
-    }
+    auto manifest = TRY(stored_or_pulled(storage, image));
     auto content = TRY(images::ContentStore::open(storage.storage_root));
     auto layers = TRY(images::LayerStore::open(content));
-    ResolvedImage resolved{.name = image, .manifest = *manifest, .config = {}, .lowers = {}, .content = {}};
-    resolved.lowers = TRY_CTX(layers.prepare_image(*manifest), image);
-    auto parsed = TRY(images::load_manifest(content, *manifest));
+    ResolvedImage resolved{.name = image, .manifest = manifest, .config = {}, .lowers = {}, .content = {}};
+    resolved.lowers = TRY_CTX(layers.prepare_image(manifest), image);
+    auto parsed = TRY(images::load_manifest(content, manifest));
     resolved.config = TRY(images::load_config(content, parsed)).config;
     resolved.content.emplace(std::move(content));
     return resolved;

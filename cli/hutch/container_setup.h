@@ -80,6 +80,9 @@ struct VmContainer {
 };
 ErrorOr<VmContainer> set_up_vm_container(const Storage& storage, const RunFlags& flags);
 
+// The manifest digest of image: the stored one, else pulled first (quietly), as podman run does.
+ErrorOr<images::Digest> stored_or_pulled(const Storage& storage, const std::string& image);
+
 // "512m" -> 536870912: docker's sizes (b, k, m, g, t; an optional trailing "b"; 1024-based).
 ErrorOr<int64_t> parse_memory_size(std::string_view text);
 // "1.5" -> 150000: CPU time in microseconds per 100 ms period.

@@ -71,14 +71,6 @@ struct MultiPlatformLayout {
     TempDir dir{"hutch-oci-index"};
 };
 
-std::string random_bytes(size_t size) {
-    std::string bytes(size, '\0');
-    std::ifstream random("/dev/urandom", std::ios::binary);
-    random.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    REQUIRE(random.good());
-    return bytes;
-}
-
 // True once a file in dir has more than size bytes (a blob that is well under way).
 bool has_file_larger_than(const std::string& dir, uintmax_t size) {
     std::error_code ec;

@@ -27,14 +27,6 @@ const char* const kGzipLayer = "application/vnd.oci.image.layer.v1.tar+gzip";
 
 std::string sha256(const std::string& data) { return hutch::images::digest_of(data).value().str(); }
 
-std::string random_bytes(size_t size) {
-    std::string bytes(size, '\0');
-    std::ifstream random("/dev/urandom", std::ios::binary);
-    random.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    REQUIRE(random.good());
-    return bytes;
-}
-
 // The layer store's directories for these diffIDs (bottom first), as the pull names them.
 std::vector<std::string> layer_dirs(const TempDir& root, const std::vector<std::string>& diff_ids) {
     std::vector<hutch::images::Digest> digests;

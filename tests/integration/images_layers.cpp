@@ -12,6 +12,15 @@
 #include <sstream>
 
 namespace hutch::test {
+
+std::string random_bytes(size_t size) {
+    std::string bytes(size, '\0');
+    std::ifstream random("/dev/urandom", std::ios::binary);
+    random.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    REQUIRE(random.good());
+    return bytes;
+}
+
 namespace {
 
 struct FreeWriter {

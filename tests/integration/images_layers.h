@@ -35,6 +35,9 @@ struct LayerEntry {
 };
 
 // The layer's bytes: a pax tar of the entries, compressed as asked.
+// size bytes from /dev/urandom: content no compressor shrinks.
+std::string random_bytes(size_t size);
+
 std::string make_layer(const std::vector<LayerEntry>& entries,
                        LayerCompression compression = LayerCompression::none);
 
