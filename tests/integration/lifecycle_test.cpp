@@ -5,6 +5,7 @@
 #include <spawn.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -503,6 +504,21 @@ struct DirectoryLock {
         if (fd >= 0) ::close(fd);
         fd = -1;
     }
+    // Whether another process waits for this lock: /proc/locks lists a blocked request as
+    // "N: -> FLOCK ADVISORY WRITE PID MAJOR:MINOR:INODE 0 EOF" (major and minor in hex).
+    bool has_waiter() const {
+        struct stat st {};
+        if (::fstat(fd, &st) != 0) return false;
+        char id[64];
+        std::snprintf(id, sizeof id, "%02x:%02x:%lu", major(st.st_dev), minor(st.st_dev),
+                      static_cast<unsigned long>(st.st_ino));
+        std::ifstream locks("/proc/locks");
+        for (std::string line; std::getline(locks, line);)
+            if (line.find("->") != std::string::npos &&
+                line.find(std::string(" ") + id + " ") != std::string::npos)
+                return true;
+        return false;
+    }
 };
 
 }  // namespace
@@ -527,7 +543,10 @@ TEST_CASE("a command waiting for the lock never acts on a container re-created a
             ::execl("/bin/sh", "sh", "-c", argv.c_str(), nullptr);
             _exit(127);
         }
-        std::this_thread::sleep_for(std::chrono::milliseconds(300));  // kill is waiting for the lock
+        // Until kill waits for the lock (not a fixed time: a loaded machine may take seconds).
+        for (int i = 0; i < 3000 && !lock.has_waiter(); ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        REQUIRE(lock.has_waiter());
         REQUIRE(::rename((rt.root() + "/" + id).c_str(), (rt.root() + "/" + id + ".moved").c_str()) == 0);
         bundle.config["linux"]["cgroupsPath"] = "/" + id + "-second";
         bundle.save();
