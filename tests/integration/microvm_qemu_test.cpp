@@ -26,44 +26,12 @@
 #include "images/image_store.h"
 #include "images/layer_store.h"
 #include "images/oci_layout.h"
+#include "microvm_support.h"
 
 using namespace hutch::test;
 namespace fs = std::filesystem;
 
 namespace {
-
-bool on_path(const std::string& tool) { return shell("command -v " + tool + " >/dev/null").status == 0; }
-
-// Why the VM cannot run here, or nothing.
-std::optional<std::string> missing_tool() {
-    if (!on_path("qemu-system-x86_64")) return "qemu-system-x86_64 is missing (qemu-system-x86)";
-    if (!on_path("mkfs.erofs")) return "mkfs.erofs is missing (erofs-utils)";
-    return std::nullopt;
-}
-
-// The guest kernel as the vm tests get it: build.sh prints its directory (built by the fixture
-// "vm: guest kernel is built" already, so this is its fast path).
-std::string guest_kernel() {
-    if (const char* kernel = std::getenv("HUTCH_GUEST_KERNEL")) return kernel;
-    auto built = run_command({std::string(HUTCH_SOURCE_DIR) + "/microvm/guest-kernel/build.sh"});
-    REQUIRE(built.status == 0);
-    std::string dir = built.out.substr(0, built.out.find('\n'));
-    return dir + "/vmlinux";
-}
-
-// PIDs of the processes whose command line mentions needle.
-std::vector<pid_t> processes_mentioning(const std::string& needle) {
-    std::vector<pid_t> found;
-    for (const auto& entry : fs::directory_iterator("/proc")) {
-        std::string name = entry.path().filename();
-        if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-        std::ifstream cmdline(entry.path() / "cmdline");
-        std::string text((std::istreambuf_iterator<char>(cmdline)), std::istreambuf_iterator<char>());
-        if (text.find(needle) != std::string::npos && std::stoi(name) != getpid())
-            found.push_back(std::stoi(name));
-    }
-    return found;
-}
 
 // A busybox image imported into a store of the test's own, its layer unpacked: what a VM runs.
 class VmImage {
@@ -104,61 +72,6 @@ private:
     std::string kernel_ = guest_kernel();
     std::string lowers_;
 };
-
-// hutch-vm-run started with its stdout on a pipe, for the tests that act while it runs.
-struct RunningVm {
-    pid_t pid = -1;
-    int out = -1;
-    explicit RunningVm(const std::vector<std::string>& argv) {
-        int pipe_fds[2];
-        REQUIRE(::pipe2(pipe_fds, O_CLOEXEC) == 0);
-        posix_spawn_file_actions_t actions;
-        posix_spawn_file_actions_init(&actions);
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-        posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], 1);
-        std::vector<char*> args;
-        for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-        args.push_back(nullptr);
-        int rc = ::posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
-        posix_spawn_file_actions_destroy(&actions);
-        ::close(pipe_fds[1]);
-        out = pipe_fds[0];
-        REQUIRE(rc == 0);
-    }
-    ~RunningVm() {
-        if (pid > 0) {
-            ::kill(pid, SIGKILL);
-            ::waitpid(pid, nullptr, 0);
-        }
-        ::close(out);
-    }
-    // Reads stdout until it holds needle, it closes, or 120 s pass (a TCG boot on a busy host).
-    std::string read_until(const std::string& needle) {
-        std::string text;
-        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-        while (text.find(needle) == std::string::npos && std::chrono::steady_clock::now() < deadline) {
-            pollfd fd{out, POLLIN, 0};
-            if (::poll(&fd, 1, 1000) <= 0) continue;
-            char buf[4096];
-            ssize_t n = ::read(out, buf, sizeof buf);
-            if (n <= 0) break;
-            text.append(buf, static_cast<size_t>(n));
-        }
-        return text;
-    }
-    int wait() {
-        int status = 0;
-        REQUIRE(::waitpid(pid, &status, 0) == pid);
-        pid = -1;
-        return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
-    }
-};
-
-#define SKIP_WITHOUT_QEMU()              \
-    if (auto missing = missing_tool()) { \
-        WARN("skipped: " + *missing);    \
-        return;                          \
-    }
 
 }  // namespace
 
@@ -300,8 +213,7 @@ TEST_CASE("microvm: hutch run takes an image that needs a kernel option this hos
     TempDir root;
     TestImage image = busybox_image({{"Labels", {{"org.hutch.kernel.config", needed}}}});
     check_ok(hutch_cmd(root, {"load", "-i", image.dir.path(), "localhost/needs:1"}));
-    std::string host_release = shell("uname -r").out;
-    host_release = host_release.substr(0, host_release.find('\n'));
+    std::string host = host_release();
 
     auto r =
         hutch_cmd(root, {"run", "--rm", "--vm-kernel", kernel, "localhost/needs:1", "cat", "/proc/version"});
@@ -315,7 +227,7 @@ TEST_CASE("microvm: hutch run takes an image that needs a kernel option this hos
     guest_version = guest_version.substr(guest_version.find(' ') + 1);
     guest_version = guest_version.substr(0, guest_version.find(' '));
     CHECK(r.out.starts_with("Linux version " + guest_version));
-    CHECK_FALSE(r.out.starts_with("Linux version " + host_release + " "));
+    CHECK_FALSE(r.out.starts_with("Linux version " + host + " "));
 
     auto never =
         hutch_cmd(root, {"run", "--rm", "--vm=never", "--vm-kernel", kernel, "localhost/needs:1", "true"});
