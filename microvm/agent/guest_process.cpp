@@ -4,6 +4,7 @@
 #include <grp.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -41,6 +42,14 @@ struct Child {
     if (::dup2(in, 0) < 0 || ::dup2(out, 1) < 0 || ::dup2(err, 2) < 0) child_fail(err_fd, "dup2");
     ::setsid();
     if (::chdir(config.cwd.c_str()) != 0) child_fail(err_fd, "chdir " + config.cwd);
+    // Before setuid: raising a hard limit needs root, which the process may not keep.
+    for (const auto& r : config.rlimits) {
+        struct rlimit limit {
+            .rlim_cur = r.soft, .rlim_max = r.hard
+        };
+        if (::setrlimit(static_cast<__rlimit_resource>(r.resource), &limit) != 0)
+            child_fail(err_fd, "setrlimit " + std::to_string(r.resource));
+    }
     if (::setgroups(config.additional_gids.size(), config.additional_gids.data()) != 0)
         child_fail(err_fd, "setgroups");
     if (::setgid(config.gid) != 0) child_fail(err_fd, "setgid " + std::to_string(config.gid));

@@ -52,7 +52,7 @@ ErrorOr<GuestConfig> receive_config(int control, FrameReader& reader) {
 ErrorOr<int> run_container(int control) {
     FrameReader reader;
     GuestConfig config = TRY_CTX(receive_config(control, reader), "config");
-    TRY_CTX(enter_container_rootfs(config.layers), "root filesystem");
+    TRY_CTX(enter_container_rootfs(config), "root filesystem");
     UniqueFd stdin_port = TRY(open_port(stdin_port_name, O_RDONLY));
     return run_process(config, control, stdin_port.get(), reader);
 }

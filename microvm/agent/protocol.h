@@ -67,6 +67,13 @@ private:
     std::string buffer_;
 };
 
+// A resource limit of the process: the resource's number (RLIMIT_NOFILE...), the same in the guest
+// as on the host, both being Linux on the same architecture.
+struct GuestRlimit {
+    int resource = 0;
+    uint64_t soft = 0, hard = 0;
+};
+
 // The container's process, as the agent starts it.
 struct GuestConfig {
     std::vector<std::string> args;
@@ -77,6 +84,9 @@ struct GuestConfig {
     std::vector<gid_t> additional_gids;
     std::string hostname;
     unsigned layers = 0;  // disks hutch-layer-0 .. hutch-layer-(layers-1)
+    std::vector<GuestRlimit> rlimits;
+    bool readonly_root = false;      // --read-only: the root remounted read-only
+    std::vector<std::string> tmpfs;  // --tmpfs: absolute paths, each a tmpfs of its own
 };
 
 std::string to_json(const GuestConfig& config);

@@ -236,3 +236,30 @@ TEST_CASE("microvm: hutch run takes an image that needs a kernel option this hos
     CHECK(processes_mentioning(root.path()).empty());
     CHECK(host_mounts_matching(root.path()).empty());
 }
+
+TEST_CASE("microvm: hutch run --vm applies rlimits, --read-only, --tmpfs, -e and --env-file",
+          "[.microvm-qemu]") {
+    SKIP_WITHOUT_QEMU();
+    TestImage image = busybox_image(nlohmann::json::object());
+    TempDir root;
+    check_ok(hutch_cmd(root, {"load", "-i", image.dir.path(), "localhost/bb:1"}));
+    std::string kernel = guest_kernel();
+    REQUIRE(hutch::write_file_atomic(root.path() + "/env", "FROM_FILE=file\n# a comment\n"));
+
+    // RLIMIT_NOFILE 1024 is what the config.json of a host container says too.
+    auto r = hutch_cmd(
+        root, {"run", "--rm", "--vm", "--vm-kernel", kernel, "--read-only", "--tmpfs", "/scratch/a", "-e",
+               "FROM_FLAG=flag", "--env-file", root.path() + "/env", "localhost/bb:1", "sh", "-c",
+               "ulimit -n; echo $FROM_FLAG $FROM_FILE; touch /x 2>/dev/null || echo read-only; "
+               "touch /scratch/a/y && echo tmpfs-writable; grep ' /scratch/a ' /proc/mounts"});
+    INFO(r.err);
+    CHECK(r.status == 0);
+    CHECK(r.out.starts_with(
+        "1024\nflag file\nread-only\ntmpfs-writable\ntmpfs /scratch/a tmpfs rw,nosuid,nodev"));
+
+    // Without --read-only the root takes writes (into the VM's tmpfs upper layer).
+    auto writable = hutch_cmd(root, {"run", "--rm", "--vm", "--vm-kernel", kernel, "localhost/bb:1", "sh",
+                                     "-c", "touch /x && echo wrote; grep -c ' /scratch' /proc/mounts"});
+    CHECK(writable.out == "wrote\n0\n");
+    CHECK(processes_mentioning(root.path()).empty());
+}
