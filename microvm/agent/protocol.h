@@ -15,8 +15,10 @@
 //                   exit (decimal status: the exit code, or 128+N when killed by signal N) or
 //                   failure (one line: why the process could not be started).
 // Everything goes over one port in order, so the exit frame comes after the last output: the
-// host has the whole output when it reads exit, and may kill the VM then. The agent writes with
-// blocking writes, which return only once QEMU has handed the bytes to its socket.
+// host has the whole output when it reads exit, and may kill the VM then. While the process runs
+// the agent writes without blocking and keeps reading the port, so a signal gets in even when the
+// host holds back output (its caller not reading it); its last frames it writes blocking, and
+// they return only once QEMU has handed the bytes to its socket.
 #pragma once
 
 #include <sys/types.h>
