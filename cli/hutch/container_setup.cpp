@@ -23,7 +23,9 @@
 #include "images/layer_store.h"
 #include "images/stored_documents.h"
 #include "runtime/runtime.h"
+#include "runtime/security.h"
 #include "spec/container_config.h"
+#include "spec/spec.h"
 
 namespace hutch::cli {
 
@@ -277,6 +279,19 @@ std::string random_hostname() {
     return name;
 }
 
+// The rlimits of the config.json hutch writes (runc's starter spec: RLIMIT_NOFILE 1024), so that
+// a VM's process gets the limits a host container gets.
+ErrorOr<std::vector<microvm::GuestRlimit>> default_rlimits() {
+    auto process =
+        TRY(spec::parse_process_object(nlohmann::json::parse(spec::default_spec(false)["process"].dump())));
+    auto plan = TRY(security::prepare_rlimits(process.rlimits));
+    std::vector<microvm::GuestRlimit> rlimits;
+    for (const auto& entry : plan.entries)
+        rlimits.push_back(
+            {.resource = entry.resource, .soft = entry.limit.rlim_cur, .hard = entry.limit.rlim_max});
+    return rlimits;
+}
+
 }  // namespace
 
 ErrorOr<VmContainer> set_up_vm_container(const Storage& storage, const RunFlags& flags) {
@@ -298,6 +313,9 @@ ErrorOr<VmContainer> set_up_vm_container(const Storage& storage, const RunFlags&
     vm.process.gid = user.gid;
     vm.process.additional_gids = user.additional_gids;
     vm.process.hostname = hostname;
+    vm.process.rlimits = TRY(default_rlimits());
+    vm.process.readonly_root = config.readonly_rootfs;
+    vm.process.tmpfs = config.tmpfs;
     return vm;
 }
 

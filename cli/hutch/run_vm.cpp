@@ -15,8 +15,6 @@ ErrorOr<void> refuse_unsupported(const RunFlags& flags) {
     if (flags.detach) return refuse("-d");
     if (flags.tty) return refuse("-t");
     if (!flags.volumes.empty()) return refuse("-v");
-    if (!flags.tmpfs.empty()) return refuse("--tmpfs");
-    if (flags.read_only) return refuse("--read-only");
     if (!flags.memory.empty()) return refuse("--memory");
     if (!flags.cpus.empty()) return refuse("--cpus");
     if (flags.pids_limit) return refuse("--pids-limit");

@@ -4,6 +4,7 @@
 #include <grp.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -41,6 +42,14 @@ struct Child {
     if (::dup2(in, 0) < 0 || ::dup2(out, 1) < 0 || ::dup2(err, 2) < 0) child_fail(err_fd, "dup2");
     ::setsid();
     if (::chdir(config.cwd.c_str()) != 0) child_fail(err_fd, "chdir " + config.cwd);
+    // Before setuid: raising a hard limit needs root, which the process may not keep.
+    for (const auto& r : config.rlimits) {
+        struct rlimit limit {
+            .rlim_cur = r.soft, .rlim_max = r.hard
+        };
+        if (::setrlimit(static_cast<__rlimit_resource>(r.resource), &limit) != 0)
+            child_fail(err_fd, "setrlimit " + std::to_string(r.resource));
+    }
     if (::setgroups(config.additional_gids.size(), config.additional_gids.data()) != 0)
         child_fail(err_fd, "setgroups");
     if (::setgid(config.gid) != 0) child_fail(err_fd, "setgid " + std::to_string(config.gid));
@@ -96,30 +105,41 @@ public:
           reader_(reader) {}
 
     ErrorOr<int> run() {
+        // Non-blocking while the process runs, so that a host not taking output (its caller not
+        // reading stdout) cannot keep the agent from reading the host's signals.
+        ::fcntl(control_, F_SETFL, ::fcntl(control_, F_GETFL) | O_NONBLOCK);
         while (exit_status_ < 0) TRY(step());
+        ::fcntl(control_, F_SETFL, ::fcntl(control_, F_GETFL) & ~O_NONBLOCK);
         // The process is gone: what it wrote is all in the pipes (unless it left children
-        // holding them, which die with the VM).
-        TRY(forward_output(child_.stdout_r, FrameKind::stdout_data));
-        TRY(forward_output(child_.stderr_r, FrameKind::stderr_data));
+        // holding them, which die with the VM). Blocking writes from here: nothing else waits.
+        while (TRY(forward_output(child_.stdout_r, FrameKind::stdout_data))) {
+        }
+        while (TRY(forward_output(child_.stderr_r, FrameKind::stderr_data))) {
+        }
+        if (!host_gone_) TRY(write_all(control_, control_pending_));
         return exit_status_;
     }
 
 private:
     ErrorOr<void> step() {
         bool want_stdin = stdin_port_ >= 0 && child_.stdin_w && stdin_pending_.empty();
+        // The process's output waits in its pipes while a frame waits for the host.
+        bool want_output = control_pending_.empty();
+        short control_events = POLLIN | (control_pending_.empty() ? 0 : POLLOUT);
         pollfd fds[] = {
-            {host_gone_ ? -1 : control_, POLLIN, 0},
+            {host_gone_ ? -1 : control_, control_events, 0},
             {want_stdin ? stdin_port_ : -1, POLLIN, 0},
             {stdin_pending_.empty() ? -1 : child_.stdin_w.get(), POLLOUT, 0},
-            {child_.stdout_r.get(), POLLIN, 0},
-            {child_.stderr_r.get(), POLLIN, 0},
+            {want_output ? child_.stdout_r.get() : -1, POLLIN, 0},
+            {want_output ? child_.stderr_r.get() : -1, POLLIN, 0},
             {sigchld_, POLLIN, 0},
         };
         if (::poll(fds, std::size(fds), -1) < 0) {
             if (errno == EINTR) return {};
             return fail_errno("poll");
         }
-        if (fds[0].revents) TRY(read_control());
+        if (fds[0].revents & POLLOUT) TRY(write_control());
+        if (fds[0].revents & ~POLLOUT) TRY(read_control());
         if (fds[1].revents) read_stdin_port();
         if (fds[2].revents) write_stdin();
         if (fds[3].revents) TRY(forward_output(child_.stdout_r, FrameKind::stdout_data));
@@ -174,20 +194,34 @@ private:
         stdin_pending_.erase(0, static_cast<size_t>(n));
     }
 
-    // Sends what the pipe holds now as frames; closes it at its end.
-    ErrorOr<void> forward_output(UniqueFd& pipe, FrameKind kind) {
+    // One read of the pipe, as a frame for the host; closes the pipe at its end. Once the
+    // process is gone (control_ blocking again), the frame is written at once. True when it read
+    // something (more may follow).
+    ErrorOr<bool> forward_output(UniqueFd& pipe, FrameKind kind) {
+        if (!pipe) return false;
         char buf[65536];
-        while (pipe) {
-            ssize_t n = ::read(pipe.get(), buf, sizeof buf);
-            if (n < 0 && errno == EINTR) continue;
-            if (n < 0 && errno == EAGAIN) return {};
-            if (n <= 0) {
-                pipe.reset();
-                return {};
-            }
-            if (host_gone_) continue;
-            TRY(write_all(control_, encode_frame(kind, {buf, static_cast<size_t>(n)})));
+        ssize_t n = ::read(pipe.get(), buf, sizeof buf);
+        if (n < 0 && errno == EINTR) return true;
+        if (n < 0 && errno == EAGAIN) return false;
+        if (n <= 0) {
+            pipe.reset();
+            return false;
         }
+        if (host_gone_) return true;
+        control_pending_ += encode_frame(kind, {buf, static_cast<size_t>(n)});
+        if (exit_status_ >= 0) {
+            TRY(write_all(control_, control_pending_));
+            control_pending_.clear();
+        }
+        return true;
+    }
+
+    // As much of the pending frames as the port takes now.
+    ErrorOr<void> write_control() {
+        ssize_t n = ::write(control_, control_pending_.data(), control_pending_.size());
+        if (n < 0 && (errno == EINTR || errno == EAGAIN)) return {};
+        if (n < 0) return fail_errno("write the control port");
+        control_pending_.erase(0, static_cast<size_t>(n));
         return {};
     }
 
@@ -205,7 +239,7 @@ private:
     Child child_;
     int control_, stdin_port_, sigchld_;
     FrameReader& reader_;
-    std::string stdin_pending_;
+    std::string stdin_pending_, control_pending_;
     bool host_gone_ = false;
     int exit_status_ = -1;
 };

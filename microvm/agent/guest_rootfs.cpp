@@ -76,6 +76,22 @@ ErrorOr<std::string> mount_layers(unsigned layers) {
     return lowerdir;
 }
 
+// mkdir -p, for a --tmpfs path that the image lacks (made in the overlay's upper layer).
+ErrorOr<void> make_dirs(const std::string& path) {
+    for (size_t slash = path.find('/', 1); slash != std::string::npos; slash = path.find('/', slash + 1))
+        TRY(make_dir(path.substr(0, slash)));
+    return make_dir(path);
+}
+
+// --tmpfs: the options docker's and hutch's own containers get (spec/container_config.cpp).
+ErrorOr<void> mount_tmpfs(const std::string& path) {
+    std::string target = new_root + path;
+    TRY(make_dirs(target));
+    if (::mount("tmpfs", target.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") != 0)
+        return fail_errno("mount tmpfs on " + path);
+    return {};
+}
+
 }  // namespace
 
 ErrorOr<void> mount_api_filesystems(const std::string& root, bool container) {
@@ -97,9 +113,9 @@ ErrorOr<std::string> find_port(std::string_view name) {
     return "/dev/" + ports[0];
 }
 
-ErrorOr<void> enter_container_rootfs(unsigned layers) {
-    if (layers == 0) return fail("the image has no layers");
-    std::string lowerdir = TRY(mount_layers(layers));
+ErrorOr<void> enter_container_rootfs(const GuestConfig& config) {
+    if (config.layers == 0) return fail("the image has no layers");
+    std::string lowerdir = TRY(mount_layers(config.layers));
     TRY(mount_fs("tmpfs", "/rw", 0, "mode=0755"));
     TRY(make_dir("/rw/upper"));
     TRY(make_dir("/rw/work"));
@@ -107,6 +123,12 @@ ErrorOr<void> enter_container_rootfs(unsigned layers) {
     TRY(mount_fs("overlay", new_root, 0,
                  "lowerdir=" + lowerdir + ",upperdir=/rw/upper,workdir=/rw/work,volatile", "overlay"));
     TRY(mount_api_filesystems(new_root, true));
+    for (const auto& path : config.tmpfs) TRY(mount_tmpfs(path));
+    // --read-only as runc does it: the mount points are made first, then the root alone turns
+    // read-only; the mounts on it stay writable.
+    if (config.readonly_root &&
+        ::mount(nullptr, new_root, nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY, nullptr) != 0)
+        return fail_errno("remount the root read-only");
     // switch_root's move: the initramfs cannot be unmounted, so the overlay goes over it.
     if (::chdir(new_root) != 0) return fail_errno(std::string("chdir ") + new_root);
     if (::mount(".", "/", nullptr, MS_MOVE, nullptr) != 0) return fail_errno("move the root overlay to /");

@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "base/error.h"
+#include "microvm/agent/protocol.h"
 
 namespace hutch::microvm::agent {
 
@@ -18,8 +19,8 @@ ErrorOr<std::string> find_port(std::string_view name);
 
 // Mounts the erofs disks hutch-layer-0 .. hutch-layer-(layers-1) read-only, an overlay of them
 // with a tmpfs for its upper layer (what the container writes lives and dies with the VM), its
-// API filesystems, and makes it the root of this process (the initramfs stays beneath, as
-// switch_root leaves it).
-ErrorOr<void> enter_container_rootfs(unsigned layers);
+// API filesystems and the config's tmpfs mounts (the root then read-only if the config says so),
+// and makes it the root of this process (the initramfs stays beneath, as switch_root leaves it).
+ErrorOr<void> enter_container_rootfs(const GuestConfig& config);
 
 }  // namespace hutch::microvm::agent

@@ -33,6 +33,17 @@ ErrorOr<UniqueFd> open_port(std::string_view name, int flags) {
     return fd;
 }
 
+// Until the host hangs up: it kills the VM once it has the exit frame. Powering off at once could
+// lose the last frames: the writes made without blocking while the process ran leave buffers in
+// the port's queue, and a blocking write returns once any one of them is taken, not its own.
+void wait_for_host(int control) {
+    char buf[4096];
+    for (;;) {
+        ssize_t n = ::read(control, buf, sizeof buf);
+        if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) return;
+    }
+}
+
 // Reads the control port up to the config frame, which the host sends first.
 ErrorOr<GuestConfig> receive_config(int control, FrameReader& reader) {
     for (;;) {
@@ -52,7 +63,7 @@ ErrorOr<GuestConfig> receive_config(int control, FrameReader& reader) {
 ErrorOr<int> run_container(int control) {
     FrameReader reader;
     GuestConfig config = TRY_CTX(receive_config(control, reader), "config");
-    TRY_CTX(enter_container_rootfs(config.layers), "root filesystem");
+    TRY_CTX(enter_container_rootfs(config), "root filesystem");
     UniqueFd stdin_port = TRY(open_port(stdin_port_name, O_RDONLY));
     return run_process(config, control, stdin_port.get(), reader);
 }
@@ -70,7 +81,11 @@ void run() {
     auto status = run_container(control->get());
     std::string frame = status ? encode_frame(FrameKind::exit, int_payload(*status))
                                : encode_frame(FrameKind::failure, status.error().message);
-    if (!write_all(control->get(), frame)) std::fprintf(stderr, "hutch-agent: cannot report to the host\n");
+    if (!write_all(control->get(), frame)) {
+        std::fprintf(stderr, "hutch-agent: cannot report to the host\n");
+        return;
+    }
+    wait_for_host(control->get());
 }
 
 }  // namespace

@@ -24,6 +24,22 @@ bool known_kind(uint8_t kind) {
     return false;
 }
 
+nlohmann::json rlimits_json(const std::vector<GuestRlimit>& rlimits) {
+    auto list = nlohmann::json::array();
+    for (const auto& r : rlimits)
+        list.push_back({{"resource", r.resource}, {"soft", r.soft}, {"hard", r.hard}});
+    return list;
+}
+
+ErrorOr<GuestRlimit> parse_rlimit(const nlohmann::json& value, const std::string& path) {
+    TRY(json::expect_object(value, path));
+    GuestRlimit rlimit;
+    rlimit.resource = TRY(json::require<int>(value, path, "resource"));
+    rlimit.soft = TRY(json::require<uint64_t>(value, path, "soft"));
+    rlimit.hard = TRY(json::require<uint64_t>(value, path, "hard"));
+    return rlimit;
+}
+
 }  // namespace
 
 std::string encode_frame(FrameKind kind, std::string_view payload) {
@@ -50,10 +66,17 @@ ErrorOr<std::optional<Frame>> FrameReader::next() {
 }
 
 std::string to_json(const GuestConfig& config) {
-    nlohmann::json j = {{"args", config.args},         {"env", config.env},
-                        {"cwd", config.cwd},           {"uid", config.uid},
-                        {"gid", config.gid},           {"additionalGids", config.additional_gids},
-                        {"hostname", config.hostname}, {"layers", config.layers}};
+    nlohmann::json j = {{"args", config.args},
+                        {"env", config.env},
+                        {"cwd", config.cwd},
+                        {"uid", config.uid},
+                        {"gid", config.gid},
+                        {"additionalGids", config.additional_gids},
+                        {"hostname", config.hostname},
+                        {"layers", config.layers},
+                        {"rlimits", rlimits_json(config.rlimits)},
+                        {"readonlyRoot", config.readonly_root},
+                        {"tmpfs", config.tmpfs}};
     return j.dump();
 }
 
@@ -71,6 +94,11 @@ ErrorOr<GuestConfig> parse_guest_config(std::string_view text) {
     TRY_CTX(json::read(j, "", "additionalGids", config.additional_gids), "guest config");
     TRY_CTX(json::read(j, "", "hostname", config.hostname), "guest config");
     config.layers = TRY_CTX(json::require<unsigned>(j, "", "layers"), "guest config");
+    TRY_CTX(json::read_list(j, "", "rlimits", config.rlimits, parse_rlimit), "guest config");
+    TRY_CTX(json::read(j, "", "readonlyRoot", config.readonly_root), "guest config");
+    TRY_CTX(json::read(j, "", "tmpfs", config.tmpfs), "guest config");
+    for (const auto& path : config.tmpfs)
+        if (!path.starts_with('/')) return fail("guest config: tmpfs: not an absolute path: " + path);
     if (config.cwd.empty() || config.cwd[0] != '/') return fail("guest config: cwd: not an absolute path");
     return config;
 }

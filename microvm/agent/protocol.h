@@ -15,8 +15,10 @@
 //                   exit (decimal status: the exit code, or 128+N when killed by signal N) or
 //                   failure (one line: why the process could not be started).
 // Everything goes over one port in order, so the exit frame comes after the last output: the
-// host has the whole output when it reads exit, and may kill the VM then. The agent writes with
-// blocking writes, which return only once QEMU has handed the bytes to its socket.
+// host has the whole output when it reads exit, and may kill the VM then. While the process runs
+// the agent writes without blocking and keeps reading the port, so a signal gets in even when the
+// host holds back output (its caller not reading it); its last frames it writes blocking, and
+// they return only once QEMU has handed the bytes to its socket.
 #pragma once
 
 #include <sys/types.h>
@@ -67,6 +69,13 @@ private:
     std::string buffer_;
 };
 
+// A resource limit of the process: the resource's number (RLIMIT_NOFILE...), the same in the guest
+// as on the host, both being Linux on the same architecture.
+struct GuestRlimit {
+    int resource = 0;
+    uint64_t soft = 0, hard = 0;
+};
+
 // The container's process, as the agent starts it.
 struct GuestConfig {
     std::vector<std::string> args;
@@ -77,6 +86,9 @@ struct GuestConfig {
     std::vector<gid_t> additional_gids;
     std::string hostname;
     unsigned layers = 0;  // disks hutch-layer-0 .. hutch-layer-(layers-1)
+    std::vector<GuestRlimit> rlimits;
+    bool readonly_root = false;      // --read-only: the root remounted read-only
+    std::vector<std::string> tmpfs;  // --tmpfs: absolute paths, each a tmpfs of its own
 };
 
 std::string to_json(const GuestConfig& config);

@@ -21,6 +21,14 @@ namespace {
 // What of the console is kept to explain a VM that died: its last lines.
 constexpr size_t console_tail_size = 4096;
 
+// The process's output held for a caller that does not read it yet; beyond it the control port
+// waits (and so does the agent's output, not its reading of signals).
+constexpr size_t output_held_max = 1 << 20;
+
+// Written to the caller in pieces no larger: POLLOUT on a pipe promises one page, and a larger
+// write to a blocking pipe could block.
+constexpr size_t caller_write_size = 4096;
+
 class HostRelay {
 public:
     HostRelay(HostEnds ends, QemuProcess& qemu, int boot_timeout_ms)
@@ -37,19 +45,25 @@ public:
 
     ErrorOr<int> run() {
         while (!status_) TRY(step());
+        // The process is gone: the rest of its output goes out as the caller takes it.
+        (void)write_all(STDOUT_FILENO, held_stdout_);
+        (void)write_all(STDERR_FILENO, held_stderr_);
         return *status_;
     }
 
 private:
     ErrorOr<void> step() {
         bool want_stdin = caller_stdin_open_ && stdin_pending_.empty();
+        bool want_control = !control_closed_ && held_stdout_.size() + held_stderr_.size() < output_held_max;
         pollfd fds[] = {
             {want_stdin ? STDIN_FILENO : -1, POLLIN, 0},
             {stdin_pending_.empty() ? -1 : ends_.stdin_port.get(), POLLOUT, 0},
-            {control_closed_ ? -1 : ends_.control, POLLIN, 0},
+            {want_control ? ends_.control : -1, POLLIN, 0},
             {console_closed_ ? -1 : ends_.console, POLLIN, 0},
             {ends_.signals, POLLIN, 0},
             {qemu_.pidfd(), POLLIN, 0},
+            {held_stdout_.empty() ? -1 : STDOUT_FILENO, POLLOUT, 0},
+            {held_stderr_.empty() ? -1 : STDERR_FILENO, POLLOUT, 0},
         };
         int ready = ::poll(fds, std::size(fds), poll_timeout_ms());
         if (ready < 0) {
@@ -62,6 +76,8 @@ private:
         if (fds[2].revents) TRY(read_control());
         if (fds[3].revents) read_console();
         if (fds[4].revents) TRY(forward_signals());
+        if (fds[6].revents) write_held(STDOUT_FILENO, held_stdout_);
+        if (fds[7].revents) write_held(STDERR_FILENO, held_stderr_);
         if (fds[5].revents && !status_) return vm_died();
         return {};
     }
@@ -145,9 +161,10 @@ private:
     ErrorOr<void> handle(const Frame& frame) {
         switch (frame.kind) {
             case FrameKind::started: started_ = true; break;
-            // The caller's stdout or stderr closed is no reason to stop the container.
-            case FrameKind::stdout_data: (void)write_all(STDOUT_FILENO, frame.payload); break;
-            case FrameKind::stderr_data: (void)write_all(STDERR_FILENO, frame.payload); break;
+            // Held until the caller's side polls writable, so that a caller not reading never
+            // keeps a signal from the VM.
+            case FrameKind::stdout_data: held_stdout_ += frame.payload; break;
+            case FrameKind::stderr_data: held_stderr_ += frame.payload; break;
             case FrameKind::exit:
                 status_ = TRY_CTX(parse_int_payload(frame.payload), "the agent's exit status");
                 break;
@@ -155,6 +172,18 @@ private:
             default: return fail("the agent sent a frame of a host's kind");
         }
         return {};
+    }
+
+    // The caller's stdout or stderr closed is no reason to stop the container: its output is
+    // dropped then.
+    static void write_held(int fd, std::string& held) {
+        ssize_t n = ::write(fd, held.data(), std::min(held.size(), caller_write_size));
+        if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
+        if (n < 0) {
+            held.clear();
+            return;
+        }
+        held.erase(0, static_cast<size_t>(n));
     }
 
     void read_console() {
@@ -192,7 +221,7 @@ private:
     HostEnds ends_;
     QemuProcess& qemu_;
     FrameReader reader_;
-    std::string stdin_pending_, console_tail_;
+    std::string stdin_pending_, console_tail_, held_stdout_, held_stderr_;
     bool caller_stdin_open_ = true, control_closed_ = false, console_closed_ = false, show_console_ = false;
     std::optional<int> status_;
     std::chrono::steady_clock::time_point boot_deadline_;

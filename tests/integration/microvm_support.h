@@ -1,0 +1,133 @@
+// What the microVM tests share (microvm_qemu_test.cpp, microvm_debian_test.cpp): whether QEMU can
+// run here, the guest kernel, the processes a test's VM left, and a VM's command run in the
+// background for the tests that act while it runs.
+#pragma once
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "harness.h"
+
+namespace hutch::test {
+
+inline bool on_path(const std::string& tool) {
+    return shell("command -v " + tool + " >/dev/null").status == 0;
+}
+
+// Why the VM cannot run here, or nothing.
+inline std::optional<std::string> missing_vm_tool() {
+    if (!on_path("qemu-system-x86_64")) return "qemu-system-x86_64 is missing (qemu-system-x86)";
+    if (!on_path("mkfs.erofs")) return "mkfs.erofs is missing (erofs-utils)";
+    return std::nullopt;
+}
+
+// The guest kernel as the vm tests get it: build.sh prints its directory (built by the fixture
+// "vm: guest kernel is built" already, so this is its fast path).
+inline std::string guest_kernel() {
+    if (const char* kernel = std::getenv("HUTCH_GUEST_KERNEL")) return kernel;
+    auto built = run_command({std::string(HUTCH_SOURCE_DIR) + "/microvm/guest-kernel/build.sh"});
+    REQUIRE(built.status == 0);
+    std::string dir = built.out.substr(0, built.out.find('\n'));
+    return dir + "/vmlinux";
+}
+
+// PIDs of the processes whose command line mentions needle.
+inline std::vector<pid_t> processes_mentioning(const std::string& needle) {
+    namespace fs = std::filesystem;
+    std::vector<pid_t> found;
+    for (const auto& entry : fs::directory_iterator("/proc")) {
+        std::string name = entry.path().filename();
+        if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+        std::ifstream cmdline(entry.path() / "cmdline");
+        std::string text((std::istreambuf_iterator<char>(cmdline)), std::istreambuf_iterator<char>());
+        if (text.find(needle) != std::string::npos && std::stoi(name) != getpid())
+            found.push_back(std::stoi(name));
+    }
+    return found;
+}
+
+// A command (hutch-vm-run's, hutch's) started with its stdout on a pipe, and its stderr too when
+// asked, for the tests that act while it runs. Killed and reaped when it goes out of scope.
+struct RunningVm {
+    pid_t pid = -1;
+    int out = -1, err = -1;
+    explicit RunningVm(const std::vector<std::string>& argv, bool pipe_stderr = false) {
+        int out_fds[2], err_fds[2] = {-1, -1};
+        REQUIRE(::pipe2(out_fds, O_CLOEXEC) == 0);
+        if (pipe_stderr) REQUIRE(::pipe2(err_fds, O_CLOEXEC) == 0);
+        posix_spawn_file_actions_t actions;
+        posix_spawn_file_actions_init(&actions);
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+        posix_spawn_file_actions_adddup2(&actions, out_fds[1], 1);
+        if (pipe_stderr) posix_spawn_file_actions_adddup2(&actions, err_fds[1], 2);
+        std::vector<char*> args;
+        for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+        args.push_back(nullptr);
+        int rc = ::posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
+        posix_spawn_file_actions_destroy(&actions);
+        ::close(out_fds[1]);
+        out = out_fds[0];
+        if (pipe_stderr) {
+            ::close(err_fds[1]);
+            err = err_fds[0];
+        }
+        REQUIRE(rc == 0);
+    }
+    ~RunningVm() {
+        if (pid > 0) {
+            ::kill(pid, SIGKILL);
+            ::waitpid(pid, nullptr, 0);
+        }
+        ::close(out);
+        if (err >= 0) ::close(err);
+    }
+    // Reads fd (stdout unless told) until it holds needle, it closes, or 120 s pass (a TCG boot
+    // on a busy host).
+    std::string read_until(const std::string& needle, int fd = -1) {
+        if (fd < 0) fd = out;
+        std::string text;
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+        while (text.find(needle) == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+            pollfd p{fd, POLLIN, 0};
+            if (::poll(&p, 1, 1000) <= 0) continue;
+            char buf[4096];
+            ssize_t n = ::read(fd, buf, sizeof buf);
+            if (n <= 0) break;
+            text.append(buf, static_cast<size_t>(n));
+        }
+        return text;
+    }
+    int wait() {
+        int status = 0;
+        REQUIRE(::waitpid(pid, &status, 0) == pid);
+        pid = -1;
+        return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+    }
+};
+
+// The first line of `uname -r` on this host.
+inline std::string host_release() {
+    std::string release = shell("uname -r").out;
+    return release.substr(0, release.find('\n'));
+}
+
+}  // namespace hutch::test
+
+#define SKIP_WITHOUT_QEMU()                 \
+    if (auto missing = missing_vm_tool()) { \
+        WARN("skipped: " + *missing);       \
+        return;                             \
+    }

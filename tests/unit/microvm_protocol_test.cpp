@@ -1,0 +1,44 @@
+// The config the host hands hutch-agent (microvm/agent/protocol.h): what the agent reads is what
+// the host wrote, the container's settings included, and a config it cannot apply is refused.
+#include <sys/resource.h>
+
+#include <catch2/catch.hpp>
+
+#include "microvm/agent/protocol.h"
+
+using namespace hutch::microvm;
+
+TEST_CASE("microvm protocol: a guest config round-trips with its rlimits, read-only root and tmpfs",
+          "[microvm-protocol]") {
+    GuestConfig config;
+    config.args = {"sh", "-c", "ulimit -n"};
+    config.env = {"PATH=/bin"};
+    config.uid = 1000;
+    config.layers = 2;
+    config.rlimits = {{.resource = RLIMIT_NOFILE, .soft = 1024, .hard = 1024},
+                      {.resource = RLIMIT_CORE, .soft = 0, .hard = RLIM_INFINITY}};
+    config.readonly_root = true;
+    config.tmpfs = {"/run", "/scratch/a"};
+
+    auto parsed = parse_guest_config(to_json(config));
+    REQUIRE(parsed);
+    CHECK(parsed->args == config.args);
+    CHECK(parsed->uid == 1000);
+    CHECK(parsed->layers == 2);
+    REQUIRE(parsed->rlimits.size() == 2);
+    CHECK(parsed->rlimits[0].resource == RLIMIT_NOFILE);
+    CHECK(parsed->rlimits[0].soft == 1024);
+    CHECK(parsed->rlimits[1].hard == RLIM_INFINITY);
+    CHECK(parsed->readonly_root);
+    CHECK(parsed->tmpfs == config.tmpfs);
+}
+
+TEST_CASE("microvm protocol: a tmpfs path that is not absolute is refused", "[microvm-protocol]") {
+    GuestConfig config;
+    config.args = {"true"};
+    config.layers = 1;
+    config.tmpfs = {"run"};
+    auto parsed = parse_guest_config(to_json(config));
+    REQUIRE_FALSE(parsed);
+    CHECK(parsed.error().message.find("tmpfs") != std::string::npos);
+}
