@@ -39,7 +39,8 @@ int run(int argc, char** argv) {
     microvm::VmConfig config;
     take_devices(argc, argv, config);
     if (argc < 2 || argc > 5) {
-        std::fprintf(stderr, "usage: %s [--pmem FILE | --disk FILE]... KERNEL [CMDLINE [MEMORY_MIB [VCPUS]]]\n",
+        std::fprintf(stderr,
+                     "usage: %s [--pmem FILE | --disk FILE]... KERNEL [CMDLINE [MEMORY_MIB [VCPUS]]]\n",
                      argv[0]);
         return kVmmFailed;
     }

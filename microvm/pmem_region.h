@@ -36,7 +36,7 @@ public:
     ~PmemRegion();
 
     uint8_t* host_address() const { return base_; }
-    uint64_t size() const { return size_; }             // the region's, a multiple of kPmemSizeAlign
+    uint64_t size() const { return size_; }            // the region's, a multiple of kPmemSizeAlign
     uint64_t file_size() const { return file_size_; }  // the file's, when it was opened
     bool read_only() const { return read_only_; }
     int fd() const { return fd_.get(); }

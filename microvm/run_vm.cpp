@@ -17,8 +17,8 @@
 #include "microvm/serial.h"
 #include "microvm/vcpu_threads.h"
 #include "microvm/virtio_blk.h"
-#include "microvm/virtio_pmem.h"
 #include "microvm/virtio_mmio.h"
+#include "microvm/virtio_pmem.h"
 
 namespace hutch::microvm {
 

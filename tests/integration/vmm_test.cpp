@@ -1,7 +1,7 @@
 // The builtin VMM (microvm/) on this host's KVM, with the freestanding test guest
 // (tests/vm-guests/): the guest checks what the VMM handed it (PVH start_info, memory map,
-// initrd, command line, CPUID, virtio-blk disks, virtio-pmem regions), prints on the serial console and exits with a code that
-// run_vm returns. Each test skips, saying so, where /dev/kvm cannot be used.
+// initrd, command line, CPUID, virtio-blk disks, virtio-pmem regions), prints on the serial console and exits
+// with a code that run_vm returns. Each test skips, saying so, where /dev/kvm cannot be used.
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -352,9 +352,10 @@ TEST_CASE("a virtio-pmem region is the file, as memory, padded with zeros to 2 M
     for (auto [offset, length] : {std::pair<size_t, size_t>{0, contents.size() + 8192},
                                   std::pair<size_t, size_t>{kPmemRegion - 4096, 4096}}) {
         auto sum = fnv1a(std::string_view(padded).substr(offset, length));
-        auto run = run_guest("test=pmem size=" + std::to_string(kPmemRegion) + " sum=" + std::to_string(sum) +
-                                 " sum_offset=" + std::to_string(offset) + " sum_length=" + std::to_string(length),
-                             with_pmem(file, true));
+        auto run =
+            run_guest("test=pmem size=" + std::to_string(kPmemRegion) + " sum=" + std::to_string(sum) +
+                          " sum_offset=" + std::to_string(offset) + " sum_length=" + std::to_string(length),
+                      with_pmem(file, true));
         REQUIRE(run.exit_code);
         CHECK(*run.exit_code == 0);
         CHECK_THAT(run.console, Catch::Contains(" virtio_mmio.device=4K@0xd0000000:5\n"));

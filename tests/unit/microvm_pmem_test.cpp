@@ -65,7 +65,8 @@ TEST_CASE("pmem regions go from 4 GiB on 128 MiB boundaries, clear of RAM and ea
     CHECK_FALSE(place_pmem(64 * kMiB, huge));
 }
 
-TEST_CASE("a pmem file maps padded with zeros to 2 MiB; an empty one or a directory is refused", "[microvm]") {
+TEST_CASE("a pmem file maps padded with zeros to 2 MiB; an empty one or a directory is refused",
+          "[microvm]") {
     TempDir dir;
     std::string contents(5000, 'x');
     auto region = PmemRegion::open(dir.file("layer", contents), true);
