@@ -10,9 +10,10 @@
 // The region's size is the file's rounded up to kPmemSizeAlign (2 MiB, the granularity at which
 // Linux maps device memory, memremap_compat_align): the tail past the file's end reads as zeros,
 // from an anonymous private mapping, and writes to it (read-write files only) never reach the
-// file. An empty file is refused. A file the host truncates under a running guest makes the
-// guest's access to the lost pages fail KVM_RUN with EFAULT: the VM stops with an error, the VMM
-// never touches those pages itself.
+// file. An empty file is refused. A file the host truncates under a running guest leaves the
+// guest's accesses to the lost pages without a page: KVM_RUN fails with EFAULT (or, on a
+// software KVM such as kvm_pvm, the guest stalls until its time limit); the VMM itself never
+// touches those pages, so it cannot take a SIGBUS for them.
 #pragma once
 
 #include <cstdint>

@@ -6,6 +6,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstring>
@@ -13,6 +14,7 @@
 #include <fstream>
 #include <random>
 #include <string>
+#include <thread>
 
 #include "base/fd.h"
 #include "base/file.h"
@@ -412,4 +414,43 @@ TEST_CASE("a pmem file that is missing or empty fails the VM in one line", "[vmm
     run = run_guest("test=exit code=0", with_pmem(empty, true));
     REQUIRE_FALSE(run.exit_code);
     CHECK(run.exit_code.error().message == "pmem " + empty.path() + ": an empty file, nothing to map");
+}
+
+TEST_CASE("a pmem file truncated under a running guest stops the VM, not the VMM", "[vmm]") {
+    REQUIRE_KVM();
+    std::string contents = random_disk(4096);
+    TempFile file(contents);
+    auto sum = fnv1a(std::string_view(contents).substr(0, 4096));
+    UniqueFd console(::memfd_create("vm-console", MFD_CLOEXEC));
+    REQUIRE(console.valid());
+    VmConfig config = with_pmem(file, true);
+    config.kernel = HUTCH_VM_GUEST;
+    config.cmdline = "test=pmem size=" + std::to_string(kPmemRegion) + " sum=" + std::to_string(sum) +
+                     " sum_length=4096 reread=1";
+    config.console_fd = console.get();
+    config.timeout = std::chrono::seconds(5);
+    // Once the guest rereads the region in a loop, the host truncates the file: the pages behind
+    // the guest's mapping are gone, and its next read of one can only fail.
+    std::atomic<bool> truncated = false;
+    std::thread host([&] {
+        char buffer[4096];
+        for (int i = 0; i < 1500; ++i) {
+            ssize_t n = ::pread(console.get(), buffer, sizeof buffer - 1, 0);
+            if (n > 0 && std::string_view(buffer, static_cast<size_t>(n)).find("rereading") !=
+                             std::string_view::npos) {
+                truncated = ::truncate(file.path().c_str(), 0) == 0;
+                return;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+    });
+    auto result = hutch::microvm::run_vm(config);
+    host.join();
+    REQUIRE(truncated);
+    REQUIRE_FALSE(result);
+    // Hardware KVM fails KVM_RUN with EFAULT; this host's software KVM (kvm_pvm) retries the
+    // fault, so the guest stalls until its time limit. Either way the VMM returns an error.
+    INFO(result.error().message);
+    CHECK((result.error().message.find("KVM_RUN") != std::string::npos ||
+           result.error().message.starts_with("the guest ran past its time limit")));
 }

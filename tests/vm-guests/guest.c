@@ -534,7 +534,7 @@ static uint64_t touch_pages(const uint8_t* bytes, uint64_t n) {
     return pages;
 }
 
-/* test=pmem size=N sum=X [sum_offset=O sum_length=L] [op=read|write] [ro=1] [hold=1]: the
+/* test=pmem size=N sum=X [sum_offset=O sum_length=L] [op=read|write] [ro=1] [hold=1|reread=1]: the
  * virtio-pmem device (id 27) the VMM put on the command line. Its config space gives the region's
  * {start, size}; the guest reads the region as memory, every page of it, and checks the FNV-1a sum
  * of L bytes from O (default: all of it; keep it small where KVM is software). op=write writes the first page
@@ -582,6 +582,11 @@ static void test_pmem(void) {
         CHECK_EQ(pmem_flush(), 0, "flush ret");
     }
     hold_if_asked();
+    /* reread=1: reads every page again and again, for ever, for the host to take the file away. */
+    if (arg_u64("reread", 0) && !failures) {
+        print("guest: ok, rereading\n");
+        for (;;) touch_pages((const uint8_t*)region, size);
+    }
 }
 
 /* test=blk_slurp capacity=N sum=X [sum_length=L] [hold=1]: reads the whole disk, in 1 MiB
