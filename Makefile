@@ -1,7 +1,8 @@
 # hutch's entry points. `make check` is the test command (CI runs it through .ci/run);
 # `make demo` shows a container; `make bench` compares hutch-oci with runc and crun, `make
 # bench-unpack` hutch's layer unpack with umoci and tar, `make bench-pull` hutch pull with podman pull,
-# `make bench-vm-start` the builtin VMM's start of a microVM with QEMU's.
+# `make bench-vm-start` the builtin VMM's start of a microVM with QEMU's, `make bench-vm-share` the
+# host memory of 10 microVMs of one image with and without virtio-pmem.
 # Every target that needs packages runs scripts/setup.sh first (fast and offline when all are there).
 
 SHELL := /bin/bash
@@ -19,7 +20,7 @@ SOURCES_CMD := { git ls-files -z --cached --others --exclude-standard -- '*.cpp'
     || find . \( -path ./build -o -path './build-*' -o -path ./.git \) -prune -o \( -name '*.cpp' -o -name '*.h' \) -print0; } \
     | while IFS= read -r -d '' f; do if [[ -e $$f ]]; then printf '%s\0' "$$f"; fi; done
 
-.PHONY: all setup build install test asan format-check format check demo bench bench-images bench-unpack bench-pull bench-vm bench-vm-start clean
+.PHONY: all setup build install test asan format-check format check demo bench bench-images bench-unpack bench-pull bench-vm bench-vm-start bench-vm-share clean
 
 all: build
 
@@ -88,6 +89,9 @@ bench-pull: setup build
 # Starting a microVM: the builtin VMM against qemu -M microvm, one freestanding guest, start to exit.
 bench-vm-start: setup build
 	bench/vm-start.sh
+
+bench-vm-share: setup build
+	bench/vm-share.sh
 
 clean:
 	rm -rf $(BUILD_DIR) $(ASAN_DIR)

@@ -1,9 +1,10 @@
 // The microVM benchmark's driver (VM start to guest exit on the builtin VMM, against
 // QEMU -M microvm), a bench-only target (hutch-bench-vm-start, built with hutch_microvm):
-//   hutch-bench-vm-start KERNEL [CMDLINE [MEMORY_MIB [VCPUS]]]
+//   hutch-bench-vm-start [--pmem FILE | --disk FILE]... KERNEL [CMDLINE [MEMORY_MIB [VCPUS]]]
 // boots KERNEL (an ELF image with a PVH entry, such as build/tests/vm-guest.elf) with its serial
 // console on stdout, and exits with the guest's exit code; a failure of the VMM is one line on
-// stderr and status 125, which no test guest uses.
+// stderr and status 125, which no test guest uses. --pmem adds a read-only virtio-pmem device on
+// FILE, --disk a read-only virtio-blk disk (the page-sharing benchmark, bench/vm-share.sh).
 #include <unistd.h>
 
 #include <cstdio>
@@ -18,12 +19,31 @@ namespace {
 
 constexpr int kVmmFailed = 125;
 
+// Takes the leading --pmem and --disk options off argv into `config`.
+void take_devices(int& argc, char**& argv, microvm::VmConfig& config) {
+    while (argc > 2) {
+        std::string option = argv[1];
+        if (option == "--pmem")
+            config.pmem.push_back({argv[2], true});
+        else if (option == "--disk")
+            config.disks.push_back({argv[2], true});
+        else
+            return;
+        argv[2] = argv[0];
+        argc -= 2;
+        argv += 2;
+    }
+}
+
 int run(int argc, char** argv) {
+    microvm::VmConfig config;
+    take_devices(argc, argv, config);
     if (argc < 2 || argc > 5) {
-        std::fprintf(stderr, "usage: %s KERNEL [CMDLINE [MEMORY_MIB [VCPUS]]]\n", argv[0]);
+        std::fprintf(stderr,
+                     "usage: %s [--pmem FILE | --disk FILE]... KERNEL [CMDLINE [MEMORY_MIB [VCPUS]]]\n",
+                     argv[0]);
         return kVmmFailed;
     }
-    microvm::VmConfig config;
     config.kernel = argv[1];
     if (argc > 2) config.cmdline = argv[2];
     if (argc > 3) config.memory_mib = static_cast<uint32_t>(std::stoul(argv[3]));

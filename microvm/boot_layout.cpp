@@ -1,5 +1,6 @@
 #include "microvm/boot_layout.h"
 
+#include <algorithm>
 #include <string>
 
 #include "microvm/hex.h"
@@ -34,6 +35,22 @@ ErrorOr<uint64_t> place_initrd(uint64_t memory_size, uint64_t kernel_end, uint64
     uint64_t address = (memory_size - size) & ~(kPage - 1);
     if (address < kernel_end || address < layout::kHighMemory) return too_large();
     return address;
+}
+
+ErrorOr<std::vector<uint64_t>> place_pmem(uint64_t memory_size, std::span<const uint64_t> sizes) {
+    std::vector<uint64_t> addresses;
+    // The hole's end, not RAM's: RAM ends below the hole (layout::kMaxMemory), but say so here too.
+    uint64_t next = std::max(layout::kPmemBase, memory_size);
+    for (uint64_t size : sizes) {
+        uint64_t address = (next + layout::kPmemAlign - 1) / layout::kPmemAlign * layout::kPmemAlign;
+        if (size == 0 || size > layout::kPmemEnd || address > layout::kPmemEnd - size)
+            return fail("pmem " + std::to_string(addresses.size()) + ": " + std::to_string(size) +
+                        " bytes do not fit below the guest's " + std::to_string(layout::kPmemEnd >> 30) +
+                        " GiB of physical address space after the regions before it");
+        addresses.push_back(address);
+        next = address + size;
+    }
+    return addresses;
 }
 
 }  // namespace hutch::microvm

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -30,5 +31,10 @@ ErrorOr<void> check_cmdline(std::string_view cmdline);
 // Where an initrd of `size` bytes goes: page-aligned, as high in RAM as it fits (out of the way of
 // a kernel that decompresses or relocates itself upwards), and above `kernel_end`.
 ErrorOr<uint64_t> place_initrd(uint64_t memory_size, uint64_t kernel_end, uint64_t size);
+
+// Where virtio-pmem regions of `sizes` bytes go, in order (layout::kPmemBase on): each on a
+// layout::kPmemAlign boundary, none over RAM (`memory_size` bytes at 0), the MMIO hole or another,
+// all below layout::kPmemEnd.
+ErrorOr<std::vector<uint64_t>> place_pmem(uint64_t memory_size, std::span<const uint64_t> sizes);
 
 }  // namespace hutch::microvm

@@ -31,5 +31,14 @@ constexpr uint64_t kVirtioMmioBase = 0xd0000000;
 // identity-mapped page table, at guest addresses no RAM or device uses.
 constexpr uint64_t kKvmIdentityMap = 0xfeffc000;
 constexpr uint64_t kKvmTss = 0xfeffd000;
+// The 32-bit MMIO hole ends at 4 GiB.
+constexpr uint64_t kMmioHoleEnd = 0x100000000;
+// virtio-pmem regions (pmem_region.h), one after another from 4 GiB, above RAM and every device,
+// each starting on a 128 MiB boundary: Linux's memory section, the unit in which older kernels
+// (before sub-section hotplug, 5.3) can map device memory with struct pages for DAX. They end
+// below 512 GiB, inside the 39 physical address bits of every x86-64 host KVM runs on.
+constexpr uint64_t kPmemBase = kMmioHoleEnd;
+constexpr uint64_t kPmemAlign = 128ull << 20;
+constexpr uint64_t kPmemEnd = 1ull << 39;
 
 }  // namespace hutch::microvm::layout

@@ -9,6 +9,7 @@
 
 #include "base/file.h"
 #include "microvm/boot_cpu.h"
+#include "microvm/boot_layout.h"
 #include "microvm/elf_kernel.h"
 #include "microvm/exit_device.h"
 #include "microvm/memory_layout.h"
@@ -17,6 +18,7 @@
 #include "microvm/vcpu_threads.h"
 #include "microvm/virtio_blk.h"
 #include "microvm/virtio_mmio.h"
+#include "microvm/virtio_pmem.h"
 
 namespace hutch::microvm {
 
@@ -43,9 +45,9 @@ ErrorOr<void> check_config(const VmConfig& config) {
     if (config.vcpus == 0 || config.vcpus > kMaxVcpus)
         return fail("vCPUs: " + std::to_string(config.vcpus) + ", not between 1 and " +
                     std::to_string(kMaxVcpus));
-    if (config.disks.size() > kMaxDisks)
-        return fail("disks: " + std::to_string(config.disks.size()) + ", more than the " +
-                    std::to_string(kMaxDisks) + " interrupt lines for them");
+    if (config.disks.size() + config.pmem.size() > kMaxVirtioDevices)
+        return fail("disks and pmem: " + std::to_string(config.disks.size() + config.pmem.size()) +
+                    ", more than the " + std::to_string(kMaxVirtioDevices) + " interrupt lines for them");
     return {};
 }
 
@@ -90,7 +92,7 @@ uint32_t virtio_gsi(size_t index) { return kVirtioFirstGsi + static_cast<uint32_
 // The user's command line and, after it, how the guest finds each virtio device.
 std::string guest_cmdline(const VmConfig& config) {
     std::string cmdline = config.cmdline;
-    for (size_t i = 0; i < config.disks.size(); ++i)
+    for (size_t i = 0; i < config.disks.size() + config.pmem.size(); ++i)
         cmdline += (cmdline.empty() ? "" : " ") + virtio_mmio_cmdline(virtio_address(i), virtio_gsi(i));
     return cmdline;
 }
@@ -106,18 +108,50 @@ ErrorOr<Boot> load_guest(const VmConfig& config, const GuestMemory& memory) {
     return Boot{kernel.pvh_entry, start_info};
 }
 
-// The disks, each a virtio-blk device behind a virtio-mmio transport on the MMIO bus.
-struct VirtioDisks {
-    std::vector<std::unique_ptr<VirtioBlk>> devices;
+// The pmem files, mapped and placed before KVM is opened: a bad file fails on any host. They are
+// created before the VM, so that their mappings outlive its memory slots.
+struct PlacedPmem {
+    PmemRegion region;
+    uint64_t guest_address;
+};
+ErrorOr<std::vector<PlacedPmem>> open_pmem(const VmConfig& config) {
+    std::vector<PmemRegion> regions;
+    std::vector<uint64_t> sizes;
+    for (const auto& pmem : config.pmem) {
+        regions.push_back(TRY(PmemRegion::open(pmem.path, pmem.read_only)));
+        sizes.push_back(regions.back().size());
+    }
+    auto addresses = TRY(place_pmem(uint64_t{config.memory_mib} << 20, sizes));
+    std::vector<PlacedPmem> placed;
+    for (size_t i = 0; i < regions.size(); ++i) placed.push_back({std::move(regions[i]), addresses[i]});
+    return placed;
+}
+
+// The virtio devices (the disks, then the pmem), each behind a virtio-mmio transport on the MMIO
+// bus.
+struct VirtioDevices {
+    std::vector<std::unique_ptr<VirtioDevice>> devices;
     std::vector<std::unique_ptr<VirtioMmio>> transports;
 };
-ErrorOr<void> add_disks(const VmConfig& config, const Vm& vm, DeviceBus& mmio, VirtioDisks& disks) {
-    for (size_t i = 0; i < config.disks.size(); ++i) {
-        auto& blk = disks.devices.emplace_back(
-            TRY(VirtioBlk::open(config.disks[i].path, config.disks[i].read_only, vm.memory())));
-        auto& transport = disks.transports.emplace_back(
-            std::make_unique<VirtioMmio>(*blk, vm.memory(), IrqLine(vm.fd(), virtio_gsi(i))));
-        TRY(mmio.add(virtio_address(i), kVirtioMmioSize, *transport));
+ErrorOr<void> add_virtio(std::unique_ptr<VirtioDevice> device, const Vm& vm, DeviceBus& mmio,
+                         VirtioDevices& virtio) {
+    size_t index = virtio.devices.size();
+    auto& added = virtio.devices.emplace_back(std::move(device));
+    auto& transport = virtio.transports.emplace_back(
+        std::make_unique<VirtioMmio>(*added, vm.memory(), IrqLine(vm.fd(), virtio_gsi(index))));
+    return mmio.add(virtio_address(index), kVirtioMmioSize, *transport);
+}
+ErrorOr<void> add_devices(const VmConfig& config, const std::vector<PlacedPmem>& pmem, const Vm& vm,
+                          DeviceBus& mmio, VirtioDevices& virtio) {
+    for (const auto& disk : config.disks)
+        TRY(add_virtio(TRY(VirtioBlk::open(disk.path, disk.read_only, vm.memory())), vm, mmio, virtio));
+    for (size_t i = 0; i < pmem.size(); ++i) {
+        auto& [region, address] = pmem[i];
+        // Slot 0 is RAM.
+        TRY_CTX(vm.map_memory(static_cast<uint32_t>(i + 1), address, region.size(), region.host_address(),
+                              region.read_only()),
+                "pmem " + config.pmem[i].path);
+        TRY(add_virtio(std::make_unique<VirtioPmem>(region, address, vm.memory()), vm, mmio, virtio));
     }
     return {};
 }
@@ -128,6 +162,7 @@ ErrorOr<int> run_vm(const VmConfig& config) {
     TRY(check_config(config));
     auto memory = TRY(GuestMemory::create(uint64_t{config.memory_mib} << 20, config.merge_memory));
     Boot boot = TRY(load_guest(config, memory));
+    auto pmem = TRY(open_pmem(config));
 
     auto kvm = TRY(Kvm::open());
     if (config.vcpus > kvm.max_vcpus())
@@ -147,8 +182,8 @@ ErrorOr<int> run_vm(const VmConfig& config) {
     DeviceBus io("port I/O"), mmio("MMIO");
     TRY(io.add(kSerialPort, kSerialPortCount, serial));
     TRY(io.add(kExitPort, kExitPortCount, exit_device));
-    VirtioDisks disks;
-    TRY(add_disks(config, vm, mmio, disks));
+    VirtioDevices virtio;
+    TRY(add_devices(config, pmem, vm, mmio, virtio));
 
     auto threads =
         TRY(VcpuThreads::start(vcpus, io, mmio, [&](Error e) { outcome.set(std::unexpected(e)); }));

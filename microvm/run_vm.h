@@ -17,11 +17,18 @@ struct DiskConfig {
     bool read_only = false;
 };
 
+// A virtio-pmem device (virtio_pmem.h) on a host file, mapped into the guest above 4 GiB.
+struct PmemConfig {
+    std::string path;
+    bool read_only = true;
+};
+
 struct VmConfig {
     std::string kernel;   // path of an ELF image with a PVH entry (elf_kernel.h)
     std::string initrd;   // path; empty: none
     std::string cmdline;  // the VMM appends its devices' virtio_mmio.device= to it
     std::vector<DiskConfig> disks;
+    std::vector<PmemConfig> pmem;  // after the disks, in their virtio-mmio slots and interrupt lines
     uint32_t memory_mib = 128;
     uint32_t vcpus = 1;
     bool merge_memory = false;  // KSM (GuestMemory::create)
@@ -35,7 +42,7 @@ constexpr uint32_t kMaxVcpus = 254;
 // Each virtio device has an IOAPIC pin of its own, from 5 (after the PIT's 0, the keyboard's 1,
 // the cascade's 2 and COM2's and COM1's 3 and 4) to the IOAPIC's last, 23.
 constexpr uint32_t kVirtioFirstGsi = 5;
-constexpr uint32_t kMaxDisks = 23 - kVirtioFirstGsi + 1;
+constexpr uint32_t kMaxVirtioDevices = 23 - kVirtioFirstGsi + 1;  // disks and pmem together
 
 ErrorOr<int> run_vm(const VmConfig& config);
 

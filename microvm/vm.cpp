@@ -2,6 +2,8 @@
 
 #include <sys/ioctl.h>
 
+#include <string>
+
 #include "microvm/memory_layout.h"
 
 namespace hutch::microvm {
@@ -22,6 +24,21 @@ ErrorOr<Vm> Vm::create(Kvm kvm, GuestMemory memory) {
     region.userspace_addr = reinterpret_cast<uint64_t>(memory.host_address());
     TRY_SYS(::ioctl(fd.get(), KVM_SET_USER_MEMORY_REGION, &region), "KVM_SET_USER_MEMORY_REGION");
     return Vm(std::move(kvm), std::move(fd), std::move(memory));
+}
+
+ErrorOr<void> Vm::map_memory(uint32_t slot, uint64_t guest_address, uint64_t size, const uint8_t* host,
+                             bool read_only) const {
+    if (read_only && ::ioctl(kvm_.fd(), KVM_CHECK_EXTENSION, KVM_CAP_READONLY_MEM) <= 0)
+        return fail("this host's KVM lacks KVM_CAP_READONLY_MEM, which a read-only memory slot needs");
+    kvm_userspace_memory_region region = {};
+    region.slot = slot;
+    region.flags = read_only ? KVM_MEM_READONLY : 0;
+    region.guest_phys_addr = guest_address;
+    region.memory_size = size;
+    region.userspace_addr = reinterpret_cast<uint64_t>(host);
+    TRY_SYS(::ioctl(fd_.get(), KVM_SET_USER_MEMORY_REGION, &region),
+            "KVM_SET_USER_MEMORY_REGION (slot " + std::to_string(slot) + ")");
+    return {};
 }
 
 }  // namespace hutch::microvm

@@ -18,6 +18,12 @@ public:
     const Kvm& kvm() const { return kvm_; }
     int fd() const { return fd_.get(); }
     const GuestMemory& memory() const { return memory_; }
+    // Maps `size` bytes at `host` into the guest at `guest_address` as memory slot `slot` (slot 0
+    // is RAM). A read-only slot (KVM_MEM_READONLY) takes the guest's reads from the pages and turns
+    // its writes into MMIO exits, which the VMM's bus drops; a host whose KVM cannot do that
+    // fails here. The mapping must outlive the VM.
+    ErrorOr<void> map_memory(uint32_t slot, uint64_t guest_address, uint64_t size, const uint8_t* host,
+                             bool read_only) const;
 
 private:
     Vm(Kvm kvm, UniqueFd fd, GuestMemory memory)

@@ -1,17 +1,20 @@
 // The builtin VMM (microvm/) on this host's KVM, with the freestanding test guest
 // (tests/vm-guests/): the guest checks what the VMM handed it (PVH start_info, memory map,
-// initrd, command line, CPUID, virtio-blk disks), prints on the serial console and exits with a code that
-// run_vm returns. Each test skips, saying so, where /dev/kvm cannot be used.
+// initrd, command line, CPUID, virtio-blk disks, virtio-pmem regions), prints on the serial console and exits
+// with a code that run_vm returns. Each test skips, saying so, where /dev/kvm cannot be used.
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
 #include <string>
+#include <thread>
 
 #include "base/fd.h"
 #include "base/file.h"
@@ -326,4 +329,128 @@ TEST_CASE("the guest starts its other vCPUs with INIT and start-up IPIs", "[vmm]
         CHECK(*run.exit_code == static_cast<int>(vcpus));
         CHECK_THAT(run.console, Catch::Contains("guest: processors running: " + std::to_string(vcpus)));
     }
+}
+
+namespace {
+
+VmConfig with_pmem(const TempFile& file, bool read_only) {
+    VmConfig config;
+    config.pmem.push_back({file.path(), read_only});
+    return config;
+}
+
+constexpr size_t kPmemRegion = 2 << 20;  // the file's size rounded up to 2 MiB (pmem_region.h)
+
+}  // namespace
+
+TEST_CASE("a virtio-pmem region is the file, as memory, padded with zeros to 2 MiB", "[vmm]") {
+    REQUIRE_KVM();
+    // Not a whole number of pages: the tail of the last page and the padding read as zeros.
+    std::string contents = random_disk(128) + "tail";
+    TempFile file(contents);
+    std::string padded = contents + std::string(kPmemRegion - contents.size(), '\0');
+    // The guest reads every page; it sums a small range byte by byte (see the initrd test): the
+    // file, its end and some padding, then the region's last page, which is padding only.
+    for (auto [offset, length] : {std::pair<size_t, size_t>{0, contents.size() + 8192},
+                                  std::pair<size_t, size_t>{kPmemRegion - 4096, 4096}}) {
+        auto sum = fnv1a(std::string_view(padded).substr(offset, length));
+        auto run =
+            run_guest("test=pmem size=" + std::to_string(kPmemRegion) + " sum=" + std::to_string(sum) +
+                          " sum_offset=" + std::to_string(offset) + " sum_length=" + std::to_string(length),
+                      with_pmem(file, true));
+        REQUIRE(run.exit_code);
+        CHECK(*run.exit_code == 0);
+        CHECK_THAT(run.console, Catch::Contains(" virtio_mmio.device=4K@0xd0000000:5\n"));
+        // Above RAM and the MMIO hole, on the first 128 MiB boundary.
+        CHECK_THAT(run.console, Catch::Contains("guest: pmem at 4294967296 +2097152\n"));
+        CHECK_THAT(run.console, Catch::Contains("guest: pmem pages touched 512\n"));
+        CHECK(run.console.ends_with("guest: ok\n"));
+    }
+    CHECK(read_file(file.path()) == contents);
+}
+
+TEST_CASE("a read-only virtio-pmem region drops the guest's writes, and the VMM goes on", "[vmm]") {
+    REQUIRE_KVM();
+    std::string contents = random_disk(4096);  // 2 MiB
+    TempFile file(contents);
+    auto sum = fnv1a(std::string_view(contents).substr(0, 4096));
+    // The guest writes its first page and a word of the second (KVM_MEM_READONLY: MMIO exits no
+    // device claims), finds the bytes unchanged, flushes (answered 0) and exits.
+    auto run = run_guest("test=pmem size=" + std::to_string(kPmemRegion) + " sum=" + std::to_string(sum) +
+                             " sum_length=4096 op=write ro=1",
+                         with_pmem(file, true));
+    REQUIRE(run.exit_code);
+    CHECK(*run.exit_code == 0);
+    CHECK(run.console.ends_with("guest: ok\n"));
+    CHECK(read_file(file.path()) == contents);
+}
+
+TEST_CASE("a read-write virtio-pmem region writes the file, flushed on the guest's FLUSH", "[vmm]") {
+    REQUIRE_KVM();
+    std::string contents = random_disk(4096);
+    TempFile file(contents);
+    auto sum = fnv1a(std::string_view(contents).substr(0, 4096));
+    auto run = run_guest("test=pmem size=" + std::to_string(kPmemRegion) + " sum=" + std::to_string(sum) +
+                             " sum_length=4096 op=write",
+                         with_pmem(file, false));
+    REQUIRE(run.exit_code);
+    CHECK(*run.exit_code == 0);
+    std::string expected = contents;
+    for (size_t i = 0; i < 4096; ++i) expected[i] = static_cast<char>(i * 7 + 3);  // the guest's pattern
+    uint64_t word = 0x0123456789abcdefull;  // its word at 4096, little-endian
+    std::memcpy(expected.data() + 4096, &word, sizeof word);
+    CHECK(read_file(file.path()) == expected);
+}
+
+TEST_CASE("a pmem file that is missing or empty fails the VM in one line", "[vmm]") {
+    REQUIRE_KVM();
+    VmConfig missing;
+    missing.pmem.push_back({"/nonexistent/layer.erofs", true});
+    auto run = run_guest("test=exit code=0", missing);
+    REQUIRE_FALSE(run.exit_code);
+    CHECK(run.exit_code.error().message == "pmem /nonexistent/layer.erofs: No such file or directory");
+
+    TempFile empty("");
+    run = run_guest("test=exit code=0", with_pmem(empty, true));
+    REQUIRE_FALSE(run.exit_code);
+    CHECK(run.exit_code.error().message == "pmem " + empty.path() + ": an empty file, nothing to map");
+}
+
+TEST_CASE("a pmem file truncated under a running guest stops the VM, not the VMM", "[vmm]") {
+    REQUIRE_KVM();
+    std::string contents = random_disk(4096);
+    TempFile file(contents);
+    auto sum = fnv1a(std::string_view(contents).substr(0, 4096));
+    UniqueFd console(::memfd_create("vm-console", MFD_CLOEXEC));
+    REQUIRE(console.valid());
+    VmConfig config = with_pmem(file, true);
+    config.kernel = HUTCH_VM_GUEST;
+    config.cmdline = "test=pmem size=" + std::to_string(kPmemRegion) + " sum=" + std::to_string(sum) +
+                     " sum_length=4096 reread=1";
+    config.console_fd = console.get();
+    config.timeout = std::chrono::seconds(5);
+    // Once the guest rereads the region in a loop, the host truncates the file: the pages behind
+    // the guest's mapping are gone, and its next read of one can only fail.
+    std::atomic<bool> truncated = false;
+    std::thread host([&] {
+        char buffer[4096];
+        for (int i = 0; i < 1500; ++i) {
+            ssize_t n = ::pread(console.get(), buffer, sizeof buffer - 1, 0);
+            if (n > 0 && std::string_view(buffer, static_cast<size_t>(n)).find("rereading") !=
+                             std::string_view::npos) {
+                truncated = ::truncate(file.path().c_str(), 0) == 0;
+                return;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+    });
+    auto result = hutch::microvm::run_vm(config);
+    host.join();
+    REQUIRE(truncated);
+    REQUIRE_FALSE(result);
+    // Hardware KVM fails KVM_RUN with EFAULT; this host's software KVM (kvm_pvm) retries the
+    // fault, so the guest stalls until its time limit. Either way the VMM returns an error.
+    INFO(result.error().message);
+    CHECK((result.error().message.find("KVM_RUN") != std::string::npos ||
+           result.error().message.starts_with("the guest ran past its time limit")));
 }

@@ -1,6 +1,7 @@
 /* The test guest's PVH entry: the VMM starts it here in 32-bit protected mode, paging off, with
  * EBX pointing at the hvm_start_info. It switches to long mode over an identity map of the low
- * 4 GiB (2 MiB pages: the LAPIC at 0xfee00000 included) and calls guest_main(start_info). */
+ * 8 GiB (2 MiB pages: the LAPIC at 0xfee00000 and the first virtio-pmem regions included) and
+ * calls guest_main(start_info). */
 
 /* The ELF note that makes this image bootable through PVH: Xen's XEN_ELFNOTE_PHYS32_ENTRY. */
     .section .note.pvh, "a", @note
@@ -19,18 +20,22 @@ pvh_start:
     movl %ebx, %esi         /* the start_info, guest_main's argument */
     lgdt gdt_pointer
 
-    /* 2048 page directory entries of 2 MiB each, in four page directories. */
+    /* 4096 page directory entries of 2 MiB each, in eight page directories: the low 8 GiB, where
+     * the VMM's virtio-pmem regions start (at 4 GiB). EDX:EAX is the 64-bit entry. */
     movl $page_directories, %edi
     movl $0x83, %eax        /* present, writable, a 2 MiB page */
-    movl $2048, %ecx
+    xorl %edx, %edx
+    movl $4096, %ecx
 1:  movl %eax, (%edi)
+    movl %edx, 4(%edi)
     addl $0x200000, %eax
+    adcl $0, %edx
     addl $8, %edi
     loop 1b
-    /* The page directory pointer table holds the four directories; the PML4 holds the table. */
+    /* The page directory pointer table holds the eight directories; the PML4 holds the table. */
     movl $pdpt, %edi
     movl $page_directories + 3, %eax
-    movl $4, %ecx
+    movl $8, %ecx
 2:  movl %eax, (%edi)
     addl $4096, %eax
     addl $8, %edi
@@ -100,7 +105,7 @@ pml4:
 pdpt:
     .skip 4096
 page_directories:
-    .skip 4 * 4096
+    .skip 8 * 4096
 stack:
     .skip 16384
 stack_top:

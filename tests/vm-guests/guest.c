@@ -313,12 +313,13 @@ static uint64_t virtio_device_address(void) {
     return address;
 }
 
-/* Resets the device and sets it up again: features (VERSION_1, and RO when offered), queue 0.
- * Returns the device features' low half, or fails the test. */
-static uint32_t virtio_blk_init(void) {
+/* Resets the device (of type `device_id`) and sets it up again: features (VERSION_1, and of the
+ * low half those in `accepted` that are offered), queue 0. Returns the device features' low half,
+ * or fails the test. */
+static uint32_t virtio_init(uint32_t device_id, uint32_t accepted) {
     CHECK_EQ(virtio_read(VIRTIO_MAGIC), 0x74726976, "virtio magic");
     CHECK_EQ(virtio_read(VIRTIO_VERSION), 2, "virtio-mmio version");
-    CHECK_EQ(virtio_read(VIRTIO_DEVICE_ID), 2, "virtio device id (block)");
+    CHECK_EQ(virtio_read(VIRTIO_DEVICE_ID), device_id, "virtio device id");
     virtio_write(VIRTIO_STATUS, 0);
     virtio_write(VIRTIO_STATUS, STATUS_ACKNOWLEDGE);
     virtio_write(VIRTIO_STATUS, STATUS_ACKNOWLEDGE | STATUS_DRIVER);
@@ -329,7 +330,7 @@ static uint32_t virtio_blk_init(void) {
     CHECK_EQ(high & 1, 1, "VIRTIO_F_VERSION_1 offered");
     CHECK_EQ(low & (1u << 28), 0, "VIRTIO_RING_F_INDIRECT_DESC not offered");
     virtio_write(VIRTIO_DRIVER_FEATURES_SEL, 0);
-    virtio_write(VIRTIO_DRIVER_FEATURES, low & BLK_F_RO);
+    virtio_write(VIRTIO_DRIVER_FEATURES, low & accepted);
     virtio_write(VIRTIO_DRIVER_FEATURES_SEL, 1);
     virtio_write(VIRTIO_DRIVER_FEATURES, 1);
     virtio_write(VIRTIO_STATUS, STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK);
@@ -347,6 +348,21 @@ static uint32_t virtio_blk_init(void) {
     virtio_write(VIRTIO_QUEUE_READY, 1);
     virtio_write(VIRTIO_STATUS, STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK | STATUS_DRIVER_OK);
     return low;
+}
+static uint32_t virtio_blk_init(void) { return virtio_init(2, BLK_F_RO); }
+
+/* Makes the chain at descriptor 0 available (moving the ring's index by `advance`), notifies, and
+ * polls the used ring. Returns 0, or NEEDS_RESET when the device stopped or never answered. */
+static int virtio_submit(uint16_t advance) {
+    queue.avail.ring[queue.avail.idx % QUEUE_SIZE] = 0;
+    __sync_synchronize(); /* the descriptors and the ring entry before the index */
+    queue.avail.idx = (uint16_t)(queue.avail.idx + advance);
+    __sync_synchronize();
+    virtio_write(VIRTIO_QUEUE_NOTIFY, 0);
+    for (int spins = 0; *(volatile uint16_t*)&queue.used.idx == last_used; ++spins)
+        if ((virtio_read(VIRTIO_STATUS) & STATUS_NEEDS_RESET) || spins > 1000000) return NEEDS_RESET;
+    ++last_used;
+    return 0;
 }
 
 /* One request: the header, `len` bytes at `buffer` in one descriptor or, with `split`, two, and
@@ -379,14 +395,7 @@ static int blk_request(uint32_t type, uint64_t sector, void* buffer, uint32_t le
         if (!strcmp_(hostile, "loop")) queue.table[1].next = 0;
         if (!strcmp_(hostile, "index_jump")) advance = 100;
     }
-    queue.avail.ring[queue.avail.idx % QUEUE_SIZE] = 0;
-    __sync_synchronize(); /* the descriptors and the ring entry before the index */
-    queue.avail.idx = (uint16_t)(queue.avail.idx + advance);
-    __sync_synchronize();
-    virtio_write(VIRTIO_QUEUE_NOTIFY, 0);
-    for (int spins = 0; *(volatile uint16_t*)&queue.used.idx == last_used; ++spins)
-        if ((virtio_read(VIRTIO_STATUS) & STATUS_NEEDS_RESET) || spins > 1000000) return NEEDS_RESET;
-    ++last_used;
+    if (virtio_submit(advance) == NEEDS_RESET) return NEEDS_RESET;
     return request_status;
 }
 
@@ -482,6 +491,127 @@ static void test_virtio_blk(void) {
     CHECK_EQ(sum, arg_u64("sum", 0), "checksum of the sectors read");
 }
 
+/* Halts with interrupts off, for ever: the VMM's time limit, or a kill of the VMM, ends it. */
+static __attribute__((noreturn)) void hold(void) {
+    for (;;) __asm__ volatile("cli; hlt");
+}
+/* After a test passed, with hold=1: says so and holds, for a benchmark to measure the VMM. */
+static void hold_if_asked(void) {
+    if (!arg_u64("hold", 0) || failures) return;
+    print("guest: ok, holding\n");
+    hold();
+}
+
+static int find_virtio(void) {
+    virtio_base = virtio_device_address();
+    if (virtio_base) return 1;
+    print("guest: FAIL: no virtio_mmio.device= on the command line\n");
+    ++failures;
+    return 0;
+}
+
+/* A virtio-pmem FLUSH (virtio 1.2 section 5.19.6): a 4-byte request, a 4-byte response. Returns
+ * the response's `ret`, or NEEDS_RESET. */
+static struct {
+    uint32_t type;
+} pmem_request;
+static volatile uint32_t pmem_response;
+static int pmem_flush(void) {
+    pmem_request.type = 0; /* VIRTIO_PMEM_REQ_TYPE_FLUSH */
+    pmem_response = 0xffffffffu;
+    queue.table[0] = (struct descriptor){(uint64_t)(uintptr_t)&pmem_request, sizeof pmem_request, DESC_NEXT, 1};
+    queue.table[1] = (struct descriptor){(uint64_t)(uintptr_t)&pmem_response, sizeof pmem_response, DESC_WRITE, 0};
+    if (virtio_submit(1) == NEEDS_RESET) return NEEDS_RESET;
+    return (int)pmem_response;
+}
+
+/* Reads one byte of every page of [bytes, bytes + n): the whole region in the host's page tables,
+ * at a cost a software KVM (some microseconds a guest instruction) can bear for 64 MiB, which a
+ * byte-by-byte checksum is not. Returns the pages read. */
+static uint64_t touch_pages(const uint8_t* bytes, uint64_t n) {
+    uint64_t pages = 0;
+    for (uint64_t i = 0; i < n; i += 4096, ++pages) (void)*(volatile const uint8_t*)(bytes + i);
+    return pages;
+}
+
+/* test=pmem size=N sum=X [sum_offset=O sum_length=L] [op=read|write] [ro=1] [hold=1|reread=1]: the
+ * virtio-pmem device (id 27) the VMM put on the command line. Its config space gives the region's
+ * {start, size}; the guest reads the region as memory, every page of it, and checks the FNV-1a sum
+ * of L bytes from O (default: all of it; keep it small where KVM is software). op=write writes the first page
+ * (byte i is i*7+3) and flushes; with ro=1 the region must read back unchanged (the VMM dropped
+ * the writes), else as written. The host checks the file afterwards. */
+static void test_pmem(void) {
+    if (!find_virtio()) return;
+    CHECK_EQ(virtio_init(27, 0), 0, "virtio-pmem features (none offered)");
+    uint64_t start = virtio_read(VIRTIO_CONFIG) | (uint64_t)virtio_read(VIRTIO_CONFIG + 4) << 32;
+    uint64_t size = virtio_read(VIRTIO_CONFIG + 8) | (uint64_t)virtio_read(VIRTIO_CONFIG + 12) << 32;
+    print("guest: pmem at ");
+    print_u64(start);
+    print(" +");
+    print_u64(size);
+    print("\n");
+    CHECK_EQ(size, arg_u64("size", 0), "pmem size");
+    CHECK_EQ(start % (128u << 20), 0, "pmem start on a 128 MiB boundary");
+    check(start >= 0x100000000ull && start + size <= 0x200000000ull, "pmem in [4 GiB, 8 GiB)", start, 0);
+    if (failures) return;
+    volatile uint8_t* region = (volatile uint8_t*)(uintptr_t)start;
+    uint64_t offset = arg_u64("sum_offset", 0), sum_length = arg_u64("sum_length", size);
+    check(offset <= size && sum_length <= size - offset, "sum_offset and sum_length inside the region", offset, size);
+    if (failures) return;
+    uint32_t sum = fnv1a((const uint8_t*)region + offset, sum_length);
+    uint64_t touched = touch_pages((const uint8_t*)region, size);
+    print("guest: pmem pages touched ");
+    print_u64(touched);
+    print("\n");
+    print("guest: pmem checksum ");
+    print_u64(sum);
+    print("\n");
+    CHECK_EQ(sum, arg_u64("sum", 0), "checksum of the pmem region");
+    if (arg_is("op", "write")) {
+        uint8_t before[64];
+        for (uint32_t i = 0; i < sizeof before; ++i) before[i] = region[i];
+        for (uint32_t i = 0; i < 4096; ++i) region[i] = (uint8_t)(i * 7 + 3);
+        *(volatile uint64_t*)(uintptr_t)(start + 4096) = 0x0123456789abcdefull; /* a wider write too */
+        int ro = (int)arg_u64("ro", 0);
+        uint32_t same = 0, written = 0;
+        for (uint32_t i = 0; i < sizeof before; ++i) {
+            same += region[i] == before[i];
+            written += region[i] == (uint8_t)(i * 7 + 3);
+        }
+        CHECK_EQ(ro ? same : written, sizeof before, ro ? "read-only bytes unchanged" : "bytes written");
+        CHECK_EQ(pmem_flush(), 0, "flush ret");
+    }
+    hold_if_asked();
+    /* reread=1: reads every page again and again, for ever, for the host to take the file away. */
+    if (arg_u64("reread", 0) && !failures) {
+        print("guest: ok, rereading\n");
+        for (;;) touch_pages((const uint8_t*)region, size);
+    }
+}
+
+/* test=blk_slurp capacity=N sum=X [sum_length=L] [hold=1]: reads the whole disk, in 1 MiB
+ * requests, into RAM at 16 MiB (guest memory must hold it), and checks the FNV-1a sum of its first
+ * L bytes (default: all): a private copy of the disk in
+ * the guest, for the benchmark to set against a shared pmem region. */
+#define SLURP_BASE 0x1000000u
+static void test_blk_slurp(void) {
+    if (!find_virtio()) return;
+    virtio_blk_init();
+    uint64_t capacity = virtio_read(VIRTIO_CONFIG) | (uint64_t)virtio_read(VIRTIO_CONFIG + 4) << 32;
+    CHECK_EQ(capacity, arg_u64("capacity", 0), "capacity in sectors");
+    uint8_t* target = (uint8_t*)(uintptr_t)SLURP_BASE;
+    for (uint64_t sector = 0; sector < capacity && !failures; sector += 2048) {
+        uint64_t count = capacity - sector < 2048 ? capacity - sector : 2048;
+        CHECK_EQ(blk_request(BLK_T_IN, sector, target + sector * 512, (uint32_t)count * 512, 0, NULL), 0,
+                 "read status");
+    }
+    if (failures) return;
+    uint64_t sum_length = arg_u64("sum_length", capacity * 512);
+    if (sum_length > capacity * 512) sum_length = capacity * 512;
+    CHECK_EQ(fnv1a(target, sum_length), arg_u64("sum", 0), "checksum of the disk's first sum_length bytes");
+    hold_if_asked();
+}
+
 /* test=smp vcpus=N: the boot processor starts the others as firmware does, INIT then two
  * start-up IPIs through its local APIC (xAPIC, MMIO at 0xfee00000), to the real-mode trampoline of
  * entry.S copied to AP_TRAMPOLINE; each AP adds one to a counter there. The guest exits with the
@@ -542,6 +672,8 @@ void guest_main(const struct start_info* info) {
     else if (arg_is("test", "hang")) test_hang();
     else if (arg_is("test", "virtio_blk")) test_virtio_blk();
     else if (arg_is("test", "smp")) test_smp();
+    else if (arg_is("test", "pmem")) test_pmem();
+    else if (arg_is("test", "blk_slurp")) test_blk_slurp();
     else {
         print("guest: FAIL: no known test= on the command line\n");
         exit_vm(1);
