@@ -41,6 +41,10 @@ ErrorOr<const Backend*> backend_for(const spec::Spec& spec);
 // The backend a container was created with.
 const Backend& backend_of(const ContainerState& state);
 
+// pause, resume, update, exec, events and ps work on the host's cgroups and namespaces: for a
+// microVM container, one line saying that the verb is not there yet.
+ErrorOr<void> require_host_backend(const ContainerState& state, std::string_view verb);
+
 const Backend& linux_backend();
 const Backend& microvm_backend();
 
