@@ -60,10 +60,21 @@ ErrorOr<pid_t> spawn_relay(const Container& container, int ready_write) {
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_adddup2(&actions, ready_write, relay_ready_fd);
     posix_spawn_file_actions_addclosefrom_np(&actions, relay_ready_fd + 1);
+    // `run` blocks every signal before create, to forward them: the relay gets none of that, but
+    // the default mask and dispositions, as a linux container's process unblocks them for itself.
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &all);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
     pid_t pid = 0;
     int rc = path.find('/') == std::string::npos
-                 ? ::posix_spawnp(&pid, path.c_str(), &actions, nullptr, argv.data(), environ)
-                 : ::posix_spawn(&pid, path.c_str(), &actions, nullptr, argv.data(), environ);
+                 ? ::posix_spawnp(&pid, path.c_str(), &actions, &attr, argv.data(), environ)
+                 : ::posix_spawn(&pid, path.c_str(), &actions, &attr, argv.data(), environ);
+    posix_spawnattr_destroy(&attr);
     posix_spawn_file_actions_destroy(&actions);
     if (rc != 0) return fail_errno("run " + path + " (installed beside hutch-oci)", rc);
     return pid;
