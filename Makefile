@@ -40,6 +40,7 @@ install: build
 	install -D -m 0755 $(BUILD_DIR)/hutch-systemd $(DESTDIR)$(PREFIX)/bin/hutch-systemd
 	install -D -m 0755 $(BUILD_DIR)/hutch $(DESTDIR)$(PREFIX)/bin/hutch
 	install -D -m 0755 $(BUILD_DIR)/hutch-agent $(DESTDIR)$(PREFIX)/bin/hutch-agent
+	install -D -m 0755 $(BUILD_DIR)/hutch-vm-relay $(DESTDIR)$(PREFIX)/bin/hutch-vm-relay
 
 # Unit tests need no root; integration tests run real containers and need root.
 test: build

@@ -57,22 +57,24 @@ nlohmann::json to_json(const ContainerState& s) {
         for (const auto& h : hooks) a.push_back(hook_to_json(h));
         return a;
     };
-    return {{"id", s.id},
-            {"pid", s.pid},
-            {"pid_start_time", s.pid_start_time},
-            {"bundle", s.bundle},
-            {"rootfs", s.rootfs},
-            {"created", s.created},
-            {"owner", s.owner},
-            {"annotations", s.annotations},
-            {"cgroup_paths", s.cgroup_paths},
-            {"poststart", hooks_json(s.poststart)},
-            {"poststop", hooks_json(s.poststop)},
-            {"own_pid_namespace", s.own_pid_namespace},
-            {"net_devices", s.net_devices},
-            {"net_namespace_path", s.net_namespace_path},
-            {"rootfs_mount_id", s.rootfs_mount_id},
-            {"mount_namespace_path", s.mount_namespace_path}};
+    nlohmann::json j = {{"id", s.id},
+                        {"pid", s.pid},
+                        {"pid_start_time", s.pid_start_time},
+                        {"bundle", s.bundle},
+                        {"rootfs", s.rootfs},
+                        {"created", s.created},
+                        {"owner", s.owner},
+                        {"annotations", s.annotations},
+                        {"cgroup_paths", s.cgroup_paths},
+                        {"poststart", hooks_json(s.poststart)},
+                        {"poststop", hooks_json(s.poststop)},
+                        {"own_pid_namespace", s.own_pid_namespace},
+                        {"net_devices", s.net_devices},
+                        {"net_namespace_path", s.net_namespace_path},
+                        {"rootfs_mount_id", s.rootfs_mount_id},
+                        {"mount_namespace_path", s.mount_namespace_path}};
+    if (!s.backend.empty()) j["backend"] = s.backend;
+    return j;
 }
 
 ErrorOr<ContainerState> from_json(const std::string& text) {
@@ -96,6 +98,7 @@ ErrorOr<ContainerState> from_json(const std::string& text) {
         s.net_namespace_path = j.value("net_namespace_path", std::string{});
         s.rootfs_mount_id = j.value("rootfs_mount_id", uint64_t{0});
         s.mount_namespace_path = j.value("mount_namespace_path", std::string{});
+        s.backend = j.value("backend", std::string{});
         return s;
     } catch (const nlohmann::json::exception& e) {
         return fail(std::string("state.json is damaged: ") + e.what());

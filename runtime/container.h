@@ -40,6 +40,9 @@ struct ContainerState {
     // with everything under it, in the namespace joined by path, or else in the runtime's.
     uint64_t rootfs_mount_id = 0;
     std::string mount_namespace_path;
+    // runtime/backend.h: where the process runs. Empty for the namespaces+cgroups backend, so that
+    // its state is written as before and a state saved by an older hutch-oci reads as that one.
+    std::string backend;
 };
 
 // Accepts what runc accepts: letters, digits, '_', '+', '-', '.', and not "." or "..".

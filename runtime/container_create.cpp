@@ -8,9 +8,7 @@
 #include "base/file.h"
 #include "base/log.h"
 #include "base/timestamp.h"
-#include "cgroups/manager.h"
-#include "runtime/create_internal.h"
-#include "runtime/launch.h"
+#include "runtime/backend.h"
 #include "runtime/net_devices.h"
 #include "runtime/runtime.h"
 #include "runtime/unix_socket.h"
@@ -53,23 +51,9 @@ ErrorOr<Created> create_locked(const CreateOptions& options, Container& containe
     // Relative bind-mount sources are relative to the bundle.
     if (::chdir(bundle.c_str()) != 0) return fail_errno("chdir " + bundle);
 
-    const spec::Resources* resources =
-        spec.linux_ && spec.linux_->resources ? &*spec.linux_->resources : nullptr;
-    // The device nodes a container is given must also be allowed by its device cgroup.
-    spec::Resources with_devices = cgroups::resources_allowing_devices(
-        resources, spec.linux_ ? spec.linux_->devices : std::vector<spec::Device>{});
-    auto launched = launch(spec, container,
-                           {.rootfs = container.state.rootfs,
-                            .preserve_fds = options.preserve_fds,
-                            .no_pivot = options.no_pivot,
-                            .no_new_keyring = options.no_new_keyring,
-                            .cgroups_path = spec.linux_ ? spec.linux_->cgroups_path : "",
-                            .systemd_cgroup = options.systemd_cgroup,
-                            .resources = &with_devices,
-                            .config_text = &config.text,
-                            .start_on_channel = run.start_on_channel,
-                            .start_at_once = run.start_on_channel && options.pid_file.empty() &&
-                                             options.console_socket.empty()});
+    const Backend& backend = *TRY(backend_for(spec));
+    container.state.backend = std::string(backend.name());
+    auto launched = backend.launch(options, container, config, run);
     if (!launched) return std::unexpected(launched.error());
     auto finish = [&]() -> ErrorOr<void> {
         if (launched->pty_master && !options.console_socket.empty())
@@ -81,7 +65,7 @@ ErrorOr<Created> create_locked(const CreateOptions& options, Container& containe
     if (!finish) {
         move_net_devices_out(container.state);
         ::kill(launched->pid, SIGKILL);  // not yet started: nothing to lose
-        (void)launched->cgroups->destroy();
+        if (launched->cgroups) (void)launched->cgroups->destroy();
         return std::unexpected(finish.error());
     }
     container.mark_created();

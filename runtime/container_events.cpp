@@ -7,6 +7,7 @@
 #include "base/json.h"
 #include "base/log.h"
 #include "cgroups/manager.h"
+#include "runtime/backend.h"
 #include "runtime/create_internal.h"
 #include "runtime/events_json.h"
 
@@ -60,6 +61,7 @@ ErrorOr<void> events(const std::string& root, const std::string& id, const Event
     UniqueFd pidfd;
     {
         auto container = TRY(Container::open(root, id));
+        TRY(require_host_backend(container.state, "events"));
         if (container.status() == Status::stopped) return fail("container " + id + " is not running");
         state = container.state;
         pidfd = open_container_pidfd(state);

@@ -11,6 +11,7 @@
 #include "base/log.h"
 #include "cgroups/manager.h"
 #include "namespaces/namespaces.h"
+#include "runtime/backend.h"
 #include "runtime/create_internal.h"
 #include "runtime/exec_launch.h"
 #include "runtime/exec_process.h"
@@ -90,6 +91,7 @@ ErrorOr<int> exec(const ExecOptions& o) {
     // Blocked before the clone so that no signal is lost; the child unblocks them for itself.
     if (!o.detach) signal_fd = TRY(block_signals());
     auto container = TRY(Container::open(o.root, o.id));
+    TRY(require_host_backend(container.state, "exec"));
     TRY(check_status(container));
     std::string config_text = TRY(container.load_config());
     spec::Spec spec = TRY_CTX(spec::parse_spec(config_text), "container " + o.id + ": saved config.json");

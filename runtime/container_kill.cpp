@@ -1,6 +1,5 @@
 // `kill`: a signal to the container's first process, or with --all to every process in its cgroups.
 #include <signal.h>
-#include <sys/syscall.h>
 
 #include <algorithm>
 #include <charconv>
@@ -8,8 +7,7 @@
 #include <optional>
 #include <string_view>
 
-#include "cgroups/manager.h"
-#include "runtime/create_internal.h"
+#include "runtime/backend.h"
 
 namespace hutch::runtime {
 namespace {
@@ -63,19 +61,7 @@ ErrorOr<void> kill(const std::string& root, const std::string& id, int signal, b
     Status status = container.status();
     if (status != Status::created && status != Status::running && status != Status::paused)
         return fail("cannot kill container " + id + ": container not running");
-    auto cgroups = cgroups::manager_from_paths(container.state.cgroup_paths);
-    if (all) {
-        TRY(cgroups->signal_all(signal));
-    } else {
-        UniqueFd pidfd = open_container_pidfd(container.state);
-        if (!pidfd) return fail("cannot kill container " + id + ": container not running");
-        // By pidfd, so that a pid reused since the check cannot receive the signal.
-        if (::syscall(SYS_pidfd_send_signal, pidfd.get(), signal, nullptr, 0) != 0)
-            return fail_errno("kill container " + id);
-    }
-    // cgroup v1's freezer holds a frozen process even from SIGKILL until it is thawed: a paused
-    // container that is killed is thawed, as runc does (other signals leave it paused).
-    if (signal == SIGKILL && status == Status::paused) TRY_CTX(cgroups->thaw(), "kill container " + id);
+    TRY(backend_of(container.state).signal(container, status, signal, all));
     return {};
 }
 

@@ -6,6 +6,7 @@
 
 #include "base/fd.h"
 #include "cgroups/manager.h"
+#include "runtime/backend.h"
 #include "runtime/ps_table.h"
 #include "runtime/runtime.h"
 
@@ -62,6 +63,7 @@ ErrorOr<std::string> run_ps(const std::vector<std::string>& args) {
 
 ErrorOr<std::vector<pid_t>> processes(const std::string& root, const std::string& id) {
     auto container = TRY(Container::open(root, id));
+    TRY(require_host_backend(container.state, "ps"));
     Status status = container.status();
     // A paused container's processes are there to list, as in runc.
     if (status != Status::created && status != Status::running && status != Status::paused)

@@ -4,6 +4,7 @@
 
 #include "base/file.h"
 #include "cgroups/manager.h"
+#include "runtime/backend.h"
 #include "runtime/runtime.h"
 
 namespace hutch::runtime {
@@ -31,6 +32,7 @@ ErrorOr<std::optional<std::string>> read_resources_document(const std::string& s
 
 ErrorOr<void> update(const std::string& root, const std::string& id, const UpdateFlags& flags) {
     auto container = TRY(Container::open(root, id));
+    TRY(require_host_backend(container.state, "update"));
     if (container.status() == Status::stopped)
         return fail("cannot update container " + id + ": container not running");
     std::optional<std::string> document = TRY(read_resources_document(flags.resources));

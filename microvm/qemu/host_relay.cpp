@@ -60,7 +60,9 @@ private:
             {stdin_pending_.empty() ? -1 : ends_.stdin_port.get(), POLLOUT, 0},
             {want_control ? ends_.control : -1, POLLIN, 0},
             {console_closed_ ? -1 : ends_.console, POLLIN, 0},
-            {ends_.signals, POLLIN, 0},
+            // Held (pending in the signalfd) until the process runs: the agent reads signal frames
+            // only once it has started it, and would leave one that came with the config unread.
+            {started_ ? ends_.signals : -1, POLLIN, 0},
             {qemu_.pidfd(), POLLIN, 0},
             {held_stdout_.empty() ? -1 : STDOUT_FILENO, POLLOUT, 0},
             {held_stderr_.empty() ? -1 : STDERR_FILENO, POLLOUT, 0},

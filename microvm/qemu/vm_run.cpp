@@ -78,7 +78,7 @@ ErrorOr<int> run_in_vm(const VmRunOptions& options) {
     vm.memory_mib = options.memory_mib;
     vm.accel = options.accel.empty() ? TRY(choose_accel()) : options.accel;
     vm.initramfs = TRY(agent_initramfs(options.agent, options.cache_dir));
-    vm.layers = TRY(layer_images(options.layers));
+    vm.layers = options.images.empty() ? TRY(layer_images(options.layers)) : options.images;
     GuestConfig config = options.process;
     config.layers = static_cast<unsigned>(vm.layers.size());
 

@@ -16,7 +16,10 @@ struct VmRunOptions {
     std::string agent;                // the hutch-agent binary
     std::string cache_dir;            // where the agent's initramfs is kept
     std::vector<std::string> layers;  // the layer store's diff directories, top first
-    GuestConfig process;              // its layers count is set from layers
+    // Or erofs images already made, bottom first, used as they are (hutch-oci's microVM backend
+    // packs a bundle's rootfs into one): then layers is not looked at.
+    std::vector<std::string> images;
+    GuestConfig process;  // its layers count is set from layers
     unsigned memory_mib = 512;
     std::string accel;        // "kvm" or "tcg"; empty: choose_accel()
     bool relay_stdin = true;  // false: the process's stdin is empty (docker run without -i)

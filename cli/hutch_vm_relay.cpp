@@ -1,0 +1,120 @@
+// hutch-vm-relay: the host process of a container that hutch-oci runs in a microVM
+// (run.oci.handler=microvm, runtime/backend.h). It is the container's pid: `state`, `kill` and
+// the wait of `run` work on it as on a linux container's process.
+//
+// Usage (by hutch-oci create only): hutch-vm-relay STATE_DIR ROOTFS, with fd 3 a pipe on which it
+// writes "ready", or one line saying why not, and closes. Then it waits on STATE_DIR/exec.fifo
+// for `start`, boots the VM (microvm/qemu/vm_run.h) with the process of STATE_DIR/config.json,
+// relays its stdio and signals, and exits with its status (128+N for signal N; 125 when the VM
+// could not run it). QEMU dies with it (PR_SET_PDEATHSIG), so `delete` need only kill this one.
+//
+// It finds the guest kernel (vmlinux, microvm/guest-kernel/build.sh) in config.json's annotation
+// run.oci.microvm.kernel, else in $HUTCH_VM_KERNEL; and hutch-agent in $HUTCH_VM_AGENT, else
+// beside this program.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "base/fd.h"
+#include "base/file.h"
+#include "microvm/qemu/tool.h"
+#include "microvm/qemu/vm_run.h"
+#include "spec/spec.h"
+
+using namespace hutch;
+
+namespace {
+
+constexpr int ready_fd = 3;
+constexpr int vm_failed = 125;
+
+std::string beside_self(const std::string& name) {
+    char self[4096];
+    ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0) return name;
+    std::string path(self, static_cast<size_t>(n));
+    return path.substr(0, path.find_last_of('/') + 1) + name;
+}
+
+ErrorOr<std::string> guest_kernel(const spec::Spec& spec) {
+    if (auto it = spec.annotations.find("run.oci.microvm.kernel"); it != spec.annotations.end())
+        return it->second;
+    if (const char* env = std::getenv("HUTCH_VM_KERNEL"); env && *env) return std::string(env);
+    return fail(
+        "run.oci.handler=microvm: no guest kernel (set the annotation run.oci.microvm.kernel or "
+        "HUTCH_VM_KERNEL)");
+}
+
+microvm::GuestConfig guest_process(const spec::Spec& spec) {
+    microvm::GuestConfig process;
+    process.args = spec.process.args;
+    process.env = spec.process.env;
+    process.cwd = spec.process.cwd;
+    process.uid = spec.process.user.uid;
+    process.gid = spec.process.user.gid;
+    process.additional_gids.assign(spec.process.user.additional_gids.begin(),
+                                   spec.process.user.additional_gids.end());
+    process.hostname = spec.hostname;
+    return process;
+}
+
+// Everything before start: the process, the kernel, the agent and the rootfs's disk. The disk is
+// made in the state directory, so that it goes with the container's delete.
+ErrorOr<microvm::qemu::VmRunOptions> prepare(const std::string& state_dir, const std::string& rootfs) {
+    spec::Spec spec = TRY(spec::parse_spec(TRY(read_file(state_dir + "/config.json"))));
+    microvm::qemu::VmRunOptions options;
+    options.kernel = TRY(guest_kernel(spec));
+    const char* agent = std::getenv("HUTCH_VM_AGENT");
+    options.agent = agent && *agent ? agent : beside_self("hutch-agent");
+    options.cache_dir = state_dir;
+    options.process = guest_process(spec);
+    std::string image = state_dir + "/rootfs.erofs";
+    TRY_CTX(microvm::qemu::run_tool({"mkfs.erofs", "--quiet", image, rootfs}), "erofs image of " + rootfs);
+    options.images = {image};
+    return options;
+}
+
+// Opened by path now, reopened for writing later: `start` unlinks the fifo once it has it open,
+// which may be before this process gets there.
+ErrorOr<UniqueFd> hold_fifo(const std::string& state_dir) {
+    UniqueFd fifo(::open((state_dir + "/exec.fifo").c_str(), O_PATH | O_CLOEXEC));
+    if (!fifo) return fail_errno("open exec.fifo");
+    return fifo;
+}
+
+// Blocks until `start` opens the fifo for reading; closing it tells start the process is under way.
+ErrorOr<void> wait_for_start(const UniqueFd& fifo) {
+    std::string reopen = "/proc/self/fd/" + std::to_string(fifo.get());
+    UniqueFd writer(::open(reopen.c_str(), O_WRONLY | O_CLOEXEC));
+    if (!writer) return fail_errno("open exec.fifo for writing");
+    return {};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc != 3) {
+        std::fprintf(stderr, "usage: hutch-vm-relay STATE_DIR ROOTFS (run by hutch-oci create)\n");
+        return vm_failed;
+    }
+    auto options = prepare(argv[1], argv[2]);
+    auto fifo = options ? hold_fifo(argv[1]) : ErrorOr<UniqueFd>(std::unexpected(options.error()));
+    std::string said = fifo ? "ready" : fifo.error().message;
+    (void)write_all(ready_fd, said);
+    ::close(ready_fd);
+    if (!fifo) return vm_failed;
+    if (auto started = wait_for_start(*fifo); !started) {
+        std::fprintf(stderr, "hutch-vm-relay: %s\n", started.error().message.c_str());
+        return vm_failed;
+    }
+    fifo->reset();
+    auto status = microvm::qemu::run_in_vm(*options);
+    if (!status) {
+        std::fprintf(stderr, "hutch-vm-relay: %s\n", status.error().message.c_str());
+        return vm_failed;
+    }
+    return *status;
+}

@@ -1,0 +1,51 @@
+// Where a container's process runs: one interface, two backends. "linux" is namespaces and
+// cgroups on the host's kernel (launch.h); "microvm" is the same container in a microVM of its
+// own, booted by QEMU with hutch's guest kernel and hutch-agent as PID 1 (microvm/qemu/).
+//
+// Chosen at create from config.json's annotation run.oci.handler (crun's name for it; crun's value
+// is "krun"): absent for linux, "microvm" for the VM. Recorded in state.json ("backend", written
+// only for microvm: a linux state is what it was) and looked up by every verb from the state.
+//
+// Both keep a host process as the container's pid: the linux backend its first process, the
+// microvm backend a relay (hutch-vm-relay, like crun's krun handler process) that holds QEMU,
+// relays its stdio and signals, and exits with the guest process's status. So state, start
+// (exec.fifo), the wait of run and a kill of that pid go through the pid alike; what differs is
+// here.
+#pragma once
+
+#include <string_view>
+
+#include "base/error.h"
+#include "runtime/create_internal.h"
+
+namespace hutch::runtime {
+
+inline constexpr std::string_view handler_annotation = "run.oci.handler";
+
+class Backend {
+public:
+    virtual ~Backend() = default;
+    // As recorded in state.json; "" for linux.
+    virtual std::string_view name() const = 0;
+    // The container's first process (or relay), waiting for start, its state saved.
+    virtual ErrorOr<Launched> launch(const CreateOptions& options, Container& container,
+                                     const spec::LoadedConfig& config, RunCreate run) const = 0;
+    // `kill`: signal to the pid, or with all to every process of the container.
+    virtual ErrorOr<void> signal(const Container& container, Status status, int signal, bool all) const = 0;
+    // `delete`: kills what is left and releases what the container holds, but its state directory.
+    virtual ErrorOr<void> destroy(const ContainerState& state, int held_netns) const = 0;
+};
+
+// The backend config's annotation asks for; one line naming the known ones for another value.
+ErrorOr<const Backend*> backend_for(const spec::Spec& spec);
+// The backend a container was created with.
+const Backend& backend_of(const ContainerState& state);
+
+// pause, resume, update, exec, events and ps work on the host's cgroups and namespaces: for a
+// microVM container, one line saying that the verb is not there yet.
+ErrorOr<void> require_host_backend(const ContainerState& state, std::string_view verb);
+
+const Backend& linux_backend();
+const Backend& microvm_backend();
+
+}  // namespace hutch::runtime

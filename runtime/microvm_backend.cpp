@@ -1,0 +1,165 @@
+// The microVM backend: the container's pid is hutch-vm-relay (cli/hutch_vm_relay.cpp), a
+// separate program beside hutch-oci, as hutch-systemd is. It packs the rootfs into an erofs disk,
+// waits on exec.fifo for start, boots QEMU and relays stdio and signals, and exits with the guest
+// process's status. A program of its own, so that hutch-oci stays static and small: the QEMU
+// side builds the agent's initramfs with libarchive, which Debian links only dynamically (its
+// static archive wants static libxml2, libacl, liblzma...), and none of it is on the linux path.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+
+#include "base/file.h"
+#include "runtime/backend.h"
+
+extern char** environ;
+
+namespace hutch::runtime {
+namespace {
+
+constexpr const char* relay_name = "hutch-vm-relay";
+// The relay's descriptor on which it says "ready" or why it is not.
+constexpr int relay_ready_fd = 3;
+
+// HUTCH_VM_RELAY, else beside hutch-oci, else on PATH.
+std::string relay_path() {
+    if (const char* env = std::getenv("HUTCH_VM_RELAY"); env && *env) return env;
+    char self[4096];
+    ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n > 0) {
+        std::string beside(self, static_cast<size_t>(n));
+        beside = beside.substr(0, beside.find_last_of('/') + 1) + relay_name;
+        if (::access(beside.c_str(), X_OK) == 0) return beside;
+    }
+    return relay_name;
+}
+
+// What the configuration asks for that the VM does not give yet: refused, one line each.
+ErrorOr<void> check_supported(const CreateOptions& options, const spec::Spec& spec) {
+    if (spec.process.terminal || !options.console_socket.empty())
+        return fail(
+            "run.oci.handler=microvm: a terminal (process.terminal, --console-socket) is not supported yet");
+    if (options.preserve_fds > 0) return fail("run.oci.handler=microvm: --preserve-fds is not supported");
+    return {};
+}
+
+// Runs the relay with the caller's stdio, the ready pipe as fd 3 and nothing else: no lock, no
+// channel of ours. It outlives this command, as a container's process does.
+ErrorOr<pid_t> spawn_relay(const Container& container, int ready_write) {
+    std::string path = relay_path();
+    std::string dir = container.dir();
+    std::string rootfs = container.state.rootfs;
+    std::vector<char*> argv = {path.data(), dir.data(), rootfs.data(), nullptr};
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, ready_write, relay_ready_fd);
+    posix_spawn_file_actions_addclosefrom_np(&actions, relay_ready_fd + 1);
+    // `run` blocks every signal before create, to forward them: the relay gets none of that, but
+    // the default mask and dispositions, as a linux container's process unblocks them for itself.
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &all);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    pid_t pid = 0;
+    int rc = path.find('/') == std::string::npos
+                 ? ::posix_spawnp(&pid, path.c_str(), &actions, &attr, argv.data(), environ)
+                 : ::posix_spawn(&pid, path.c_str(), &actions, &attr, argv.data(), environ);
+    posix_spawnattr_destroy(&attr);
+    posix_spawn_file_actions_destroy(&actions);
+    if (rc != 0) return fail_errno("run " + path + " (installed beside hutch-oci)", rc);
+    return pid;
+}
+
+// Everything the relay wrote on its ready pipe, until it closed it (said ready, or died).
+std::string read_until_closed(int fd) {
+    std::string text;
+    char buf[1024];
+    for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) != 0;) {
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) break;
+        text.append(buf, static_cast<size_t>(n));
+    }
+    return text;
+}
+
+void kill_and_reap(pid_t pid) {
+    ::kill(pid, SIGKILL);
+    while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+}
+
+class MicrovmBackend final : public Backend {
+public:
+    std::string_view name() const override { return "microvm"; }
+
+    ErrorOr<Launched> launch(const CreateOptions& options, Container& container,
+                             const spec::LoadedConfig& config, RunCreate) const override {
+        TRY(check_supported(options, config.spec));
+        // The relay reads the process from it, as exec reads it for the linux backend.
+        TRY(container.save_config(config.text));
+        // Even in `run`: the relay waits on the fifo as a linux container's process does.
+        if (::mkfifo(container.fifo_path().c_str(), 0600) != 0)
+            return fail_errno("mkfifo " + container.fifo_path());
+        int fds[2];
+        if (::pipe2(fds, O_CLOEXEC) != 0) return fail_errno("pipe");
+        UniqueFd ready_read(fds[0]), ready_write(fds[1]);
+        pid_t pid = TRY(spawn_relay(container, ready_write.get()));
+        ready_write.reset();
+        std::string said = read_until_closed(ready_read.get());
+        if (said != "ready") {
+            kill_and_reap(pid);
+            ::unlink(container.fifo_path().c_str());
+            return fail(said.empty() ? std::string("the microVM relay exited before it was ready") : said);
+        }
+        Launched launched;
+        launched.pid = pid;
+        launched.pidfd.reset(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+        container.state.pid = pid;
+        container.state.pid_start_time = process_start_time(pid);
+        if (auto saved = container.save(); !saved) {
+            kill_and_reap(pid);
+            return std::unexpected(saved.error());
+        }
+        return launched;
+    }
+
+    // The relay forwards what it receives to the guest's process; SIGKILL ends the relay and, by
+    // its parent-death signal, QEMU with it. --all: the guest's processes are the VM's, and the
+    // relay is the only host process of the container.
+    ErrorOr<void> signal(const Container& container, Status, int signal, bool) const override {
+        UniqueFd pidfd = open_container_pidfd(container.state);
+        if (!pidfd) return fail("cannot kill container " + container.state.id + ": container not running");
+        if (::syscall(SYS_pidfd_send_signal, pidfd.get(), signal, nullptr, 0) != 0)
+            return fail_errno("kill container " + container.state.id);
+        return {};
+    }
+
+    // The relay and QEMU; its disk and initramfs go with the state directory.
+    ErrorOr<void> destroy(const ContainerState& state, int) const override {
+        UniqueFd pidfd = open_container_pidfd(state);
+        if (!pidfd) return {};
+        ::syscall(SYS_pidfd_send_signal, pidfd.get(), SIGKILL, nullptr, 0);
+        struct pollfd pfd = {pidfd.get(), POLLIN, 0};
+        ::poll(&pfd, 1, 10000);
+        return {};
+    }
+};
+
+}  // namespace
+
+const Backend& microvm_backend() {
+    static const MicrovmBackend backend;
+    return backend;
+}
+
+}  // namespace hutch::runtime
