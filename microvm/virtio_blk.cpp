@@ -69,18 +69,8 @@ std::span<const uint8_t> VirtioBlk::config() const {
     return {reinterpret_cast<const uint8_t*>(&config_), sizeof config_};
 }
 
-// Every chain available now, at most a queue's worth: a driver that keeps adding while the
-// device works cannot hold the vCPU thread here for ever.
 ErrorOr<bool> VirtioBlk::process(uint16_t, Virtqueue& queue) {
-    bool used = false;
-    for (uint16_t i = 0; i < kMaxQueueSize; ++i) {
-        auto chain = TRY(queue.pop());
-        if (!chain) break;
-        uint32_t written = TRY(handle(*chain));
-        queue.add_used(chain->head, written);
-        used = true;
-    }
-    return used;
+    return queue.serve_available([this](const DescriptorChain& chain) { return handle(chain); });
 }
 
 // A chain is the header, the data buffers, and the status byte last.

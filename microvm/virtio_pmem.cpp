@@ -27,17 +27,8 @@ std::span<const uint8_t> VirtioPmem::config() const {
     return {reinterpret_cast<const uint8_t*>(&config_), sizeof config_};
 }
 
-// Every chain available now, at most a queue's worth, as VirtioBlk::process.
 ErrorOr<bool> VirtioPmem::process(uint16_t, Virtqueue& queue) {
-    bool used = false;
-    for (uint16_t i = 0; i < kMaxQueueSize; ++i) {
-        auto chain = TRY(queue.pop());
-        if (!chain) break;
-        uint32_t written = TRY(handle(*chain));
-        queue.add_used(chain->head, written);
-        used = true;
-    }
-    return used;
+    return queue.serve_available([this](const DescriptorChain& chain) { return handle(chain); });
 }
 
 // A chain is the request (virtio_pmem_req, driver-readable) and the response (virtio_pmem_resp,

@@ -111,4 +111,16 @@ void Virtqueue::add_used(uint16_t head, uint32_t written) {
 
 bool Virtqueue::interrupt_suppressed() const { return load16(driver_) & kAvailableNoInterrupt; }
 
+ErrorOr<bool> Virtqueue::serve_available(
+    const std::function<ErrorOr<uint32_t>(const DescriptorChain&)>& handle) {
+    bool used = false;
+    for (uint16_t i = 0; i < kMaxQueueSize; ++i) {
+        auto chain = TRY(pop());
+        if (!chain) break;
+        add_used(chain->head, TRY(handle(*chain)));
+        used = true;
+    }
+    return used;
+}
+
 }  // namespace hutch::microvm

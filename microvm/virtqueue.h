@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <vector>
 
@@ -49,6 +50,10 @@ public:
     void add_used(uint16_t head, uint32_t written);
     // Whether the driver asked for no interrupt (VIRTQ_AVAIL_F_NO_INTERRUPT), as a polling one does.
     bool interrupt_suppressed() const;
+    // Hands every chain available now to handle, which returns the bytes it wrote, and returns it
+    // used; at most a queue's worth, so that a driver that keeps adding while the device works
+    // cannot hold the vCPU thread here for ever. True when any chain was used.
+    ErrorOr<bool> serve_available(const std::function<ErrorOr<uint32_t>(const DescriptorChain&)>& handle);
 
 private:
     Virtqueue(uint16_t size, uint8_t* descriptors, uint8_t* driver, uint8_t* device)

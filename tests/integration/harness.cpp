@@ -265,4 +265,18 @@ std::vector<std::string> host_mounts_matching(const std::string& needle) {
     return lines;
 }
 
+std::vector<pid_t> processes_mentioning(const std::string& needle) {
+    std::vector<pid_t> found;
+    std::error_code ec;  // a process that ends meanwhile is not an error
+    for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+        std::string name = entry.path().filename();
+        if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+        std::ifstream cmdline(entry.path() / "cmdline");
+        std::string text((std::istreambuf_iterator<char>(cmdline)), std::istreambuf_iterator<char>());
+        if (text.find(needle) != std::string::npos && std::stoi(name) != getpid())
+            found.push_back(std::stoi(name));
+    }
+    return found;
+}
+
 }  // namespace hutch::test

@@ -116,5 +116,8 @@ bool path_exists(const std::string& path);
 bool process_alive(pid_t pid);
 // Lines of /proc/self/mountinfo that mention needle.
 std::vector<std::string> host_mounts_matching(const std::string& needle);
+// The pids of the processes (this one left out) whose command line mentions needle: a test's own
+// directory names what it started (a QEMU, a relay, a hutch), to check or to kill.
+std::vector<pid_t> processes_mentioning(const std::string& needle);
 
 }  // namespace hutch::test

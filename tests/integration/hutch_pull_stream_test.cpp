@@ -37,20 +37,6 @@ std::vector<std::string> layer_dirs(const TempDir& root, const std::vector<std::
     return dirs;
 }
 
-// The pids of processes whose command line holds word (the test's unique root directory).
-std::vector<pid_t> processes_with_argument(const std::string& word) {
-    std::vector<pid_t> pids;
-    std::error_code ec;
-    for (const auto& entry : fs::directory_iterator("/proc", ec)) {
-        std::string name = entry.path().filename();
-        if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-        std::ifstream file(entry.path() / "cmdline", std::ios::binary);
-        std::string cmdline((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
-        if (cmdline.find(word) != std::string::npos) pids.push_back(std::stoi(name));
-    }
-    return pids;
-}
-
 size_t ingest_files(const TempDir& root) {
     std::error_code ec;
     return static_cast<size_t>(
@@ -220,8 +206,7 @@ TEST_CASE("hutch image prune removes what a killed pull left, and keeps what a l
         temps_live = temp_layer_dirs(root).size();
         ingest_live = ingest_files(root);
         // Killed halfway, as by the OOM killer or a power cut of its terminal.
-        for (pid_t pid : processes_with_argument(root.path() + "/storage"))
-            if (pid != getpid()) kill(pid, SIGKILL);
+        for (pid_t pid : processes_mentioning(root.path() + "/storage")) kill(pid, SIGKILL);
         relay.release();
     }
     CHECK(pulled.status == 128 + SIGKILL);

@@ -44,21 +44,6 @@ inline std::string guest_kernel() {
     return dir + "/vmlinux";
 }
 
-// PIDs of the processes whose command line mentions needle.
-inline std::vector<pid_t> processes_mentioning(const std::string& needle) {
-    namespace fs = std::filesystem;
-    std::vector<pid_t> found;
-    for (const auto& entry : fs::directory_iterator("/proc")) {
-        std::string name = entry.path().filename();
-        if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-        std::ifstream cmdline(entry.path() / "cmdline");
-        std::string text((std::istreambuf_iterator<char>(cmdline)), std::istreambuf_iterator<char>());
-        if (text.find(needle) != std::string::npos && std::stoi(name) != getpid())
-            found.push_back(std::stoi(name));
-    }
-    return found;
-}
-
 // A command (hutch-vm-run's, hutch's) started with its stdout on a pipe, and its stderr too when
 // asked, for the tests that act while it runs. Killed and reaped when it goes out of scope.
 struct RunningVm {

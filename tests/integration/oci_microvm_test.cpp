@@ -37,20 +37,6 @@ std::string guest_kernel() {
     return built.out.substr(0, built.out.find('\n')) + "/vmlinux";
 }
 
-// The pids of the processes whose command line mentions needle (a QEMU or relay of a root).
-std::vector<pid_t> processes_mentioning(const std::string& needle) {
-    std::vector<pid_t> found;
-    for (const auto& entry : fs::directory_iterator("/proc")) {
-        std::string name = entry.path().filename();
-        if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-        std::ifstream cmdline(entry.path() / "cmdline");
-        std::string text((std::istreambuf_iterator<char>(cmdline)), std::istreambuf_iterator<char>());
-        if (text.find(needle) != std::string::npos && std::stoi(name) != getpid())
-            found.push_back(std::stoi(name));
-    }
-    return found;
-}
-
 // QEMU dies by its parent-death signal once the relay is killed: a moment after, not at once.
 bool none_left(const std::string& needle) {
     for (int i = 0; i < 100; ++i) {
