@@ -33,7 +33,7 @@ build:
 
 # hutch-oci where podman's and containerd's configs (README.md) point; hutch-systemd, its helper
 # for --systemd-cgroup, beside it (hutch-oci looks there first); hutch-agent, the microVM's PID 1,
-# beside hutch (hutch run --vm looks there).
+# and hutch-vmm, the builtin VMM's process, beside hutch (hutch run --vm looks there).
 PREFIX ?= /usr/local
 install: build
 	install -D -m 0755 $(BUILD_DIR)/hutch-oci $(DESTDIR)$(PREFIX)/bin/hutch-oci
@@ -41,6 +41,7 @@ install: build
 	install -D -m 0755 $(BUILD_DIR)/hutch $(DESTDIR)$(PREFIX)/bin/hutch
 	install -D -m 0755 $(BUILD_DIR)/hutch-agent $(DESTDIR)$(PREFIX)/bin/hutch-agent
 	install -D -m 0755 $(BUILD_DIR)/hutch-vm-relay $(DESTDIR)$(PREFIX)/bin/hutch-vm-relay
+	install -D -m 0755 $(BUILD_DIR)/hutch-vmm $(DESTDIR)$(PREFIX)/bin/hutch-vmm
 
 # Unit tests need no root; integration tests run real containers and need root.
 test: build

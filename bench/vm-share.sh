@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Page sharing across microVMs: VMS builtin VMMs at once (hutch-bench-vm-start, one process each),
+# Page sharing across microVMs: VMS builtin VMMs at once (hutch-vmm, one process each),
 # each with one image of SIZE_MIB random bytes, given either as a read-only virtio-pmem region
 # (mapped MAP_SHARED from the host's page cache) or as a read-only virtio-blk disk that the guest
 # reads whole into its RAM. Each guest (tests/vm-guests/, test=pmem or test=blk_slurp) reads every
@@ -8,21 +8,21 @@
 # splits each shared page between the processes that map it. See bench/README.md ("Page sharing
 # across microVMs").
 #
-# Usage: bench/vm-share.sh   (after building hutch-bench-vm-start and hutch-vm-guest)
-# Environment: HUTCH_BENCH_VM_START (default build/hutch-bench-vm-start), VM_GUEST (default
+# Usage: bench/vm-share.sh   (after building hutch-vmm and hutch-vm-guest)
+# Environment: HUTCH_VMM (default build/hutch-vmm), VM_GUEST (default
 #              build/tests/vm-guest.elf), VMS (10), SIZE_MIB (64), BENCH_OUT (default bench/).
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 me=$(basename "$0")
-driver=${HUTCH_BENCH_VM_START:-$repo/build/hutch-bench-vm-start}
+vmm=${HUTCH_VMM:-$repo/build/hutch-vmm}
 guest=${VM_GUEST:-$repo/build/tests/vm-guest.elf}
 vms=${VMS:-10}
 size_mib=${SIZE_MIB:-64}
 out_dir=${BENCH_OUT:-$repo/bench}
 # Guest RAM: the blk guest copies the image to 16 MiB and up (guest.c, SLURP_BASE).
 memory_mib=$((size_mib + 32))
-[[ -x $driver ]] || { echo "$me: $driver is missing: build it (cmake --build build --target hutch-bench-vm-start)" >&2; exit 1; }
+[[ -x $vmm ]] || { echo "$me: $vmm is missing: build it (cmake --build build --target hutch-vmm)" >&2; exit 1; }
 [[ -f $guest ]] || { echo "$me: $guest is missing: build it (cmake --build build --target hutch-vm-guest)" >&2; exit 1; }
 [[ -w /dev/kvm ]] || { echo "$me: /dev/kvm is not usable here" >&2; exit 1; }
 
@@ -57,12 +57,12 @@ sum_field() {   # field
     echo "$total"
 }
 
-# Starts the VMs with `device` and the guest's `cmdline`, waits until every guest holds, and
+# Starts the VMs with the device and the guest's `cmdline`, waits until every guest holds, and
 # prints one result row.
-run_mode() {   # name device-option cmdline
-    local name=$1 option=$2 cmdline=$3 i deadline
+run_mode() {   # name device-option device-spec cmdline
+    local name=$1 option=$2 spec=$3 cmdline=$4 i deadline
     for ((i = 0; i < vms; i++)); do
-        "$driver" "$option" "$image" "$guest" "$cmdline hold=1" "$memory_mib" 1 >"$work/$name-$i.log" 2>&1 &
+        "$vmm" "$option" "$spec" --kernel "$guest" --cmdline "$cmdline hold=1" --memory "$memory_mib" >"$work/$name-$i.log" 2>&1 &
         pids+=($!)
     done
     deadline=$((SECONDS + 300))
@@ -90,6 +90,6 @@ run_mode() {   # name device-option cmdline
     echo
     echo "| Image given as | VMs | PSS sum [MiB] | PSS per VM [MiB] | RSS sum [MiB] | PSS of file pages [MiB] | PSS of guest RAM (memfd) [MiB] |"
     echo "|:---|---:|---:|---:|---:|---:|---:|"
-    run_mode "virtio-pmem, read-only" --pmem "test=pmem size=$((size_mib << 20)) sum=$sum sum_length=4096"
-    run_mode "virtio-blk, read into guest RAM" --disk "test=blk_slurp capacity=$((size_mib << 11)) sum=$sum sum_length=4096"
+    run_mode "virtio-pmem, read-only" --pmem "path=$image" "test=pmem size=$((size_mib << 20)) sum=$sum sum_length=4096"
+    run_mode "virtio-blk, read into guest RAM" --disk "path=$image,readonly=on" "test=blk_slurp capacity=$((size_mib << 11)) sum=$sum sum_length=4096"
 } | tee -a "$out_dir/results-vm-share.md"

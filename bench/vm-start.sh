@@ -1,18 +1,18 @@
 #!/usr/bin/env bash
-# MicroVM start-to-exit benchmark: the builtin VMM (hutch-bench-vm-start, microvm/) against
+# MicroVM start-to-exit benchmark: the builtin VMM (hutch-vmm, microvm/) against
 # `qemu-system-x86_64 -M microvm` on KVM, booting the same freestanding test guest
 # (tests/vm-guests/, build/tests/vm-guest.elf), which exits at once through the isa-debug-exit
 # port. Side by side in one hyperfine run, the order of the entries rotated from round to round;
 # then the peak RSS of each (/usr/bin/time). See bench/README.md ("Starting a microVM").
 #
 # Usage: bench/vm-start.sh   (as root, after `make build`)
-# Environment: HUTCH_BENCH_VM_START (default build/hutch-bench-vm-start), VM_GUEST (default
+# Environment: HUTCH_VMM (default build/hutch-vmm), VM_GUEST (default
 #              build/tests/vm-guest.elf), RUNS (60 of each entry), WARMUP (3, per round),
 #              ROUNDS (3), RSS_RUNS (10), BENCH_OUT (default bench/).
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-driver=${HUTCH_BENCH_VM_START:-$repo/build/hutch-bench-vm-start}
+vmm=${HUTCH_VMM:-$repo/build/hutch-vmm}
 guest=${VM_GUEST:-$repo/build/tests/vm-guest.elf}
 runs=${RUNS:-60}
 warmup=${WARMUP:-3}
@@ -23,7 +23,7 @@ no_crun_namespace=1   # no container runtime here: lib.sh's crun namespace is no
 
 source "$repo/bench/lib.sh"
 command -v qemu-system-x86_64 >/dev/null || { echo "$me: qemu-system-x86_64 is missing: run scripts/setup.sh" >&2; exit 1; }
-[[ -x $driver ]] || { echo "$me: $driver is missing: build it (cmake --build build --target hutch-bench-vm-start)" >&2; exit 1; }
+[[ -x $vmm ]] || { echo "$me: $vmm is missing: build it (cmake --build build --target hutch-vmm)" >&2; exit 1; }
 [[ -f $guest ]] || { echo "$me: $guest is missing: build it (cmake --build build --target hutch-vm-guest)" >&2; exit 1; }
 [[ -w /dev/kvm ]] || { echo "$me: /dev/kvm is not usable here" >&2; exit 1; }
 
@@ -32,7 +32,7 @@ command -v qemu-system-x86_64 >/dev/null || { echo "$me: qemu-system-x86_64 is m
 # below checks both statuses first, so that a failing entry is not timed as a fast one.
 memory_mib=128
 cmdline="test=exit code=0"
-hutch_cmd="$driver $guest '$cmdline' $memory_mib 1"
+hutch_cmd="$vmm --kernel $guest --cmdline '$cmdline' --memory $memory_mib"
 qemu_cmd="qemu-system-x86_64 -M microvm -accel kvm -m $memory_mib -nodefaults -no-user-config -nographic -device isa-debug-exit -kernel $guest -append '$cmdline'"
 entries=("hutch builtin VMM"$'\t'"$hutch_cmd" "qemu -M microvm"$'\t'"$qemu_cmd")
 

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "base/guarded_main.h"
+#include "base/log.h"
 #include "cli/hutch/container_verbs.h"
 #include "cli/hutch/failure_line.h"
 #include "cli/hutch/verbs.h"
@@ -151,6 +152,9 @@ void add_run_flags(CLI::App* cmd, RunFlags& r) {
                   "--vm[=auto|always|never]: run in a QEMU microVM of its own, with its own kernel "
                   "(run only); auto (the default) when the image needs more kernel than this host's");
     cmd->add_option("--vm-kernel", r.vm_kernel, "the microVM's kernel, a vmlinux (default $HUTCH_VM_KERNEL)");
+    cmd->add_option("--vmm", r.vmm,
+                    "the microVM's monitor: auto (the builtin VMM where KVM can run Linux, else QEMU), "
+                    "builtin or qemu");
 }
 
 // The words after the flags: IMAGE [COMMAND...].
@@ -271,6 +275,8 @@ int run_command_line(int argc, char** argv) {
                    "where images and containers are stored (default /var/lib/hutch)");
     app.add_option("--runroot", f.run_root,
                    "where the runtime keeps running containers' state (default /run/hutch)");
+    bool debug = false;
+    app.add_flag("-D,--debug", debug, "say on stderr what hutch chose and why (such as a microVM's VMM)");
     auto* pull = add_pull(app, f);
     auto* images = add_images(app, f);
     auto* load = add_load(app, f);
@@ -290,6 +296,7 @@ int run_command_line(int argc, char** argv) {
         return report(e.what());
     }
 
+    log::configure("", log::Format::text, debug);
     for (auto& [cmd, action] : verbs)
         if (cmd->parsed()) return action();
     f.pull.storage_root = f.storage_root;

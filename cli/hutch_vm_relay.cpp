@@ -31,14 +31,6 @@ namespace {
 constexpr int ready_fd = 3;
 constexpr int vm_failed = 125;
 
-std::string beside_self(const std::string& name) {
-    char self[4096];
-    ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0) return name;
-    std::string path(self, static_cast<size_t>(n));
-    return path.substr(0, path.find_last_of('/') + 1) + name;
-}
-
 ErrorOr<std::string> guest_kernel(const spec::Spec& spec) {
     if (auto it = spec.annotations.find("run.oci.microvm.kernel"); it != spec.annotations.end())
         return it->second;
@@ -67,8 +59,9 @@ ErrorOr<microvm::qemu::VmRunOptions> prepare(const std::string& state_dir, const
     spec::Spec spec = TRY(spec::parse_spec(TRY(read_file(state_dir + "/config.json"))));
     microvm::qemu::VmRunOptions options;
     options.kernel = TRY(guest_kernel(spec));
-    const char* agent = std::getenv("HUTCH_VM_AGENT");
-    options.agent = agent && *agent ? agent : beside_self("hutch-agent");
+    options.agent = microvm::qemu::beside_self("hutch-agent", "HUTCH_VM_AGENT");
+    options.vmm = TRY(microvm::choose_vmm(microvm::VmmRequest::automatic));
+    options.vmm_binary = microvm::qemu::beside_self("hutch-vmm", "HUTCH_VMM");
     options.cache_dir = state_dir;
     options.process = guest_process(spec);
     std::string image = state_dir + "/rootfs.erofs";

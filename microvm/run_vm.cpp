@@ -144,7 +144,8 @@ ErrorOr<void> add_virtio(std::unique_ptr<VirtioDevice> device, const Vm& vm, Dev
 ErrorOr<void> add_devices(const VmConfig& config, const std::vector<PlacedPmem>& pmem, const Vm& vm,
                           DeviceBus& mmio, VirtioDevices& virtio) {
     for (const auto& disk : config.disks)
-        TRY(add_virtio(TRY(VirtioBlk::open(disk.path, disk.read_only, vm.memory())), vm, mmio, virtio));
+        TRY(add_virtio(TRY(VirtioBlk::open(disk.path, disk.read_only, disk.serial, vm.memory())), vm, mmio,
+                       virtio));
     for (size_t i = 0; i < pmem.size(); ++i) {
         auto& [region, address] = pmem[i];
         // Slot 0 is RAM.

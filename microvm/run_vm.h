@@ -15,6 +15,8 @@ namespace hutch::microvm {
 struct DiskConfig {
     std::string path;
     bool read_only = false;
+    // What GET_ID answers (Linux's /sys/block/vdX/serial), at most 20 bytes; empty: the file's name.
+    std::string serial;
 };
 
 // A virtio-pmem device (virtio_pmem.h) on a host file, mapped into the guest above 4 GiB.

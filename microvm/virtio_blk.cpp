@@ -38,7 +38,7 @@ bool transfer_all(int fd, bool read, std::vector<iovec>& buffers, uint64_t offse
 }  // namespace
 
 ErrorOr<std::unique_ptr<VirtioBlk>> VirtioBlk::open(const std::string& path, bool read_only,
-                                                    const GuestMemory& memory) {
+                                                    const std::string& serial, const GuestMemory& memory) {
     std::string what = "disk " + path;
     UniqueFd fd(TRY_SYS(::open(path.c_str(), (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC), what));
     struct stat st = {};
@@ -46,7 +46,8 @@ ErrorOr<std::unique_ptr<VirtioBlk>> VirtioBlk::open(const std::string& path, boo
     if (!S_ISREG(st.st_mode)) return fail(what + ": not a regular file");
     // A tail shorter than a sector is out of the guest's reach: it addresses whole sectors.
     uint64_t capacity = static_cast<uint64_t>(st.st_size) / kSectorSize;
-    std::string id = std::filesystem::path(path).filename().string().substr(0, VIRTIO_BLK_ID_BYTES);
+    std::string id = (serial.empty() ? std::filesystem::path(path).filename().string() : serial)
+                         .substr(0, VIRTIO_BLK_ID_BYTES);
     return std::unique_ptr<VirtioBlk>(
         new VirtioBlk(std::move(fd), read_only, capacity, std::move(id), memory));
 }

@@ -24,9 +24,10 @@ constexpr uint64_t kSectorSize = 512;
 
 class VirtioBlk final : public VirtioDevice {
 public:
-    // Opens `path` (a regular file) read-only or read-write for guest `memory`.
+    // Opens `path` (a regular file) read-only or read-write for guest `memory`. GET_ID answers
+    // `serial`, or the file's name when it is empty, cut to VIRTIO_BLK_ID_BYTES.
     static ErrorOr<std::unique_ptr<VirtioBlk>> open(const std::string& path, bool read_only,
-                                                    const GuestMemory& memory);
+                                                    const std::string& serial, const GuestMemory& memory);
 
     uint32_t device_id() const override;
     uint64_t features() const override;

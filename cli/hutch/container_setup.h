@@ -39,6 +39,7 @@ struct RunFlags {
     std::string network = "none";            // none or host
     std::string vm = "auto";                 // --vm[=auto|always|never] (backend_choice.h)
     std::string vm_kernel;                   // --vm-kernel: its vmlinux
+    std::string vmm = "auto";                // --vmm=auto|builtin|qemu (microvm/vmm_choice.h)
 };
 
 struct Storage {

@@ -1,10 +1,10 @@
-// hutch run --vm: the container's process in a QEMU microVM of its own (microvm/qemu/), with its
+// hutch run --vm: the container's process in a microVM of its own (microvm/qemu/), with its
 // own kernel, in the foreground. The image's layers go to the VM as erofs disks; what the VM's
 // agent does not apply yet is refused here, never silently dropped.
-#include <unistd.h>
-
+#include "base/log.h"
 #include "cli/hutch/backend_choice.h"
 #include "cli/hutch/container_verbs.h"
+#include "microvm/qemu/tool.h"
 #include "microvm/qemu/vm_run.h"
 
 namespace hutch::cli {
@@ -25,22 +25,16 @@ ErrorOr<void> refuse_unsupported(const RunFlags& flags) {
     return {};
 }
 
-// hutch-agent lies beside the hutch binary, as it is built and installed.
-ErrorOr<std::string> agent_path() {
-    char self[4096];
-    ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n < 0) return fail_errno("readlink /proc/self/exe");
-    std::string path(self, static_cast<size_t>(n));
-    return path.substr(0, path.rfind('/') + 1) + "hutch-agent";
-}
-
 }  // namespace
 
 ErrorOr<int> run_in_microvm(const Storage& storage, const RunFlags& flags) {
     TRY(refuse_unsupported(flags));
     microvm::qemu::VmRunOptions options;
     options.kernel = TRY(vm_kernel_path(flags));
-    options.agent = TRY(agent_path());
+    options.agent = microvm::qemu::beside_self("hutch-agent", "HUTCH_VM_AGENT");
+    options.vmm = TRY(microvm::choose_vmm(TRY(microvm::parse_vmm_request(flags.vmm))));
+    options.vmm_binary = microvm::qemu::beside_self("hutch-vmm", "HUTCH_VMM");
+    log::debug("hutch: microVM on " + options.vmm.reason);
     options.cache_dir = storage.storage_root + "/vm";
     auto container = TRY(set_up_vm_container(storage, flags));
     options.layers = container.lowers;

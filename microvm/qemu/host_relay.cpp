@@ -31,9 +31,9 @@ constexpr size_t caller_write_size = 4096;
 
 class HostRelay {
 public:
-    HostRelay(HostEnds ends, QemuProcess& qemu, int boot_timeout_ms)
+    HostRelay(HostEnds ends, VmmProcess& vmm, int boot_timeout_ms)
         : ends_(std::move(ends)),
-          qemu_(qemu),
+          vmm_(vmm),
           boot_deadline_(std::chrono::steady_clock::now() + std::chrono::milliseconds(boot_timeout_ms)) {
         ::fcntl(ends_.stdin_port.get(), F_SETFL, O_NONBLOCK);
         show_console_ = std::getenv("HUTCH_VM_CONSOLE") != nullptr;
@@ -63,7 +63,7 @@ private:
             // Held (pending in the signalfd) until the process runs: the agent reads signal frames
             // only once it has started it, and would leave one that came with the config unread.
             {started_ ? ends_.signals : -1, POLLIN, 0},
-            {qemu_.pidfd(), POLLIN, 0},
+            {vmm_.pidfd(), POLLIN, 0},
             {held_stdout_.empty() ? -1 : STDOUT_FILENO, POLLOUT, 0},
             {held_stderr_.empty() ? -1 : STDERR_FILENO, POLLOUT, 0},
         };
@@ -93,7 +93,7 @@ private:
     }
 
     ErrorOr<void> boot_timed_out() {
-        qemu_.kill();
+        vmm_.kill();
         drain_console();
         return fail("the VM did not start the process in time (a hung boot?); its console: " + console_tail_);
     }
@@ -126,7 +126,7 @@ private:
             ::send(ends_.stdin_port.get(), stdin_pending_.data(), stdin_pending_.size(), MSG_NOSIGNAL);
         if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
         if (n < 0) {
-            // QEMU is gone; its pidfd says so next.
+            // The VMM is gone; its pidfd says so next.
             stdin_pending_.clear();
             caller_stdin_open_ = false;
             return;
@@ -209,19 +209,19 @@ private:
         return {};
     }
 
-    // QEMU exited: what the agent sent before is still in the socket.
+    // The VMM exited: what the agent sent before is still in the socket.
     ErrorOr<void> vm_died() {
         while (!control_closed_ && !status_)
             if (!TRY(read_control_once())) control_closed_ = true;
         if (status_) return {};
-        int qemu_status = qemu_.reap();
+        int vmm_status = vmm_.reap();
         drain_console();
-        return fail("the VM stopped before the process's exit status came (QEMU exit status " +
-                    std::to_string(qemu_status) + "); its console: " + console_tail_);
+        return fail("the VM stopped before the process's exit status came (the VMM's exit status " +
+                    std::to_string(vmm_status) + "); its console: " + console_tail_);
     }
 
     HostEnds ends_;
-    QemuProcess& qemu_;
+    VmmProcess& vmm_;
     FrameReader reader_;
     std::string stdin_pending_, console_tail_, held_stdout_, held_stderr_;
     bool caller_stdin_open_ = true, control_closed_ = false, console_closed_ = false, show_console_ = false;
@@ -232,8 +232,8 @@ private:
 
 }  // namespace
 
-ErrorOr<int> relay_until_exit(HostEnds ends, QemuProcess& qemu, int boot_timeout_ms) {
-    return HostRelay(std::move(ends), qemu, boot_timeout_ms).run();
+ErrorOr<int> relay_until_exit(HostEnds ends, VmmProcess& vmm, int boot_timeout_ms) {
+    return HostRelay(std::move(ends), vmm, boot_timeout_ms).run();
 }
 
 }  // namespace hutch::microvm::qemu

@@ -4,20 +4,20 @@
 
 #include "base/error.h"
 #include "base/fd.h"
-#include "microvm/qemu/qemu_process.h"
+#include "microvm/qemu/vmm_process.h"
 
 namespace hutch::microvm::qemu {
 
 struct HostEnds {
     int control = -1;         // the agent's control port
     UniqueFd stdin_port;      // its stdin port; shut down when the caller's stdin ends
-    int console = -1;         // the serial console and QEMU's own output
+    int console = -1;         // the serial console and the VMM's own output
     int signals = -1;         // a signalfd of the signals to forward
     bool relay_stdin = true;  // false: the process gets an empty stdin, not the caller's
 };
 
 // Relays until the agent reports: the exit status, or an error (the agent's failure, the VM's
 // death, with the end of the console's output, or no process started within boot_timeout_ms).
-ErrorOr<int> relay_until_exit(HostEnds ends, QemuProcess& qemu, int boot_timeout_ms);
+ErrorOr<int> relay_until_exit(HostEnds ends, VmmProcess& vmm, int boot_timeout_ms);
 
 }  // namespace hutch::microvm::qemu

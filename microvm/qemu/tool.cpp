@@ -5,6 +5,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
+
 #include "base/fd.h"
 #include "base/file.h"
 
@@ -47,6 +49,15 @@ ErrorOr<void> run_tool(const std::vector<std::string>& argv) {
                                         : "killed by signal " + std::to_string(WTERMSIG(status));
     std::string said = last_line(errors);
     return fail(argv[0] + " failed (" + why + ")" + (said.empty() ? "" : ": " + said));
+}
+
+std::string beside_self(const std::string& name, const char* env_var) {
+    if (const char* set = std::getenv(env_var); set && *set) return set;
+    char self[4096];
+    ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0) return name;
+    std::string path(self, static_cast<size_t>(n));
+    return path.substr(0, path.find_last_of('/') + 1) + name;
 }
 
 }  // namespace hutch::microvm::qemu

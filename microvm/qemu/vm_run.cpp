@@ -9,7 +9,7 @@
 #include "microvm/qemu/erofs_image.h"
 #include "microvm/qemu/host_relay.h"
 #include "microvm/qemu/initramfs.h"
-#include "microvm/qemu/qemu_process.h"
+#include "microvm/qemu/vmm_process.h"
 
 namespace hutch::microvm::qemu {
 
@@ -73,10 +73,11 @@ ErrorOr<std::vector<std::string>> layer_images(const std::vector<std::string>& d
 }  // namespace
 
 ErrorOr<int> run_in_vm(const VmRunOptions& options) {
-    QemuVm vm;
+    VmSpec vm;
+    vm.vmm = options.vmm;
+    vm.vmm_binary = options.vmm_binary;
     vm.kernel = options.kernel;
     vm.memory_mib = options.memory_mib;
-    vm.accel = options.accel.empty() ? TRY(choose_accel()) : options.accel;
     vm.initramfs = TRY(agent_initramfs(options.agent, options.cache_dir));
     vm.layers = options.images.empty() ? TRY(layer_images(options.layers)) : options.images;
     GuestConfig config = options.process;
@@ -92,14 +93,14 @@ ErrorOr<int> run_in_vm(const VmRunOptions& options) {
     TRY(write_all(control.host.get(), encode_frame(FrameKind::config, to_json(config))));
 
     auto signals = TRY(SignalForwarding::start());
-    auto qemu = TRY(QemuProcess::start(vm));
-    // QEMU holds the VM's ends now: when it exits, the host's ends read end of file.
+    auto vmm = TRY(VmmProcess::start(vm));
+    // The VMM holds the VM's ends now: when it exits, the host's ends read end of file.
     control.vm.reset();
     stdin_port.vm.reset();
     console.vm.reset();
     HostEnds ends{control.host.get(), std::move(stdin_port.host), console.host.get(), signals.fd(),
                   options.relay_stdin};
-    return relay_until_exit(std::move(ends), qemu, options.boot_timeout_ms);
+    return relay_until_exit(std::move(ends), vmm, options.boot_timeout_ms);
 }
 
 }  // namespace hutch::microvm::qemu

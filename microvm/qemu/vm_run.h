@@ -8,6 +8,7 @@
 
 #include "base/error.h"
 #include "microvm/agent/protocol.h"
+#include "microvm/vmm_choice.h"
 
 namespace hutch::microvm::qemu {
 
@@ -21,9 +22,10 @@ struct VmRunOptions {
     std::vector<std::string> images;
     GuestConfig process;  // its layers count is set from layers
     unsigned memory_mib = 512;
-    std::string accel;        // "kvm" or "tcg"; empty: choose_accel()
+    VmmChoice vmm;            // which VMM runs it (choose_vmm)
+    std::string vmm_binary;   // hutch-vmm, for the builtin VMM
     bool relay_stdin = true;  // false: the process's stdin is empty (docker run without -i)
-    // From QEMU's start to the process's: beyond it the VM is killed (a hung boot). A TCG boot
+    // From the VMM's start to the process's: beyond it the VM is killed (a hung boot). A TCG boot
     // takes 1-2 s, but many times that on a host busy with other work.
     int boot_timeout_ms = 120'000;
 };
@@ -31,7 +33,7 @@ struct VmRunOptions {
 // Boots the VM, runs the process, relays until it exits, and returns its exit status (128+N when
 // killed by signal N). SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 sent to this process
 // meanwhile go to the container's process; the calling thread's signal mask is restored after.
-// QEMU is killed and reaped before this returns, whatever happened.
+// The VMM is killed and reaped before this returns, whatever happened.
 ErrorOr<int> run_in_vm(const VmRunOptions& options);
 
 }  // namespace hutch::microvm::qemu

@@ -68,6 +68,13 @@ int main(int argc, char** argv) {
     }
     for (++i; i < argc; ++i) process.args.push_back(argv[i]);
     if (process.args.empty()) return usage();
+    auto vmm = hutch::microvm::choose_vmm(hutch::microvm::VmmRequest::automatic);
+    if (!vmm) {
+        std::fprintf(stderr, "hutch-vm-run: %s\n", vmm.error().message.c_str());
+        return 125;
+    }
+    options.vmm = *vmm;
+    options.vmm_binary = HUTCH_VMM_BINARY;
     auto status = hutch::microvm::qemu::run_in_vm(options);
     if (!status) {
         std::fprintf(stderr, "hutch-vm-run: %s\n", status.error().message.c_str());

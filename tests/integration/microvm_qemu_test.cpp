@@ -175,6 +175,51 @@ TEST_CASE("microvm: hutch run --vm runs an image's process in a microVM", "[.mic
 
 namespace {
 
+// Whether this CPU has hardware virtualisation, read here apart from microvm/vmm_choice.cpp.
+bool cpu_has_vmx_or_svm() { return shell("grep -qwE 'vmx|svm' /proc/cpuinfo").status == 0; }
+
+}  // namespace
+
+TEST_CASE("microvm: --debug says which VMM runs the VM and why, and --vmm picks one", "[.microvm-qemu]") {
+    SKIP_WITHOUT_QEMU();
+    TestImage image = busybox_image(nlohmann::json::object());
+    TempDir root;
+    check_ok(hutch_cmd(root, {"load", "-i", image.dir.path(), "localhost/bb:1"}));
+    std::string kernel = guest_kernel();
+    bool hardware = cpu_has_vmx_or_svm() && ::access("/dev/kvm", R_OK | W_OK) == 0;
+
+    auto r =
+        hutch_cmd(root, {"--debug", "run", "--rm", "--vm", "--vm-kernel", kernel, "localhost/bb:1", "true"});
+    INFO(r.err);
+    CHECK(r.status == 0);
+    CHECK_THAT(r.err, Catch::Contains(hardware ? "hutch: microVM on the builtin VMM: /dev/kvm has hardware"
+                                               : "hutch: microVM on QEMU with TCG: /dev/kvm"));
+    auto quiet = hutch_cmd(root, {"run", "--rm", "--vm", "--vm-kernel", kernel, "localhost/bb:1", "true"});
+    CHECK(quiet.status == 0);
+    CHECK(quiet.err.empty());
+
+    auto qemu = hutch_cmd(root, {"--debug", "run", "--rm", "--vm", "--vmm=qemu", "--vm-kernel", kernel,
+                                 "localhost/bb:1", "sh", "-c", "exit 4"});
+    INFO(qemu.err);
+    CHECK(qemu.status == 4);
+    CHECK_THAT(qemu.err, Catch::Contains(std::string("hutch: microVM on QEMU with ") +
+                                         (hardware ? "KVM" : "TCG") + ": --vmm=qemu"));
+
+    if (!hardware) {
+        auto builtin = hutch_cmd(
+            root, {"run", "--rm", "--vm", "--vmm=builtin", "--vm-kernel", kernel, "localhost/bb:1", "true"});
+        check_one_line_failure(builtin);
+        CHECK_THAT(builtin.err, Catch::Contains("--vmm=builtin: /dev/kvm"));
+    }
+    auto bogus = hutch_cmd(
+        root, {"run", "--rm", "--vm", "--vmm=firecracker", "--vm-kernel", kernel, "localhost/bb:1", "true"});
+    check_one_line_failure(bogus);
+    CHECK_THAT(bogus.err, Catch::Contains("--vmm firecracker: expected auto, builtin or qemu"));
+    CHECK(processes_mentioning(root.path()).empty());
+}
+
+namespace {
+
 // The CONFIG_* options set to y in a kernel config's text.
 std::set<std::string> options_set(const std::string& config) {
     std::set<std::string> set;

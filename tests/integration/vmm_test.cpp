@@ -18,28 +18,14 @@
 
 #include "base/fd.h"
 #include "base/file.h"
-#include "microvm/kvm.h"
 #include "microvm/run_vm.h"
+#include "vmm_support.h"
 
 namespace fs = std::filesystem;
 using hutch::UniqueFd;
 using hutch::microvm::VmConfig;
 
 namespace {
-
-// Why KVM cannot be used here, or empty when it can.
-std::string kvm_unusable() {
-    auto kvm = hutch::microvm::Kvm::open();
-    return kvm ? "" : kvm.error().message;
-}
-
-#define REQUIRE_KVM()                                    \
-    do {                                                 \
-        if (auto why = kvm_unusable(); !why.empty()) {   \
-            WARN("skipped: no usable KVM here: " + why); \
-            return;                                      \
-        }                                                \
-    } while (0)
 
 struct GuestRun {
     hutch::ErrorOr<int> exit_code;

@@ -7,6 +7,7 @@
 
 #include <catch2/catch.hpp>
 #include <cstring>
+#include <filesystem>
 #include <string>
 
 #include "microvm/guest_memory.h"
@@ -165,7 +166,7 @@ TEST_CASE("virtio-blk reads sectors into guest memory and fails what it cannot d
     DiskFile file(16);
     Driver driver;
     auto queue = driver.queue();
-    auto blk = VirtioBlk::open(file.path, true, driver.memory);
+    auto blk = VirtioBlk::open(file.path, true, "", driver.memory);
     REQUIRE(blk);
     CHECK((*blk)->capacity() == 16);
     CHECK((*blk)->features() & (1u << VIRTIO_BLK_F_RO));
@@ -200,7 +201,7 @@ TEST_CASE("virtio-blk writes a read-write disk, and stops at a request with no s
     DiskFile file(4);
     Driver driver;
     auto queue = driver.queue();
-    auto blk = VirtioBlk::open(file.path, false, driver.memory);
+    auto blk = VirtioBlk::open(file.path, false, "", driver.memory);
     REQUIRE(blk);
     std::memset(driver.memory.host_address() + 0x20000, 0xab, 512);
     block_request(driver, VIRTIO_BLK_T_OUT, 3, 0x20000, 512);
@@ -220,6 +221,26 @@ TEST_CASE("virtio-blk writes a read-write disk, and stops at a request with no s
     auto result = (*blk)->process(0, queue);
     REQUIRE_FALSE(result);
     CHECK_THAT(result.error().message, Catch::Contains("no writable status byte"));
+}
+
+TEST_CASE("virtio-blk answers GET_ID with the serial it was given, or the file's name", "[microvm]") {
+    DiskFile file(1);
+    Driver driver;
+    auto queue = driver.queue();
+    auto [serial, expected] = GENERATE(table<std::string, std::string>({
+        {"hutch-layer-0", "hutch-layer-0"},
+        {"", ""},  // the file's name, /tmp/hutch-virtio-test-XXXXXX's last part
+        {"a-serial-longer-than-twenty-bytes", "a-serial-longer-than"},
+    }));
+    if (expected.empty()) expected = std::filesystem::path(file.path).filename().string();
+    auto blk = VirtioBlk::open(file.path, true, serial, driver.memory);
+    REQUIRE(blk);
+    std::memset(driver.memory.host_address() + 0x20000, 0, VIRTIO_BLK_ID_BYTES);
+    block_request(driver, VIRTIO_BLK_T_GET_ID, 0, 0x20000, VIRTIO_BLK_ID_BYTES);
+    REQUIRE(*(*blk)->process(0, queue));
+    CHECK(driver.memory.host_address()[0x30000] == VIRTIO_BLK_S_OK);
+    auto id = reinterpret_cast<const char*>(driver.memory.host_address() + 0x20000);
+    CHECK(std::string(id, ::strnlen(id, VIRTIO_BLK_ID_BYTES)) == expected);
 }
 
 TEST_CASE("a virtio-mmio device is announced on the command line as Linux reads it", "[microvm]") {
