@@ -48,7 +48,8 @@ ErrorOr<uint64_t> check_header(const setup_header& h) {
     if (!(h.xloadflags & XLF_KERNEL_64))
         return fail("no 64-bit entry (XLF_KERNEL_64 is clear in xloadflags)");
     if (!(h.loadflags & LOADED_HIGH))
-        return fail("not loaded high (LOADED_HIGH is clear in loadflags): a zImage, which boots only in real mode");
+        return fail(
+            "not loaded high (LOADED_HIGH is clear in loadflags): a zImage, which boots only in real mode");
     return std::min(end, kSetupHeaderOffset + kSetupHeaderRoom) - kSetupHeaderOffset;
 }
 
@@ -72,7 +73,8 @@ ErrorOr<void> check_payload(const setup_header& h, uint64_t image_size, BzImage&
 // Where the kernel goes (pref_address) and how far it reaches before it reads the memory map.
 ErrorOr<void> place_kernel(const setup_header& h, BzImage& kernel) {
     if (h.pref_address < layout::kHighMemory)
-        return fail("pref_address " + hex(h.pref_address) + " is below 1 MiB, where the VMM puts the boot data");
+        return fail("pref_address " + hex(h.pref_address) +
+                    " is below 1 MiB, where the VMM puts the boot data");
     if (h.pref_address >= layout::kMaxMemory)
         return fail("pref_address " + hex(h.pref_address) + " is above the most RAM a guest has (" +
                     std::to_string(layout::kMaxMemory >> 20) + " MiB)");
@@ -122,7 +124,8 @@ ErrorOr<void> load_bzimage(std::string_view image, const BzImage& kernel, const 
         return fail("the kernel needs " + std::to_string(needed) + " bytes at " + hex(kernel.load_address) +
                     " (its payload and init_size), more than guest memory (" +
                     std::to_string(memory.size() >> 20) + " MiB) holds");
-    return memory.write(kernel.load_address, image.substr(kernel.payload_offset, kernel.payload_size), "kernel");
+    return memory.write(kernel.load_address, image.substr(kernel.payload_offset, kernel.payload_size),
+                        "kernel");
 }
 
 }  // namespace hutch::microvm

@@ -44,7 +44,8 @@ ErrorOr<uint64_t> place_linux_initrd(const GuestMemory& memory, const BzImage& k
     auto address = place_initrd(limit, kernel.end, size);
     if (!address)
         return fail("initrd: " + std::to_string(size) + " bytes do not fit between the kernel's end (" +
-                    hex(kernel.end) + ") and its initrd_addr_max (" + hex(kernel.header.initrd_addr_max) + ")");
+                    hex(kernel.end) + ") and its initrd_addr_max (" + hex(kernel.header.initrd_addr_max) +
+                    ")");
     return address;
 }
 

@@ -13,7 +13,7 @@ constexpr uint64_t kPvhStartInfo = 0x6000;  // hvm_start_info
 constexpr uint64_t kPvhModlist = 0x6040;    // hvm_modlist_entry[] (the initrd)
 constexpr uint64_t kMemmap = 0x7000;        // hvm_memmap_table_entry[]
 constexpr uint64_t kMemmapEnd = 0x8000;
-constexpr uint64_t kBootParams = 0x8000;    // the bzImage boot's zero page (linux_boot_params.h)
+constexpr uint64_t kBootParams = 0x8000;  // the bzImage boot's zero page (linux_boot_params.h)
 // The identity map of the low 4 GiB that a 64-bit entry runs on (boot_cpu.h): a PML4, a page
 // directory pointer table, and four page directories of 2 MiB pages, to 0xf000.
 constexpr uint64_t kPml4 = 0x9000;
