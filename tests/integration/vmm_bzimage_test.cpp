@@ -108,7 +108,7 @@ TEST_CASE("a virtio-blk disk reads into a bzImage guest byte for byte", "[vmm]")
     std::string disk = random_disk(32);
     TempFile file(disk);
     auto sum = fnv1a(std::string_view(disk).substr(4 * 512, 8 * 512));
-    auto run = run_guest("test=virtio_blk capacity=32 sector=4 count=8 sum=" + std::to_string(sum),
+    auto run = run_guest("test=virtio_blk capacity=32 ro=1 sector=4 count=8 sum=" + std::to_string(sum),
                          bzimage(with_disk(file, true)));
     REQUIRE(run.exit_code);
     CHECK(*run.exit_code == 0);

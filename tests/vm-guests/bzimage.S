@@ -62,6 +62,7 @@ startup_64:
     subq %rdi, %rcx
     xorl %eax, %eax
     rep stosb
+    movq $bzimage_stack_top, %rsp   /* the VMM's RSP means nothing: none before this */
     /* The state the VMM entered with, for test=boot_params (boot_params.c): neither the
      * segment registers nor RFLAGS.IF changed since. */
     movw %cs, bzimage_entry_cs(%rip)
@@ -70,7 +71,6 @@ startup_64:
     movw %ss, bzimage_entry_ss(%rip)
     pushfq
     popq bzimage_entry_rflags(%rip)
-    movq $bzimage_stack_top, %rsp
     movq %rsi, %rdi
     call bzimage_main
 1:  hlt
