@@ -8,11 +8,17 @@
 namespace hutch::microvm::layout {
 
 constexpr uint64_t kGdt = 0x500;  // the flat boot GDT the vCPU's segments describe
-constexpr uint64_t kIdt = 0x520;  // an empty IDT: the guest installs its own before it enables interrupts
+constexpr uint64_t kIdt = 0x540;  // an empty IDT: the guest installs its own before it enables interrupts
 constexpr uint64_t kPvhStartInfo = 0x6000;  // hvm_start_info
 constexpr uint64_t kPvhModlist = 0x6040;    // hvm_modlist_entry[] (the initrd)
-constexpr uint64_t kMemmap = 0x7000;        // hvm_memmap_table_entry[] or the e820 table
+constexpr uint64_t kMemmap = 0x7000;        // hvm_memmap_table_entry[]
 constexpr uint64_t kMemmapEnd = 0x8000;
+constexpr uint64_t kBootParams = 0x8000;  // the bzImage boot's zero page (linux_boot_params.h)
+// The identity map of the low 4 GiB that a 64-bit entry runs on (boot_cpu.h): a PML4, a page
+// directory pointer table, and four page directories of 2 MiB pages, to 0xf000.
+constexpr uint64_t kPml4 = 0x9000;
+constexpr uint64_t kPdpt = 0xa000;
+constexpr uint64_t kPageDirectories = 0xb000;
 constexpr uint64_t kCmdline = 0x20000;
 // Linux on x86 reads at most COMMAND_LINE_SIZE (2048) bytes of its command line, NUL included,
 // and drops the rest without a word: a longer one is refused instead.

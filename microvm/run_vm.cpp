@@ -10,10 +10,9 @@
 #include "base/file.h"
 #include "microvm/boot_cpu.h"
 #include "microvm/boot_layout.h"
-#include "microvm/elf_kernel.h"
 #include "microvm/exit_device.h"
+#include "microvm/kernel_image.h"
 #include "microvm/memory_layout.h"
-#include "microvm/pvh_boot.h"
 #include "microvm/serial.h"
 #include "microvm/vcpu_threads.h"
 #include "microvm/virtio_blk.h"
@@ -79,12 +78,6 @@ private:
     std::optional<ErrorOr<int>> result_;
 };
 
-// Loads the kernel, the initrd and the boot data into fresh guest memory; returns the entry
-// and the start_info address. No KVM yet: a bad image fails here, on any host.
-struct Boot {
-    uint32_t entry;
-    uint32_t start_info;
-};
 // Where virtio device `index` sits, and its interrupt line.
 uint64_t virtio_address(size_t index) { return layout::kVirtioMmioBase + index * kVirtioMmioSize; }
 uint32_t virtio_gsi(size_t index) { return kVirtioFirstGsi + static_cast<uint32_t>(index); }
@@ -97,15 +90,15 @@ std::string guest_cmdline(const VmConfig& config) {
     return cmdline;
 }
 
-ErrorOr<Boot> load_guest(const VmConfig& config, const GuestMemory& memory) {
+// Loads the kernel, the initrd and the boot data into fresh guest memory; returns how the boot
+// vCPU enters the kernel. No KVM yet: a bad image fails here, on any host.
+ErrorOr<BootEntry> load_guest(const VmConfig& config, const GuestMemory& memory) {
     std::string kernel_image = TRY(read_image(config.kernel, memory.size(), "kernel"));
-    auto kernel = TRY_CTX(parse_elf_kernel(kernel_image), "kernel: " + config.kernel);
-    TRY_CTX(load_elf_kernel(kernel_image, kernel, memory), "kernel: " + config.kernel);
     std::string initrd;
     if (!config.initrd.empty()) initrd = TRY(read_image(config.initrd, memory.size(), "initrd"));
-    uint32_t start_info = TRY(write_pvh_boot(memory, {guest_cmdline(config), initrd, kernel.end}));
+    auto entry = TRY(load_kernel(config.kernel, kernel_image, {guest_cmdline(config), initrd}, memory));
     TRY(write_boot_tables(memory));
-    return Boot{kernel.pvh_entry, start_info};
+    return entry;
 }
 
 // The pmem files, mapped and placed before KVM is opened: a bad file fails on any host. They are
@@ -162,7 +155,7 @@ ErrorOr<void> add_devices(const VmConfig& config, const std::vector<PlacedPmem>&
 ErrorOr<int> run_vm(const VmConfig& config) {
     TRY(check_config(config));
     auto memory = TRY(GuestMemory::create(uint64_t{config.memory_mib} << 20, config.merge_memory));
-    Boot boot = TRY(load_guest(config, memory));
+    BootEntry boot = TRY(load_guest(config, memory));
     auto pmem = TRY(open_pmem(config));
 
     auto kvm = TRY(Kvm::open());
@@ -175,7 +168,7 @@ ErrorOr<int> run_vm(const VmConfig& config) {
     for (uint32_t i = 0; i < config.vcpus; ++i) vcpus.push_back(TRY(Vcpu::create(vm, i, config.vcpus)));
     // Only the boot vCPU starts at the kernel: the others wait, in the kernel, for the start-up
     // IPIs the guest sends them through its LAPIC.
-    TRY_CTX(set_protected_mode_entry(vcpus[0].fd(), boot.entry, boot.start_info), "vCPU 0");
+    TRY_CTX(set_boot_entry(vcpus[0].fd(), boot), "vCPU 0");
 
     Outcome outcome;
     Serial serial(config.console_fd);

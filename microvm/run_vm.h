@@ -26,7 +26,7 @@ struct PmemConfig {
 };
 
 struct VmConfig {
-    std::string kernel;   // path of an ELF image with a PVH entry (elf_kernel.h)
+    std::string kernel;   // path of an ELF image with a PVH entry, or of a bzImage (kernel_image.h)
     std::string initrd;   // path; empty: none
     std::string cmdline;  // the VMM appends its devices' virtio_mmio.device= to it
     std::vector<DiskConfig> disks;

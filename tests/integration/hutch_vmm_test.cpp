@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "harness.h"
-#include "vmm_support.h"
+#include "vmm_guest.h"
 
 using hutch::test::run_command;
 

@@ -19,80 +19,13 @@
 #include "base/fd.h"
 #include "base/file.h"
 #include "microvm/run_vm.h"
-#include "vmm_support.h"
+#include "vmm_guest.h"
 
-namespace fs = std::filesystem;
 using hutch::UniqueFd;
 using hutch::microvm::VmConfig;
+using namespace hutch::test;
 
 namespace {
-
-struct GuestRun {
-    hutch::ErrorOr<int> exit_code;
-    std::string console;  // what the guest printed on its serial port
-};
-
-// Runs the test guest with `cmdline`. Its console goes to a memfd, which no amount of output
-// fills (a pipe would stop the guest once full). A guest that hangs fails after 20 s, long
-// before ctest's timeout.
-GuestRun run_guest(const std::string& cmdline, VmConfig config = {}) {
-    UniqueFd console(::memfd_create("vm-console", MFD_CLOEXEC));
-    REQUIRE(console.valid());
-    config.kernel = HUTCH_VM_GUEST;
-    config.cmdline = cmdline;
-    config.console_fd = console.get();
-    if (config.timeout.count() == 0) config.timeout = std::chrono::seconds(20);
-    auto exit_code = hutch::microvm::run_vm(config);
-    REQUIRE(::lseek(console.get(), 0, SEEK_SET) == 0);
-    auto output = hutch::read_all(console.get());
-    REQUIRE(output);
-    INFO("console:\n" << *output);
-    return {std::move(exit_code), std::move(*output)};
-}
-
-// A file in a directory of the test's own, removed with it.
-class TempFile {
-public:
-    explicit TempFile(const std::string& contents) {
-        char dir[] = "/tmp/hutch-vmm-test-XXXXXX";
-        REQUIRE(::mkdtemp(dir) != nullptr);
-        dir_ = dir;
-        path_ = dir_ / "file";
-        std::ofstream(path_, std::ios::binary) << contents;
-    }
-    ~TempFile() {
-        std::error_code ignored;
-        fs::remove_all(dir_, ignored);
-    }
-    TempFile(const TempFile&) = delete;
-    TempFile& operator=(const TempFile&) = delete;
-    std::string path() const { return path_.string(); }
-
-private:
-    fs::path dir_, path_;
-};
-
-// A disk image of `sectors` random sectors: what the guest reads must be these bytes, not a
-// pattern a wrong offset could also produce.
-std::string random_disk(size_t sectors) {
-    std::mt19937_64 random(std::random_device{}());
-    std::string bytes(sectors * 512, '\0');
-    for (auto& byte : bytes) byte = static_cast<char>(random());
-    return bytes;
-}
-
-// FNV-1a, 32 bits: the guest's checksum (tests/vm-guests/guest.c).
-uint32_t fnv1a(std::string_view bytes) {
-    uint32_t hash = 2166136261u;
-    for (unsigned char byte : bytes) hash = (hash ^ byte) * 16777619u;
-    return hash;
-}
-
-VmConfig with_disk(const TempFile& file, bool read_only) {
-    VmConfig config;
-    config.disks.push_back({file.path(), read_only});
-    return config;
-}
 
 std::string read_file(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
@@ -203,7 +136,7 @@ TEST_CASE("a guest that never exits is stopped at its time limit", "[vmm]") {
     CHECK(took < std::chrono::seconds(5));
 }
 
-TEST_CASE("a kernel that is not a PVH ELF image is refused in one line", "[vmm]") {
+TEST_CASE("a kernel that is neither an ELF image nor a bzImage is refused in one line", "[vmm]") {
     // No KVM needed: the image is checked before the VM exists.
     TempFile file("MZ this is not an ELF file");
     VmConfig config;
@@ -211,7 +144,8 @@ TEST_CASE("a kernel that is not a PVH ELF image is refused in one line", "[vmm]"
     auto result = hutch::microvm::run_vm(config);
     REQUIRE_FALSE(result);
     CHECK(result.error().message ==
-          "kernel: " + file.path() + ": not an ELF file (no \\x7fELF at its start)");
+          "kernel: " + file.path() +
+              ": neither an ELF image (no \\x7fELF at its start) nor a bzImage (no HdrS at 0x202)");
 }
 
 TEST_CASE("a virtio-blk disk reads into the guest byte for byte", "[vmm]") {

@@ -1,4 +1,5 @@
-/* A freestanding test guest for hutch's builtin VMM (microvm/): no libc, booted through PVH.
+/* A freestanding test guest for hutch's builtin VMM (microvm/): no libc, booted through PVH (entry.S)
+ * or, built as a bzImage, through Linux's 64-bit boot protocol (bzimage.S, boot_params.c).
  * It reads its test from the kernel command line ("test=NAME key=value ..."), checks what the VMM
  * handed it, prints on the serial console, and exits through the VMM's exit device with 0 when
  * every check passed, or 1 after a line "guest: FAIL: ...". The tests are in
@@ -6,6 +7,8 @@
  * independently of the VMM's, so that a mistake in one does not hide in both. */
 #include <stddef.h>
 #include <stdint.h>
+
+#include "guest.h"
 
 #define EXIT_PORT 0x501 /* microvm/exit_device.h */
 #define SERIAL_PORT 0x3f8
@@ -52,13 +55,13 @@ static void put_char(char c) {
     }
     outb(SERIAL_PORT, (uint8_t)c);
 }
-static void print(const char* s) {
+void print(const char* s) {
     while (*s) put_char(*s++);
 }
 static void print_n(const char* s, size_t n) {
     for (size_t i = 0; i < n; ++i) put_char(s[i]);
 }
-static void print_u64(uint64_t v) {
+void print_u64(uint64_t v) {
     char digits[21];
     int n = 0;
     do digits[n++] = (char)('0' + v % 10);
@@ -72,7 +75,7 @@ static __attribute__((noreturn)) void exit_vm(uint8_t code) {
 }
 
 static int failures;
-static void check(int ok, const char* what, uint64_t got, uint64_t expected) {
+void check(int ok, const char* what, uint64_t got, uint64_t expected) {
     if (ok) return;
     ++failures;
     print("guest: FAIL: ");
@@ -83,10 +86,9 @@ static void check(int ok, const char* what, uint64_t got, uint64_t expected) {
     print_u64(expected);
     print("\n");
 }
-#define CHECK_EQ(got, expected, what) check((uint64_t)(got) == (uint64_t)(expected), what, got, expected)
 
 /* The command line. */
-static const char* cmdline = "";
+const char* cmdline = "";
 
 static size_t length(const char* s) {
     size_t n = 0;
@@ -119,7 +121,7 @@ static int arg_is(const char* key, const char* value) {
         if (v[i] != value[i]) return 0;
     return 1;
 }
-static uint64_t arg_u64(const char* key, uint64_t fallback) {
+uint64_t arg_u64(const char* key, uint64_t fallback) {
     size_t n;
     const char* v = arg(key, &n);
     if (!v) return fallback;
@@ -130,43 +132,63 @@ static uint64_t arg_u64(const char* key, uint64_t fallback) {
 
 /* test=start_info mem_mib=N [initrd_size=N initrd_sum=N]: the start_info, the memory map and
  * the module list describe what the VMM was asked for. */
+void add_region(struct memory_map_sum* sum, const char* map, uint64_t addr, uint64_t size, uint32_t type) {
+    print("guest: ");
+    print(map);
+    print(" ");
+    print_u64(addr);
+    print(" +");
+    print_u64(size);
+    print(" type ");
+    print_u64(type);
+    print("\n");
+    if (type == 1) {
+        sum->ram += size;
+        if (addr + size > sum->ram_end) sum->ram_end = addr + size;
+    } else {
+        sum->reserved += size;
+    }
+    if (sum->regions++ > 0) check(addr >= sum->end, "memory map sorted", addr, sum->end);
+    sum->end = addr + size;
+}
+
+void check_memory_map(const struct memory_map_sum* sum) {
+    uint64_t mem = arg_u64("mem_mib", 0) << 20;
+    CHECK_EQ(sum->ram_end, mem, "end of RAM in the memory map");
+    CHECK_EQ(sum->ram + sum->reserved, mem, "RAM and reserved regions cover memory");
+}
+
+void check_initrd(uint64_t paddr, uint64_t size, uint64_t ram_end) {
+    CHECK_EQ(size, arg_u64("initrd_size", 0), "initrd size");
+    CHECK_EQ(paddr % 4096, 0, "initrd alignment");
+    check(paddr + size <= ram_end, "initrd inside RAM", paddr, ram_end);
+    uint32_t sum = 0;
+    const uint8_t* bytes = (const uint8_t*)(uintptr_t)paddr;
+    for (uint64_t i = 0; i < size; ++i) sum = sum * 31 + bytes[i];
+    CHECK_EQ(sum, arg_u64("initrd_sum", 0), "initrd checksum");
+}
+
 static void test_start_info(const struct start_info* info) {
+    if (!info) {
+        print("guest: FAIL: test=start_info needs the PVH boot\n");
+        ++failures;
+        return;
+    }
     CHECK_EQ(info->magic, PVH_MAGIC, "start_info magic");
     check(info->version >= 1, "start_info version", info->version, 1);
-    uint64_t mem = arg_u64("mem_mib", 0) << 20;
     const struct memmap_entry* map = (const struct memmap_entry*)(uintptr_t)info->memmap_paddr;
-    uint64_t ram = 0, ram_end = 0, reserved = 0;
+    struct memory_map_sum sum = {0};
     for (uint32_t i = 0; i < info->memmap_entries; ++i) {
-        print("guest: memmap ");
-        print_u64(map[i].addr);
-        print(" +");
-        print_u64(map[i].size);
-        print(" type ");
-        print_u64(map[i].type);
-        print("\n");
-        if (map[i].type == 1) {
-            ram += map[i].size;
-            if (map[i].addr + map[i].size > ram_end) ram_end = map[i].addr + map[i].size;
-        } else {
-            reserved += map[i].size;
-        }
+        add_region(&sum, "memmap", map[i].addr, map[i].size, map[i].type);
         CHECK_EQ(map[i].reserved, 0, "memmap entry's reserved field");
-        if (i > 0) check(map[i].addr >= map[i - 1].addr + map[i - 1].size, "memmap sorted", map[i].addr, 0);
     }
-    CHECK_EQ(ram_end, mem, "end of RAM in the memmap");
-    CHECK_EQ(ram + reserved, mem, "RAM and reserved regions cover memory");
+    check_memory_map(&sum);
 
     uint64_t initrd_size = arg_u64("initrd_size", 0);
     CHECK_EQ(info->nr_modules, initrd_size ? 1 : 0, "modules");
     if (initrd_size && info->nr_modules == 1) {
         const struct module_entry* module = (const struct module_entry*)(uintptr_t)info->modlist_paddr;
-        CHECK_EQ(module->size, initrd_size, "initrd size");
-        CHECK_EQ(module->paddr % 4096, 0, "initrd alignment");
-        check(module->paddr + module->size <= ram_end, "initrd inside RAM", module->paddr, ram_end);
-        uint32_t sum = 0;
-        const uint8_t* bytes = (const uint8_t*)(uintptr_t)module->paddr;
-        for (uint64_t i = 0; i < module->size; ++i) sum = sum * 31 + bytes[i];
-        CHECK_EQ(sum, arg_u64("initrd_sum", 0), "initrd checksum");
+        check_initrd(module->paddr, module->size, sum.ram_end);
     }
 }
 
@@ -659,8 +681,13 @@ static void test_hang(void) {
     for (;;) __asm__ volatile("cli; hlt");
 }
 
+/* The PVH entry's (entry.S). */
 void guest_main(const struct start_info* info) {
     if (info->magic == PVH_MAGIC && info->cmdline_paddr) cmdline = (const char*)(uintptr_t)info->cmdline_paddr;
+    guest_run(info);
+}
+
+void guest_run(const struct start_info* info) {
     print("guest: cmdline: ");
     print_n(cmdline, length(cmdline));
     print("\n");
@@ -674,6 +701,7 @@ void guest_main(const struct start_info* info) {
     else if (arg_is("test", "smp")) test_smp();
     else if (arg_is("test", "pmem")) test_pmem();
     else if (arg_is("test", "blk_slurp")) test_blk_slurp();
+    else if (arg_is("test", "boot_params")) test_boot_params();
     else {
         print("guest: FAIL: no known test= on the command line\n");
         exit_vm(1);
