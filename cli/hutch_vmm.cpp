@@ -4,15 +4,17 @@
 //
 //   hutch-vmm --kernel VMLINUX [--initrd FILE] [--cmdline TEXT] [--memory MIB] [--vcpus N]
 //             [--disk path=FILE[,readonly=on][,serial=ID]]... [--pmem path=FILE[,readonly=off]]...
-//             [--merge-memory] [--timeout-ms N]
+//             [--port name=NAME,fd=N]... [--merge-memory] [--timeout-ms N]
 //
 // The serial console goes to stdout. It exits with the code the guest gives through the exit
 // device (microvm/exit_device.h); a failure of the VMM itself is one line on stderr and status
 // 125, the code docker uses for its own failures.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <map>
 #include <string>
@@ -31,6 +33,7 @@ constexpr int kVmmFailed = 125;
 // device has. A value cannot hold a comma.
 using DeviceSpec = std::map<std::string, std::string>;
 
+// The first key is required.
 ErrorOr<DeviceSpec> parse_device_spec(const std::string& what, const std::string& spec,
                                       std::initializer_list<std::string_view> keys) {
     DeviceSpec fields;
@@ -48,7 +51,8 @@ ErrorOr<DeviceSpec> parse_device_spec(const std::string& what, const std::string
             return fail(what + " " + spec + ": " + key + " given twice");
         start = end + 1;
     }
-    if (!fields.contains("path")) return fail(what + " " + spec + ": path= is required");
+    std::string required(*keys.begin());
+    if (!fields.contains(required)) return fail(what + " " + spec + ": " + required + "= is required");
     return fields;
 }
 
@@ -73,14 +77,29 @@ ErrorOr<microvm::PmemConfig> parse_pmem(const std::string& spec) {
     return microvm::PmemConfig{fields["path"], TRY_CTX(on_off(fields, "readonly", true), "--pmem " + spec)};
 }
 
+// A virtio-console port on an inherited socket: name=NAME,fd=N.
+ErrorOr<microvm::ConsolePort> parse_port(const std::string& spec) {
+    auto fields = TRY(parse_device_spec("--port", spec, {"name", "fd"}));
+    int fd = -1;
+    const std::string& text = fields["fd"];
+    auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), fd);
+    if (error != std::errc() || end != text.data() + text.size() || fd < 3)
+        return fail("--port " + spec + ": fd=" + text + ": expected an inherited fd, 3 or more");
+    struct stat st = {};
+    if (::fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode))
+        return fail("--port " + spec + ": fd " + text + " is not an open socket");
+    return microvm::ConsolePort{fields["name"], fd, false};
+}
+
 struct Flags {
     microvm::VmConfig config;
-    std::vector<std::string> disks, pmem;
+    std::vector<std::string> disks, pmem, ports;
     unsigned timeout_ms = 0;
 };
 
 void add_flags(CLI::App& app, Flags& f) {
-    app.add_option("--kernel", f.config.kernel, "the guest kernel: an ELF image with a PVH entry")
+    app.add_option("--kernel", f.config.kernel,
+                   "the guest kernel: an ELF image with a PVH entry, or a bzImage")
         ->required();
     app.add_option("--initrd", f.config.initrd, "an initrd, handed over as the PVH module");
     app.add_option("--cmdline", f.config.cmdline, "the kernel command line (the devices are appended)");
@@ -89,6 +108,7 @@ void add_flags(CLI::App& app, Flags& f) {
     app.add_option("--vcpus", f.config.vcpus, "vCPUs");
     app.add_option("--disk", f.disks, "a virtio-blk disk: path=FILE[,readonly=on][,serial=ID]");
     app.add_option("--pmem", f.pmem, "a virtio-pmem region: path=FILE[,readonly=off]");
+    app.add_option("--port", f.ports, "a virtio-console port on an inherited socket: name=NAME,fd=N");
     app.add_flag("--merge-memory", f.config.merge_memory, "let KSM merge the guest's pages");
     app.add_option("--timeout-ms", f.timeout_ms, "stop the guest and fail after this long (0: never)");
 }
@@ -96,6 +116,7 @@ void add_flags(CLI::App& app, Flags& f) {
 ErrorOr<int> run(Flags& f) {
     for (const auto& spec : f.disks) f.config.disks.push_back(TRY(parse_disk(spec)));
     for (const auto& spec : f.pmem) f.config.pmem.push_back(TRY(parse_pmem(spec)));
+    for (const auto& spec : f.ports) f.config.console_ports.push_back(TRY(parse_port(spec)));
     f.config.timeout = std::chrono::milliseconds(f.timeout_ms);
     f.config.console_fd = STDOUT_FILENO;
     return microvm::run_vm(f.config);

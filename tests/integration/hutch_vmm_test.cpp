@@ -50,6 +50,11 @@ TEST_CASE("hutch-vmm refuses a bad command line in one line, status 125", "[vmm]
         {{"--pmem", "path=/x,path=/y"}, "hutch-vmm: --pmem path=/x,path=/y: path given twice"},
         {{"--memory", "0"}, "hutch-vmm: memory: 0 MiB, not between 2 and"},
         {{"--vcpus", "255"}, "hutch-vmm: vCPUs: 255, not between 1 and 254"},
+        {{"--port", "name=hutch.control,fd=1"},
+         "hutch-vmm: --port name=hutch.control,fd=1: fd=1: expected an inherited fd"},
+        {{"--port", "name=hutch.control,fd=99"},
+         "hutch-vmm: --port name=hutch.control,fd=99: fd 99 is not an open socket"},
+        {{"--port", "fd=4"}, "hutch-vmm: --port fd=4: name= is required"},
     }));
     args.insert(args.begin(), {"--kernel", HUTCH_VM_GUEST});
     auto run = hutch_vmm(args);
