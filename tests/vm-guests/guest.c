@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "guest.h"
+
 #define EXIT_PORT 0x501 /* microvm/exit_device.h */
 #define SERIAL_PORT 0x3f8
 #define PVH_MAGIC 0x336ec578u
@@ -659,6 +661,17 @@ static void test_hang(void) {
     for (;;) __asm__ volatile("cli; hlt");
 }
 
+/* For the tests in other files (guest.h). */
+void guest_print(const char* s) { print(s); }
+void guest_print_u64(uint64_t v) { print_u64(v); }
+void guest_check(int ok, const char* what, uint64_t got, uint64_t expected) { check(ok, what, got, expected); }
+int guest_failures(void) { return failures; }
+const char* guest_arg(const char* key, size_t* n) { return arg(key, n); }
+int guest_arg_is(const char* key, const char* value) { return arg_is(key, value); }
+uint64_t guest_arg_u64(const char* key, uint64_t fallback) { return arg_u64(key, fallback); }
+uint32_t guest_fnv1a(const uint8_t* bytes, size_t n) { return fnv1a(bytes, n); }
+uint64_t guest_virtio_address(void) { return virtio_device_address(); }
+
 void guest_main(const struct start_info* info) {
     if (info->magic == PVH_MAGIC && info->cmdline_paddr) cmdline = (const char*)(uintptr_t)info->cmdline_paddr;
     print("guest: cmdline: ");
@@ -674,6 +687,7 @@ void guest_main(const struct start_info* info) {
     else if (arg_is("test", "smp")) test_smp();
     else if (arg_is("test", "pmem")) test_pmem();
     else if (arg_is("test", "blk_slurp")) test_blk_slurp();
+    else if (arg_is("test", "console")) test_console();
     else {
         print("guest: FAIL: no known test= on the command line\n");
         exit_vm(1);
