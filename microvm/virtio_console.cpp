@@ -134,7 +134,9 @@ VirtioConsole::VirtioConsole(std::vector<Port> ports, ConsoleControl control, st
     config_.max_nr_ports = control_.max_ports();
 }
 
-VirtioConsole::~VirtioConsole() { io_.reset(); }
+// Joins the thread before anything goes; not io_.reset(), which clears the pointer the thread
+// still uses (arm()) before the join.
+VirtioConsole::~VirtioConsole() { io_->stop(); }
 
 uint32_t VirtioConsole::device_id() const { return VIRTIO_ID_CONSOLE; }
 
