@@ -16,6 +16,7 @@
 #include "microvm/serial.h"
 #include "microvm/vcpu_threads.h"
 #include "microvm/virtio_blk.h"
+#include "microvm/virtio_console.h"
 #include "microvm/virtio_mmio.h"
 #include "microvm/virtio_pmem.h"
 
@@ -35,6 +36,10 @@ ErrorOr<std::string> read_image(const std::string& path, uint64_t limit, const c
     return TRY_CTX(read_all(fd.get()), std::string(what) + ": " + path);
 }
 
+size_t virtio_count(const VmConfig& config) {
+    return config.disks.size() + config.pmem.size() + (config.console_ports.empty() ? 0 : 1);
+}
+
 ErrorOr<void> check_config(const VmConfig& config) {
     if (config.memory_mib < kMinMemoryMib || config.memory_mib > (layout::kMaxMemory >> 20))
         return fail("memory: " + std::to_string(config.memory_mib) + " MiB, not between " +
@@ -44,9 +49,10 @@ ErrorOr<void> check_config(const VmConfig& config) {
     if (config.vcpus == 0 || config.vcpus > kMaxVcpus)
         return fail("vCPUs: " + std::to_string(config.vcpus) + ", not between 1 and " +
                     std::to_string(kMaxVcpus));
-    if (config.disks.size() + config.pmem.size() > kMaxVirtioDevices)
-        return fail("disks and pmem: " + std::to_string(config.disks.size() + config.pmem.size()) +
-                    ", more than the " + std::to_string(kMaxVirtioDevices) + " interrupt lines for them");
+    if (virtio_count(config) > kMaxVirtioDevices)
+        return fail("disks, pmem and console: " + std::to_string(virtio_count(config)) +
+                    " devices, more than the " + std::to_string(kMaxVirtioDevices) +
+                    " interrupt lines for them");
     return {};
 }
 
@@ -85,7 +91,7 @@ uint32_t virtio_gsi(size_t index) { return kVirtioFirstGsi + static_cast<uint32_
 // The user's command line and, after it, how the guest finds each virtio device.
 std::string guest_cmdline(const VmConfig& config) {
     std::string cmdline = config.cmdline;
-    for (size_t i = 0; i < config.disks.size() + config.pmem.size(); ++i)
+    for (size_t i = 0; i < virtio_count(config); ++i)
         cmdline += (cmdline.empty() ? "" : " ") + virtio_mmio_cmdline(virtio_address(i), virtio_gsi(i));
     return cmdline;
 }
@@ -120,11 +126,12 @@ ErrorOr<std::vector<PlacedPmem>> open_pmem(const VmConfig& config) {
     return placed;
 }
 
-// The virtio devices (the disks, then the pmem), each behind a virtio-mmio transport on the MMIO
-// bus.
+// The virtio devices (the disks, the pmem, then the console), each behind a virtio-mmio transport
+// on the MMIO bus. The devices, declared last, are destroyed first: one with a thread of its own
+// (the console) stops it before the transport the thread kicks is gone.
 struct VirtioDevices {
-    std::vector<std::unique_ptr<VirtioDevice>> devices;
     std::vector<std::unique_ptr<VirtioMmio>> transports;
+    std::vector<std::unique_ptr<VirtioDevice>> devices;
 };
 ErrorOr<void> add_virtio(std::unique_ptr<VirtioDevice> device, const Vm& vm, DeviceBus& mmio,
                          VirtioDevices& virtio) {
@@ -132,6 +139,7 @@ ErrorOr<void> add_virtio(std::unique_ptr<VirtioDevice> device, const Vm& vm, Dev
     auto& added = virtio.devices.emplace_back(std::move(device));
     auto& transport = virtio.transports.emplace_back(
         std::make_unique<VirtioMmio>(*added, vm.memory(), IrqLine(vm.fd(), virtio_gsi(index))));
+    TRY(added->start(*transport));
     return mmio.add(virtio_address(index), kVirtioMmioSize, *transport);
 }
 ErrorOr<void> add_devices(const VmConfig& config, const std::vector<PlacedPmem>& pmem, const Vm& vm,
@@ -147,6 +155,8 @@ ErrorOr<void> add_devices(const VmConfig& config, const std::vector<PlacedPmem>&
                 "pmem " + config.pmem[i].path);
         TRY(add_virtio(std::make_unique<VirtioPmem>(region, address, vm.memory()), vm, mmio, virtio));
     }
+    if (!config.console_ports.empty())
+        TRY(add_virtio(TRY(VirtioConsole::create(config.console_ports, vm.memory())), vm, mmio, virtio));
     return {};
 }
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "microvm/virtio_console.h"
 
 namespace hutch::microvm {
 
@@ -31,6 +32,9 @@ struct VmConfig {
     std::string cmdline;  // the VMM appends its devices' virtio_mmio.device= to it
     std::vector<DiskConfig> disks;
     std::vector<PmemConfig> pmem;  // after the disks, in their virtio-mmio slots and interrupt lines
+    // The virtio-console's ports (virtio_console.h), each on a host socket; the device, after the
+    // pmem, exists when there is one.
+    std::vector<ConsolePort> console_ports;
     uint32_t memory_mib = 128;
     uint32_t vcpus = 1;
     bool merge_memory = false;  // KSM (GuestMemory::create)
@@ -44,7 +48,7 @@ constexpr uint32_t kMaxVcpus = 254;
 // Each virtio device has an IOAPIC pin of its own, from 5 (after the PIT's 0, the keyboard's 1,
 // the cascade's 2 and COM2's and COM1's 3 and 4) to the IOAPIC's last, 23.
 constexpr uint32_t kVirtioFirstGsi = 5;
-constexpr uint32_t kMaxVirtioDevices = 23 - kVirtioFirstGsi + 1;  // disks and pmem together
+constexpr uint32_t kMaxVirtioDevices = 23 - kVirtioFirstGsi + 1;  // disks, pmem and console together
 
 ErrorOr<int> run_vm(const VmConfig& config);
 

@@ -117,7 +117,7 @@ void VirtioMmio::write_register(uint64_t offset, uint32_t value) {
             if (settable) settable->addresses.size = static_cast<uint16_t>(value > 0xffff ? 0 : value);
             break;
         case VIRTIO_MMIO_QUEUE_READY: set_queue_ready(value == 1); break;
-        case VIRTIO_MMIO_QUEUE_NOTIFY: notify(value); break;
+        case VIRTIO_MMIO_QUEUE_NOTIFY: serve(value); break;
         case VIRTIO_MMIO_INTERRUPT_ACK:
             interrupt_status_ &= ~value;
             update_irq();
@@ -178,7 +178,13 @@ void VirtioMmio::set_queue_ready(bool ready) {
     queue->ready = true;
 }
 
-void VirtioMmio::notify(uint32_t index) {
+void VirtioMmio::kick(uint16_t index) {
+    std::lock_guard lock(mutex_);
+    serve(index);
+}
+
+// A notify, or a kick: the device handles what is in the queue, and the driver hears of it.
+void VirtioMmio::serve(uint32_t index) {
     if (!(status_ & VIRTIO_CONFIG_S_DRIVER_OK) || !broken_.empty()) return;
     if (index >= queues_.size() || !queues_[index].ready) return;
     auto& ring = *queues_[index].ring;
@@ -194,6 +200,7 @@ void VirtioMmio::reset() {
     interrupt_status_ = 0;
     status_ = 0;
     broken_.clear();
+    device_.reset();
     update_irq();
 }
 
@@ -202,6 +209,7 @@ void VirtioMmio::mark_broken(const std::string& why) {
     broken_ = why;
     log::warn("virtio device " + std::to_string(device_.device_id()) + " needs a reset: " + why);
     status_ |= VIRTIO_CONFIG_S_NEEDS_RESET;
+    device_.reset();
     if (status_ & VIRTIO_CONFIG_S_DRIVER_OK) raise(VIRTIO_MMIO_INT_CONFIG);
 }
 

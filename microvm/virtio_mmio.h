@@ -9,7 +9,8 @@
 // The driver is the guest, and hostile: a register write out of order is ignored, and a queue
 // the driver breaks (rings outside RAM, a bad descriptor index, a loop) stops the device, which
 // then shows DEVICE_NEEDS_RESET and raises a configuration interrupt until the driver resets it.
-// A notify is handled on the vCPU thread that wrote it, under the transport's lock.
+// A notify is handled on the vCPU thread that wrote it, under the transport's lock; a device's
+// own thread kicks a queue (virtio_device.h) under the same lock.
 #pragma once
 
 #include <cstdint>
@@ -31,13 +32,14 @@ constexpr uint64_t kVirtioMmioSize = 0x1000;
 // "virtio_mmio.device=4K@0xd0000000:5": how Linux's virtio_mmio driver learns of a device.
 std::string virtio_mmio_cmdline(uint64_t address, uint32_t gsi);
 
-class VirtioMmio final : public Device {
+class VirtioMmio final : public Device, public VirtioTransport {
 public:
     // `device`, `memory` and `irq` are not owned and must outlive the transport.
     VirtioMmio(VirtioDevice& device, const GuestMemory& memory, IrqLine irq);
 
     void read(uint64_t offset, std::span<uint8_t> data) override;
     void write(uint64_t offset, std::span<const uint8_t> data) override;
+    void kick(uint16_t index) override;
 
     // Why the device stopped (shows DEVICE_NEEDS_RESET); empty while it works.
     std::string broken_reason() const;
@@ -53,7 +55,7 @@ private:
     void write_register(uint64_t offset, uint32_t value);
     void write_status(uint32_t value);
     void set_queue_ready(bool ready);
-    void notify(uint32_t index);
+    void serve(uint32_t index);
     void reset();
     void mark_broken(const std::string& why);
     void raise(uint32_t reason);

@@ -74,7 +74,7 @@ static __attribute__((noreturn)) void exit_vm(uint8_t code) {
     for (;;) __asm__ volatile("cli; hlt");
 }
 
-static int failures;
+int failures;
 void check(int ok, const char* what, uint64_t got, uint64_t expected) {
     if (ok) return;
     ++failures;
@@ -96,7 +96,7 @@ static size_t length(const char* s) {
     return n;
 }
 /* The value of "key=value" on the command line; its length in *n. NULL when absent. */
-static const char* arg(const char* key, size_t* n) {
+const char* arg(const char* key, size_t* n) {
     size_t key_length = length(key);
     for (const char* p = cmdline; *p;) {
         while (*p == ' ') ++p;
@@ -113,7 +113,7 @@ static const char* arg(const char* key, size_t* n) {
     }
     return NULL;
 }
-static int arg_is(const char* key, const char* value) {
+int arg_is(const char* key, const char* value) {
     size_t n;
     const char* v = arg(key, &n);
     if (!v || n != length(value)) return 0;
@@ -320,7 +320,7 @@ static void virtio_write64(uint32_t offset, uint64_t value) {
 }
 
 /* The address in "virtio_mmio.device=4K@0xd0000000:5"; 0 when there is none. */
-static uint64_t virtio_device_address(void) {
+uint64_t virtio_device_address(void) {
     size_t n;
     const char* v = arg("virtio_mmio.device", &n);
     if (!v) return 0;
@@ -421,7 +421,7 @@ static int blk_request(uint32_t type, uint64_t sector, void* buffer, uint32_t le
     return request_status;
 }
 
-static uint32_t fnv1a(const uint8_t* bytes, size_t n) {
+uint32_t fnv1a(const uint8_t* bytes, size_t n) {
     uint32_t hash = 2166136261u;
     for (size_t i = 0; i < n; ++i) hash = (hash ^ bytes[i]) * 16777619u;
     return hash;
@@ -702,6 +702,7 @@ void guest_run(const struct start_info* info) {
     else if (arg_is("test", "pmem")) test_pmem();
     else if (arg_is("test", "blk_slurp")) test_blk_slurp();
     else if (arg_is("test", "boot_params")) test_boot_params();
+    else if (arg_is("test", "console")) test_console();
     else {
         print("guest: FAIL: no known test= on the command line\n");
         exit_vm(1);
