@@ -100,7 +100,7 @@ inline uint32_t fnv1a(std::string_view bytes) {
 
 inline hutch::microvm::VmConfig with_disk(const TempFile& file, bool read_only) {
     hutch::microvm::VmConfig config;
-    config.disks.push_back({file.path(), read_only});
+    config.disks.push_back({file.path(), read_only, ""});
     return config;
 }
 

@@ -231,7 +231,7 @@ TEST_CASE("a hostile virtio driver fails its request or stops the device, and th
 TEST_CASE("a disk that cannot be opened fails the VM in one line", "[vmm]") {
     REQUIRE_KVM();
     VmConfig config;
-    config.disks.push_back({"/nonexistent/disk.img", false});
+    config.disks.push_back({"/nonexistent/disk.img", false, ""});
     auto run = run_guest("test=exit code=0", config);
     REQUIRE_FALSE(run.exit_code);
     CHECK(run.exit_code.error().message == "disk /nonexistent/disk.img: No such file or directory");
