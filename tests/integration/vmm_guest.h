@@ -98,6 +98,25 @@ inline uint32_t fnv1a(std::string_view bytes) {
     return hash;
 }
 
+// An initrd the guest checks byte for byte (initrd_size=, initrd_sum=, guest.c's check_initrd):
+// small, because this host's KVM may be a software one that emulates each guest instruction
+// (kvm_pvm: some 10 us apiece) and the guest sums it byte by byte. `seed` varies the bytes.
+struct TestInitrd {
+    std::string bytes;
+    uint32_t sum = 0;
+    std::string cmdline() const {
+        return "initrd_size=" + std::to_string(bytes.size()) + " initrd_sum=" + std::to_string(sum);
+    }
+};
+inline TestInitrd test_initrd(unsigned seed) {
+    TestInitrd initrd;
+    for (size_t i = 0; i < 10 * 4096 + 17; ++i) {
+        initrd.bytes.push_back(static_cast<char>((i * seed + i / 4096) & 0xff));
+        initrd.sum = initrd.sum * 31 + static_cast<uint8_t>(initrd.bytes.back());
+    }
+    return initrd;
+}
+
 inline hutch::microvm::VmConfig with_disk(const TempFile& file, bool read_only) {
     hutch::microvm::VmConfig config;
     config.disks.push_back({file.path(), read_only, ""});

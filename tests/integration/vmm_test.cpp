@@ -68,21 +68,12 @@ TEST_CASE("the PVH start_info and memory map describe the guest's RAM", "[vmm]")
 
 TEST_CASE("the initrd is a PVH module at the top of RAM, byte for byte", "[vmm]") {
     REQUIRE_KVM();
-    std::string initrd;
-    uint32_t sum = 0;
-    // Small: this host's KVM may be a software one that emulates each guest instruction
-    // (kvm_pvm: some 10 us apiece), and the guest sums the initrd byte by byte.
-    for (size_t i = 0; i < 10 * 4096 + 17; ++i) {
-        initrd.push_back(static_cast<char>((i * 7 + i / 4096) & 0xff));
-        sum = sum * 31 + static_cast<uint8_t>(initrd.back());
-    }
-    TempFile file(initrd);
+    auto initrd = test_initrd(7);
+    TempFile file(initrd.bytes);
     VmConfig config;
     config.memory_mib = 32;
     config.initrd = file.path();
-    auto run = run_guest("test=start_info mem_mib=32 initrd_size=" + std::to_string(initrd.size()) +
-                             " initrd_sum=" + std::to_string(sum),
-                         config);
+    auto run = run_guest("test=start_info mem_mib=32 " + initrd.cmdline(), config);
     REQUIRE(run.exit_code);
     CHECK(*run.exit_code == 0);
     CHECK(run.console.ends_with("guest: ok\n"));
@@ -153,7 +144,7 @@ TEST_CASE("a virtio-blk disk reads into the guest byte for byte", "[vmm]") {
     std::string disk = random_disk(64);
     TempFile file(disk);
     // 16 sectors from sector 8, in two buffers of one request: small, as the guest sums them byte
-    // by byte (see the initrd test).
+    // by byte (see test_initrd).
     auto sum = fnv1a(std::string_view(disk).substr(8 * 512, 16 * 512));
     auto run = run_guest("test=virtio_blk capacity=64 sector=8 count=16 sum=" + std::to_string(sum),
                          with_disk(file, false));
@@ -269,7 +260,7 @@ TEST_CASE("a virtio-pmem region is the file, as memory, padded with zeros to 2 M
     std::string contents = random_disk(128) + "tail";
     TempFile file(contents);
     std::string padded = contents + std::string(kPmemRegion - contents.size(), '\0');
-    // The guest reads every page; it sums a small range byte by byte (see the initrd test): the
+    // The guest reads every page; it sums a small range byte by byte (see test_initrd): the
     // file, its end and some padding, then the region's last page, which is padding only.
     for (auto [offset, length] : {std::pair<size_t, size_t>{0, contents.size() + 8192},
                                   std::pair<size_t, size_t>{kPmemRegion - 4096, 4096}}) {
