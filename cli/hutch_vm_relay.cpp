@@ -4,7 +4,7 @@
 //
 // Usage (by hutch-oci create only): hutch-vm-relay STATE_DIR ROOTFS, with fd 3 a pipe on which it
 // writes "ready", or one line saying why not, and closes. Then it waits on STATE_DIR/exec.fifo
-// for `start`, boots the VM (microvm/qemu/vm_run.h) with the process of STATE_DIR/config.json,
+// for `start`, boots the VM (microvm/host/vm_run.h) with the process of STATE_DIR/config.json,
 // relays its stdio and signals, and exits with its status (128+N for signal N; 125 when the VM
 // could not run it). QEMU dies with it (PR_SET_PDEATHSIG), so `delete` need only kill this one.
 //
@@ -20,8 +20,8 @@
 
 #include "base/fd.h"
 #include "base/file.h"
-#include "microvm/qemu/tool.h"
-#include "microvm/qemu/vm_run.h"
+#include "microvm/host/tool.h"
+#include "microvm/host/vm_run.h"
 #include "spec/spec.h"
 
 using namespace hutch;
@@ -55,17 +55,17 @@ microvm::GuestConfig guest_process(const spec::Spec& spec) {
 
 // Everything before start: the process, the kernel, the agent and the rootfs's disk. The disk is
 // made in the state directory, so that it goes with the container's delete.
-ErrorOr<microvm::qemu::VmRunOptions> prepare(const std::string& state_dir, const std::string& rootfs) {
+ErrorOr<microvm::host::VmRunOptions> prepare(const std::string& state_dir, const std::string& rootfs) {
     spec::Spec spec = TRY(spec::parse_spec(TRY(read_file(state_dir + "/config.json"))));
-    microvm::qemu::VmRunOptions options;
+    microvm::host::VmRunOptions options;
     options.kernel = TRY(guest_kernel(spec));
-    options.agent = microvm::qemu::beside_self("hutch-agent", "HUTCH_VM_AGENT");
+    options.agent = microvm::host::beside_self("hutch-agent", "HUTCH_VM_AGENT");
     options.vmm = TRY(microvm::choose_vmm(microvm::VmmRequest::automatic));
-    options.vmm_binary = microvm::qemu::beside_self("hutch-vmm", "HUTCH_VMM");
+    options.vmm_binary = microvm::host::beside_self("hutch-vmm", "HUTCH_VMM");
     options.cache_dir = state_dir;
     options.process = guest_process(spec);
     std::string image = state_dir + "/rootfs.erofs";
-    TRY_CTX(microvm::qemu::run_tool({"mkfs.erofs", "--quiet", image, rootfs}), "erofs image of " + rootfs);
+    TRY_CTX(microvm::host::run_tool({"mkfs.erofs", "--quiet", image, rootfs}), "erofs image of " + rootfs);
     options.images = {image};
     return options;
 }
@@ -104,7 +104,7 @@ int main(int argc, char** argv) {
         return vm_failed;
     }
     fifo->reset();
-    auto status = microvm::qemu::run_in_vm(*options);
+    auto status = microvm::host::run_in_vm(*options);
     if (!status) {
         std::fprintf(stderr, "hutch-vm-relay: %s\n", status.error().message.c_str());
         return vm_failed;

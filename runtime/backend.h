@@ -1,6 +1,7 @@
 // Where a container's process runs: one interface, two backends. "linux" is namespaces and
 // cgroups on the host's kernel (launch.h); "microvm" is the same container in a microVM of its
-// own, booted by QEMU with hutch's guest kernel and hutch-agent as PID 1 (microvm/qemu/).
+// own, booted by its VMM (QEMU or hutch-vmm) with hutch's guest kernel and hutch-agent as PID 1
+// (microvm/host/).
 //
 // Chosen at create from config.json's annotation run.oci.handler (crun's name for it; crun's value
 // is "krun"): absent for linux, "microvm" for the VM. Recorded in state.json ("backend", written

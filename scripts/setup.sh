@@ -25,7 +25,7 @@ packages=(
     # the VM test bed: QEMU, the guest kernel's source and what builds it, systemd's system bus in
     # the guest (tests/vm/, microvm/guest-kernel/)
     qemu-system-x86 linux-source-6.1 bc flex bison libelf-dev libssl-dev dbus
-    # the microVM backend: mkfs.erofs makes each layer's read-only disk (microvm/qemu/)
+    # the microVM backend: mkfs.erofs makes each layer's read-only disk (microvm/host/)
     erofs-utils
 )
 

@@ -1,11 +1,11 @@
-// hutch run --vm: the container's process in a microVM of its own (microvm/qemu/), with its
+// hutch run --vm: the container's process in a microVM of its own (microvm/host/), with its
 // own kernel, in the foreground. The image's layers go to the VM as erofs disks; what the VM's
 // agent does not apply yet is refused here, never silently dropped.
 #include "base/log.h"
 #include "cli/hutch/backend_choice.h"
 #include "cli/hutch/container_verbs.h"
-#include "microvm/qemu/tool.h"
-#include "microvm/qemu/vm_run.h"
+#include "microvm/host/tool.h"
+#include "microvm/host/vm_run.h"
 
 namespace hutch::cli {
 namespace {
@@ -29,18 +29,18 @@ ErrorOr<void> refuse_unsupported(const RunFlags& flags) {
 
 ErrorOr<int> run_in_microvm(const Storage& storage, const RunFlags& flags) {
     TRY(refuse_unsupported(flags));
-    microvm::qemu::VmRunOptions options;
+    microvm::host::VmRunOptions options;
     options.kernel = TRY(vm_kernel_path(flags));
-    options.agent = microvm::qemu::beside_self("hutch-agent", "HUTCH_VM_AGENT");
+    options.agent = microvm::host::beside_self("hutch-agent", "HUTCH_VM_AGENT");
     options.vmm = TRY(microvm::choose_vmm(TRY(microvm::parse_vmm_request(flags.vmm))));
-    options.vmm_binary = microvm::qemu::beside_self("hutch-vmm", "HUTCH_VMM");
+    options.vmm_binary = microvm::host::beside_self("hutch-vmm", "HUTCH_VMM");
     log::debug("hutch: microVM on " + options.vmm.reason);
     options.cache_dir = storage.storage_root + "/vm";
     auto container = TRY(set_up_vm_container(storage, flags));
     options.layers = container.lowers;
     options.process = container.process;
     options.relay_stdin = flags.interactive;
-    return microvm::qemu::run_in_vm(options);
+    return microvm::host::run_in_vm(options);
 }
 
 }  // namespace hutch::cli

@@ -1,4 +1,4 @@
-// What the host (microvm/qemu/) and hutch-agent, PID 1 in the guest, say to each other.
+// What the host (microvm/host/) and hutch-agent, PID 1 in the guest, say to each other.
 //
 // Two virtio-serial ports (virtserialport, found in the guest by name under
 // /sys/class/virtio-ports/):

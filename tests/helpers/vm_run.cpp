@@ -1,11 +1,11 @@
-// hutch-vm-run: runs a command in a microVM through microvm/qemu's run_in_vm(), with this
+// hutch-vm-run: runs a command in a microVM through microvm/host's run_in_vm(), with this
 // process's stdio and signals, and exits with the command's status (125 when the VM could not
 // run it). For the [microvm-qemu] integration tests and the boot-to-exit measurement, until
 // `hutch run` has a --vm flag.
 //
 // Usage: hutch-vm-run KERNEL AGENT CACHE_DIR DIFF_DIR[:DIFF_DIR...] (top first)
 //                     [--env NAME=VALUE]... [--cwd DIR] [--user UID:GID] [--hostname NAME] -- CMD [ARG...]
-#include "microvm/qemu/vm_run.h"
+#include "microvm/host/vm_run.h"
 
 #include <sys/prctl.h>
 
@@ -42,7 +42,7 @@ int main(int argc, char** argv) {
     // its QEMU with it.
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (argc < 5) return usage();
-    hutch::microvm::qemu::VmRunOptions options;
+    hutch::microvm::host::VmRunOptions options;
     options.kernel = argv[1];
     options.agent = argv[2];
     options.cache_dir = argv[3];
@@ -75,7 +75,7 @@ int main(int argc, char** argv) {
     }
     options.vmm = *vmm;
     options.vmm_binary = HUTCH_VMM_BINARY;
-    auto status = hutch::microvm::qemu::run_in_vm(options);
+    auto status = hutch::microvm::host::run_in_vm(options);
     if (!status) {
         std::fprintf(stderr, "hutch-vm-run: %s\n", status.error().message.c_str());
         return 125;

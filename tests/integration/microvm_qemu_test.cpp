@@ -1,4 +1,4 @@
-// A container's process in a QEMU microVM (microvm/qemu/, microvm/agent/), through hutch-vm-run:
+// A container's process in a QEMU microVM (microvm/host/, microvm/agent/), through hutch-vm-run:
 // a busybox image's layer from the layer store as an erofs disk, hutch's guest kernel, hutch-agent
 // as PID 1, and stdin, stdout, stderr, the exit status and signals across the VM boundary. Each
 // test boots a VM (about 2 s under TCG), so the tag is hidden: tests/CMakeLists.txt lists them on

@@ -8,7 +8,7 @@
 
 #include "base/error.h"
 
-namespace hutch::microvm::qemu {
+namespace hutch::microvm::host {
 
 // LAYER/erofs.img beside LAYER/diff (the layer store's layout), built with mkfs.erofs on first use
 // and shared by every VM of every image with that layer. Built under a temporary name and renamed
@@ -17,4 +17,4 @@ namespace hutch::microvm::qemu {
 // garbage collection removes LAYER.
 ErrorOr<std::string> layer_erofs_image(const std::string& diff_dir);
 
-}  // namespace hutch::microvm::qemu
+}  // namespace hutch::microvm::host

@@ -7,7 +7,7 @@
 
 #include "base/error.h"
 
-namespace hutch::microvm::qemu {
+namespace hutch::microvm::host {
 
 // Runs argv (looked up in PATH) with stdin and stdout on /dev/null and waits for it; fails with
 // the last line of its stderr when it does not exit 0.
@@ -17,4 +17,4 @@ ErrorOr<void> run_tool(const std::vector<std::string>& argv);
 // is set, else the file `name` in the directory of /proc/self/exe.
 std::string beside_self(const std::string& name, const char* env_var);
 
-}  // namespace hutch::microvm::qemu
+}  // namespace hutch::microvm::host

@@ -10,7 +10,7 @@
 #include "microvm/agent/protocol.h"
 #include "microvm/vmm_choice.h"
 
-namespace hutch::microvm::qemu {
+namespace hutch::microvm::host {
 
 struct VmRunOptions {
     std::string kernel;               // the guest kernel's vmlinux (microvm/guest-kernel/build.sh)
@@ -37,4 +37,4 @@ struct VmRunOptions {
 // The VMM is killed and reaped before this returns, whatever happened.
 ErrorOr<int> run_in_vm(const VmRunOptions& options);
 
-}  // namespace hutch::microvm::qemu
+}  // namespace hutch::microvm::host

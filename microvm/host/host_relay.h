@@ -4,9 +4,9 @@
 
 #include "base/error.h"
 #include "base/fd.h"
-#include "microvm/qemu/vmm_process.h"
+#include "microvm/host/vmm_process.h"
 
-namespace hutch::microvm::qemu {
+namespace hutch::microvm::host {
 
 struct HostEnds {
     int control = -1;         // the agent's control port
@@ -20,4 +20,4 @@ struct HostEnds {
 // death, with the end of the console's output, or no process started within boot_timeout_ms).
 ErrorOr<int> relay_until_exit(HostEnds ends, VmmProcess& vmm, int boot_timeout_ms);
 
-}  // namespace hutch::microvm::qemu
+}  // namespace hutch::microvm::host

@@ -7,11 +7,11 @@
 #include <string>
 #include <vector>
 
-#include "microvm/qemu/vm_spec.h"
+#include "microvm/host/vm_spec.h"
 
-namespace hutch::microvm::qemu {
+namespace hutch::microvm::host {
 
 // The command line (argv) that runs vm under QEMU, with vm.vmm.qemu_accel.
 std::vector<std::string> qemu_command_line(const VmSpec& vm);
 
-}  // namespace hutch::microvm::qemu
+}  // namespace hutch::microvm::host

@@ -1,13 +1,13 @@
-#include "microvm/qemu/vm_spec.h"
+#include "microvm/host/vm_spec.h"
 
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
 
 #include "microvm/agent/protocol.h"
-#include "microvm/qemu/qemu_command.h"
+#include "microvm/host/qemu_command.h"
 
-namespace hutch::microvm::qemu {
+namespace hutch::microvm::host {
 
 namespace {
 
@@ -71,4 +71,4 @@ ErrorOr<std::vector<std::string>> vmm_command_line(const VmSpec& vm) {
     return qemu_command_line(vm);
 }
 
-}  // namespace hutch::microvm::qemu
+}  // namespace hutch::microvm::host

@@ -1,8 +1,8 @@
-#include "microvm/qemu/qemu_command.h"
+#include "microvm/host/qemu_command.h"
 
 #include "microvm/agent/protocol.h"
 
-namespace hutch::microvm::qemu {
+namespace hutch::microvm::host {
 
 namespace {
 
@@ -66,4 +66,4 @@ std::vector<std::string> qemu_command_line(const VmSpec& vm) {
     return argv;
 }
 
-}  // namespace hutch::microvm::qemu
+}  // namespace hutch::microvm::host

@@ -1,4 +1,4 @@
-#include "microvm/qemu/tool.h"
+#include "microvm/host/tool.h"
 
 #include <fcntl.h>
 #include <spawn.h>
@@ -10,7 +10,7 @@
 #include "base/fd.h"
 #include "base/file.h"
 
-namespace hutch::microvm::qemu {
+namespace hutch::microvm::host {
 
 namespace {
 
@@ -60,4 +60,4 @@ std::string beside_self(const std::string& name, const char* env_var) {
     return path.substr(0, path.find_last_of('/') + 1) + name;
 }
 
-}  // namespace hutch::microvm::qemu
+}  // namespace hutch::microvm::host

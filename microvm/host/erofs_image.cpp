@@ -1,12 +1,12 @@
-#include "microvm/qemu/erofs_image.h"
+#include "microvm/host/erofs_image.h"
 
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "microvm/qemu/tool.h"
+#include "microvm/host/tool.h"
 
-namespace hutch::microvm::qemu {
+namespace hutch::microvm::host {
 
 namespace {
 
@@ -44,4 +44,4 @@ ErrorOr<std::string> layer_erofs_image(const std::string& diff_dir) {
     return image;
 }
 
-}  // namespace hutch::microvm::qemu
+}  // namespace hutch::microvm::host

@@ -1,4 +1,4 @@
-#include "microvm/qemu/vm_run.h"
+#include "microvm/host/vm_run.h"
 
 #include <signal.h>
 #include <sys/signalfd.h>
@@ -6,12 +6,12 @@
 
 #include "base/fd.h"
 #include "base/file.h"
-#include "microvm/qemu/erofs_image.h"
-#include "microvm/qemu/host_relay.h"
-#include "microvm/qemu/initramfs.h"
-#include "microvm/qemu/vmm_process.h"
+#include "microvm/host/erofs_image.h"
+#include "microvm/host/host_relay.h"
+#include "microvm/host/initramfs.h"
+#include "microvm/host/vmm_process.h"
 
-namespace hutch::microvm::qemu {
+namespace hutch::microvm::host {
 
 namespace {
 
@@ -104,4 +104,4 @@ ErrorOr<int> run_in_vm(const VmRunOptions& options) {
     return relay_until_exit(std::move(ends), vmm, options.boot_timeout_ms);
 }
 
-}  // namespace hutch::microvm::qemu
+}  // namespace hutch::microvm::host

@@ -8,9 +8,9 @@
 
 #include "base/error.h"
 #include "base/fd.h"
-#include "microvm/qemu/vm_spec.h"
+#include "microvm/host/vm_spec.h"
 
-namespace hutch::microvm::qemu {
+namespace hutch::microvm::host {
 
 class VmmProcess {
 public:
@@ -36,4 +36,4 @@ private:
     UniqueFd pidfd_;
 };
 
-}  // namespace hutch::microvm::qemu
+}  // namespace hutch::microvm::host

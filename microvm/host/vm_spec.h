@@ -10,7 +10,7 @@
 #include "base/error.h"
 #include "microvm/vmm_choice.h"
 
-namespace hutch::microvm::qemu {
+namespace hutch::microvm::host {
 
 struct VmSpec {
     VmmChoice vmm;
@@ -31,4 +31,4 @@ std::string guest_kernel_command_line(const VmSpec& vm);
 // The VMM's command line (argv) that runs vm: QEMU's (qemu_command.h) or hutch-vmm's.
 ErrorOr<std::vector<std::string>> vmm_command_line(const VmSpec& vm);
 
-}  // namespace hutch::microvm::qemu
+}  // namespace hutch::microvm::host

@@ -1,4 +1,4 @@
-#include "microvm/qemu/vmm_process.h"
+#include "microvm/host/vmm_process.h"
 
 #include <fcntl.h>
 #include <linux/close_range.h>
@@ -8,7 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-namespace hutch::microvm::qemu {
+namespace hutch::microvm::host {
 
 namespace {
 
@@ -70,4 +70,4 @@ int VmmProcess::reap() {
     return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
 }
 
-}  // namespace hutch::microvm::qemu
+}  // namespace hutch::microvm::host

@@ -1,4 +1,4 @@
-#include "microvm/qemu/initramfs.h"
+#include "microvm/host/initramfs.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -11,7 +11,7 @@
 
 #include "base/file.h"
 
-namespace hutch::microvm::qemu {
+namespace hutch::microvm::host {
 
 namespace {
 
@@ -69,4 +69,4 @@ ErrorOr<std::string> agent_initramfs(const std::string& agent_binary, const std:
     return path;
 }
 
-}  // namespace hutch::microvm::qemu
+}  // namespace hutch::microvm::host

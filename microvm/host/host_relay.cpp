@@ -1,4 +1,4 @@
-#include "microvm/qemu/host_relay.h"
+#include "microvm/host/host_relay.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -14,7 +14,7 @@
 #include "base/file.h"
 #include "microvm/agent/protocol.h"
 
-namespace hutch::microvm::qemu {
+namespace hutch::microvm::host {
 
 namespace {
 
@@ -236,4 +236,4 @@ ErrorOr<int> relay_until_exit(HostEnds ends, VmmProcess& vmm, int boot_timeout_m
     return HostRelay(std::move(ends), vmm, boot_timeout_ms).run();
 }
 
-}  // namespace hutch::microvm::qemu
+}  // namespace hutch::microvm::host
