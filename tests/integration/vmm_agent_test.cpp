@@ -109,15 +109,20 @@ TEST_CASE("builtin VMM: hutch-vmm dies with the process that started it", "[vmm]
     CHECK(vm.nothing_left());
 }
 
-TEST_CASE("builtin VMM: the image's disk reaches the guest with the serial hutch-layer-0", "[vmm]") {
+TEST_CASE("builtin VMM: the images reach the guest bottom first, serials hutch-layer-0 and up", "[vmm]") {
     REQUIRE_KVM();
     AgentVm vm;
-    std::string image = vm.dir() + "/layer.erofs";
-    std::ofstream(image, std::ios::binary) << random_disk(64);
-    auto run = run_command(vm.command("mode=disk", {"--image", image}));
+    // Each image's first line names it: the guest says which disk holds which.
+    std::vector<std::string> flags;
+    for (std::string name : {"bottom", "top"}) {
+        std::string image = vm.dir() + "/" + name + ".erofs";
+        std::ofstream(image, std::ios::binary) << name + "\n" + random_disk(64);
+        flags.insert(flags.end(), {"--image", image});
+    }
+    auto run = run_command(vm.command("mode=disk", flags));
     INFO(run.err);
     CHECK(run.status == 0);
-    CHECK(run.out == "hutch-layer-0\n");
+    CHECK(run.out == "hutch-layer-0 bottom\nhutch-layer-1 top\n");
     CHECK(vm.nothing_left());
 }
 

@@ -9,7 +9,9 @@
  *                     ('O'), then a line on stderr ('E'), and exits with N ('X').
  *   mode=signal       says "agent: waiting for a signal" on stdout, waits for a signal frame ('S')
  *                     and exits as a process that signal killed: 128+N, after a line naming it.
- *   mode=disk         says the id (GET_ID) of the first virtio-blk disk on stdout, and exits with 0.
+ *   mode=disk         says on stdout, for each virtio-blk disk in the command line's order, a line
+ *                     of its id (GET_ID), a space, and the first line of its first sector (at
+ *                     most 64 bytes); then exits with 0.
  *   any other         fails ('F'), as the agent does when it cannot start the process.
  * After its last frame it holds, as the agent does, until the host kills the VMM. A failed check
  * exits the VM instead (guest_run), which the host reports with the console's last lines. */
@@ -109,19 +111,28 @@ static void wait_for_signal(void) {
     send_int('X', 128 + number);
 }
 
-/* mode=disk: the first disk's id, which the host sets to the layer's serial. */
-static void disk(void) {
-    uint64_t device = virtio_device_with_id(2);
-    if (!device) return check(0, "a virtio-blk disk on the command line", 0, 1);
-    char id[21];
-    int status = blk_get_id(device, id);
-    check(status == 0, "GET_ID status", (uint64_t)status, 0);
-    if (status != 0) return;
-    if (send_text('O', id) == 0 && send_text('O', "\n") == 0) send_int('X', 0);
+/* mode=disk: each disk's id, which the host sets to the layer's serial, and what the disk holds,
+ * which says which layer it is. */
+static void disks(void) {
+    static uint8_t sector[512];
+    uint64_t device;
+    for (uint32_t n = 0; (device = virtio_device_with_id(2, n)) != 0; ++n) {
+        char id[21];
+        int status = blk_get_id(device, id);
+        check(status == 0, "GET_ID status", (uint64_t)status, 0);
+        if (status == 0) status = blk_read_first_sector(device, sector);
+        check(status == 0, "read status", (uint64_t)status, 0);
+        uint32_t line = 0;
+        while (line < 64 && sector[line] != '\n') ++line;
+        if (status != 0 || send_text('O', id) != 0 || send_text('O', " ") != 0 ||
+            send_frame('O', sector, line) != 0 || send_text('O', "\n") != 0)
+            return;
+    }
+    send_int('X', 0);
 }
 
 void test_agent(void) {
-    uint64_t device = virtio_device_with_id(3);
+    uint64_t device = virtio_device_with_id(3, 0);
     if (!device) return check(0, "a virtio-console on the command line", 0, 1);
     if (console_start(device) != 0) return check(0, "the console's start", 0, 1);
     control_port = console_port("hutch.control");
@@ -137,7 +148,7 @@ void test_agent(void) {
     if (failures || send_frame('R', "", 0) != 0) return;
     if (arg_is("mode", "echo")) echo();
     else if (arg_is("mode", "signal")) wait_for_signal();
-    else if (arg_is("mode", "disk")) disk();
+    else if (arg_is("mode", "disk")) disks();
     else if (send_text('F', "agent stand-in: no known mode= on the command line") != 0) return;
     if (failures) return;
     print("guest: agent done, holding\n");

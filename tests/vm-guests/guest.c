@@ -338,11 +338,12 @@ uint64_t virtio_device_address(void) {
     const char* v = arg("virtio_mmio.device", &n);
     return v ? parse_virtio_address(v, n) : 0;
 }
-uint64_t virtio_device_with_id(uint32_t id) {
+uint64_t virtio_device_with_id(uint32_t id, uint32_t nth) {
     size_t n;
     for (const char* v = arg("virtio_mmio.device", &n); v; v = arg_from(v + n, "virtio_mmio.device", &n)) {
         uint64_t address = parse_virtio_address(v, n);
-        if (address && *(volatile uint32_t*)(uintptr_t)(address + VIRTIO_DEVICE_ID) == id) return address;
+        if (address && *(volatile uint32_t*)(uintptr_t)(address + VIRTIO_DEVICE_ID) == id && nth-- == 0)
+            return address;
     }
     return 0;
 }
@@ -440,6 +441,14 @@ int blk_get_id(uint64_t device, char id[21]) {
     memset(disk_buffer, 0, 21);
     int status = blk_request(BLK_T_GET_ID, 0, disk_buffer, 20, 0, NULL);
     memcpy(id, disk_buffer, 21);
+    return status;
+}
+
+int blk_read_first_sector(uint64_t device, uint8_t sector[512]) {
+    virtio_base = device;
+    virtio_blk_init();
+    int status = blk_request(BLK_T_IN, 0, disk_buffer, 512, 0, NULL);
+    memcpy(sector, disk_buffer, 512);
     return status;
 }
 

@@ -27,12 +27,14 @@ extern int failures;
 uint32_t fnv1a(const uint8_t* bytes, size_t n);
 /* The first "virtio_mmio.device=" on the command line: its registers' address, or 0. */
 uint64_t virtio_device_address(void);
-/* The first of the command line's virtio devices whose device id is `id` (2 a disk, 3 a console):
- * its registers' address, or 0. */
-uint64_t virtio_device_with_id(uint32_t id);
-/* A GET_ID of the virtio-blk disk at `device` (virtio_device_with_id(2)): the id the disk has,
+/* Device number `nth` (from 0), in the command line's order, of the virtio devices whose device id
+ * is `id` (2 a disk, 3 a console): its registers' address, or 0. */
+uint64_t virtio_device_with_id(uint32_t id, uint32_t nth);
+/* A GET_ID of the virtio-blk disk at `device` (virtio_device_with_id(2, n)): the id the disk has,
  * NUL-terminated, in `id`. Returns the request's status (0: OK), or -1 when the device stopped. */
 int blk_get_id(uint64_t device, char id[21]);
+/* Reads sector 0 of the virtio-blk disk at `device` into `sector`. Returns as blk_get_id. */
+int blk_read_first_sector(uint64_t device, uint8_t sector[512]);
 void* memset(void* d, int c, size_t n);
 size_t length(const char* s);
 void* memcpy(void* d, const void* s, size_t n);
