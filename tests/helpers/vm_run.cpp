@@ -4,7 +4,14 @@
 // `hutch run` has a --vm flag.
 //
 // Usage: hutch-vm-run KERNEL AGENT CACHE_DIR DIFF_DIR[:DIFF_DIR...] (top first)
-//                     [--env NAME=VALUE]... [--cwd DIR] [--user UID:GID] [--hostname NAME] -- CMD [ARG...]
+//                     [--env NAME=VALUE]... [--cwd DIR] [--user UID:GID] [--hostname NAME]
+//                     [--vmm builtin] [--kernel-args TEXT] [--image FILE]... -- CMD [ARG...]
+//
+// --vmm builtin runs the VM on hutch-vmm even where choose_vmm would refuse it (no hardware
+// virtualisation): the builtin VMM's tests run the host's side with a freestanding guest
+// (tests/vm-guests/agent.c) that such a KVM runs. --image: an erofs image made already, bottom
+// first, used instead of the diff directories (which may then be ""). --kernel-args: appended to
+// the guest kernel's command line.
 #include "microvm/host/vm_run.h"
 
 #include <sys/prctl.h>
@@ -31,7 +38,8 @@ int usage() {
     std::fprintf(
         stderr,
         "usage: hutch-vm-run KERNEL AGENT CACHE_DIR DIFF_DIR[:DIFF_DIR...] [--env N=V]... [--cwd DIR] "
-        "[--user UID:GID] [--hostname NAME] -- CMD [ARG...]\n");
+        "[--user UID:GID] [--hostname NAME] [--vmm builtin] [--kernel-args TEXT] [--image FILE]... "
+        "-- CMD [ARG...]\n");
     return 125;
 }
 
@@ -46,7 +54,8 @@ int main(int argc, char** argv) {
     options.kernel = argv[1];
     options.agent = argv[2];
     options.cache_dir = argv[3];
-    options.layers = split(argv[4], ':');
+    if (argv[4][0] != '\0') options.layers = split(argv[4], ':');
+    bool builtin = false;
     auto& process = options.process;
     process.env = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"};
     int i = 5;
@@ -59,6 +68,12 @@ int main(int argc, char** argv) {
             process.cwd = value;
         } else if (flag == "--hostname") {
             process.hostname = value;
+        } else if (flag == "--vmm" && value == "builtin") {
+            builtin = true;
+        } else if (flag == "--kernel-args") {
+            options.kernel_args = value;
+        } else if (flag == "--image") {
+            options.images.push_back(value);
         } else if (flag == "--user" && value.find(':') != std::string::npos) {
             process.uid = static_cast<uid_t>(std::stoul(value.substr(0, value.find(':'))));
             process.gid = static_cast<gid_t>(std::stoul(value.substr(value.find(':') + 1)));
@@ -68,12 +83,16 @@ int main(int argc, char** argv) {
     }
     for (++i; i < argc; ++i) process.args.push_back(argv[i]);
     if (process.args.empty()) return usage();
-    auto vmm = hutch::microvm::choose_vmm(hutch::microvm::VmmRequest::automatic);
-    if (!vmm) {
-        std::fprintf(stderr, "hutch-vm-run: %s\n", vmm.error().message.c_str());
-        return 125;
+    if (builtin) {
+        options.vmm = {true, "", "forced by hutch-vm-run --vmm builtin"};
+    } else {
+        auto vmm = hutch::microvm::choose_vmm(hutch::microvm::VmmRequest::automatic);
+        if (!vmm) {
+            std::fprintf(stderr, "hutch-vm-run: %s\n", vmm.error().message.c_str());
+            return 125;
+        }
+        options.vmm = *vmm;
     }
-    options.vmm = *vmm;
     options.vmm_binary = HUTCH_VMM_BINARY;
     auto status = hutch::microvm::host::run_in_vm(options);
     if (!status) {

@@ -101,6 +101,22 @@ struct RunningVm {
         pid = -1;
         return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
     }
+    // wait(), for at most `limit`: nothing when the command still runs then (the destructor kills
+    // it), so that a VM that hangs fails the test long before ctest's timeout.
+    std::optional<int> wait_within(std::chrono::seconds limit) {
+        auto deadline = std::chrono::steady_clock::now() + limit;
+        for (;;) {
+            int status = 0;
+            pid_t done = ::waitpid(pid, &status, WNOHANG);
+            REQUIRE(done >= 0);
+            if (done == pid) {
+                pid = -1;
+                return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+            }
+            if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
+            ::usleep(20 * 1000);
+        }
+    }
 };
 
 // The first line of `uname -r` on this host.

@@ -90,15 +90,16 @@ void check(int ok, const char* what, uint64_t got, uint64_t expected) {
 /* The command line. */
 const char* cmdline = "";
 
-static size_t length(const char* s) {
+size_t length(const char* s) {
     size_t n = 0;
     while (s[n]) ++n;
     return n;
 }
-/* The value of "key=value" on the command line; its length in *n. NULL when absent. */
-const char* arg(const char* key, size_t* n) {
+/* The value of the first "key=value" on the command line from `p`; its length in *n. NULL when
+ * absent. */
+static const char* arg_from(const char* p, const char* key, size_t* n) {
     size_t key_length = length(key);
-    for (const char* p = cmdline; *p;) {
+    while (*p) {
         while (*p == ' ') ++p;
         const char* word = p;
         while (*p && *p != ' ') ++p;
@@ -113,6 +114,7 @@ const char* arg(const char* key, size_t* n) {
     }
     return NULL;
 }
+const char* arg(const char* key, size_t* n) { return arg_from(cmdline, key, n); }
 int arg_is(const char* key, const char* value) {
     size_t n;
     const char* v = arg(key, &n);
@@ -319,11 +321,8 @@ static void virtio_write64(uint32_t offset, uint64_t value) {
     virtio_write(offset + 4, (uint32_t)(value >> 32));
 }
 
-/* The address in "virtio_mmio.device=4K@0xd0000000:5"; 0 when there is none. */
-uint64_t virtio_device_address(void) {
-    size_t n;
-    const char* v = arg("virtio_mmio.device", &n);
-    if (!v) return 0;
+/* The address in a "virtio_mmio.device=4K@0xd0000000:5" value `v` of `n` bytes; 0 when it has none. */
+static uint64_t parse_virtio_address(const char* v, size_t n) {
     size_t i = 0;
     while (i < n && v[i] != '@') ++i;
     if (i + 3 > n || v[i + 1] != '0' || v[i + 2] != 'x') return 0;
@@ -333,6 +332,20 @@ uint64_t virtio_device_address(void) {
         address = address * 16 + (uint64_t)(c <= '9' ? c - '0' : c - 'a' + 10);
     }
     return address;
+}
+uint64_t virtio_device_address(void) {
+    size_t n;
+    const char* v = arg("virtio_mmio.device", &n);
+    return v ? parse_virtio_address(v, n) : 0;
+}
+uint64_t virtio_device_with_id(uint32_t id, uint32_t nth) {
+    size_t n;
+    for (const char* v = arg("virtio_mmio.device", &n); v; v = arg_from(v + n, "virtio_mmio.device", &n)) {
+        uint64_t address = parse_virtio_address(v, n);
+        if (address && *(volatile uint32_t*)(uintptr_t)(address + VIRTIO_DEVICE_ID) == id && nth-- == 0)
+            return address;
+    }
+    return 0;
 }
 
 /* Resets the device (of type `device_id`) and sets it up again: features (VERSION_1, and of the
@@ -421,6 +434,24 @@ static int blk_request(uint32_t type, uint64_t sector, void* buffer, uint32_t le
     return request_status;
 }
 
+int blk_get_id(uint64_t device, char id[21]) {
+    virtio_base = device;
+    virtio_blk_init();
+    /* The device writes at most 20 bytes, NUL-terminated only when shorter. */
+    memset(disk_buffer, 0, 21);
+    int status = blk_request(BLK_T_GET_ID, 0, disk_buffer, 20, 0, NULL);
+    memcpy(id, disk_buffer, 21);
+    return status;
+}
+
+int blk_read_first_sector(uint64_t device, uint8_t sector[512]) {
+    virtio_base = device;
+    virtio_blk_init();
+    int status = blk_request(BLK_T_IN, 0, disk_buffer, 512, 0, NULL);
+    memcpy(sector, disk_buffer, 512);
+    return status;
+}
+
 uint32_t fnv1a(const uint8_t* bytes, size_t n) {
     uint32_t hash = 2166136261u;
     for (size_t i = 0; i < n; ++i) hash = (hash ^ bytes[i]) * 16777619u;
@@ -472,11 +503,10 @@ static void test_virtio_blk(void) {
         return;
     }
     if (arg_is("op", "id")) {
-        memset(disk_buffer, 0, 21);
-        status = blk_request(BLK_T_GET_ID, 0, disk_buffer, 20, 0, NULL);
-        CHECK_EQ(status, 0, "GET_ID status");
+        char id[21];
+        CHECK_EQ(blk_get_id(virtio_base, id), 0, "GET_ID status");
         print("guest: disk id ");
-        print((const char*)disk_buffer);
+        print(id);
         print("\n");
         return;
     }
@@ -513,8 +543,7 @@ static void test_virtio_blk(void) {
     CHECK_EQ(sum, arg_u64("sum", 0), "checksum of the sectors read");
 }
 
-/* Halts with interrupts off, for ever: the VMM's time limit, or a kill of the VMM, ends it. */
-static __attribute__((noreturn)) void hold(void) {
+void hold(void) {
     for (;;) __asm__ volatile("cli; hlt");
 }
 /* After a test passed, with hold=1: says so and holds, for a benchmark to measure the VMM. */
@@ -703,6 +732,7 @@ void guest_run(const struct start_info* info) {
     else if (arg_is("test", "blk_slurp")) test_blk_slurp();
     else if (arg_is("test", "boot_params")) test_boot_params();
     else if (arg_is("test", "console")) test_console();
+    else if (arg_is("test", "agent")) test_agent();
     else {
         print("guest: FAIL: no known test= on the command line\n");
         exit_vm(1);
