@@ -1,5 +1,5 @@
 /* test=agent: a stand-in for hutch-agent (microvm/agent/), so that the host's side of a container
- * in a microVM (microvm/qemu/vm_run.h: hutch-vmm's command line, the ports on inherited sockets,
+ * in a microVM (microvm/host/vm_run.h: hutch-vmm's command line, the ports on inherited sockets,
  * the disks' serials, the relay of stdio, signals and the exit status) runs for real on the builtin
  * VMM where it cannot boot Linux. It speaks the agent's protocol (microvm/agent/protocol.h),
  * written here from that header's description: a frame is a kind byte, the payload's length (4
