@@ -41,6 +41,14 @@ TEST_CASE("hutch-vmm hands a read-only disk with its serial to the guest", "[vmm
     CHECK_THAT(run.out, Catch::Contains("guest: disk id hutch-layer-0\n"));
 }
 
+TEST_CASE("hutch-vmm refuses a port on an fd that is not a socket, in one line", "[vmm]") {
+    REQUIRE_KVM();  // the device checks it, once the VM exists
+    auto run = hutch_vmm({"--kernel", HUTCH_VM_GUEST, "--port", "name=hutch.control,fd=99"});
+    CHECK(run.status == 125);
+    CHECK(run.err ==
+          "hutch-vmm: console port hutch.control: fd 99 is not a usable socket: Bad file descriptor\n");
+}
+
 TEST_CASE("hutch-vmm refuses a bad command line in one line, status 125", "[vmm]") {
     auto [args, expected] = GENERATE(table<std::vector<std::string>, std::string>({
         {{"--disk", "path=/dev/null,bogus=1"}, "hutch-vmm: --disk path=/dev/null,bogus=1: unknown key bogus"},
@@ -52,8 +60,6 @@ TEST_CASE("hutch-vmm refuses a bad command line in one line, status 125", "[vmm]
         {{"--vcpus", "255"}, "hutch-vmm: vCPUs: 255, not between 1 and 254"},
         {{"--port", "name=hutch.control,fd=1"},
          "hutch-vmm: --port name=hutch.control,fd=1: fd=1: expected an inherited fd"},
-        {{"--port", "name=hutch.control,fd=99"},
-         "hutch-vmm: --port name=hutch.control,fd=99: fd 99 is not an open socket"},
         {{"--port", "fd=4"}, "hutch-vmm: --port fd=4: name= is required"},
     }));
     args.insert(args.begin(), {"--kernel", HUTCH_VM_GUEST});
