@@ -310,7 +310,7 @@ TEST_CASE("microvm: hutch run --vm applies rlimits, --read-only, --tmpfs, -e and
     CHECK(processes_mentioning(root.path()).empty());
 }
 
-TEST_CASE("microvm: hutch run --vm sizes the VM by -m and --cpus, and enforces them and --pids-limit inside",
+TEST_CASE("microvm: hutch run --vm sizes the VM by -m and --cpus and enforces them and --pids-limit inside",
           "[.microvm-qemu]") {
     SKIP_WITHOUT_QEMU();
     TestImage image = busybox_image(nlohmann::json::object());
