@@ -67,18 +67,19 @@ TEST_CASE("microvm protocol: the limits round-trip, and one the kernel would ref
     CHECK_FALSE(none->limits.cpu_quota);
     CHECK_FALSE(none->limits.pids_max);
 
-    auto refused = [&](GuestLimits limits, const std::string& field) {
+    auto refused = [&](auto set_limit, const std::string& field) {
         GuestConfig bad = config;
-        bad.limits = limits;
+        bad.limits = {};
+        set_limit(bad.limits);
         auto result = parse_guest_config(to_json(bad));
         REQUIRE_FALSE(result);
         CHECK(result.error().message.find("limits." + field) != std::string::npos);
     };
-    refused({.pids_max = 0}, "pidsMax");
-    refused({.pids_max = -2}, "pidsMax");
-    refused({.memory_bytes = 0}, "memoryBytes");
-    refused({.cpu_quota = -1}, "cpuQuota");
-    refused({.cpu_period = 10}, "cpuPeriod");
+    refused([](GuestLimits& l) { l.pids_max = 0; }, "pidsMax");
+    refused([](GuestLimits& l) { l.pids_max = -2; }, "pidsMax");
+    refused([](GuestLimits& l) { l.memory_bytes = 0; }, "memoryBytes");
+    refused([](GuestLimits& l) { l.cpu_quota = -1; }, "cpuQuota");
+    refused([](GuestLimits& l) { l.cpu_period = 10; }, "cpuPeriod");
     auto not_integer = parse_guest_config(R"({"args":["true"],"layers":1,"limits":{"pidsMax":"5"}})");
     REQUIRE_FALSE(not_integer);
     CHECK(not_integer.error().message.find("limits.pidsMax: expected integer") != std::string::npos);
