@@ -316,6 +316,10 @@ ErrorOr<VmContainer> set_up_vm_container(const Storage& storage, const RunFlags&
     vm.process.rlimits = TRY(default_rlimits());
     vm.process.readonly_root = config.readonly_rootfs;
     vm.process.tmpfs = config.tmpfs;
+    // cpu_quota is per 100 ms, GuestLimits' default period, as in config.json.
+    vm.process.limits.memory_bytes = config.memory_limit;
+    vm.process.limits.cpu_quota = config.cpu_quota;
+    vm.process.limits.pids_max = config.pids_limit;
     return vm;
 }
 

@@ -1,11 +1,13 @@
 // hutch run --vm: the container's process in a microVM of its own (microvm/host/), with its
-// own kernel, in the foreground. The image's layers go to the VM as erofs disks; what the VM's
-// agent does not apply yet is refused here, never silently dropped.
+// own kernel, in the foreground. The image's layers go to the VM as erofs disks; the limits size
+// the VM and the agent enforces them inside (microvm/host/vm_size.h); what the VM's agent does not
+// apply yet is refused here, never silently dropped.
 #include "base/log.h"
 #include "cli/hutch/backend_choice.h"
 #include "cli/hutch/container_verbs.h"
 #include "microvm/host/tool.h"
 #include "microvm/host/vm_run.h"
+#include "microvm/host/vm_size.h"
 
 namespace hutch::cli {
 namespace {
@@ -15,9 +17,6 @@ ErrorOr<void> refuse_unsupported(const RunFlags& flags) {
     if (flags.detach) return refuse("-d");
     if (flags.tty) return refuse("-t");
     if (!flags.volumes.empty()) return refuse("-v");
-    if (!flags.memory.empty()) return refuse("--memory");
-    if (!flags.cpus.empty()) return refuse("--cpus");
-    if (flags.pids_limit) return refuse("--pids-limit");
     if (!flags.cap_add.empty() || !flags.cap_drop.empty()) return refuse("--cap-add/--cap-drop");
     if (!flags.security_opts.empty()) return refuse("--security-opt");
     if (flags.network != "none") return refuse("--network " + flags.network);
@@ -39,6 +38,9 @@ ErrorOr<int> run_in_microvm(const Storage& storage, const RunFlags& flags) {
     auto container = TRY(set_up_vm_container(storage, flags));
     options.layers = container.lowers;
     options.process = container.process;
+    auto size = TRY_CTX(microvm::host::vm_size_for(options.process.limits, options.memory_mib), "--memory");
+    options.memory_mib = size.memory_mib;
+    options.vcpus = size.vcpus;
     options.relay_stdin = flags.interactive;
     return microvm::host::run_in_vm(options);
 }

@@ -14,6 +14,7 @@
 
 #include "base/fd.h"
 #include "base/file.h"
+#include "microvm/agent/guest_cgroup.h"
 
 namespace hutch::microvm::agent {
 
@@ -31,15 +32,23 @@ struct Child {
     ::_exit(127);
 }
 
+// The fds a forked child works with: its stdio's ends, the cgroup it joins, where it reports.
+struct ChildFds {
+    int in, out, err, cgroup_procs, report;
+};
+
 // In the forked child: the process's settings, then exec. Every fd it was given is CLOEXEC,
 // so only 0, 1 and 2 survive the exec.
-[[noreturn]] void exec_child(const GuestConfig& config, int in, int out, int err, int err_fd) {
+[[noreturn]] void exec_child(const GuestConfig& config, const ChildFds& fds) {
+    int err_fd = fds.report;
+    // First: whatever it does from here on counts against the container's limits.
+    if (!join_cgroup(fds.cgroup_procs)) child_fail(err_fd, "join the container's cgroup");
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
     // PID 1 ignores SIGPIPE; an ignored signal stays ignored across exec.
     ::signal(SIGPIPE, SIG_DFL);
-    if (::dup2(in, 0) < 0 || ::dup2(out, 1) < 0 || ::dup2(err, 2) < 0) child_fail(err_fd, "dup2");
+    if (::dup2(fds.in, 0) < 0 || ::dup2(fds.out, 1) < 0 || ::dup2(fds.err, 2) < 0) child_fail(err_fd, "dup2");
     ::setsid();
     if (::chdir(config.cwd.c_str()) != 0) child_fail(err_fd, "chdir " + config.cwd);
     // Before setuid: raising a hard limit needs root, which the process may not keep.
@@ -65,7 +74,7 @@ struct Child {
     child_fail(err_fd, "exec " + config.args[0]);
 }
 
-ErrorOr<Child> spawn(const GuestConfig& config) {
+ErrorOr<Child> spawn(const GuestConfig& config, int cgroup_procs_fd) {
     int in[2], out[2], err[2], report[2];
     if (::pipe2(in, O_CLOEXEC) != 0) return fail_errno("pipe");
     UniqueFd in_r(in[0]), in_w(in[1]);
@@ -77,7 +86,7 @@ ErrorOr<Child> spawn(const GuestConfig& config) {
     UniqueFd report_r(report[0]), report_w(report[1]);
     pid_t pid = ::fork();
     if (pid < 0) return fail_errno("fork");
-    if (pid == 0) exec_child(config, in_r.get(), out_w.get(), err_w.get(), report_w.get());
+    if (pid == 0) exec_child(config, {in_r.get(), out_w.get(), err_w.get(), cgroup_procs_fd, report_w.get()});
     report_w.reset();
     // End of file on the report pipe: the exec closed it, so it succeeded.
     std::string why = read_all(report_r.get()).value_or("");
@@ -246,7 +255,8 @@ private:
 
 }  // namespace
 
-ErrorOr<int> run_process(const GuestConfig& config, int control_fd, int stdin_port_fd, FrameReader& reader) {
+ErrorOr<int> run_process(const GuestConfig& config, int cgroup_procs_fd, int control_fd, int stdin_port_fd,
+                         FrameReader& reader) {
     // SIGCHLD through a signalfd, blocked before the fork so that no exit goes unseen.
     sigset_t chld;
     sigemptyset(&chld);
@@ -256,7 +266,7 @@ ErrorOr<int> run_process(const GuestConfig& config, int control_fd, int stdin_po
     ::signal(SIGPIPE, SIG_IGN);
     if (!config.hostname.empty() && ::sethostname(config.hostname.data(), config.hostname.size()) != 0)
         return fail_errno("sethostname " + config.hostname);
-    Child child = TRY(spawn(config));
+    Child child = TRY(spawn(config, cgroup_procs_fd));
     TRY(write_all(control_fd, encode_frame(FrameKind::started, "")));
     return Relay(std::move(child), control_fd, stdin_port_fd, sigchld.get(), reader).run();
 }

@@ -10,8 +10,9 @@
 
 namespace hutch::microvm::agent {
 
-// proc, sysfs and devtmpfs on root/proc, root/sys and root/dev (made when missing); under the
-// container's root, also devpts and a tmpfs on /dev/shm.
+// proc, sysfs, devtmpfs and cgroup2 on root/proc, root/sys, root/dev and root/sys/fs/cgroup (made
+// when missing; cgroup2 read-only under the container's root); under the container's root, also
+// devpts and a tmpfs on /dev/shm.
 ErrorOr<void> mount_api_filesystems(const std::string& root, bool container);
 
 // /dev/vportNpM of the virtio-serial port named name.

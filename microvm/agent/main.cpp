@@ -13,6 +13,7 @@
 
 #include "base/fd.h"
 #include "base/file.h"
+#include "microvm/agent/guest_cgroup.h"
 #include "microvm/agent/guest_process.h"
 #include "microvm/agent/guest_rootfs.h"
 #include "microvm/agent/protocol.h"
@@ -63,9 +64,11 @@ ErrorOr<GuestConfig> receive_config(int control, FrameReader& reader) {
 ErrorOr<int> run_container(int control) {
     FrameReader reader;
     GuestConfig config = TRY_CTX(receive_config(control, reader), "config");
+    // Before the root changes: the initramfs's /sys/fs/cgroup is the writable one.
+    UniqueFd cgroup_procs = TRY_CTX(make_container_cgroup(config.limits), "cgroup");
     TRY_CTX(enter_container_rootfs(config), "root filesystem");
     UniqueFd stdin_port = TRY(open_port(stdin_port_name, O_RDONLY));
-    return run_process(config, control, stdin_port.get(), reader);
+    return run_process(config, cgroup_procs.get(), control, stdin_port.get(), reader);
 }
 
 void run() {

@@ -40,6 +40,32 @@ ErrorOr<GuestRlimit> parse_rlimit(const nlohmann::json& value, const std::string
     return rlimit;
 }
 
+nlohmann::json limits_json(const GuestLimits& limits) {
+    auto j = nlohmann::json::object({{"cpuPeriod", limits.cpu_period}});
+    if (limits.memory_bytes) j["memoryBytes"] = *limits.memory_bytes;
+    if (limits.cpu_quota) j["cpuQuota"] = *limits.cpu_quota;
+    if (limits.pids_max) j["pidsMax"] = *limits.pids_max;
+    return j;
+}
+
+// The ranges the kernel takes (cpu.max's period: 1 ms to 1 s), so that a bad value is refused
+// here with its field's name rather than by a cgroup file's write.
+ErrorOr<GuestLimits> parse_limits(const nlohmann::json& value, const std::string& path) {
+    TRY(json::expect_object(value, path));
+    GuestLimits limits;
+    TRY(json::read(value, path, "memoryBytes", limits.memory_bytes));
+    TRY(json::read(value, path, "cpuQuota", limits.cpu_quota));
+    TRY(json::read(value, path, "cpuPeriod", limits.cpu_period));
+    TRY(json::read(value, path, "pidsMax", limits.pids_max));
+    if (limits.memory_bytes && *limits.memory_bytes <= 0) return fail(path + ".memoryBytes: not above 0");
+    if (limits.cpu_quota && *limits.cpu_quota <= 0) return fail(path + ".cpuQuota: not above 0");
+    if (limits.cpu_period < 1000 || limits.cpu_period > 1'000'000)
+        return fail(path + ".cpuPeriod: not between 1000 and 1000000");
+    if (limits.pids_max && (*limits.pids_max == 0 || *limits.pids_max < -1))
+        return fail(path + ".pidsMax: neither -1 nor above 0");
+    return limits;
+}
+
 }  // namespace
 
 std::string encode_frame(FrameKind kind, std::string_view payload) {
@@ -76,7 +102,8 @@ std::string to_json(const GuestConfig& config) {
                         {"layers", config.layers},
                         {"rlimits", rlimits_json(config.rlimits)},
                         {"readonlyRoot", config.readonly_root},
-                        {"tmpfs", config.tmpfs}};
+                        {"tmpfs", config.tmpfs},
+                        {"limits", limits_json(config.limits)}};
     return j.dump();
 }
 
@@ -97,6 +124,8 @@ ErrorOr<GuestConfig> parse_guest_config(std::string_view text) {
     TRY_CTX(json::read_list(j, "", "rlimits", config.rlimits, parse_rlimit), "guest config");
     TRY_CTX(json::read(j, "", "readonlyRoot", config.readonly_root), "guest config");
     TRY_CTX(json::read(j, "", "tmpfs", config.tmpfs), "guest config");
+    if (const auto* limits = json::member(j, "limits"))
+        config.limits = TRY_CTX(parse_limits(*limits, "limits"), "guest config");
     for (const auto& path : config.tmpfs)
         if (!path.starts_with('/')) return fail("guest config: tmpfs: not an absolute path: " + path);
     if (config.cwd.empty() || config.cwd[0] != '/') return fail("guest config: cwd: not an absolute path");

@@ -76,6 +76,17 @@ struct GuestRlimit {
     uint64_t soft = 0, hard = 0;
 };
 
+// The container's cgroup limits (--memory, --cpus, --pids-limit), as a host container's
+// linux.resources says them: the agent starts the process in a cgroup that has them, inside a VM
+// sized for them (the VM's size is the hard bound; the cgroup is what the process sees, as on a
+// host).
+struct GuestLimits {
+    std::optional<int64_t> memory_bytes;  // memory.max
+    std::optional<int64_t> cpu_quota;     // cpu.max: microseconds of CPU time per cpu_period
+    int64_t cpu_period = 100'000;         // microseconds
+    std::optional<int64_t> pids_max;      // pids.max; -1: no limit
+};
+
 // The container's process, as the agent starts it.
 struct GuestConfig {
     std::vector<std::string> args;
@@ -89,6 +100,7 @@ struct GuestConfig {
     std::vector<GuestRlimit> rlimits;
     bool readonly_root = false;      // --read-only: the root remounted read-only
     std::vector<std::string> tmpfs;  // --tmpfs: absolute paths, each a tmpfs of its own
+    GuestLimits limits;
 };
 
 std::string to_json(const GuestConfig& config);

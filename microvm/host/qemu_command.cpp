@@ -32,7 +32,7 @@ std::vector<std::string> qemu_command_line(const VmSpec& vm) {
                                      "-cpu",
                                      vm.vmm.qemu_accel == "kvm" ? "host" : "max",
                                      "-smp",
-                                     "1",
+                                     std::to_string(vm.vcpus),
                                      "-m",
                                      std::to_string(vm.memory_mib),
                                      "-nodefaults",

@@ -78,6 +78,7 @@ ErrorOr<int> run_in_vm(const VmRunOptions& options) {
     vm.vmm_binary = options.vmm_binary;
     vm.kernel = options.kernel;
     vm.memory_mib = options.memory_mib;
+    vm.vcpus = options.vcpus;
     vm.kernel_args = options.kernel_args;
     vm.initramfs = TRY(agent_initramfs(options.agent, options.cache_dir));
     vm.layers = options.images.empty() ? TRY(layer_images(options.layers)) : options.images;

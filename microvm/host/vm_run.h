@@ -22,6 +22,7 @@ struct VmRunOptions {
     std::vector<std::string> images;
     GuestConfig process;  // its layers count is set from layers
     unsigned memory_mib = 512;
+    unsigned vcpus = 1;
     std::string kernel_args;  // appended to the guest kernel's command line
     VmmChoice vmm;            // which VMM runs it (choose_vmm)
     std::string vmm_binary;   // hutch-vmm, for the builtin VMM

@@ -36,6 +36,8 @@ ErrorOr<std::vector<std::string>> builtin_command_line(const VmSpec& vm) {
         guest_kernel_command_line(vm),
         "--memory",
         std::to_string(vm.memory_mib),
+        "--vcpus",
+        std::to_string(vm.vcpus),
         "--port",
         "name=" + std::string(control_port_name) + ",fd=" + std::to_string(vm.control_fd),
         "--port",

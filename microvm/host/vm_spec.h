@@ -19,6 +19,7 @@ struct VmSpec {
     std::string initramfs;            // agent_initramfs()
     std::vector<std::string> layers;  // erofs images, bottom first: hutch-layer-0 is layers[0]
     unsigned memory_mib = 512;
+    unsigned vcpus = 1;
     std::string kernel_args;  // appended to the kernel command line
     // Sockets the VMM inherits: the agent's two ports, and the serial console (also the VMM's own
     // stdout and stderr), which says why a VM died before its agent reported.

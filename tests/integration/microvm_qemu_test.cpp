@@ -26,6 +26,7 @@
 #include "images/image_store.h"
 #include "images/layer_store.h"
 #include "images/oci_layout.h"
+#include "microvm/host/vm_size.h"
 #include "microvm_support.h"
 
 using namespace hutch::test;
@@ -307,6 +308,56 @@ TEST_CASE("microvm: hutch run --vm applies rlimits, --read-only, --tmpfs, -e and
                                      "-c", "touch /x && echo wrote; grep -c ' /scratch' /proc/mounts"});
     CHECK(writable.out == "wrote\n0\n");
     CHECK(processes_mentioning(root.path()).empty());
+}
+
+TEST_CASE("microvm: hutch run --vm sizes the VM by -m and --cpus and enforces them and --pids-limit inside",
+          "[.microvm-qemu]") {
+    SKIP_WITHOUT_QEMU();
+    TestImage image = busybox_image(nlohmann::json::object());
+    TempDir root;
+    check_ok(hutch_cmd(root, {"load", "-i", image.dir.path(), "localhost/bb:1"}));
+    std::string kernel = guest_kernel();
+
+    // One VM for all of it (a boot is the cost): the process's cgroup, the VM's size, then a hog
+    // that its cgroup's OOM killer stops (not the guest's: the VM has room beyond the limit), and
+    // last a fork bomb that stops at pids.max, ending the shell.
+    auto r = hutch_cmd(
+        root,
+        {"run", "--rm", "--vm", "--vm-kernel", kernel, "-m", "64m", "--cpus", "1.5", "--pids-limit", "5",
+         "localhost/bb:1", "sh", "-c",
+         "cg=/sys/fs/cgroup$(cut -d: -f3 /proc/self/cgroup); cat $cg/memory.max $cg/cpu.max $cg/pids.max; "
+         "nproc; grep MemTotal /proc/meminfo | tr -s ' ' | cut -d' ' -f2; "
+         "(echo 1000 > /proc/self/oom_score_adj; head -c 100m /dev/zero | tail > /dev/null); "
+         "echo hog=$?; for i in 1 2 3 4 5 6 7 8 9 10; do sleep 30 & done; echo all-started"});
+    INFO(r.out << r.err);
+    std::istringstream out(r.out);
+    std::string memory_max, cpu_max, pids_max, nproc, mem_total_kib, hog;
+    std::getline(out, memory_max);
+    std::getline(out, cpu_max);
+    std::getline(out, pids_max);
+    std::getline(out, nproc);
+    std::getline(out, mem_total_kib);
+    std::getline(out, hog);
+    CHECK(memory_max == std::to_string(64 << 20));
+    CHECK(cpu_max == "150000 100000");
+    CHECK(pids_max == "5");
+    // ceil(1.5) vCPUs, unless this host has fewer.
+    CHECK(nproc == std::to_string(std::min(2L, ::sysconf(_SC_NPROCESSORS_ONLN))));
+    // The VM has the limit and the guest's overhead, less what its kernel keeps for itself; not
+    // the 512 MiB a VM gets without -m.
+    long mem_total_mib = std::atol(mem_total_kib.c_str()) / 1024;
+    CHECK(mem_total_mib > 64);
+    CHECK(mem_total_mib <= static_cast<long>(64 + hutch::microvm::host::vm_memory_overhead_mib(64)));
+    CHECK(hog == "hog=137");
+    CHECK(r.out.find("all-started") == std::string::npos);
+    CHECK(r.err.find("can't fork") != std::string::npos);
+    CHECK(r.status != 0);
+
+    // A limit the host path refuses is refused the same way before any VM starts.
+    check_one_line_failure(hutch_cmd(
+        root, {"run", "--rm", "--vm", "--vm-kernel", kernel, "--pids-limit", "0", "localhost/bb:1", "true"}));
+    CHECK(processes_mentioning(root.path()).empty());
+    CHECK(host_mounts_matching(root.path()).empty());
 }
 
 TEST_CASE("microvm: a signal gets through while the caller does not read the process's output",

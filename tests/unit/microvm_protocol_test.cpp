@@ -42,3 +42,45 @@ TEST_CASE("microvm protocol: a tmpfs path that is not absolute is refused", "[mi
     REQUIRE_FALSE(parsed);
     CHECK(parsed.error().message.find("tmpfs") != std::string::npos);
 }
+
+TEST_CASE("microvm protocol: the limits round-trip, and one the kernel would refuse is refused here",
+          "[microvm-protocol]") {
+    GuestConfig config;
+    config.args = {"true"};
+    config.layers = 1;
+    config.limits.memory_bytes = 64 << 20;
+    config.limits.cpu_quota = 150'000;
+    config.limits.pids_max = 5;
+    auto parsed = parse_guest_config(to_json(config));
+    REQUIRE(parsed);
+    CHECK(parsed->limits.memory_bytes == 64 << 20);
+    CHECK(parsed->limits.cpu_quota == 150'000);
+    CHECK(parsed->limits.cpu_period == 100'000);
+    CHECK(parsed->limits.pids_max == 5);
+
+    // Without limits, none is set: the process's cgroup has the VM's whole size.
+    GuestConfig unlimited = config;
+    unlimited.limits = {};
+    auto none = parse_guest_config(to_json(unlimited));
+    REQUIRE(none);
+    CHECK_FALSE(none->limits.memory_bytes);
+    CHECK_FALSE(none->limits.cpu_quota);
+    CHECK_FALSE(none->limits.pids_max);
+
+    auto refused = [&](auto set_limit, const std::string& field) {
+        GuestConfig bad = config;
+        bad.limits = {};
+        set_limit(bad.limits);
+        auto result = parse_guest_config(to_json(bad));
+        REQUIRE_FALSE(result);
+        CHECK(result.error().message.find("limits." + field) != std::string::npos);
+    };
+    refused([](GuestLimits& l) { l.pids_max = 0; }, "pidsMax");
+    refused([](GuestLimits& l) { l.pids_max = -2; }, "pidsMax");
+    refused([](GuestLimits& l) { l.memory_bytes = 0; }, "memoryBytes");
+    refused([](GuestLimits& l) { l.cpu_quota = -1; }, "cpuQuota");
+    refused([](GuestLimits& l) { l.cpu_period = 10; }, "cpuPeriod");
+    auto not_integer = parse_guest_config(R"({"args":["true"],"layers":1,"limits":{"pidsMax":"5"}})");
+    REQUIRE_FALSE(not_integer);
+    CHECK(not_integer.error().message.find("limits.pidsMax: expected integer") != std::string::npos);
+}
