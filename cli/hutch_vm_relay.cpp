@@ -40,6 +40,23 @@ ErrorOr<std::string> guest_kernel(const spec::Spec& spec) {
         "HUTCH_VM_KERNEL)");
 }
 
+// linux.resources' memory, CPU and pids limits, which the agent enforces in the guest and which
+// size the VM (microvm/host/vm_size.h). A value of 0 or -1 is runc's "no limit". The rest of
+// linux.resources is about the host's cgroups, which a VM's process is not in.
+microvm::GuestLimits guest_limits(const spec::Spec& spec) {
+    microvm::GuestLimits limits;
+    if (!spec.linux_ || !spec.linux_->resources) return limits;
+    const auto& resources = *spec.linux_->resources;
+    auto set = [](std::optional<int64_t> value) { return value && *value > 0 ? value : std::nullopt; };
+    if (resources.memory) limits.memory_bytes = set(resources.memory->limit);
+    if (resources.cpu) {
+        limits.cpu_quota = set(resources.cpu->quota);
+        if (resources.cpu->period) limits.cpu_period = static_cast<int64_t>(*resources.cpu->period);
+    }
+    limits.pids_max = set(resources.pids_limit);
+    return limits;
+}
+
 microvm::GuestConfig guest_process(const spec::Spec& spec) {
     microvm::GuestConfig process;
     process.args = spec.process.args;
@@ -50,6 +67,7 @@ microvm::GuestConfig guest_process(const spec::Spec& spec) {
     process.additional_gids.assign(spec.process.user.additional_gids.begin(),
                                    spec.process.user.additional_gids.end());
     process.hostname = spec.hostname;
+    process.limits = guest_limits(spec);
     return process;
 }
 

@@ -7,7 +7,6 @@
 #include "cli/hutch/container_verbs.h"
 #include "microvm/host/tool.h"
 #include "microvm/host/vm_run.h"
-#include "microvm/host/vm_size.h"
 
 namespace hutch::cli {
 namespace {
@@ -38,9 +37,6 @@ ErrorOr<int> run_in_microvm(const Storage& storage, const RunFlags& flags) {
     auto container = TRY(set_up_vm_container(storage, flags));
     options.layers = container.lowers;
     options.process = container.process;
-    auto size = TRY_CTX(microvm::host::vm_size_for(options.process.limits, options.memory_mib), "--memory");
-    options.memory_mib = size.memory_mib;
-    options.vcpus = size.vcpus;
     options.relay_stdin = flags.interactive;
     return microvm::host::run_in_vm(options);
 }

@@ -9,6 +9,7 @@
 #include "microvm/host/erofs_image.h"
 #include "microvm/host/host_relay.h"
 #include "microvm/host/initramfs.h"
+#include "microvm/host/vm_size.h"
 #include "microvm/host/vmm_process.h"
 
 namespace hutch::microvm::host {
@@ -77,8 +78,9 @@ ErrorOr<int> run_in_vm(const VmRunOptions& options) {
     vm.vmm = options.vmm;
     vm.vmm_binary = options.vmm_binary;
     vm.kernel = options.kernel;
-    vm.memory_mib = options.memory_mib;
-    vm.vcpus = options.vcpus;
+    auto size = TRY_CTX(vm_size_for(options.process.limits, options.memory_mib), "the VM's size");
+    vm.memory_mib = size.memory_mib;
+    vm.vcpus = size.vcpus;
     vm.kernel_args = options.kernel_args;
     vm.initramfs = TRY(agent_initramfs(options.agent, options.cache_dir));
     vm.layers = options.images.empty() ? TRY(layer_images(options.layers)) : options.images;

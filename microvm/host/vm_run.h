@@ -21,8 +21,9 @@ struct VmRunOptions {
     // packs a bundle's rootfs into one): then layers is not looked at.
     std::vector<std::string> images;
     GuestConfig process;  // its layers count is set from layers
+    // The VM's memory when the process has no memory limit; with limits, vm_size_for sizes the
+    // VM (memory and vCPUs) from them.
     unsigned memory_mib = 512;
-    unsigned vcpus = 1;
     std::string kernel_args;  // appended to the guest kernel's command line
     VmmChoice vmm;            // which VMM runs it (choose_vmm)
     std::string vmm_binary;   // hutch-vmm, for the builtin VMM

@@ -88,6 +88,24 @@ TEST_CASE("hutch-oci run with run.oci.handler=microvm prints the process's outpu
     CHECK(none_left(vm.rt.root()));
 }
 
+TEST_CASE("hutch-oci's microVM gets config.json's memory, CPU and pids limits, sized and enforced inside",
+          "[.microvm-qemu]") {
+    SKIP_WITHOUT_QEMU();
+    VmBundle vm(
+        {"sh", "-c",
+         "cg=/sys/fs/cgroup$(cut -d: -f3 /proc/self/cgroup); cat $cg/memory.max $cg/cpu.max $cg/pids.max; "
+         "nproc"});
+    vm.bundle.config["linux"]["resources"] = {{"memory", {{"limit", 96 << 20}}},
+                                              {"cpu", {{"quota", 50000}, {"period", 50000}}},
+                                              {"pids", {{"limit", 7}}}};
+    vm.bundle.save();
+    auto result = vm.rt({"run", "--bundle", vm.bundle.path(), "vm-limits"});
+    INFO(result.err);
+    CHECK(result.status == 0);
+    CHECK(result.out == std::to_string(96 << 20) + "\n50000 50000\n7\n1\n");
+    CHECK(none_left(vm.rt.root()));
+}
+
 TEST_CASE("hutch-oci create, start, kill and delete a microVM container", "[.microvm-qemu]") {
     SKIP_WITHOUT_QEMU();
     VmBundle vm({"sleep", "100"});
