@@ -6,36 +6,15 @@
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include <optional>
 
+#include "base/terminal.h"
 #include "runtime/process_end.h"
 
 namespace hutch::runtime {
 namespace {
-
-// Puts the caller's terminal in raw mode for as long as it lives, so that keys reach the
-// container's terminal unchanged.
-class RawTerminal {
-public:
-    RawTerminal() {
-        if (!::isatty(0) || ::tcgetattr(0, &saved_) != 0) return;
-        struct termios raw = saved_;
-        ::cfmakeraw(&raw);
-        active_ = ::tcsetattr(0, TCSANOW, &raw) == 0;
-    }
-    ~RawTerminal() {
-        if (active_) ::tcsetattr(0, TCSANOW, &saved_);
-    }
-    RawTerminal(const RawTerminal&) = delete;
-    RawTerminal& operator=(const RawTerminal&) = delete;
-
-private:
-    struct termios saved_ = {};
-    bool active_ = false;
-};
 
 void copy_available(int from, int to, bool& open, const OutputTap& tap = nullptr) {
     char buf[8192];
@@ -54,13 +33,9 @@ void copy_available(int from, int to, bool& open, const OutputTap& tap = nullptr
 
 }  // namespace
 
-// stdin's size, or stdout's when stdin is not the terminal (-t without -i reads /dev/null, yet
-// its output still goes to a terminal of that size).
 void resize_terminal(int master) {
-    struct winsize ws;
     if (master < 0) return;
-    if (::ioctl(0, TIOCGWINSZ, &ws) == 0 || ::ioctl(1, TIOCGWINSZ, &ws) == 0)
-        ::ioctl(master, TIOCSWINSZ, &ws);
+    if (auto ws = caller_window_size()) ::ioctl(master, TIOCSWINSZ, &*ws);
 }
 
 // Waits for the process while forwarding signals and, if there is a pty, copying

@@ -1,8 +1,10 @@
 // hutch run --vm: the container's process in a microVM of its own (microvm/host/), with its
 // own kernel, in the foreground. The image's layers go to the VM as erofs disks; the limits size
-// the VM and the agent enforces them inside (microvm/host/vm_size.h); what the VM's agent does not
-// apply yet is refused here, never silently dropped.
+// the VM and the agent enforces them inside (microvm/host/vm_size.h); with -t the process gets a
+// pty in the guest, joined to the caller's terminal. What the VM's agent does not apply yet is
+// refused here, never silently dropped.
 #include "base/log.h"
+#include "base/terminal.h"
 #include "cli/hutch/backend_choice.h"
 #include "cli/hutch/container_verbs.h"
 #include "microvm/host/tool.h"
@@ -14,7 +16,6 @@ namespace {
 ErrorOr<void> refuse_unsupported(const RunFlags& flags) {
     auto refuse = [](const std::string& flag) { return fail("--vm with " + flag + ": not supported yet"); };
     if (flags.detach) return refuse("-d");
-    if (flags.tty) return refuse("-t");
     if (!flags.volumes.empty()) return refuse("-v");
     if (!flags.cap_add.empty() || !flags.cap_drop.empty()) return refuse("--cap-add/--cap-drop");
     if (!flags.security_opts.empty()) return refuse("--security-opt");
@@ -38,6 +39,12 @@ ErrorOr<int> run_in_microvm(const Storage& storage, const RunFlags& flags) {
     options.layers = container.lowers;
     options.process = container.process;
     options.relay_stdin = flags.interactive;
+    options.process.terminal = flags.tty;
+    if (!flags.tty) return microvm::host::run_in_vm(options);
+    if (auto ws = caller_window_size())
+        options.process.window_size = {.rows = ws->ws_row, .cols = ws->ws_col};
+    // Raw from the boot on, restored however the VM ends: keys go to the guest's pty unchanged.
+    RawTerminal raw;
     return microvm::host::run_in_vm(options);
 }
 

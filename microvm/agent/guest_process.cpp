@@ -15,14 +15,18 @@
 #include "base/fd.h"
 #include "base/file.h"
 #include "microvm/agent/guest_cgroup.h"
+#include "microvm/agent/guest_terminal.h"
 
 namespace hutch::microvm::agent {
 
 namespace {
 
+// With a terminal, stdin_w and stdout_r are the pty's master (two fds of it: stdin_w closes when
+// the host's stdin ends, stdout_r at the pty's end), and there is no stderr_r.
 struct Child {
     pid_t pid = -1;
     UniqueFd stdin_w, stdout_r, stderr_r;
+    bool terminal = false;
 };
 
 // In the forked child: reports what failed on err_fd and exits.
@@ -32,10 +36,25 @@ struct Child {
     ::_exit(127);
 }
 
-// The fds a forked child works with: its stdio's ends, the cgroup it joins, where it reports.
+// The fds a forked child works with: its stdio's ends (or, with a terminal, the pty it opens
+// instead), the cgroup it joins, where it reports.
 struct ChildFds {
-    int in, out, err, cgroup_procs, report;
+    int in = -1, out = -1, err = -1, cgroup_procs = -1, report = -1;
+    const std::string* terminal = nullptr;
 };
+
+// The child's stdin, stdout and stderr; and its own session, with the terminal as its
+// controlling one.
+void set_up_stdio(const GuestConfig& config, const ChildFds& fds) {
+    if (fds.terminal) {
+        ::setsid();
+        if (!attach_terminal(*fds.terminal, config.uid)) child_fail(fds.report, "attach " + *fds.terminal);
+        return;
+    }
+    if (::dup2(fds.in, 0) < 0 || ::dup2(fds.out, 1) < 0 || ::dup2(fds.err, 2) < 0)
+        child_fail(fds.report, "dup2");
+    ::setsid();
+}
 
 // In the forked child: the process's settings, then exec. Every fd it was given is CLOEXEC,
 // so only 0, 1 and 2 survive the exec.
@@ -48,8 +67,7 @@ struct ChildFds {
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
     // PID 1 ignores SIGPIPE; an ignored signal stays ignored across exec.
     ::signal(SIGPIPE, SIG_DFL);
-    if (::dup2(fds.in, 0) < 0 || ::dup2(fds.out, 1) < 0 || ::dup2(fds.err, 2) < 0) child_fail(err_fd, "dup2");
-    ::setsid();
+    set_up_stdio(config, fds);
     if (::chdir(config.cwd.c_str()) != 0) child_fail(err_fd, "chdir " + config.cwd);
     // Before setuid: raising a hard limit needs root, which the process may not keep.
     for (const auto& r : config.rlimits) {
@@ -74,19 +92,15 @@ struct ChildFds {
     child_fail(err_fd, "exec " + config.args[0]);
 }
 
-ErrorOr<Child> spawn(const GuestConfig& config, int cgroup_procs_fd) {
-    int in[2], out[2], err[2], report[2];
-    if (::pipe2(in, O_CLOEXEC) != 0) return fail_errno("pipe");
-    UniqueFd in_r(in[0]), in_w(in[1]);
-    if (::pipe2(out, O_CLOEXEC) != 0) return fail_errno("pipe");
-    UniqueFd out_r(out[0]), out_w(out[1]);
-    if (::pipe2(err, O_CLOEXEC) != 0) return fail_errno("pipe");
-    UniqueFd err_r(err[0]), err_w(err[1]);
+// Forks and execs; returns once the exec succeeded (or with why it failed).
+ErrorOr<pid_t> fork_exec(const GuestConfig& config, ChildFds fds) {
+    int report[2];
     if (::pipe2(report, O_CLOEXEC) != 0) return fail_errno("pipe");
     UniqueFd report_r(report[0]), report_w(report[1]);
+    fds.report = report_w.get();
     pid_t pid = ::fork();
     if (pid < 0) return fail_errno("fork");
-    if (pid == 0) exec_child(config, {in_r.get(), out_w.get(), err_w.get(), cgroup_procs_fd, report_w.get()});
+    if (pid == 0) exec_child(config, fds);
     report_w.reset();
     // End of file on the report pipe: the exec closed it, so it succeeded.
     std::string why = read_all(report_r.get()).value_or("");
@@ -94,8 +108,35 @@ ErrorOr<Child> spawn(const GuestConfig& config, int cgroup_procs_fd) {
         ::waitpid(pid, nullptr, 0);
         return fail(why);
     }
+    return pid;
+}
+
+ErrorOr<Child> spawn_with_pipes(const GuestConfig& config, int cgroup_procs_fd) {
+    int in[2], out[2], err[2];
+    if (::pipe2(in, O_CLOEXEC) != 0) return fail_errno("pipe");
+    UniqueFd in_r(in[0]), in_w(in[1]);
+    if (::pipe2(out, O_CLOEXEC) != 0) return fail_errno("pipe");
+    UniqueFd out_r(out[0]), out_w(out[1]);
+    if (::pipe2(err, O_CLOEXEC) != 0) return fail_errno("pipe");
+    UniqueFd err_r(err[0]), err_w(err[1]);
+    pid_t pid = TRY(fork_exec(
+        config, {.in = in_r.get(), .out = out_w.get(), .err = err_w.get(), .cgroup_procs = cgroup_procs_fd}));
     for (int fd : {in_w.get(), out_r.get(), err_r.get()}) ::fcntl(fd, F_SETFL, O_NONBLOCK);
     return Child{pid, std::move(in_w), std::move(out_r), std::move(err_r)};
+}
+
+ErrorOr<Child> spawn_with_terminal(const GuestConfig& config, int cgroup_procs_fd) {
+    auto terminal = TRY_CTX(open_guest_terminal(config.window_size), "terminal");
+    UniqueFd input(TRY_SYS(::fcntl(terminal.master.get(), F_DUPFD_CLOEXEC, 0), "dup the pty's master"));
+    pid_t pid = TRY(fork_exec(config, {.cgroup_procs = cgroup_procs_fd, .terminal = &terminal.replica}));
+    // One file description: non-blocking for both fds.
+    ::fcntl(input.get(), F_SETFL, O_NONBLOCK);
+    return Child{pid, std::move(input), std::move(terminal.master), UniqueFd(), true};
+}
+
+ErrorOr<Child> spawn(const GuestConfig& config, int cgroup_procs_fd) {
+    return config.terminal ? spawn_with_terminal(config, cgroup_procs_fd)
+                           : spawn_with_pipes(config, cgroup_procs_fd);
 }
 
 int status_of(int wait_status) {
@@ -169,10 +210,16 @@ private:
             return {};
         }
         reader_.feed({buf, static_cast<size_t>(n)});
-        while (auto frame = TRY(reader_.next())) {
-            if (frame->kind != FrameKind::signal) continue;
-            int sig = TRY(parse_int_payload(frame->payload));
+        while (auto frame = TRY(reader_.next())) TRY(handle(*frame));
+        return {};
+    }
+
+    ErrorOr<void> handle(const Frame& frame) {
+        if (frame.kind == FrameKind::signal) {
+            int sig = TRY(parse_int_payload(frame.payload));
             if (sig > 0 && sig < NSIG) ::kill(child_.pid, sig);
+        } else if (frame.kind == FrameKind::window_size && child_.terminal && child_.stdout_r) {
+            set_window_size(child_.stdout_r.get(), TRY(parse_window_size_payload(frame.payload)));
         }
         return {};
     }

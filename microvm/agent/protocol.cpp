@@ -15,6 +15,7 @@ bool known_kind(uint8_t kind) {
     switch (static_cast<FrameKind>(kind)) {
         case FrameKind::config:
         case FrameKind::signal:
+        case FrameKind::window_size:
         case FrameKind::started:
         case FrameKind::stdout_data:
         case FrameKind::stderr_data:
@@ -66,6 +67,25 @@ ErrorOr<GuestLimits> parse_limits(const nlohmann::json& value, const std::string
     return limits;
 }
 
+nlohmann::json window_size_json(WindowSize size) { return {{"rows", size.rows}, {"cols", size.cols}}; }
+
+ErrorOr<WindowSize> parse_window_size(const nlohmann::json& value, const std::string& path) {
+    TRY(json::expect_object(value, path));
+    WindowSize size;
+    size.rows = TRY(json::require<uint16_t>(value, path, "rows"));
+    size.cols = TRY(json::require<uint16_t>(value, path, "cols"));
+    return size;
+}
+
+// A decimal number of a uint16_t, the whole of text.
+ErrorOr<uint16_t> parse_dimension(std::string_view text) {
+    uint16_t value = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc() || end != text.data() + text.size() || text.empty())
+        return fail("not a window dimension: " + std::string(text.substr(0, 20)));
+    return value;
+}
+
 }  // namespace
 
 std::string encode_frame(FrameKind kind, std::string_view payload) {
@@ -103,7 +123,9 @@ std::string to_json(const GuestConfig& config) {
                         {"rlimits", rlimits_json(config.rlimits)},
                         {"readonlyRoot", config.readonly_root},
                         {"tmpfs", config.tmpfs},
-                        {"limits", limits_json(config.limits)}};
+                        {"limits", limits_json(config.limits)},
+                        {"terminal", config.terminal},
+                        {"windowSize", window_size_json(config.window_size)}};
     return j.dump();
 }
 
@@ -126,6 +148,9 @@ ErrorOr<GuestConfig> parse_guest_config(std::string_view text) {
     TRY_CTX(json::read(j, "", "tmpfs", config.tmpfs), "guest config");
     if (const auto* limits = json::member(j, "limits"))
         config.limits = TRY_CTX(parse_limits(*limits, "limits"), "guest config");
+    TRY_CTX(json::read(j, "", "terminal", config.terminal), "guest config");
+    if (const auto* size = json::member(j, "windowSize"))
+        config.window_size = TRY_CTX(parse_window_size(*size, "windowSize"), "guest config");
     for (const auto& path : config.tmpfs)
         if (!path.starts_with('/')) return fail("guest config: tmpfs: not an absolute path: " + path);
     if (config.cwd.empty() || config.cwd[0] != '/') return fail("guest config: cwd: not an absolute path");
@@ -140,6 +165,17 @@ ErrorOr<int> parse_int_payload(std::string_view payload) {
     if (ec != std::errc() || end != payload.data() + payload.size() || payload.empty())
         return fail("not a number: " + std::string(payload.substr(0, 20)));
     return value;
+}
+
+std::string window_size_payload(WindowSize size) {
+    return std::to_string(size.rows) + "x" + std::to_string(size.cols);
+}
+
+ErrorOr<WindowSize> parse_window_size_payload(std::string_view payload) {
+    size_t x = payload.find('x');
+    if (x == std::string_view::npos) return fail("not ROWSxCOLS: " + std::string(payload.substr(0, 20)));
+    return WindowSize{TRY(parse_dimension(payload.substr(0, x))),
+                      TRY(parse_dimension(payload.substr(x + 1)))};
 }
 
 }  // namespace hutch::microvm

@@ -9,9 +9,11 @@
 // their serial: hutch-layer-0 is the bottom layer.
 //
 // A frame is a kind byte, the payload's length (4 bytes, little-endian) and the payload.
-//   host to guest:  config  (once, first: the JSON of GuestConfig), signal (decimal number)
+//   host to guest:  config  (once, first: the JSON of GuestConfig), signal (decimal number),
+//                   window size (with a terminal: "ROWSxCOLS", the caller's terminal resized)
 //   guest to host:  started (empty: the process runs; the boot is over), stdout, stderr (the
-//                   process's output, in order), then exactly one of
+//                   process's output, in order; with a terminal, all of it is stdout: the
+//                   pty's), then exactly one of
 //                   exit (decimal status: the exit code, or 128+N when killed by signal N) or
 //                   failure (one line: why the process could not be started).
 // Everything goes over one port in order, so the exit frame comes after the last output: the
@@ -40,6 +42,7 @@ inline constexpr std::string_view layer_serial_prefix = "hutch-layer-";
 enum class FrameKind : uint8_t {
     config = 'C',
     signal = 'S',
+    window_size = 'W',
     started = 'R',
     stdout_data = 'O',
     stderr_data = 'E',
@@ -87,6 +90,11 @@ struct GuestLimits {
     std::optional<int64_t> pids_max;      // pids.max; -1: no limit
 };
 
+// A terminal's size, in characters.
+struct WindowSize {
+    uint16_t rows = 0, cols = 0;
+};
+
 // The container's process, as the agent starts it.
 struct GuestConfig {
     std::vector<std::string> args;
@@ -101,6 +109,9 @@ struct GuestConfig {
     bool readonly_root = false;      // --read-only: the root remounted read-only
     std::vector<std::string> tmpfs;  // --tmpfs: absolute paths, each a tmpfs of its own
     GuestLimits limits;
+    // -t: the process's stdin, stdout and stderr are a pty of this size, its controlling terminal.
+    bool terminal = false;
+    WindowSize window_size;
 };
 
 std::string to_json(const GuestConfig& config);
@@ -109,5 +120,9 @@ ErrorOr<GuestConfig> parse_guest_config(std::string_view text);
 // "N" for an int payload; parse_int_payload refuses anything else.
 std::string int_payload(int value);
 ErrorOr<int> parse_int_payload(std::string_view payload);
+
+// "ROWSxCOLS" for a window size frame; parse_window_size_payload refuses anything else.
+std::string window_size_payload(WindowSize size);
+ErrorOr<WindowSize> parse_window_size_payload(std::string_view payload);
 
 }  // namespace hutch::microvm

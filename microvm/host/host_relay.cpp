@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -12,6 +13,7 @@
 #include <optional>
 
 #include "base/file.h"
+#include "base/terminal.h"
 #include "microvm/agent/protocol.h"
 
 namespace hutch::microvm::host {
@@ -202,11 +204,20 @@ private:
     ErrorOr<void> forward_signals() {
         signalfd_siginfo info;
         while (::read(ends_.signals, &info, sizeof info) == sizeof info) {
-            TRY_CTX(write_all(ends_.control,
-                              encode_frame(FrameKind::signal, int_payload(static_cast<int>(info.ssi_signo)))),
-                    "forward a signal to the VM");
+            int sig = static_cast<int>(info.ssi_signo);
+            std::string frame =
+                sig == SIGWINCH ? window_size_frame() : encode_frame(FrameKind::signal, int_payload(sig));
+            if (!frame.empty()) TRY_CTX(write_all(ends_.control, frame), "forward a signal to the VM");
         }
         return {};
+    }
+
+    // The caller's terminal was resized: so is the process's. Nothing when there is no terminal.
+    std::string window_size_frame() const {
+        auto ws = caller_window_size();
+        if (!ends_.terminal || !ws) return {};
+        return encode_frame(FrameKind::window_size,
+                            window_size_payload({.rows = ws->ws_row, .cols = ws->ws_col}));
     }
 
     // The VMM exited: what the agent sent before is still in the socket.

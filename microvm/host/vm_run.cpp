@@ -22,10 +22,12 @@ constexpr int forwarded_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, 
 // after (a signal that came meanwhile was forwarded, so is taken off first).
 class SignalForwarding {
 public:
-    static ErrorOr<SignalForwarding> start() {
+    // With a terminal, SIGWINCH too: the relay resizes the process's terminal.
+    static ErrorOr<SignalForwarding> start(bool terminal) {
         sigset_t set;
         sigemptyset(&set);
         for (int sig : forwarded_signals) sigaddset(&set, sig);
+        if (terminal) sigaddset(&set, SIGWINCH);
         SignalForwarding forwarding;
         if (::pthread_sigmask(SIG_BLOCK, &set, &forwarding.old_mask_) != 0) return fail("block signals");
         forwarding.active_ = true;
@@ -96,14 +98,14 @@ ErrorOr<int> run_in_vm(const VmRunOptions& options) {
     // The config waits in the socket until the agent reads it.
     TRY(write_all(control.host.get(), encode_frame(FrameKind::config, to_json(config))));
 
-    auto signals = TRY(SignalForwarding::start());
+    auto signals = TRY(SignalForwarding::start(config.terminal));
     auto vmm = TRY(VmmProcess::start(vm));
     // The VMM holds the VM's ends now: when it exits, the host's ends read end of file.
     control.vm.reset();
     stdin_port.vm.reset();
     console.vm.reset();
-    HostEnds ends{control.host.get(), std::move(stdin_port.host), console.host.get(), signals.fd(),
-                  options.relay_stdin};
+    HostEnds ends{control.host.get(), std::move(stdin_port.host), console.host.get(),
+                  signals.fd(),       options.relay_stdin,        config.terminal};
     return relay_until_exit(std::move(ends), vmm, options.boot_timeout_ms);
 }
 

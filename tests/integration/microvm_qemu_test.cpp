@@ -174,6 +174,49 @@ TEST_CASE("microvm: hutch run --vm runs an image's process in a microVM", "[.mic
     CHECK(host_mounts_matching(root.path()).empty());
 }
 
+TEST_CASE("microvm: hutch run --vm -it gives the process a pty of the caller's size, joined to the caller's",
+          "[.microvm-qemu]") {
+    SKIP_WITHOUT_QEMU();
+    TestImage image = busybox_image(nlohmann::json::object());
+    TempDir root;
+    check_ok(hutch_cmd(root, {"load", "-i", image.dir.path(), "localhost/bb:1"}));
+    // One boot: what the process's terminal is, a line typed into the test's terminal, a resize of
+    // it (waited for: it crosses on the control port, the line on the stdin port), an exit status.
+    std::string script =
+        "tty; stty size; test -t 0 && test -t 1 && echo is-a-tty; echo ready; read line; echo got:$line; "
+        "for i in $(seq 300); do s=$(stty size); [ \"$s\" = '30 90' ] && break; sleep 0.1; done; "
+        "echo resized:$s; exit 7";
+    RunningVm vm(
+        {HUTCH_BINARY, "--storage-root", root.path() + "/storage", "--runroot", root.path() + "/run", "run",
+         "--rm", "-it", "--vm", "--vm-kernel", guest_kernel(), "localhost/bb:1", "sh", "-c", script},
+        winsize{.ws_row = 45, .ws_col = 123, .ws_xpixel = 0, .ws_ypixel = 0});
+    std::string shown = vm.read_until("ready");
+    INFO(shown);
+    REQUIRE(shown.find("ready") != std::string::npos);
+    CHECK(shown.find("/dev/pts/") != std::string::npos);
+    CHECK(shown.find("45 123\r\n") != std::string::npos);
+    CHECK(shown.find("is-a-tty") != std::string::npos);
+
+    // The caller's terminal is raw meanwhile: keys go to the guest's pty as typed (Enter is \r).
+    termios during{};
+    REQUIRE(::tcgetattr(vm.tty, &during) == 0);
+    CHECK((during.c_lflag & (ICANON | ECHO)) == 0);
+    REQUIRE(::write(vm.out, "hello\r", 6) == 6);
+    CHECK(vm.read_until("got:hello").find("got:hello") != std::string::npos);
+    winsize resized{.ws_row = 30, .ws_col = 90, .ws_xpixel = 0, .ws_ypixel = 0};
+    REQUIRE(::ioctl(vm.out, TIOCSWINSZ, &resized) == 0);  // SIGWINCH to hutch, its foreground
+    CHECK(vm.read_until("resized:30 90").find("resized:30 90") != std::string::npos);
+    CHECK(vm.wait_within(std::chrono::seconds(120)) == 7);
+
+    termios after{};
+    REQUIRE(::tcgetattr(vm.tty, &after) == 0);
+    CHECK(after.c_lflag == vm.tty_before.c_lflag);
+    CHECK(after.c_iflag == vm.tty_before.c_iflag);
+    CHECK(after.c_oflag == vm.tty_before.c_oflag);
+    CHECK(processes_mentioning(root.path()).empty());
+    CHECK(host_mounts_matching(root.path()).empty());
+}
+
 namespace {
 
 // Whether this CPU has hardware virtualisation, read here apart from microvm/vmm_choice.cpp.

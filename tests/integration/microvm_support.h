@@ -7,7 +7,10 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -45,10 +48,16 @@ inline std::string guest_kernel() {
 }
 
 // A command (hutch-vm-run's, hutch's) started with its stdout on a pipe, and its stderr too when
-// asked, for the tests that act while it runs. Killed and reaped when it goes out of scope.
+// asked, or on a terminal of the test's own (run -t), for the tests that act while it runs. Killed
+// and reaped when it goes out of scope.
 struct RunningVm {
     pid_t pid = -1;
     int out = -1, err = -1;
+    // On a terminal: out is the pty's master (read its output, write what is typed), tty its other
+    // end (the command's stdin, stdout and stderr, and its controlling terminal), as it was
+    // before the command started.
+    int tty = -1;
+    termios tty_before{};
     explicit RunningVm(const std::vector<std::string>& argv, bool pipe_stderr = false) {
         int out_fds[2], err_fds[2] = {-1, -1};
         REQUIRE(::pipe2(out_fds, O_CLOEXEC) == 0);
@@ -71,6 +80,34 @@ struct RunningVm {
         }
         REQUIRE(rc == 0);
     }
+    // On a new pty of size, in a session of its own.
+    RunningVm(const std::vector<std::string>& argv, winsize size) {
+        out = ::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+        REQUIRE(out >= 0);
+        REQUIRE(::grantpt(out) == 0);
+        REQUIRE(::unlockpt(out) == 0);
+        REQUIRE(::ioctl(out, TIOCSWINSZ, &size) == 0);
+        std::string replica = ::ptsname(out);
+        tty = ::open(replica.c_str(), O_RDWR | O_NOCTTY | O_CLOEXEC);
+        REQUIRE(tty >= 0);
+        REQUIRE(::tcgetattr(tty, &tty_before) == 0);
+        posix_spawnattr_t attr;
+        posix_spawnattr_init(&attr);
+        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
+        // Opened in the new session without O_NOCTTY: the command's controlling terminal.
+        posix_spawn_file_actions_t actions;
+        posix_spawn_file_actions_init(&actions);
+        posix_spawn_file_actions_addopen(&actions, 0, replica.c_str(), O_RDWR, 0);
+        posix_spawn_file_actions_adddup2(&actions, 0, 1);
+        posix_spawn_file_actions_adddup2(&actions, 0, 2);
+        std::vector<char*> args;
+        for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+        args.push_back(nullptr);
+        int rc = ::posix_spawnp(&pid, args[0], &actions, &attr, args.data(), environ);
+        posix_spawn_file_actions_destroy(&actions);
+        posix_spawnattr_destroy(&attr);
+        REQUIRE(rc == 0);
+    }
     ~RunningVm() {
         if (pid > 0) {
             ::kill(pid, SIGKILL);
@@ -78,6 +115,7 @@ struct RunningVm {
         }
         ::close(out);
         if (err >= 0) ::close(err);
+        if (tty >= 0) ::close(tty);
     }
     // Reads fd (stdout unless told) until it holds needle, it closes, or 120 s pass (a TCG boot
     // on a busy host).

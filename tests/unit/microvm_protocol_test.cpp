@@ -84,3 +84,48 @@ TEST_CASE("microvm protocol: the limits round-trip, and one the kernel would ref
     REQUIRE_FALSE(not_integer);
     CHECK(not_integer.error().message.find("limits.pidsMax: expected integer") != std::string::npos);
 }
+
+TEST_CASE("microvm protocol: the terminal and its size round-trip, and a size out of range is refused",
+          "[microvm-protocol]") {
+    GuestConfig config;
+    config.args = {"sh"};
+    config.layers = 1;
+    config.terminal = true;
+    config.window_size = {.rows = 37, .cols = 101};
+    auto parsed = parse_guest_config(to_json(config));
+    REQUIRE(parsed);
+    CHECK(parsed->terminal);
+    CHECK(parsed->window_size.rows == 37);
+    CHECK(parsed->window_size.cols == 101);
+
+    // Absent: no terminal, as before -t existed.
+    auto plain = parse_guest_config(R"({"args":["true"],"layers":1})");
+    REQUIRE(plain);
+    CHECK_FALSE(plain->terminal);
+
+    auto too_wide = parse_guest_config(R"({"args":["sh"],"layers":1,"windowSize":{"rows":24,"cols":70000}})");
+    REQUIRE_FALSE(too_wide);
+    CHECK(too_wide.error().message.find("windowSize.cols") != std::string::npos);
+    auto not_bool = parse_guest_config(R"({"args":["sh"],"layers":1,"terminal":1})");
+    REQUIRE_FALSE(not_bool);
+    CHECK(not_bool.error().message.find("terminal") != std::string::npos);
+}
+
+TEST_CASE("microvm protocol: a window size frame's payload is ROWSxCOLS and nothing else",
+          "[microvm-protocol]") {
+    CHECK(window_size_payload({.rows = 24, .cols = 80}) == "24x80");
+    auto size = parse_window_size_payload("50x132");
+    REQUIRE(size);
+    CHECK(size->rows == 50);
+    CHECK(size->cols == 132);
+    for (const char* bad : {"", "24", "x80", "24x", "24x80x1", "-1x80", "24x70000", " 24x80"})
+        CHECK_FALSE(parse_window_size_payload(bad));
+
+    FrameReader reader;
+    reader.feed(encode_frame(FrameKind::window_size, "24x80"));
+    auto frame = reader.next();
+    REQUIRE(frame);
+    REQUIRE(*frame);
+    CHECK((*frame)->kind == FrameKind::window_size);
+    CHECK((*frame)->payload == "24x80");
+}
