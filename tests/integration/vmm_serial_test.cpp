@@ -121,6 +121,7 @@ TEST_CASE("64 KiB of host input reach the guest's UART whole and in order", "[vm
     if (guest.wait_ready()) sent = send_while_running(bytes, guest);
     const auto& exit_code = guest.join();
     INFO("console:\n" << guest.console());
+    INFO((exit_code ? std::string() : exit_code.error().message));
     REQUIRE(exit_code);
     CHECK(*exit_code == 0);
     CHECK(sent == bytes.size());
@@ -134,6 +135,7 @@ TEST_CASE("the guest's UART reports received data in IIR, and no interrupt once 
     if (guest.wait_ready()) send_while_running(bytes, guest);
     const auto& exit_code = guest.join();
     INFO("console:\n" << guest.console());
+    INFO((exit_code ? std::string() : exit_code.error().message));
     REQUIRE(exit_code);
     CHECK(*exit_code == 0);
 }
@@ -146,6 +148,7 @@ TEST_CASE("a guest that does not read holds back 1 MiB of host input, not the VM
     if (guest.wait_ready()) sent = send_while_running(bytes, guest);
     const auto& exit_code = guest.join();
     INFO("console:\n" << guest.console());
+    INFO((exit_code ? std::string() : exit_code.error().message));
     REQUIRE(exit_code);
     CHECK(*exit_code == 7);
     // The writer was held back by the socket's buffer: the VMM took no more than its FIFO.
