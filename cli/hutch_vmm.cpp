@@ -4,11 +4,14 @@
 //
 //   hutch-vmm --kernel VMLINUX [--initrd FILE] [--cmdline TEXT] [--memory MIB] [--vcpus N]
 //             [--disk path=FILE[,readonly=on][,serial=ID]]... [--pmem path=FILE[,readonly=off]]...
-//             [--port name=NAME,fd=N]... [--merge-memory] [--timeout-ms N]
+//             [--port name=NAME,fd=N]... [--merge-memory] [--timeout-ms N] [--serial-input]
 //
-// The serial console goes to stdout. It exits with the code the guest gives through the exit
-// device (microvm/exit_device.h); a failure of the VMM itself is one line on stderr and status
-// 125, the code docker uses for its own failures.
+// The serial console goes to stdout; with --serial-input, stdin (a pipe, socket or terminal) is
+// its input, as Firecracker's. Only when asked: a VMM started by a script or a test often
+// inherits a stdin that is someone else's (a terminal, a CI runner's pipe), and reading it would
+// take their input; hutch's run_in_vm gives it /dev/null, which it could not read anyway. It exits with the
+// code the guest gives through the exit device (microvm/exit_device.h); a failure of the VMM itself is one
+// line on stderr and status 125, the code docker uses for its own failures.
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -92,6 +95,7 @@ struct Flags {
     microvm::VmConfig config;
     std::vector<std::string> disks, pmem, ports;
     unsigned timeout_ms = 0;
+    bool serial_input = false;
 };
 
 void add_flags(CLI::App& app, Flags& f) {
@@ -108,6 +112,8 @@ void add_flags(CLI::App& app, Flags& f) {
     app.add_option("--port", f.ports, "a virtio-console port on an inherited socket: name=NAME,fd=N");
     app.add_flag("--merge-memory", f.config.merge_memory, "let KSM merge the guest's pages");
     app.add_option("--timeout-ms", f.timeout_ms, "stop the guest and fail after this long (0: never)");
+    app.add_flag("--serial-input", f.serial_input,
+                 "stdin (a pipe, socket or terminal) is the serial console's input");
 }
 
 ErrorOr<int> run(Flags& f) {
@@ -116,6 +122,7 @@ ErrorOr<int> run(Flags& f) {
     for (const auto& spec : f.ports) f.config.console_ports.push_back(TRY(parse_port(spec)));
     f.config.timeout = std::chrono::milliseconds(f.timeout_ms);
     f.config.console_fd = STDOUT_FILENO;
+    if (f.serial_input) f.config.serial_input_fd = STDIN_FILENO;
     return microvm::run_vm(f.config);
 }
 

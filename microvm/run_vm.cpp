@@ -8,12 +8,14 @@
 #include <optional>
 
 #include "base/file.h"
+#include "base/log.h"
 #include "microvm/boot_cpu.h"
 #include "microvm/boot_layout.h"
 #include "microvm/exit_device.h"
 #include "microvm/kernel_image.h"
 #include "microvm/memory_layout.h"
 #include "microvm/serial.h"
+#include "microvm/serial_input.h"
 #include "microvm/vcpu_threads.h"
 #include "microvm/virtio_blk.h"
 #include "microvm/virtio_console.h"
@@ -160,6 +162,28 @@ ErrorOr<void> add_devices(const VmConfig& config, const std::vector<PlacedPmem>&
     return {};
 }
 
+// The UART and its host input. The input's thread feeds the UART: it is stopped before the UART
+// goes, on every path out of run_vm.
+struct SerialConsole {
+    std::unique_ptr<SerialInput> input;
+    std::optional<Serial> serial;
+    ~SerialConsole() {
+        if (input) input->stop();
+    }
+};
+ErrorOr<void> start_serial(const VmConfig& config, const Vm& vm, SerialConsole& console) {
+    if (config.serial_input_fd >= 0) console.input = TRY(SerialInput::create(config.serial_input_fd));
+    Serial::Hooks hooks;
+    hooks.interrupt = [line = IrqLine(vm.fd(), kSerialGsi)](bool level) {
+        // Fails only for a VM without its irqchip, which Vm::create made.
+        if (auto result = line.set(level); !result) log::warn("serial: " + result.error().message);
+    };
+    if (console.input) hooks.wants_input = [input = console.input.get()] { input->wants_input(); };
+    console.serial.emplace(config.console_fd, std::move(hooks));
+    if (console.input) TRY(console.input->start(*console.serial));
+    return {};
+}
+
 }  // namespace
 
 ErrorOr<int> run_vm(const VmConfig& config) {
@@ -181,10 +205,11 @@ ErrorOr<int> run_vm(const VmConfig& config) {
     TRY_CTX(set_boot_entry(vcpus[0].fd(), boot), "vCPU 0");
 
     Outcome outcome;
-    Serial serial(config.console_fd);
+    SerialConsole console;
+    TRY(start_serial(config, vm, console));
     ExitDevice exit_device([&](int code) { outcome.set(code); });
     DeviceBus io("port I/O"), mmio("MMIO");
-    TRY(io.add(kSerialPort, kSerialPortCount, serial));
+    TRY(io.add(kSerialPort, kSerialPortCount, *console.serial));
     TRY(io.add(kExitPort, kExitPortCount, exit_device));
     VirtioDevices virtio;
     TRY(add_devices(config, pmem, vm, mmio, virtio));
@@ -193,7 +218,7 @@ ErrorOr<int> run_vm(const VmConfig& config) {
         TRY(VcpuThreads::start(vcpus, io, mmio, [&](Error e) { outcome.set(std::unexpected(e)); }));
     auto result = outcome.wait(config.timeout);
     threads.reset();  // stops and joins every vCPU before the devices go
-    serial.flush();
+    console.serial->flush();
     if (!result)
         return fail("the guest ran past its time limit (" + std::to_string(config.timeout.count()) +
                     " ms) without exiting");

@@ -39,6 +39,9 @@ struct VmConfig {
     uint32_t vcpus = 1;
     bool merge_memory = false;  // KSM (GuestMemory::create)
     int console_fd = -1;        // where the serial console's output goes; not owned; -1: nowhere
+    // What the guest reads from the serial console (serial_input.h): a pipe, socket or terminal,
+    // not owned; -1: no input.
+    int serial_input_fd = -1;
     // How long the guest may run before the VMM stops it and fails; zero: no limit.
     std::chrono::milliseconds timeout{0};
 };

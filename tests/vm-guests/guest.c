@@ -230,6 +230,63 @@ static void test_serial(void) {
     }
 }
 
+/* Waits for a received byte (LSR's data ready) and reads it from RBR. */
+static uint8_t serial_read(void) {
+    while (!(inb(SERIAL_PORT + 5) & 0x01)) __asm__ volatile("pause");
+    return inb(SERIAL_PORT);
+}
+/* Sets the UART up for a test of its input, then says so: enabling the FIFOs empties them, so the
+ * host sends only after this line. */
+static void serial_input_ready(uint8_t fifo_control) {
+    outb(SERIAL_PORT + 1, 0x00); /* no interrupts */
+    outb(SERIAL_PORT + 2, fifo_control);
+    print("guest: serial input ready\n");
+}
+
+/* test=serial_input n=N [fifo=0]: reads N bytes of host input, polling LSR, and prints their count
+ * and FNV-1a for the host to compare; with the 16-byte FIFOs, or with fifo=0 a byte at a time. */
+static void test_serial_input(void) {
+    uint64_t n = arg_u64("n", 0);
+    serial_input_ready(arg_u64("fifo", 1) ? 0x07 : 0x00);
+    uint32_t hash = fnv1a(NULL, 0);
+    for (uint64_t i = 0; i < n; ++i) hash = fnv1a_add(hash, serial_read());
+    print("guest: serial input: ");
+    print_u64(n);
+    print(" bytes, fnv1a ");
+    print_u64(hash);
+    print("\n");
+}
+
+/* test=serial_iir n=N: IIR as N bytes of host input wait and are read: no interrupt while IER
+ * enables none, "received data available" ahead of "THR empty" once both are enabled, then "THR
+ * empty" (which reading IIR clears) once the FIFO is drained, then none. */
+static void test_serial_iir(void) {
+    uint64_t n = arg_u64("n", 1);
+    serial_input_ready(0x07); /* FIFOs on and empty, trigger level 1 byte */
+    while (!(inb(SERIAL_PORT + 5) & 0x01)) __asm__ volatile("pause");
+    uint8_t disabled = inb(SERIAL_PORT + 2);
+    outb(SERIAL_PORT + 1, 0x03); /* received data available, THR empty */
+    uint8_t waiting = inb(SERIAL_PORT + 2);
+    for (uint64_t i = 0; i < n; ++i) serial_read();
+    uint8_t drained = inb(SERIAL_PORT + 2);
+    uint8_t after = inb(SERIAL_PORT + 2);
+    outb(SERIAL_PORT + 1, 0x00); /* printing would make the THR empty again */
+    CHECK_EQ(disabled, 0xc1, "IIR, data waiting, no interrupt enabled");
+    CHECK_EQ(waiting, 0xc4, "IIR, data waiting: received data available");
+    CHECK_EQ(drained, 0xc2, "IIR, FIFO drained: THR empty");
+    CHECK_EQ(after, 0xc1, "IIR, THR empty reported: no interrupt");
+}
+
+/* test=serial_stall [spins=N] [code=C]: once host input arrives, reads none of it for N pause
+ * loops while the host tries to send more, checks it still waits, and exits with C. */
+static void test_serial_stall(void) {
+    serial_input_ready(0x07);
+    while (!(inb(SERIAL_PORT + 5) & 0x01)) __asm__ volatile("pause");
+    for (uint64_t i = arg_u64("spins", 1000000); i; --i) __asm__ volatile("pause");
+    CHECK_EQ(inb(SERIAL_PORT + 5) & 0x01, 1, "LSR data ready after the stall");
+    if (!failures) exit_vm((uint8_t)arg_u64("code", 0));
+}
+
 /* test=triple_fault: an exception (ud2: an undefined opcode) with no IDT to handle it, so a
  * double fault, then a triple fault: the processor shuts down and the VMM reports it. Not int3:
  * software nested KVM (kvm_pvm) fails to emulate it instead. */
@@ -452,9 +509,10 @@ int blk_read_first_sector(uint64_t device, uint8_t sector[512]) {
     return status;
 }
 
+uint32_t fnv1a_add(uint32_t hash, uint8_t byte) { return (hash ^ byte) * 16777619u; }
 uint32_t fnv1a(const uint8_t* bytes, size_t n) {
     uint32_t hash = 2166136261u;
-    for (size_t i = 0; i < n; ++i) hash = (hash ^ bytes[i]) * 16777619u;
+    for (size_t i = 0; i < n; ++i) hash = fnv1a_add(hash, bytes[i]);
     return hash;
 }
 
@@ -724,6 +782,9 @@ void guest_run(const struct start_info* info) {
     if (arg_is("test", "start_info")) test_start_info(info);
     else if (arg_is("test", "cpuid")) test_cpuid();
     else if (arg_is("test", "serial")) test_serial();
+    else if (arg_is("test", "serial_input")) test_serial_input();
+    else if (arg_is("test", "serial_iir")) test_serial_iir();
+    else if (arg_is("test", "serial_stall")) test_serial_stall();
     else if (arg_is("test", "triple_fault")) test_triple_fault();
     else if (arg_is("test", "hang")) test_hang();
     else if (arg_is("test", "virtio_blk")) test_virtio_blk();

@@ -25,6 +25,8 @@ uint64_t arg_u64(const char* key, uint64_t fallback);
 /* The failed checks so far. */
 extern int failures;
 uint32_t fnv1a(const uint8_t* bytes, size_t n);
+/* One more byte into an FNV-1a hash (fnv1a(NULL, 0) starts one). */
+uint32_t fnv1a_add(uint32_t hash, uint8_t byte);
 /* The first "virtio_mmio.device=" on the command line: its registers' address, or 0. */
 uint64_t virtio_device_address(void);
 /* Device number `nth` (from 0), in the command line's order, of the virtio devices whose device id
