@@ -20,7 +20,7 @@
 // host has the whole output when it reads exit, and may kill the VM then. While the process runs
 // the agent writes without blocking and keeps reading the port, so a signal gets in even when the
 // host holds back output (its caller not reading it); its last frames it writes blocking, and
-// they return only once QEMU has handed the bytes to its socket.
+// they return only once the VMM has handed the bytes to its socket.
 #pragma once
 
 #include <sys/types.h>

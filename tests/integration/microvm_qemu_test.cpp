@@ -145,12 +145,27 @@ TEST_CASE("microvm: QEMU dies with the process that started it", "[.microvm-qemu
     CHECK(processes_mentioning(image.dir()).empty());
 }
 
+namespace {
+
+// A store of the test's own holding the busybox image as localhost/bb:1, and the guest kernel:
+// what each `hutch run --vm` case starts from.
+struct BusyboxStore {
+    TestImage image;
+    TempDir root;
+    std::string kernel = guest_kernel();
+    explicit BusyboxStore(const nlohmann::json& config = nlohmann::json::object())
+        : image(busybox_image(config)) {
+        check_ok(hutch_cmd(root, {"load", "-i", image.dir.path(), "localhost/bb:1"}));
+    }
+};
+
+}  // namespace
+
 TEST_CASE("microvm: hutch run --vm runs an image's process in a microVM", "[.microvm-qemu]") {
     SKIP_WITHOUT_QEMU();
-    TestImage image = busybox_image({{"Env", {"FROM_IMAGE=yes"}}, {"WorkingDir", "/etc"}});
-    TempDir root;
-    check_ok(hutch_cmd(root, {"load", "-i", image.dir.path(), "localhost/bb:1"}));
-    std::string kernel = guest_kernel();
+    BusyboxStore store({{"Env", {"FROM_IMAGE=yes"}}, {"WorkingDir", "/etc"}});
+    const TempDir& root = store.root;
+    const std::string& kernel = store.kernel;
 
     auto r = hutch_cmd(root,
                        {"run", "--rm", "--vm", "--vm-kernel", kernel, "-e", "FROM_FLAG=too", "-u", "1000",
@@ -177,9 +192,8 @@ TEST_CASE("microvm: hutch run --vm runs an image's process in a microVM", "[.mic
 TEST_CASE("microvm: hutch run --vm -it gives the process a pty of the caller's size, joined to the caller's",
           "[.microvm-qemu]") {
     SKIP_WITHOUT_QEMU();
-    TestImage image = busybox_image(nlohmann::json::object());
-    TempDir root;
-    check_ok(hutch_cmd(root, {"load", "-i", image.dir.path(), "localhost/bb:1"}));
+    BusyboxStore store;
+    const TempDir& root = store.root;
     // One boot: what the process's terminal is, a line typed into the test's terminal, a resize of
     // it (waited for: it crosses on the control port, the line on the stdin port), an exit status.
     std::string script =
@@ -188,7 +202,7 @@ TEST_CASE("microvm: hutch run --vm -it gives the process a pty of the caller's s
         "echo resized:$s; exit 7";
     RunningVm vm(
         {HUTCH_BINARY, "--storage-root", root.path() + "/storage", "--runroot", root.path() + "/run", "run",
-         "--rm", "-it", "--vm", "--vm-kernel", guest_kernel(), "localhost/bb:1", "sh", "-c", script},
+         "--rm", "-it", "--vm", "--vm-kernel", store.kernel, "localhost/bb:1", "sh", "-c", script},
         winsize{.ws_row = 45, .ws_col = 123, .ws_xpixel = 0, .ws_ypixel = 0});
     std::string shown = vm.read_until("ready");
     INFO(shown);
@@ -226,10 +240,9 @@ bool cpu_has_vmx_or_svm() { return shell("grep -qwE 'vmx|svm' /proc/cpuinfo").st
 
 TEST_CASE("microvm: --debug says which VMM runs the VM and why, and --vmm picks one", "[.microvm-qemu]") {
     SKIP_WITHOUT_QEMU();
-    TestImage image = busybox_image(nlohmann::json::object());
-    TempDir root;
-    check_ok(hutch_cmd(root, {"load", "-i", image.dir.path(), "localhost/bb:1"}));
-    std::string kernel = guest_kernel();
+    BusyboxStore store;
+    const TempDir& root = store.root;
+    const std::string& kernel = store.kernel;
     bool hardware = cpu_has_vmx_or_svm() && ::access("/dev/kvm", R_OK | W_OK) == 0;
 
     auto r =
@@ -329,10 +342,9 @@ TEST_CASE("microvm: hutch run takes an image that needs a kernel option this hos
 TEST_CASE("microvm: hutch run --vm applies rlimits, --read-only, --tmpfs, -e and --env-file",
           "[.microvm-qemu]") {
     SKIP_WITHOUT_QEMU();
-    TestImage image = busybox_image(nlohmann::json::object());
-    TempDir root;
-    check_ok(hutch_cmd(root, {"load", "-i", image.dir.path(), "localhost/bb:1"}));
-    std::string kernel = guest_kernel();
+    BusyboxStore store;
+    const TempDir& root = store.root;
+    const std::string& kernel = store.kernel;
     REQUIRE(hutch::write_file_atomic(root.path() + "/env", "FROM_FILE=file\n# a comment\n"));
 
     // RLIMIT_NOFILE 1024 is what the config.json of a host container says too.
@@ -356,10 +368,9 @@ TEST_CASE("microvm: hutch run --vm applies rlimits, --read-only, --tmpfs, -e and
 TEST_CASE("microvm: hutch run --vm sizes the VM by -m and --cpus and enforces them and --pids-limit inside",
           "[.microvm-qemu]") {
     SKIP_WITHOUT_QEMU();
-    TestImage image = busybox_image(nlohmann::json::object());
-    TempDir root;
-    check_ok(hutch_cmd(root, {"load", "-i", image.dir.path(), "localhost/bb:1"}));
-    std::string kernel = guest_kernel();
+    BusyboxStore store;
+    const TempDir& root = store.root;
+    const std::string& kernel = store.kernel;
 
     // One VM for all of it (a boot is the cost): the process's cgroup, the VM's size, then a hog
     // that its cgroup's OOM killer stops (not the guest's: the VM has room beyond the limit), and
