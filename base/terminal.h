@@ -6,8 +6,20 @@
 #include <termios.h>
 
 #include <optional>
+#include <string>
+
+#include "base/error.h"
+#include "base/fd.h"
 
 namespace hutch {
+
+// A new pty: both ends open, O_NOCTTY and CLOEXEC (the replica becomes a controlling terminal
+// only where TIOCSCTTY says so).
+struct Pty {
+    UniqueFd master, replica;
+    std::string replica_name;  // /dev/pts/N
+};
+ErrorOr<Pty> open_pty();
 
 // Puts the caller's terminal (stdin) in raw mode for as long as it lives, so that keys reach the
 // process's terminal unchanged; restores it however the scope ends. Nothing when stdin is not a

@@ -2,24 +2,31 @@
 // (run.oci.handler=microvm, runtime/backend.h). It is the container's pid: `state`, `kill` and
 // the wait of `run` work on it as on a linux container's process.
 //
-// Usage (by hutch-oci create only): hutch-vm-relay STATE_DIR ROOTFS, with fd 3 a pipe on which it
-// writes "ready", or one line saying why not, and closes. Then it waits on STATE_DIR/exec.fifo
-// for `start`, boots the VM (microvm/host/vm_run.h) with the process of STATE_DIR/config.json,
-// relays its stdio and signals, and exits with its status (128+N for signal N; 125 when the VM
-// could not run it). QEMU dies with it (PR_SET_PDEATHSIG), so `delete` need only kill this one.
+// Usage (by hutch-oci create only): hutch-vm-relay STATE_DIR ROOTFS, with fd 3 a pipe. It boots
+// the VM (microvm/host/vm_run.h) for the process of STATE_DIR/config.json, up to the agent
+// waiting to start it, then writes "ready" on fd 3, or one line saying why not, and closes it:
+// create pays for the boot, as runc's pays for the container's set-up, and a VM that cannot boot
+// fails create. Then it waits on STATE_DIR/exec.fifo for `start`, has the agent start the
+// process, relays its stdio and signals, and exits with its status (128+N for signal N; 125 when
+// the VM could not run it). A signal before start ends it, as it would a linux container's
+// waiting process. The VMM dies with it (PR_SET_PDEATHSIG), so `delete` need only kill this one.
 //
 // It finds the guest kernel (vmlinux, microvm/guest-kernel/build.sh) in config.json's annotation
 // run.oci.microvm.kernel, else in $HUTCH_VM_KERNEL; and hutch-agent in $HUTCH_VM_AGENT, else
 // beside this program.
 #include <fcntl.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <string>
 
 #include "base/fd.h"
 #include "base/file.h"
+#include "base/terminal.h"
+#include "microvm/host/signal_forwarding.h"
 #include "microvm/host/tool.h"
 #include "microvm/host/vm_run.h"
 #include "spec/spec.h"
@@ -68,6 +75,7 @@ microvm::GuestConfig guest_process(const spec::Spec& spec) {
                                    spec.process.user.additional_gids.end());
     process.hostname = spec.hostname;
     process.limits = guest_limits(spec);
+    process.terminal = spec.process.terminal;
     return process;
 }
 
@@ -104,6 +112,34 @@ ErrorOr<void> wait_for_start(const UniqueFd& fifo) {
     return {};
 }
 
+// Boots the VM and holds exec.fifo; the error is what create says.
+struct Booted {
+    std::unique_ptr<microvm::host::PreparedVm> vm;
+    UniqueFd fifo;
+    bool terminal = false;
+};
+
+ErrorOr<Booted> boot(const std::string& state_dir, const std::string& rootfs) {
+    auto options = TRY(prepare(state_dir, rootfs));
+    auto vm = TRY(microvm::host::PreparedVm::boot(options));
+    UniqueFd fifo = TRY(hold_fifo(state_dir));
+    return Booted{std::move(vm), std::move(fifo), options.process.terminal};
+}
+
+// With a terminal, this program's stdin is the terminal that the guest's pty is joined to: the
+// console socket's pty (hutch-oci create made this process its session's leader, so that it
+// becomes the controlling terminal and a resize comes as SIGWINCH), or the caller's (`run`). Raw,
+// so that the bytes reach the guest's pty as they were typed: it does the echo and line editing.
+ErrorOr<int> start(microvm::host::PreparedVm& vm, UniqueFd fifo, bool terminal) {
+    if (terminal) ::ioctl(STDIN_FILENO, TIOCSCTTY, 0);
+    TRY(wait_for_start(fifo));
+    fifo.reset();
+    std::optional<RawTerminal> raw;
+    if (terminal) raw.emplace();
+    auto signals = TRY(microvm::host::SignalForwarding::start(terminal));
+    return vm.start(signals.fd());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -111,18 +147,12 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "usage: hutch-vm-relay STATE_DIR ROOTFS (run by hutch-oci create)\n");
         return vm_failed;
     }
-    auto options = prepare(argv[1], argv[2]);
-    auto fifo = options ? hold_fifo(argv[1]) : ErrorOr<UniqueFd>(std::unexpected(options.error()));
-    std::string said = fifo ? "ready" : fifo.error().message;
-    (void)write_all(ready_fd, said);
+    auto booted = boot(argv[1], argv[2]);
+    (void)write_all(ready_fd, booted ? std::string("ready") : booted.error().message);
     ::close(ready_fd);
-    if (!fifo) return vm_failed;
-    if (auto started = wait_for_start(*fifo); !started) {
-        std::fprintf(stderr, "hutch-vm-relay: %s\n", started.error().message.c_str());
-        return vm_failed;
-    }
-    fifo->reset();
-    auto status = microvm::host::run_in_vm(*options);
+    if (!booted) return vm_failed;
+    auto& [vm, fifo, terminal] = *booted;
+    auto status = start(*vm, std::move(fifo), terminal);
     if (!status) {
         std::fprintf(stderr, "hutch-vm-relay: %s\n", status.error().message.c_str());
         return vm_failed;

@@ -1,8 +1,8 @@
 // The microVM backend: the container's pid is hutch-vm-relay (cli/hutch_vm_relay.cpp), a
 // separate program beside hutch-oci, as hutch-systemd is. It packs the rootfs into an erofs disk,
-// waits on exec.fifo for start, boots QEMU and relays stdio and signals, and exits with the guest
-// process's status. A program of its own, so that hutch-oci stays static and small: the QEMU
-// side builds the agent's initramfs with libarchive, which Debian links only dynamically (its
+// boots the VM (before it says ready: create pays for the boot), waits on exec.fifo for start,
+// then relays stdio and signals, and exits with the guest process's status. A program of its
+// own, so that hutch-oci stays static and small: the host side builds the agent's initramfs with libarchive, which Debian links only dynamically (its
 // static archive wants static libxml2, libacl, liblzma...), and none of it is on the linux path.
 #include <fcntl.h>
 #include <poll.h>
@@ -16,7 +16,9 @@
 #include <cstdlib>
 
 #include "base/file.h"
+#include "base/terminal.h"
 #include "runtime/backend.h"
+#include "runtime/process_setup.h"
 
 extern char** environ;
 
@@ -41,23 +43,36 @@ std::string relay_path() {
 }
 
 // What the configuration asks for that the VM does not give yet: refused, one line each.
-ErrorOr<void> check_supported(const CreateOptions& options, const spec::Spec& spec) {
-    if (spec.process.terminal || !options.console_socket.empty())
-        return fail(
-            "run.oci.handler=microvm: a terminal (process.terminal, --console-socket) is not supported yet");
+ErrorOr<void> check_supported(const CreateOptions& options) {
     if (options.preserve_fds > 0) return fail("run.oci.handler=microvm: --preserve-fds is not supported");
     return {};
 }
 
-// Runs the relay with the caller's stdio, the ready pipe as fd 3 and nothing else: no lock, no
+// The relay's stdio, when it is not the caller's: with process.terminal and a console socket, a
+// new pty's replica, whose master create sends to the socket. The process's own terminal is the
+// guest's pty; the relay joins the two (hutch-vm-relay).
+struct RelayStdio {
+    UniqueFd master, replica;  // none: the relay inherits the caller's stdio
+};
+
+ErrorOr<RelayStdio> relay_stdio(const CreateOptions& options, const spec::Spec& spec) {
+    if (!spec.process.terminal || options.console_socket.empty()) return RelayStdio{};
+    Pty pty = TRY_CTX(open_pty(), "process.terminal");
+    apply_console_size(pty.replica.get(), spec.process);
+    return RelayStdio{std::move(pty.master), std::move(pty.replica)};
+}
+
+// Runs the relay with the caller's stdio (or the terminal's replica, in a session of its own, where
+// it becomes the controlling terminal), the ready pipe as fd 3 and nothing else: no lock, no
 // channel of ours. It outlives this command, as a container's process does.
-ErrorOr<pid_t> spawn_relay(const Container& container, int ready_write) {
+ErrorOr<pid_t> spawn_relay(const Container& container, int ready_write, int terminal) {
     std::string path = relay_path();
     std::string dir = container.dir();
     std::string rootfs = container.state.rootfs;
     std::vector<char*> argv = {path.data(), dir.data(), rootfs.data(), nullptr};
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
+    for (int fd = 0; terminal >= 0 && fd <= 2; ++fd) posix_spawn_file_actions_adddup2(&actions, terminal, fd);
     posix_spawn_file_actions_adddup2(&actions, ready_write, relay_ready_fd);
     posix_spawn_file_actions_addclosefrom_np(&actions, relay_ready_fd + 1);
     // `run` blocks every signal before create, to forward them: the relay gets none of that, but
@@ -69,7 +84,8 @@ ErrorOr<pid_t> spawn_relay(const Container& container, int ready_write) {
     sigfillset(&all);
     posix_spawnattr_setsigmask(&attr, &none);
     posix_spawnattr_setsigdefault(&attr, &all);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    posix_spawnattr_setflags(
+        &attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | (terminal >= 0 ? POSIX_SPAWN_SETSID : 0));
     pid_t pid = 0;
     int rc = path.find('/') == std::string::npos
                  ? ::posix_spawnp(&pid, path.c_str(), &actions, &attr, argv.data(), environ)
@@ -104,7 +120,8 @@ public:
 
     ErrorOr<Launched> launch(const CreateOptions& options, Container& container,
                              const spec::LoadedConfig& config, RunCreate) const override {
-        TRY(check_supported(options, config.spec));
+        TRY(check_supported(options));
+        RelayStdio stdio = TRY(relay_stdio(options, config.spec));
         // The relay reads the process from it, as exec reads it for the linux backend.
         TRY(container.save_config(config.text));
         // Even in `run`: the relay waits on the fifo as a linux container's process does.
@@ -113,8 +130,9 @@ public:
         int fds[2];
         if (::pipe2(fds, O_CLOEXEC) != 0) return fail_errno("pipe");
         UniqueFd ready_read(fds[0]), ready_write(fds[1]);
-        pid_t pid = TRY(spawn_relay(container, ready_write.get()));
+        pid_t pid = TRY(spawn_relay(container, ready_write.get(), stdio.replica ? stdio.replica.get() : -1));
         ready_write.reset();
+        stdio.replica.reset();
         std::string said = read_until_closed(ready_read.get());
         if (said != "ready") {
             kill_and_reap(pid);
@@ -123,6 +141,7 @@ public:
         }
         Launched launched;
         launched.pid = pid;
+        launched.pty_master = std::move(stdio.master);
         launched.pidfd.reset(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
         container.state.pid = pid;
         container.state.pid_start_time = process_start_time(pid);

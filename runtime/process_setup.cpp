@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "base/file.h"
+#include "base/terminal.h"
 #include "runtime/kernel_attributes.h"
 
 namespace hutch::runtime {
@@ -124,29 +125,25 @@ ErrorOr<void> unblock_signals() {
     return {};
 }
 
+void apply_console_size(int terminal, const spec::Process& process) {
+    if (!process.console_size) return;
+    struct winsize ws = {};
+    ws.ws_row = static_cast<unsigned short>(process.console_size->height);
+    ws.ws_col = static_cast<unsigned short>(process.console_size->width);
+    ::ioctl(terminal, TIOCSWINSZ, &ws);
+}
+
 ErrorOr<void> set_up_terminal(const spec::Process& process, const SyncChannel& channel) {
-    UniqueFd master(::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
-    if (!master) return fail_errno("process.terminal: open /dev/ptmx");
-    if (::grantpt(master.get()) != 0 || ::unlockpt(master.get()) != 0)
-        return fail_errno("process.terminal: unlockpt");
-    char name[64];
-    if (::ptsname_r(master.get(), name, sizeof name) != 0) return fail_errno("process.terminal: ptsname");
-    UniqueFd slave(::open(name, O_RDWR | O_NOCTTY | O_CLOEXEC));
-    if (!slave) return fail_errno(std::string("process.terminal: open ") + name);
+    Pty pty = TRY_CTX(open_pty(), "process.terminal");
     // The user's own terminal, as login would leave it: otherwise a non-root process could not
     // reopen /dev/tty or change its modes.
-    if (::fchown(slave.get(), process.user.uid, process.user.gid) != 0)
-        return fail_errno(std::string("process.terminal: chown ") + name);
-    if (process.console_size) {
-        struct winsize ws = {};
-        ws.ws_row = static_cast<unsigned short>(process.console_size->height);
-        ws.ws_col = static_cast<unsigned short>(process.console_size->width);
-        ::ioctl(slave.get(), TIOCSWINSZ, &ws);
-    }
-    if (::ioctl(slave.get(), TIOCSCTTY, 0) != 0) return fail_errno("process.terminal: TIOCSCTTY");
+    if (::fchown(pty.replica.get(), process.user.uid, process.user.gid) != 0)
+        return fail_errno("process.terminal: chown " + pty.replica_name);
+    apply_console_size(pty.replica.get(), process);
+    if (::ioctl(pty.replica.get(), TIOCSCTTY, 0) != 0) return fail_errno("process.terminal: TIOCSCTTY");
     for (int fd = 0; fd <= 2; ++fd)
-        if (::dup2(slave.get(), fd) < 0) return fail_errno("process.terminal: dup2");
-    int fd = master.get();
+        if (::dup2(pty.replica.get(), fd) < 0) return fail_errno("process.terminal: dup2");
+    int fd = pty.master.get();
     return channel.send(SyncMessage::pty_master, {}, std::span(&fd, 1));
 }
 

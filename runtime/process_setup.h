@@ -57,6 +57,9 @@ ErrorOr<void> make_non_dumpable();
 // `exec` for their signalfd) must be cleared. Signals the caller ignores stay ignored, as with runc.
 ErrorOr<void> unblock_signals();
 
+// process.consoleSize, when given, as the terminal's size.
+void apply_console_size(int terminal, const spec::Process& process);
+
 // Opens a pty in the container's devpts, makes it the controlling terminal and stdio (owned by
 // the process's user), and sends the master side to the parent.
 ErrorOr<void> set_up_terminal(const spec::Process& process, const SyncChannel& channel);

@@ -1,7 +1,7 @@
 // hutch-agent: PID 1 of a container's microVM (microvm/agent/protocol.h says what it speaks).
 // It reads the container's config from the host, mounts the container's root from the layer
-// disks, runs the process, relays its stdio and the host's signals, reports its exit status and
-// powers the VM off. A static binary: it runs from the initramfs, where nothing else is.
+// disks, waits for the host's go, runs the process, relays its stdio and the host's signals, reports its exit
+// status and powers the VM off. A static binary: it runs from the initramfs, where nothing else is.
 //
 // PID 1 must never exit (the kernel panics): every path ends in power_off(), and a failure is
 // reported to the host as a failure frame (or on the console, before the control port is open).
@@ -45,19 +45,35 @@ void wait_for_host(int control) {
     }
 }
 
-// Reads the control port up to the config frame, which the host sends first.
-ErrorOr<GuestConfig> receive_config(int control, FrameReader& reader) {
+// The next whole frame from the control port.
+ErrorOr<Frame> next_frame(int control, FrameReader& reader) {
     for (;;) {
-        if (auto frame = TRY(reader.next())) {
-            if (frame->kind != FrameKind::config) return fail("the host sent something before the config");
-            return parse_guest_config(frame->payload);
-        }
+        if (auto frame = TRY(reader.next())) return std::move(*frame);
         char buf[4096];
         ssize_t n = ::read(control, buf, sizeof buf);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) return fail_errno("read the control port");
-        if (n == 0) return fail("the host closed the control port before sending the config");
+        if (n == 0) return fail("the host closed the control port");
         reader.feed({buf, static_cast<size_t>(n)});
+    }
+}
+
+// The config is the host's first frame.
+ErrorOr<GuestConfig> receive_config(int control, FrameReader& reader) {
+    Frame frame = TRY(next_frame(control, reader));
+    if (frame.kind != FrameKind::config) return fail("the host sent something before the config");
+    return parse_guest_config(frame.payload);
+}
+
+// Says the process is ready to start and waits for the host's go (hutch-oci's start may come long
+// after its create); the terminal's size may change meanwhile.
+ErrorOr<void> wait_for_go(int control, FrameReader& reader, GuestConfig& config) {
+    TRY(write_all(control, encode_frame(FrameKind::prepared, "")));
+    for (;;) {
+        Frame frame = TRY(next_frame(control, reader));
+        if (frame.kind == FrameKind::go) return {};
+        if (frame.kind != FrameKind::window_size) return fail("the host sent something before go");
+        config.window_size = TRY(parse_window_size_payload(frame.payload));
     }
 }
 
@@ -68,6 +84,7 @@ ErrorOr<int> run_container(int control) {
     UniqueFd cgroup_procs = TRY_CTX(make_container_cgroup(config.limits), "cgroup");
     TRY_CTX(enter_container_rootfs(config), "root filesystem");
     UniqueFd stdin_port = TRY(open_port(stdin_port_name, O_RDONLY));
+    TRY(wait_for_go(control, reader, config));
     return run_process(config, cgroup_procs.get(), control, stdin_port.get(), reader);
 }
 

@@ -14,8 +14,10 @@ constexpr size_t header_size = 5;
 bool known_kind(uint8_t kind) {
     switch (static_cast<FrameKind>(kind)) {
         case FrameKind::config:
+        case FrameKind::go:
         case FrameKind::signal:
         case FrameKind::window_size:
+        case FrameKind::prepared:
         case FrameKind::started:
         case FrameKind::stdout_data:
         case FrameKind::stderr_data:

@@ -9,9 +9,12 @@
 // their serial: hutch-layer-0 is the bottom layer.
 //
 // A frame is a kind byte, the payload's length (4 bytes, little-endian) and the payload.
-//   host to guest:  config  (once, first: the JSON of GuestConfig), signal (decimal number),
-//                   window size (with a terminal: "ROWSxCOLS", the caller's terminal resized)
-//   guest to host:  started (empty: the process runs; the boot is over), stdout, stderr (the
+//   host to guest:  config  (once, first: the JSON of GuestConfig), go (empty, once: start the
+//                   process), signal (decimal number), window size (with a terminal:
+//                   "ROWSxCOLS", the caller's terminal resized; also before go)
+//   guest to host:  prepared (empty: the boot is over, the root mounted and the stdio ports open;
+//                   the process starts at go: hutch-oci's create boots, its start says go),
+//                   started (empty: the process runs), stdout, stderr (the
 //                   process's output, in order; with a terminal, all of it is stdout: the
 //                   pty's), then exactly one of
 //                   exit (decimal status: the exit code, or 128+N when killed by signal N) or
@@ -41,8 +44,10 @@ inline constexpr std::string_view layer_serial_prefix = "hutch-layer-";
 
 enum class FrameKind : uint8_t {
     config = 'C',
+    go = 'G',
     signal = 'S',
     window_size = 'W',
+    prepared = 'P',
     started = 'R',
     stdout_data = 'O',
     stderr_data = 'E',

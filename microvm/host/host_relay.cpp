@@ -31,220 +31,231 @@ constexpr size_t output_held_max = 1 << 20;
 // write to a blocking pipe could block.
 constexpr size_t caller_write_size = 4096;
 
-class HostRelay {
-public:
-    HostRelay(HostEnds ends, VmmProcess& vmm, int boot_timeout_ms)
-        : ends_(std::move(ends)),
-          vmm_(vmm),
-          boot_deadline_(std::chrono::steady_clock::now() + std::chrono::milliseconds(boot_timeout_ms)) {
-        ::fcntl(ends_.stdin_port.get(), F_SETFL, O_NONBLOCK);
-        show_console_ = std::getenv("HUTCH_VM_CONSOLE") != nullptr;
-        if (!ends_.relay_stdin) {
-            caller_stdin_open_ = false;
-            end_stdin_port();
-        }
+// The caller's stdout or stderr closed is no reason to stop the container: its output is
+// dropped then.
+void write_held(int fd, std::string& held) {
+    ssize_t n = ::write(fd, held.data(), std::min(held.size(), caller_write_size));
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
+    if (n < 0) {
+        held.clear();
+        return;
     }
-
-    ErrorOr<int> run() {
-        while (!status_) TRY(step());
-        // The process is gone: the rest of its output goes out as the caller takes it.
-        (void)write_all(STDOUT_FILENO, held_stdout_);
-        (void)write_all(STDERR_FILENO, held_stderr_);
-        return *status_;
-    }
-
-private:
-    ErrorOr<void> step() {
-        bool want_stdin = caller_stdin_open_ && stdin_pending_.empty();
-        bool want_control = !control_closed_ && held_stdout_.size() + held_stderr_.size() < output_held_max;
-        pollfd fds[] = {
-            {want_stdin ? STDIN_FILENO : -1, POLLIN, 0},
-            {stdin_pending_.empty() ? -1 : ends_.stdin_port.get(), POLLOUT, 0},
-            {want_control ? ends_.control : -1, POLLIN, 0},
-            {console_closed_ ? -1 : ends_.console, POLLIN, 0},
-            // Held (pending in the signalfd) until the process runs: the agent reads signal frames
-            // only once it has started it, and would leave one that came with the config unread.
-            {started_ ? ends_.signals : -1, POLLIN, 0},
-            {vmm_.pidfd(), POLLIN, 0},
-            {held_stdout_.empty() ? -1 : STDOUT_FILENO, POLLOUT, 0},
-            {held_stderr_.empty() ? -1 : STDERR_FILENO, POLLOUT, 0},
-        };
-        int ready = ::poll(fds, std::size(fds), poll_timeout_ms());
-        if (ready < 0) {
-            if (errno == EINTR) return {};
-            return fail_errno("poll");
-        }
-        if (ready == 0 && !started_) return boot_timed_out();
-        if (fds[0].revents) read_caller_stdin();
-        if (fds[1].revents) write_stdin_port();
-        if (fds[2].revents) TRY(read_control());
-        if (fds[3].revents) read_console();
-        if (fds[4].revents) TRY(forward_signals());
-        if (fds[6].revents) write_held(STDOUT_FILENO, held_stdout_);
-        if (fds[7].revents) write_held(STDERR_FILENO, held_stderr_);
-        if (fds[5].revents && !status_) return vm_died();
-        return {};
-    }
-
-    // Until the process started, the boot's deadline; then none.
-    int poll_timeout_ms() const {
-        if (started_) return -1;
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(boot_deadline_ -
-                                                                          std::chrono::steady_clock::now());
-        return static_cast<int>(std::max<int64_t>(left.count(), 0));
-    }
-
-    ErrorOr<void> boot_timed_out() {
-        vmm_.kill();
-        drain_console();
-        return fail("the VM did not start the process in time (a hung boot?); its console: " + console_tail_);
-    }
-
-    void drain_console() {
-        ::fcntl(ends_.console, F_SETFL, O_NONBLOCK);
-        char buf[4096];
-        ssize_t n;
-        while ((n = ::read(ends_.console, buf, sizeof buf)) > 0)
-            console_tail_.append(buf, static_cast<size_t>(n));
-        if (console_tail_.size() > console_tail_size)
-            console_tail_.erase(0, console_tail_.size() - console_tail_size);
-    }
-
-    void read_caller_stdin() {
-        char buf[65536];
-        ssize_t n = ::read(STDIN_FILENO, buf, sizeof buf);
-        if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
-        if (n <= 0) {
-            // End of the caller's stdin (or none at all): the agent sees the port close.
-            caller_stdin_open_ = false;
-            if (stdin_pending_.empty()) end_stdin_port();
-            return;
-        }
-        stdin_pending_.assign(buf, static_cast<size_t>(n));
-    }
-
-    void write_stdin_port() {
-        ssize_t n =
-            ::send(ends_.stdin_port.get(), stdin_pending_.data(), stdin_pending_.size(), MSG_NOSIGNAL);
-        if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
-        if (n < 0) {
-            // The VMM is gone; its pidfd says so next.
-            stdin_pending_.clear();
-            caller_stdin_open_ = false;
-            return;
-        }
-        stdin_pending_.erase(0, static_cast<size_t>(n));
-        if (stdin_pending_.empty() && !caller_stdin_open_) end_stdin_port();
-    }
-
-    // A shutdown, not a close: QEMU drops a socket that hangs up (POLLHUP) with what it has not
-    // read yet, and it reads only once the agent opened the port. After a shutdown it reads the
-    // bytes, then the end of file, which the agent sees as the port closing.
-    void end_stdin_port() { ::shutdown(ends_.stdin_port.get(), SHUT_WR); }
-
-    // Reads what the control port holds; false at its end.
-    ErrorOr<bool> read_control_once() {
-        char buf[65536];
-        ssize_t n = ::read(ends_.control, buf, sizeof buf);
-        if (n < 0 && errno == EINTR) return true;
-        if (n <= 0) return false;
-        reader_.feed({buf, static_cast<size_t>(n)});
-        while (!status_) {
-            auto frame = TRY(reader_.next());
-            if (!frame) break;
-            TRY(handle(*frame));
-        }
-        return true;
-    }
-
-    ErrorOr<void> read_control() {
-        if (!TRY(read_control_once())) control_closed_ = true;
-        return {};
-    }
-
-    ErrorOr<void> handle(const Frame& frame) {
-        switch (frame.kind) {
-            case FrameKind::started: started_ = true; break;
-            // Held until the caller's side polls writable, so that a caller not reading never
-            // keeps a signal from the VM.
-            case FrameKind::stdout_data: held_stdout_ += frame.payload; break;
-            case FrameKind::stderr_data: held_stderr_ += frame.payload; break;
-            case FrameKind::exit:
-                status_ = TRY_CTX(parse_int_payload(frame.payload), "the agent's exit status");
-                break;
-            case FrameKind::failure: return fail("in the VM: " + frame.payload);
-            default: return fail("the agent sent a frame of a host's kind");
-        }
-        return {};
-    }
-
-    // The caller's stdout or stderr closed is no reason to stop the container: its output is
-    // dropped then.
-    static void write_held(int fd, std::string& held) {
-        ssize_t n = ::write(fd, held.data(), std::min(held.size(), caller_write_size));
-        if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
-        if (n < 0) {
-            held.clear();
-            return;
-        }
-        held.erase(0, static_cast<size_t>(n));
-    }
-
-    void read_console() {
-        char buf[4096];
-        ssize_t n = ::read(ends_.console, buf, sizeof buf);
-        if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) console_closed_ = true;
-        if (n <= 0) return;
-        if (show_console_) (void)write_all(STDERR_FILENO, {buf, static_cast<size_t>(n)});
-        console_tail_.append(buf, static_cast<size_t>(n));
-        if (console_tail_.size() > console_tail_size)
-            console_tail_.erase(0, console_tail_.size() - console_tail_size);
-    }
-
-    ErrorOr<void> forward_signals() {
-        signalfd_siginfo info;
-        while (::read(ends_.signals, &info, sizeof info) == sizeof info) {
-            int sig = static_cast<int>(info.ssi_signo);
-            std::string frame =
-                sig == SIGWINCH ? window_size_frame() : encode_frame(FrameKind::signal, int_payload(sig));
-            if (!frame.empty()) TRY_CTX(write_all(ends_.control, frame), "forward a signal to the VM");
-        }
-        return {};
-    }
-
-    // The caller's terminal was resized: so is the process's. Nothing when there is no terminal.
-    std::string window_size_frame() const {
-        auto ws = caller_window_size();
-        if (!ends_.terminal || !ws) return {};
-        return encode_frame(FrameKind::window_size,
-                            window_size_payload({.rows = ws->ws_row, .cols = ws->ws_col}));
-    }
-
-    // The VMM exited: what the agent sent before is still in the socket.
-    ErrorOr<void> vm_died() {
-        while (!control_closed_ && !status_)
-            if (!TRY(read_control_once())) control_closed_ = true;
-        if (status_) return {};
-        int vmm_status = vmm_.reap();
-        drain_console();
-        return fail("the VM stopped before the process's exit status came (the VMM's exit status " +
-                    std::to_string(vmm_status) + "); its console: " + console_tail_);
-    }
-
-    HostEnds ends_;
-    VmmProcess& vmm_;
-    FrameReader reader_;
-    std::string stdin_pending_, console_tail_, held_stdout_, held_stderr_;
-    bool caller_stdin_open_ = true, control_closed_ = false, console_closed_ = false, show_console_ = false;
-    std::optional<int> status_;
-    std::chrono::steady_clock::time_point boot_deadline_;
-    bool started_ = false;
-};
+    held.erase(0, static_cast<size_t>(n));
+}
 
 }  // namespace
 
-ErrorOr<int> relay_until_exit(HostEnds ends, VmmProcess& vmm, int boot_timeout_ms) {
-    return HostRelay(std::move(ends), vmm, boot_timeout_ms).run();
+HostRelay::HostRelay(HostEnds ends, VmmProcess& vmm, int boot_timeout_ms)
+    : ends_(std::move(ends)),
+      vmm_(vmm),
+      boot_timeout_ms_(boot_timeout_ms),
+      deadline_(std::chrono::steady_clock::now() + std::chrono::milliseconds(boot_timeout_ms)) {
+    ::fcntl(ends_.stdin_port.get(), F_SETFL, O_NONBLOCK);
+    show_console_ = std::getenv("HUTCH_VM_CONSOLE") != nullptr;
+    if (!ends_.relay_stdin) {
+        caller_stdin_open_ = false;
+        end_stdin_port();
+    }
+}
+
+ErrorOr<void> HostRelay::wait_until_prepared() {
+    while (!prepared_) TRY(step());
+    return {};
+}
+
+ErrorOr<int> HostRelay::start(int signals) {
+    TRY(wait_until_prepared());
+    signals_ = signals;
+    // The terminal's size now, not at the boot: hutch-oci's client sets it between create and start.
+    std::string frames = window_size_frame() + encode_frame(FrameKind::go, "");
+    TRY_CTX(write_all(ends_.control, frames), "tell the VM to start the process");
+    go_sent_ = true;
+    deadline_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(boot_timeout_ms_);
+    while (!status_) TRY(step());
+    // The process is gone: the rest of its output goes out as the caller takes it.
+    (void)write_all(STDOUT_FILENO, held_stdout_);
+    (void)write_all(STDERR_FILENO, held_stderr_);
+    return *status_;
+}
+
+ErrorOr<void> HostRelay::step() {
+    // The caller's stdin is the process's: not read before go (hutch-oci's start).
+    bool want_stdin = go_sent_ && caller_stdin_open_ && stdin_pending_.empty();
+    bool want_control = !control_closed_ && held_stdout_.size() + held_stderr_.size() < output_held_max;
+    pollfd fds[] = {
+        {want_stdin ? STDIN_FILENO : -1, POLLIN, 0},
+        {stdin_pending_.empty() ? -1 : ends_.stdin_port.get(), POLLOUT, 0},
+        {want_control ? ends_.control : -1, POLLIN, 0},
+        {console_closed_ ? -1 : ends_.console, POLLIN, 0},
+        // Held (pending in the signalfd) until the process runs: the agent reads signal frames
+        // only once it has started it, and would leave one that came with the config unread.
+        {started_ ? signals_ : -1, POLLIN, 0},
+        {vmm_.pidfd(), POLLIN, 0},
+        {held_stdout_.empty() ? -1 : STDOUT_FILENO, POLLOUT, 0},
+        {held_stderr_.empty() ? -1 : STDERR_FILENO, POLLOUT, 0},
+    };
+    int ready = ::poll(fds, std::size(fds), poll_timeout_ms());
+    if (ready < 0) {
+        if (errno == EINTR) return {};
+        return fail_errno("poll");
+    }
+    if (ready == 0 && !started_) return boot_timed_out();
+    if (fds[0].revents) read_caller_stdin();
+    if (fds[1].revents) write_stdin_port();
+    if (fds[2].revents) TRY(read_control());
+    if (fds[3].revents) read_console();
+    if (fds[4].revents) TRY(forward_signals());
+    if (fds[6].revents) write_held(STDOUT_FILENO, held_stdout_);
+    if (fds[7].revents) write_held(STDERR_FILENO, held_stderr_);
+    if (fds[5].revents && !status_) return vm_died();
+    return {};
+}
+
+// Until the process started, the boot's deadline or go's; then none.
+int HostRelay::poll_timeout_ms() const {
+    if (started_) return -1;
+    auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - std::chrono::steady_clock::now());
+    return static_cast<int>(std::max<int64_t>(left.count(), 0));
+}
+
+ErrorOr<void> HostRelay::boot_timed_out() {
+    vmm_.kill();
+    drain_console();
+    return fail(std::string(prepared_ ? "the VM did not start the process in time"
+                                      : "the VM did not boot in time (a hung boot?)") +
+                "; its console: " + console_line());
+}
+
+void HostRelay::drain_console() {
+    ::fcntl(ends_.console, F_SETFL, O_NONBLOCK);
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::read(ends_.console, buf, sizeof buf)) > 0) keep_console_tail({buf, static_cast<size_t>(n)});
+}
+
+void HostRelay::keep_console_tail(std::string_view bytes) {
+    console_tail_.append(bytes);
+    if (console_tail_.size() > console_tail_size)
+        console_tail_.erase(0, console_tail_.size() - console_tail_size);
+}
+
+void HostRelay::read_caller_stdin() {
+    char buf[65536];
+    ssize_t n = ::read(STDIN_FILENO, buf, sizeof buf);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
+    if (n <= 0) {
+        // End of the caller's stdin (or none at all): the agent sees the port close.
+        caller_stdin_open_ = false;
+        if (stdin_pending_.empty()) end_stdin_port();
+        return;
+    }
+    stdin_pending_.assign(buf, static_cast<size_t>(n));
+}
+
+void HostRelay::write_stdin_port() {
+    ssize_t n = ::send(ends_.stdin_port.get(), stdin_pending_.data(), stdin_pending_.size(), MSG_NOSIGNAL);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
+    if (n < 0) {
+        // The VMM is gone; its pidfd says so next.
+        stdin_pending_.clear();
+        caller_stdin_open_ = false;
+        return;
+    }
+    stdin_pending_.erase(0, static_cast<size_t>(n));
+    if (stdin_pending_.empty() && !caller_stdin_open_) end_stdin_port();
+}
+
+// A shutdown, not a close: QEMU drops a socket that hangs up (POLLHUP) with what it has not
+// read yet, and it reads only once the agent opened the port. After a shutdown it reads the
+// bytes, then the end of file, which the agent sees as the port closing.
+void HostRelay::end_stdin_port() { ::shutdown(ends_.stdin_port.get(), SHUT_WR); }
+
+// Reads what the control port holds; false at its end.
+ErrorOr<bool> HostRelay::read_control_once() {
+    char buf[65536];
+    ssize_t n = ::read(ends_.control, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) return true;
+    if (n <= 0) return false;
+    reader_.feed({buf, static_cast<size_t>(n)});
+    while (!status_) {
+        auto frame = TRY(reader_.next());
+        if (!frame) break;
+        TRY(handle(*frame));
+    }
+    return true;
+}
+
+ErrorOr<void> HostRelay::read_control() {
+    if (!TRY(read_control_once())) control_closed_ = true;
+    return {};
+}
+
+ErrorOr<void> HostRelay::handle(const Frame& frame) {
+    switch (frame.kind) {
+        case FrameKind::prepared: prepared_ = true; break;
+        case FrameKind::started: started_ = true; break;
+        // Held until the caller's side polls writable, so that a caller not reading never
+        // keeps a signal from the VM.
+        case FrameKind::stdout_data: held_stdout_ += frame.payload; break;
+        case FrameKind::stderr_data: held_stderr_ += frame.payload; break;
+        case FrameKind::exit:
+            status_ = TRY_CTX(parse_int_payload(frame.payload), "the agent's exit status");
+            break;
+        case FrameKind::failure: return fail("in the VM: " + frame.payload);
+        default: return fail("the agent sent a frame of a host's kind");
+    }
+    return {};
+}
+
+// The console's last lines as one, for an error's one line.
+std::string HostRelay::console_line() const {
+    std::string line = console_tail_;
+    std::ranges::replace(line, '\r', ' ');
+    std::ranges::replace(line, '\n', ' ');
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    return line;
+}
+
+void HostRelay::read_console() {
+    char buf[4096];
+    ssize_t n = ::read(ends_.console, buf, sizeof buf);
+    if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) console_closed_ = true;
+    if (n <= 0) return;
+    if (show_console_) (void)write_all(STDERR_FILENO, {buf, static_cast<size_t>(n)});
+    keep_console_tail({buf, static_cast<size_t>(n)});
+}
+
+ErrorOr<void> HostRelay::forward_signals() {
+    signalfd_siginfo info;
+    while (::read(signals_, &info, sizeof info) == sizeof info) {
+        int sig = static_cast<int>(info.ssi_signo);
+        std::string frame =
+            sig == SIGWINCH ? window_size_frame() : encode_frame(FrameKind::signal, int_payload(sig));
+        if (!frame.empty()) TRY_CTX(write_all(ends_.control, frame), "forward a signal to the VM");
+    }
+    return {};
+}
+
+// The caller's terminal was resized: so is the process's. Nothing when there is no terminal.
+std::string HostRelay::window_size_frame() const {
+    auto ws = caller_window_size();
+    if (!ends_.terminal || !ws) return {};
+    return encode_frame(FrameKind::window_size,
+                        window_size_payload({.rows = ws->ws_row, .cols = ws->ws_col}));
+}
+
+// The VMM exited: what the agent sent before is still in the socket.
+ErrorOr<void> HostRelay::vm_died() {
+    while (!control_closed_ && !status_)
+        if (!TRY(read_control_once())) control_closed_ = true;
+    if (status_) return {};
+    int vmm_status = vmm_.reap();
+    drain_console();
+    return fail(std::string(prepared_ ? "the VM stopped before the process's exit status came"
+                                      : "the VM stopped during its boot") +
+                " (the VMM's exit status " + std::to_string(vmm_status) +
+                "); its console: " + console_line());
 }
 
 }  // namespace hutch::microvm::host

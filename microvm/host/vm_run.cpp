@@ -1,7 +1,5 @@
 #include "microvm/host/vm_run.h"
 
-#include <signal.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 
 #include "base/fd.h"
@@ -9,51 +7,13 @@
 #include "microvm/host/erofs_image.h"
 #include "microvm/host/host_relay.h"
 #include "microvm/host/initramfs.h"
+#include "microvm/host/signal_forwarding.h"
 #include "microvm/host/vm_size.h"
 #include "microvm/host/vmm_process.h"
 
 namespace hutch::microvm::host {
 
 namespace {
-
-constexpr int forwarded_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
-
-// The forwarded signals, blocked and read from a signalfd while it lives; the mask is restored
-// after (a signal that came meanwhile was forwarded, so is taken off first).
-class SignalForwarding {
-public:
-    // With a terminal, SIGWINCH too: the relay resizes the process's terminal.
-    static ErrorOr<SignalForwarding> start(bool terminal) {
-        sigset_t set;
-        sigemptyset(&set);
-        for (int sig : forwarded_signals) sigaddset(&set, sig);
-        if (terminal) sigaddset(&set, SIGWINCH);
-        SignalForwarding forwarding;
-        if (::pthread_sigmask(SIG_BLOCK, &set, &forwarding.old_mask_) != 0) return fail("block signals");
-        forwarding.active_ = true;
-        forwarding.fd_.reset(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
-        if (!forwarding.fd_) return fail_errno("signalfd");
-        return forwarding;
-    }
-    SignalForwarding(SignalForwarding&& other) noexcept
-        : fd_(std::move(other.fd_)),
-          old_mask_(other.old_mask_),
-          active_(std::exchange(other.active_, false)) {}
-    ~SignalForwarding() {
-        if (!active_) return;
-        signalfd_siginfo info;
-        while (::read(fd_.get(), &info, sizeof info) == sizeof info) {
-        }
-        ::pthread_sigmask(SIG_SETMASK, &old_mask_, nullptr);
-    }
-    int fd() const { return fd_.get(); }
-
-private:
-    SignalForwarding() = default;
-    UniqueFd fd_;
-    sigset_t old_mask_{};
-    bool active_ = false;
-};
 
 struct SocketPair {
     UniqueFd host, vm;
@@ -75,7 +35,7 @@ ErrorOr<std::vector<std::string>> layer_images(const std::vector<std::string>& d
 
 }  // namespace
 
-ErrorOr<int> run_in_vm(const VmRunOptions& options) {
+ErrorOr<std::unique_ptr<PreparedVm>> PreparedVm::boot(const VmRunOptions& options) {
     VmSpec vm;
     vm.vmm = options.vmm;
     vm.vmm_binary = options.vmm_binary;
@@ -98,15 +58,25 @@ ErrorOr<int> run_in_vm(const VmRunOptions& options) {
     // The config waits in the socket until the agent reads it.
     TRY(write_all(control.host.get(), encode_frame(FrameKind::config, to_json(config))));
 
-    auto signals = TRY(SignalForwarding::start(config.terminal));
     auto vmm = TRY(VmmProcess::start(vm));
     // The VMM holds the VM's ends now: when it exits, the host's ends read end of file.
     control.vm.reset();
     stdin_port.vm.reset();
     console.vm.reset();
-    HostEnds ends{control.host.get(), std::move(stdin_port.host), console.host.get(),
-                  signals.fd(),       options.relay_stdin,        config.terminal};
-    return relay_until_exit(std::move(ends), vmm, options.boot_timeout_ms);
+    HostEnds ends{control.host.get(), std::move(stdin_port.host), console.host.get(), options.relay_stdin,
+                  config.terminal};
+    std::unique_ptr<PreparedVm> prepared(new PreparedVm(std::move(vmm), std::move(control.host),
+                                                        std::move(console.host), std::move(ends),
+                                                        options.boot_timeout_ms));
+    TRY(prepared->relay_.wait_until_prepared());
+    return prepared;
+}
+
+ErrorOr<int> run_in_vm(const VmRunOptions& options) {
+    // From before the boot: a signal that comes meanwhile goes to the process once it runs.
+    auto signals = TRY(SignalForwarding::start(options.process.terminal));
+    auto vm = TRY(PreparedVm::boot(options));
+    return vm->start(signals.fd());
 }
 
 }  // namespace hutch::microvm::host

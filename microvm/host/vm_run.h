@@ -3,11 +3,15 @@
 // signals relayed across the VM boundary.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "base/error.h"
+#include "base/fd.h"
 #include "microvm/agent/protocol.h"
+#include "microvm/host/host_relay.h"
+#include "microvm/host/vmm_process.h"
 #include "microvm/vmm_choice.h"
 
 namespace hutch::microvm::host {
@@ -28,9 +32,35 @@ struct VmRunOptions {
     VmmChoice vmm;            // which VMM runs it (choose_vmm)
     std::string vmm_binary;   // hutch-vmm, for the builtin VMM
     bool relay_stdin = true;  // false: the process's stdin is empty (docker run without -i)
-    // From the VMM's start to the process's: beyond it the VM is killed (a hung boot). A TCG boot
-    // takes 1-2 s, but many times that on a host busy with other work.
+    // From the VMM's start to the agent's prepared, and again from go to the process's start:
+    // beyond it the VM is killed (a hung boot). A TCG boot takes 1-2 s, but many times that on a
+    // host busy with other work.
     int boot_timeout_ms = 120'000;
+};
+
+// A VM booted up to its process's start: the agent has mounted the process's root and waits for
+// go. hutch-oci's create boots it, and its start starts the process. The VMM is killed and reaped
+// when it goes, whatever happened.
+class PreparedVm {
+public:
+    static ErrorOr<std::unique_ptr<PreparedVm>> boot(const VmRunOptions& options);
+    PreparedVm(const PreparedVm&) = delete;
+    PreparedVm& operator=(const PreparedVm&) = delete;
+
+    // Starts the process and relays its stdio, and the signals that signal_fd (a signalfd; see
+    // SignalForwarding) reads, until it exits; returns its exit status (128+N when killed by signal
+    // N).
+    ErrorOr<int> start(int signal_fd) { return relay_.start(signal_fd); }
+
+private:
+    PreparedVm(VmmProcess vmm, UniqueFd control, UniqueFd console, HostEnds ends, int boot_timeout_ms)
+        : vmm_(std::move(vmm)),
+          control_(std::move(control)),
+          console_(std::move(console)),
+          relay_(std::move(ends), vmm_, boot_timeout_ms) {}
+    VmmProcess vmm_;
+    UniqueFd control_, console_;  // the host's ends, which relay_ uses
+    HostRelay relay_;
 };
 
 // Boots the VM, runs the process, relays until it exits, and returns its exit status (128+N when

@@ -2,7 +2,9 @@
 // (runtime/backend.h), its pid hutch-vm-relay, QEMU and hutch-agent behind it. Each VM test boots
 // a VM (seconds under TCG), so the tag is hidden ([.microvm-qemu]: tests/CMakeLists.txt lists
 // them after the guest kernel is built). No QEMU, relay or state directory outlives one.
+#include <poll.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -62,6 +64,16 @@ struct VmBundle {
     }
 };
 
+// The container's status once it is "stopped", or after a minute.
+std::string status_within_a_minute(const Runtime& rt, const std::string& id) {
+    std::string status;
+    for (int i = 0; i < 600 && status != "stopped"; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        status = rt.state(id).value("status", "");
+    }
+    return status;
+}
+
 // Catch2 2 has no SKIP: the reason is a warning in the report, and the test passes.
 #define SKIP_WITHOUT_QEMU()              \
     if (auto missing = missing_tool()) { \
@@ -119,16 +131,125 @@ TEST_CASE("hutch-oci create, start, kill and delete a microVM container", "[.mic
     CHECK(vm.rt.state("vm2").value("status", "") == "running");
     // The relay forwards it to the guest's sleep, and exits with its status when it is gone.
     REQUIRE(vm.rt({"kill", "vm2", "TERM"}).status == 0);
-    std::string status;
-    for (int i = 0; i < 600 && status != "stopped"; ++i) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        status = vm.rt.state("vm2").value("status", "");
-    }
-    CHECK(status == "stopped");
+    CHECK(status_within_a_minute(vm.rt, "vm2") == "stopped");
     auto deleted = vm.rt({"delete", "vm2"});
     INFO(deleted.err);
     CHECK(deleted.status == 0);
     CHECK(!exists(vm.rt.root() + "/vm2"));
+    CHECK(none_left(vm.rt.root()));
+}
+
+// The VMM of a container: the relay's child (QEMU or hutch-vmm), by its name in /proc.
+std::string vmm_child_name(pid_t relay) {
+    std::string path = "/proc/" + std::to_string(relay) + "/task/" + std::to_string(relay) + "/children";
+    std::string children = read_text(path);
+    if (children.empty()) return "";
+    return read_text("/proc/" + children.substr(0, children.find(' ')) + "/comm");
+}
+
+TEST_CASE("hutch-oci create boots the microVM, and start only starts the process", "[.microvm-qemu]") {
+    SKIP_WITHOUT_QEMU();
+    VmBundle vm({"echo", "the process ran"});
+    TempDir out;
+    std::string output = out.path() + "/output";
+    // The relay, and so the process, writes to create's stdout: the file.
+    auto created = shell(hutch_oci_command(vm.rt) + " create --bundle " + vm.bundle.path() + " vm4 >" +
+                         output + " 2>&1");
+    INFO(read_text(output));
+    REQUIRE(created.status == 0);
+    auto state = vm.rt.state("vm4");
+    CHECK(state.value("status", "") == "created");
+    // Booted: the VMM runs, and the agent waits for start; the process has not run.
+    std::string vmm = vmm_child_name(state.value("pid", 0));
+    CHECK((vmm == "qemu-system-x86" || vmm == "hutch-vmm"));
+    CHECK(read_text(output).empty());
+    REQUIRE(vm.rt({"start", "vm4"}).status == 0);
+    CHECK(status_within_a_minute(vm.rt, "vm4") == "stopped");
+    CHECK(read_text(output) == "the process ran");
+    CHECK(vm.rt({"delete", "vm4"}).status == 0);
+    CHECK(none_left(vm.rt.root()));
+}
+
+TEST_CASE("hutch-oci create of a microVM that cannot boot fails in one line and leaves nothing",
+          "[.microvm-qemu]") {
+    SKIP_WITHOUT_QEMU();
+    VmBundle vm({"true"});
+    TempDir dir;
+    std::string not_a_kernel = dir.path() + "/vmlinux";
+    std::ofstream(not_a_kernel) << "not a kernel\n";
+    vm.bundle.config["annotations"]["run.oci.microvm.kernel"] = not_a_kernel;
+    vm.bundle.save();
+    auto created = vm.rt({"create", "--bundle", vm.bundle.path(), "vm5"});
+    INFO(created.err);
+    CHECK(created.status != 0);
+    CHECK(created.err.find("the VM stopped during its boot") != std::string::npos);
+    CHECK(std::count(created.err.begin(), created.err.end(), '\n') == 1);
+    CHECK(!exists(vm.rt.root() + "/vm5"));
+    CHECK(none_left(vm.rt.root()));
+}
+
+// What fd holds within a second.
+std::string read_for_a_moment(int fd) {
+    std::string text;
+    pollfd p{fd, POLLIN, 0};
+    for (char buf[4096]; ::poll(&p, 1, 1000) > 0;) {
+        ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n <= 0) break;
+        text.append(buf, static_cast<size_t>(n));
+    }
+    return text;
+}
+
+// Reads fd until it holds needle, or 60 s pass (a TCG guest on a busy host); what it read.
+std::string read_for(int fd, const std::string& needle) {
+    std::string text;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (text.find(needle) == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+        pollfd p{fd, POLLIN, 0};
+        if (::poll(&p, 1, 500) <= 0) continue;
+        char buf[4096];
+        ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n <= 0) break;
+        text.append(buf, static_cast<size_t>(n));
+    }
+    return text;
+}
+
+TEST_CASE("hutch-oci gives a microVM's process the console socket's terminal, its size and its resizes",
+          "[.microvm-qemu]") {
+    SKIP_WITHOUT_QEMU();
+    // One `stty size` per line typed, until "quit".
+    VmBundle vm({"sh", "-c",
+                 "tty; stty size; while read line && [ \"$line\" != quit ]; do stty size; done; echo bye"});
+    vm.bundle.config["process"]["terminal"] = true;
+    vm.bundle.config["process"]["consoleSize"] = {{"height", 40}, {"width", 100}};
+    vm.bundle.save();
+    ConsoleSocket console;
+    auto created = vm.rt({"create", "--bundle", vm.bundle.path(), "--console-socket", console.path(), "vm6"});
+    INFO(created.err);
+    REQUIRE(created.status == 0);
+    int master = console.receive_master();
+    REQUIRE(master >= 0);
+    REQUIRE(vm.rt({"start", "vm6"}).status == 0);
+    // The guest's own pty, of consoleSize.
+    std::string first = read_for(master, "40 100");
+    CHECK(first.find("/dev/pts/") != std::string::npos);
+    CHECK(first.find("40 100") != std::string::npos);
+    // A resize of the console reaches the guest's pty: a line typed until stty says so (the size
+    // and the line cross the VM on different ports, in no set order).
+    winsize resized{.ws_row = 30, .ws_col = 90, .ws_xpixel = 0, .ws_ypixel = 0};
+    REQUIRE(::ioctl(master, TIOCSWINSZ, &resized) == 0);
+    std::string after;
+    for (int i = 0; i < 60 && after.find("30 90") == std::string::npos; ++i) {
+        REQUIRE(::write(master, "x\n", 2) == 2);
+        after += read_for_a_moment(master);
+    }
+    CHECK(after.find("30 90") != std::string::npos);
+    REQUIRE(::write(master, "quit\n", 5) == 5);
+    CHECK(read_for(master, "bye").find("bye") != std::string::npos);
+    ::close(master);
+    CHECK(status_within_a_minute(vm.rt, "vm6") == "stopped");
+    CHECK(vm.rt({"delete", "vm6"}).status == 0);
     CHECK(none_left(vm.rt.root()));
 }
 

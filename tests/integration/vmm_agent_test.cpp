@@ -139,9 +139,8 @@ TEST_CASE("builtin VMM: the agent's failure frame, or hutch-vmm's, is the run's 
     // hutch-vmm's own failure (its line on the console socket) is the run's error, with that line.
     auto missing = run_command(vm.command("mode=disk", {"--image", vm.dir() + "/missing.erofs"}));
     CHECK(missing.status == 125);
-    CHECK_THAT(missing.err,
-               Catch::StartsWith("hutch-vm-run: the VM stopped before the process's exit status "
-                                 "came (the VMM's exit status 125); its console: hutch-vmm: disk " +
-                                 vm.dir() + "/missing.erofs: No such file or directory"));
+    CHECK_THAT(missing.err, Catch::StartsWith("hutch-vm-run: the VM stopped during its boot (the VMM's exit "
+                                              "status 125); its console: hutch-vmm: disk " +
+                                              vm.dir() + "/missing.erofs: No such file or directory"));
     CHECK(vm.nothing_left());
 }

@@ -129,3 +129,21 @@ TEST_CASE("microvm protocol: a window size frame's payload is ROWSxCOLS and noth
     CHECK((*frame)->kind == FrameKind::window_size);
     CHECK((*frame)->payload == "24x80");
 }
+
+TEST_CASE("microvm protocol: prepared and go are frames of their own; a kind unknown stops the reader",
+          "[microvm-protocol]") {
+    FrameReader reader;
+    reader.feed(encode_frame(FrameKind::prepared, "") + encode_frame(FrameKind::go, ""));
+    for (FrameKind kind : {FrameKind::prepared, FrameKind::go}) {
+        auto frame = reader.next();
+        REQUIRE(frame);
+        REQUIRE(*frame);
+        CHECK((*frame)->kind == kind);
+        CHECK((*frame)->payload.empty());
+    }
+    auto none = reader.next();
+    REQUIRE(none);
+    CHECK_FALSE(*none);
+    reader.feed(std::string("Z\0\0\0\0", 5));
+    CHECK_FALSE(reader.next());
+}

@@ -3,8 +3,9 @@
  * the disks' serials, the relay of stdio, signals and the exit status) runs for real on the builtin
  * VMM where it cannot boot Linux. It speaks the agent's protocol (microvm/agent/protocol.h),
  * written here from that header's description: a frame is a kind byte, the payload's length (4
- * bytes, little-endian) and the payload. It reads the host's config frame ('C', skipped), says the
- * process started ('R'), then plays the process mode= names:
+ * bytes, little-endian) and the payload. It reads the host's config frame ('C', skipped), says it
+ * is prepared ('P'), waits for the host's go ('G', skipping window sizes 'W'), says the process
+ * started ('R'), then plays the process mode= names:
  *   mode=echo exit=N  sends back what comes on "hutch.stdin", until the host closes it, as stdout
  *                     ('O'), then a line on stderr ('E'), and exits with N ('X').
  *   mode=signal       says "agent: waiting for a signal" on stdout, waits for a signal frame ('S')
@@ -145,6 +146,10 @@ void test_agent(void) {
     print("guest: agent got a config of ");
     print_u64(len);
     print(" bytes\n");
+    if (failures || send_frame('P', "", 0) != 0) return;
+    while ((kind = read_frame(ignored, 0, &len)) == 'W') {
+    }
+    check(kind == 'G', "the go frame after prepared", (uint64_t)kind, 'G');
     if (failures || send_frame('R', "", 0) != 0) return;
     if (arg_is("mode", "echo")) echo();
     else if (arg_is("mode", "signal")) wait_for_signal();
