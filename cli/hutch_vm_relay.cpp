@@ -26,6 +26,7 @@
 #include "base/fd.h"
 #include "base/file.h"
 #include "base/terminal.h"
+#include "microvm/host/oci_vm.h"
 #include "microvm/host/signal_forwarding.h"
 #include "microvm/host/tool.h"
 #include "microvm/host/vm_run.h"
@@ -47,38 +48,6 @@ ErrorOr<std::string> guest_kernel(const spec::Spec& spec) {
         "HUTCH_VM_KERNEL)");
 }
 
-// linux.resources' memory, CPU and pids limits, which the agent enforces in the guest and which
-// size the VM (microvm/host/vm_size.h). A value of 0 or -1 is runc's "no limit". The rest of
-// linux.resources is about the host's cgroups, which a VM's process is not in.
-microvm::GuestLimits guest_limits(const spec::Spec& spec) {
-    microvm::GuestLimits limits;
-    if (!spec.linux_ || !spec.linux_->resources) return limits;
-    const auto& resources = *spec.linux_->resources;
-    auto set = [](std::optional<int64_t> value) { return value && *value > 0 ? value : std::nullopt; };
-    if (resources.memory) limits.memory_bytes = set(resources.memory->limit);
-    if (resources.cpu) {
-        limits.cpu_quota = set(resources.cpu->quota);
-        if (resources.cpu->period) limits.cpu_period = static_cast<int64_t>(*resources.cpu->period);
-    }
-    limits.pids_max = set(resources.pids_limit);
-    return limits;
-}
-
-microvm::GuestConfig guest_process(const spec::Spec& spec) {
-    microvm::GuestConfig process;
-    process.args = spec.process.args;
-    process.env = spec.process.env;
-    process.cwd = spec.process.cwd;
-    process.uid = spec.process.user.uid;
-    process.gid = spec.process.user.gid;
-    process.additional_gids.assign(spec.process.user.additional_gids.begin(),
-                                   spec.process.user.additional_gids.end());
-    process.hostname = spec.hostname;
-    process.limits = guest_limits(spec);
-    process.terminal = spec.process.terminal;
-    return process;
-}
-
 // Everything before start: the process, the kernel, the agent and the rootfs's disk. The disk is
 // made in the state directory, so that it goes with the container's delete.
 ErrorOr<microvm::host::VmRunOptions> prepare(const std::string& state_dir, const std::string& rootfs) {
@@ -86,10 +55,13 @@ ErrorOr<microvm::host::VmRunOptions> prepare(const std::string& state_dir, const
     microvm::host::VmRunOptions options;
     options.kernel = TRY(guest_kernel(spec));
     options.agent = microvm::host::beside_self("hutch-agent", "HUTCH_VM_AGENT");
-    options.vmm = TRY(microvm::choose_vmm(microvm::VmmRequest::automatic));
+    auto vm = TRY(microvm::host::oci_vm(spec));
+    options.vmm =
+        TRY(microvm::choose_vmm(microvm::VmmRequest::automatic, {.shared_dirs = !vm.volumes.empty()}));
     options.vmm_binary = microvm::host::beside_self("hutch-vmm", "HUTCH_VMM");
     options.cache_dir = state_dir;
-    options.process = guest_process(spec);
+    options.process = std::move(vm.process);
+    options.volumes = std::move(vm.volumes);
     std::string image = state_dir + "/rootfs.erofs";
     TRY_CTX(microvm::host::run_tool({"mkfs.erofs", "--quiet", image, rootfs}), "erofs image of " + rootfs);
     options.images = {image};

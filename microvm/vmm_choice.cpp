@@ -27,6 +27,8 @@ bool cpu_has_hardware_virtualisation() {
     return false;
 }
 
+constexpr std::string_view no_shared_dirs = "volumes need virtio-9p, which the builtin VMM does not have yet";
+
 std::string why_not_builtin(const KvmFacts& kvm) {
     if (!kvm.unusable.empty()) return "/dev/kvm cannot be used (" + kvm.unusable + ")";
     return "/dev/kvm has no hardware virtualisation beneath it (no vmx or svm in /proc/cpuinfo), "
@@ -55,7 +57,8 @@ KvmFacts probe_kvm() {
     return facts;
 }
 
-ErrorOr<VmmChoice> choose_vmm(VmmRequest request, const KvmFacts& kvm, std::string_view forced_accel) {
+ErrorOr<VmmChoice> choose_vmm(VmmRequest request, const KvmFacts& kvm, std::string_view forced_accel,
+                              VmNeeds needs) {
     if (!forced_accel.empty() && forced_accel != "kvm" && forced_accel != "tcg")
         return fail("HUTCH_VM_ACCEL: expected kvm or tcg, got " + std::string(forced_accel));
     bool builtin_can = kvm.unusable.empty() && kvm.hardware_virtualisation;
@@ -63,6 +66,7 @@ ErrorOr<VmmChoice> choose_vmm(VmmRequest request, const KvmFacts& kvm, std::stri
         case VmmRequest::qemu: return qemu(kvm, forced_accel, "--vmm=qemu");
         case VmmRequest::builtin:
             if (!builtin_can) return fail("--vmm=builtin: " + why_not_builtin(kvm));
+            if (needs.shared_dirs) return fail("--vmm=builtin: " + std::string(no_shared_dirs));
             if (!forced_accel.empty())
                 return fail("--vmm=builtin: HUTCH_VM_ACCEL is QEMU's, and asks for QEMU");
             return VmmChoice{true, "", "the builtin VMM (--vmm=builtin)"};
@@ -71,12 +75,13 @@ ErrorOr<VmmChoice> choose_vmm(VmmRequest request, const KvmFacts& kvm, std::stri
     if (!forced_accel.empty())
         return qemu(kvm, forced_accel, "HUTCH_VM_ACCEL=" + std::string(forced_accel) + " asks for QEMU");
     if (!builtin_can) return qemu(kvm, forced_accel, why_not_builtin(kvm));
+    if (needs.shared_dirs) return qemu(kvm, forced_accel, std::string(no_shared_dirs));
     return VmmChoice{true, "", "the builtin VMM: /dev/kvm has hardware virtualisation beneath it"};
 }
 
-ErrorOr<VmmChoice> choose_vmm(VmmRequest request) {
+ErrorOr<VmmChoice> choose_vmm(VmmRequest request, VmNeeds needs) {
     const char* forced = std::getenv("HUTCH_VM_ACCEL");
-    return choose_vmm(request, probe_kvm(), forced ? forced : "");
+    return choose_vmm(request, probe_kvm(), forced ? forced : "", needs);
 }
 
 }  // namespace hutch::microvm

@@ -30,12 +30,18 @@ struct VmmChoice {
     std::string reason;      // which, and why, in a line (hutch --debug prints it)
 };
 
+// What a VM needs that only QEMU gives so far.
+struct VmNeeds {
+    bool shared_dirs = false;  // volumes: virtio-9p
+};
+
 // `forced_accel` is $HUTCH_VM_ACCEL ("kvm" or "tcg", for QEMU; empty when unset): it picks QEMU's
 // accelerator, and asking for it picks QEMU. A request the host cannot serve (builtin without
-// hardware virtualisation) fails with one line that says why.
-ErrorOr<VmmChoice> choose_vmm(VmmRequest request, const KvmFacts& kvm, std::string_view forced_accel);
+// hardware virtualisation, or a VM that needs what it lacks) fails with one line that says why.
+ErrorOr<VmmChoice> choose_vmm(VmmRequest request, const KvmFacts& kvm, std::string_view forced_accel,
+                              VmNeeds needs = {});
 
 // choose_vmm with this host's facts and environment.
-ErrorOr<VmmChoice> choose_vmm(VmmRequest request);
+ErrorOr<VmmChoice> choose_vmm(VmmRequest request, VmNeeds needs = {});
 
 }  // namespace hutch::microvm

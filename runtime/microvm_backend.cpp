@@ -2,8 +2,9 @@
 // separate program beside hutch-oci, as hutch-systemd is. It packs the rootfs into an erofs disk,
 // boots the VM (before it says ready: create pays for the boot), waits on exec.fifo for start,
 // then relays stdio and signals, and exits with the guest process's status. A program of its
-// own, so that hutch-oci stays static and small: the host side builds the agent's initramfs with libarchive, which Debian links only dynamically (its
-// static archive wants static libxml2, libacl, liblzma...), and none of it is on the linux path.
+// own, so that hutch-oci stays static and small: the host side builds the agent's initramfs with libarchive,
+// which Debian links only dynamically (its static archive wants static libxml2, libacl, liblzma...), and none
+// of it is on the linux path.
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>

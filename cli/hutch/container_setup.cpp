@@ -22,8 +22,8 @@
 #include "images/image_user.h"
 #include "images/layer_store.h"
 #include "images/stored_documents.h"
+#include "microvm/host/oci_vm.h"
 #include "runtime/runtime.h"
-#include "runtime/security.h"
 #include "spec/container_config.h"
 #include "spec/spec.h"
 
@@ -284,12 +284,7 @@ std::string random_hostname() {
 ErrorOr<std::vector<microvm::GuestRlimit>> default_rlimits() {
     auto process =
         TRY(spec::parse_process_object(nlohmann::json::parse(spec::default_spec(false)["process"].dump())));
-    auto plan = TRY(security::prepare_rlimits(process.rlimits));
-    std::vector<microvm::GuestRlimit> rlimits;
-    for (const auto& entry : plan.entries)
-        rlimits.push_back(
-            {.resource = entry.resource, .soft = entry.limit.rlim_cur, .hard = entry.limit.rlim_max});
-    return rlimits;
+    return microvm::host::guest_rlimits(process.rlimits);
 }
 
 }  // namespace
@@ -316,6 +311,13 @@ ErrorOr<VmContainer> set_up_vm_container(const Storage& storage, const RunFlags&
     vm.process.rlimits = TRY(default_rlimits());
     vm.process.readonly_root = config.readonly_rootfs;
     vm.process.tmpfs = config.tmpfs;
+    for (const auto& bind : config.binds) {
+        // virtio-9p shares directories: a file cannot be a VM's volume.
+        struct stat st;
+        if (::stat(bind.source.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+            return fail("-v " + bind.source + ":" + bind.destination + ": --vm shares directories only");
+        vm.volumes.push_back({bind.source, {.path = bind.destination, .readonly = bind.readonly}});
+    }
     // cpu_quota is per 100 ms, GuestLimits' default period, as in config.json.
     vm.process.limits.memory_bytes = config.memory_limit;
     vm.process.limits.cpu_quota = config.cpu_quota;

@@ -11,6 +11,7 @@
 #include "cli/hutch/container_record.h"
 #include "images/content_store.h"
 #include "microvm/agent/protocol.h"
+#include "microvm/host/vm_run.h"
 
 namespace hutch::cli {
 
@@ -77,6 +78,7 @@ ErrorOr<ContainerRecord> set_up_container(const ContainerStore& store, const Sto
 struct VmContainer {
     std::vector<std::string> lowers;
     microvm::GuestConfig process;
+    std::vector<microvm::host::VmVolume> volumes;  // -v: host directories
     std::optional<images::ContentStore> lease;
 };
 ErrorOr<VmContainer> set_up_vm_container(const Storage& storage, const RunFlags& flags);

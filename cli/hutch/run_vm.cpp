@@ -16,7 +16,6 @@ namespace {
 ErrorOr<void> refuse_unsupported(const RunFlags& flags) {
     auto refuse = [](const std::string& flag) { return fail("--vm with " + flag + ": not supported yet"); };
     if (flags.detach) return refuse("-d");
-    if (!flags.volumes.empty()) return refuse("-v");
     if (!flags.cap_add.empty() || !flags.cap_drop.empty()) return refuse("--cap-add/--cap-drop");
     if (!flags.security_opts.empty()) return refuse("--security-opt");
     if (flags.network != "none") return refuse("--network " + flags.network);
@@ -31,13 +30,15 @@ ErrorOr<int> run_in_microvm(const Storage& storage, const RunFlags& flags) {
     microvm::host::VmRunOptions options;
     options.kernel = TRY(vm_kernel_path(flags));
     options.agent = microvm::host::beside_self("hutch-agent", "HUTCH_VM_AGENT");
-    options.vmm = TRY(microvm::choose_vmm(TRY(microvm::parse_vmm_request(flags.vmm))));
+    auto container = TRY(set_up_vm_container(storage, flags));
+    options.vmm = TRY(microvm::choose_vmm(TRY(microvm::parse_vmm_request(flags.vmm)),
+                                          {.shared_dirs = !container.volumes.empty()}));
     options.vmm_binary = microvm::host::beside_self("hutch-vmm", "HUTCH_VMM");
     log::debug("hutch: microVM on " + options.vmm.reason);
     options.cache_dir = storage.storage_root + "/vm";
-    auto container = TRY(set_up_vm_container(storage, flags));
     options.layers = container.lowers;
     options.process = container.process;
+    options.volumes = container.volumes;
     options.relay_stdin = flags.interactive;
     options.process.terminal = flags.tty;
     if (!flags.tty) return microvm::host::run_in_vm(options);

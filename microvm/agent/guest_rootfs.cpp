@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "base/fd.h"
+#include "base/file.h"
 #include "microvm/agent/protocol.h"
 
 namespace hutch::microvm::agent {
@@ -92,6 +93,33 @@ ErrorOr<void> mount_tmpfs(const std::string& path) {
     return {};
 }
 
+// A host directory (-v, a bind mount), shared by the VMM over virtio-9p with its tag. The
+// directory is made in the overlay when the image lacks it. Symlinks on the way resolve inside the
+// guest: the VM, not the path, is the boundary.
+ErrorOr<void> mount_volume(size_t index, const GuestVolume& volume) {
+    std::string target = new_root + volume.path;
+    TRY(make_dirs(target));
+    std::string tag = std::string(volume_tag_prefix) + std::to_string(index);
+    unsigned long flags = MS_NOSUID | MS_NODEV | (volume.readonly ? MS_RDONLY : 0);
+    // 9p2000.L for Linux's file semantics; no cache, so that the host's changes show at once.
+    if (::mount(tag.c_str(), target.c_str(), "9p", flags, "trans=virtio,version=9p2000.L,msize=262144") != 0)
+        return fail_errno("mount the volume " + tag + " on " + volume.path);
+    return {};
+}
+
+// A file's bind mount, copied in: whatever the image has at its path (a file, or a symlink such
+// as Debian's /etc/resolv.conf) is replaced, in the overlay's upper layer.
+ErrorOr<void> write_guest_file(const GuestFile& file) {
+    std::string target = new_root + file.path;
+    TRY(make_dirs(target.substr(0, target.rfind('/'))));
+    if (::unlink(target.c_str()) != 0 && errno != ENOENT) return fail_errno("replace " + file.path);
+    UniqueFd fd(::open(target.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!fd) return fail_errno("create " + file.path);
+    TRY_CTX(write_all(fd.get(), file.content), "write " + file.path);
+    if (::fchmod(fd.get(), file.mode) != 0) return fail_errno("chmod " + file.path);
+    return {};
+}
+
 }  // namespace
 
 ErrorOr<void> mount_api_filesystems(const std::string& root, bool container) {
@@ -127,6 +155,8 @@ ErrorOr<void> enter_container_rootfs(const GuestConfig& config) {
                  "lowerdir=" + lowerdir + ",upperdir=/rw/upper,workdir=/rw/work,volatile", "overlay"));
     TRY(mount_api_filesystems(new_root, true));
     for (const auto& path : config.tmpfs) TRY(mount_tmpfs(path));
+    for (size_t i = 0; i < config.volumes.size(); ++i) TRY(mount_volume(i, config.volumes[i]));
+    for (const auto& file : config.files) TRY(write_guest_file(file));
     // --read-only as runc does it: the mount points are made first, then the root alone turns
     // read-only; the mounts on it stay writable.
     if (config.readonly_root &&

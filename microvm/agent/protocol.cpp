@@ -69,6 +69,65 @@ ErrorOr<GuestLimits> parse_limits(const nlohmann::json& value, const std::string
     return limits;
 }
 
+nlohmann::json volumes_json(const std::vector<GuestVolume>& volumes) {
+    auto list = nlohmann::json::array();
+    for (const auto& v : volumes) list.push_back({{"path", v.path}, {"readonly", v.readonly}});
+    return list;
+}
+
+ErrorOr<void> expect_absolute(const std::string& path, const std::string& field) {
+    if (!path.starts_with('/')) return fail(field + ": not an absolute path: " + path);
+    return {};
+}
+
+ErrorOr<GuestVolume> parse_volume(const nlohmann::json& value, const std::string& path) {
+    TRY(json::expect_object(value, path));
+    GuestVolume volume;
+    volume.path = TRY(json::require<std::string>(value, path, "path"));
+    TRY(expect_absolute(volume.path, path + ".path"));
+    TRY(json::read(value, path, "readonly", volume.readonly));
+    return volume;
+}
+
+// Hex, since a JSON string holds only UTF-8 and a file may hold anything.
+std::string to_hex(std::string_view bytes) {
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string hex;
+    hex.reserve(bytes.size() * 2);
+    for (unsigned char b : bytes) hex += {digits[b >> 4], digits[b & 15]};
+    return hex;
+}
+
+ErrorOr<std::string> from_hex(std::string_view hex, const std::string& field) {
+    if (hex.size() % 2 != 0) return fail(field + ": not hex");
+    std::string bytes(hex.size() / 2, '\0');
+    for (size_t i = 0; i < bytes.size(); ++i) {
+        unsigned value = 0;
+        auto [end, ec] = std::from_chars(hex.data() + 2 * i, hex.data() + 2 * i + 2, value, 16);
+        if (ec != std::errc() || end != hex.data() + 2 * i + 2) return fail(field + ": not hex");
+        bytes[i] = static_cast<char>(value);
+    }
+    return bytes;
+}
+
+nlohmann::json files_json(const std::vector<GuestFile>& files) {
+    auto list = nlohmann::json::array();
+    for (const auto& f : files)
+        list.push_back({{"path", f.path}, {"content", to_hex(f.content)}, {"mode", f.mode}});
+    return list;
+}
+
+ErrorOr<GuestFile> parse_file(const nlohmann::json& value, const std::string& path) {
+    TRY(json::expect_object(value, path));
+    GuestFile file;
+    file.path = TRY(json::require<std::string>(value, path, "path"));
+    TRY(expect_absolute(file.path, path + ".path"));
+    file.content = TRY(from_hex(TRY(json::require<std::string>(value, path, "content")), path + ".content"));
+    TRY(json::read(value, path, "mode", file.mode));
+    if (file.mode > 07777) return fail(path + ".mode: more than permission bits");
+    return file;
+}
+
 nlohmann::json window_size_json(WindowSize size) { return {{"rows", size.rows}, {"cols", size.cols}}; }
 
 ErrorOr<WindowSize> parse_window_size(const nlohmann::json& value, const std::string& path) {
@@ -125,6 +184,8 @@ std::string to_json(const GuestConfig& config) {
                         {"rlimits", rlimits_json(config.rlimits)},
                         {"readonlyRoot", config.readonly_root},
                         {"tmpfs", config.tmpfs},
+                        {"volumes", volumes_json(config.volumes)},
+                        {"files", files_json(config.files)},
                         {"limits", limits_json(config.limits)},
                         {"terminal", config.terminal},
                         {"windowSize", window_size_json(config.window_size)}};
@@ -148,14 +209,15 @@ ErrorOr<GuestConfig> parse_guest_config(std::string_view text) {
     TRY_CTX(json::read_list(j, "", "rlimits", config.rlimits, parse_rlimit), "guest config");
     TRY_CTX(json::read(j, "", "readonlyRoot", config.readonly_root), "guest config");
     TRY_CTX(json::read(j, "", "tmpfs", config.tmpfs), "guest config");
+    TRY_CTX(json::read_list(j, "", "volumes", config.volumes, parse_volume), "guest config");
+    TRY_CTX(json::read_list(j, "", "files", config.files, parse_file), "guest config");
     if (const auto* limits = json::member(j, "limits"))
         config.limits = TRY_CTX(parse_limits(*limits, "limits"), "guest config");
     TRY_CTX(json::read(j, "", "terminal", config.terminal), "guest config");
     if (const auto* size = json::member(j, "windowSize"))
         config.window_size = TRY_CTX(parse_window_size(*size, "windowSize"), "guest config");
-    for (const auto& path : config.tmpfs)
-        if (!path.starts_with('/')) return fail("guest config: tmpfs: not an absolute path: " + path);
-    if (config.cwd.empty() || config.cwd[0] != '/') return fail("guest config: cwd: not an absolute path");
+    for (const auto& path : config.tmpfs) TRY_CTX(expect_absolute(path, "tmpfs"), "guest config");
+    TRY_CTX(expect_absolute(config.cwd, "cwd"), "guest config");
     return config;
 }
 

@@ -6,7 +6,8 @@
 //   hutch.stdin    the container's stdin, raw bytes, host to guest; the host closing its end is
 //                  end of file (the guest's read() returns 0 once the host is disconnected).
 // The container's layers are virtio-blk disks, read-only, one erofs image each, told apart by
-// their serial: hutch-layer-0 is the bottom layer.
+// their serial: hutch-layer-0 is the bottom layer. Its volumes are virtio-9p shares of host
+// directories, by mount tag: hutch-volume-N is GuestConfig::volumes[N].
 //
 // A frame is a kind byte, the payload's length (4 bytes, little-endian) and the payload.
 //   host to guest:  config  (once, first: the JSON of GuestConfig), go (empty, once: start the
@@ -41,6 +42,7 @@ namespace hutch::microvm {
 inline constexpr std::string_view control_port_name = "hutch.control";
 inline constexpr std::string_view stdin_port_name = "hutch.stdin";
 inline constexpr std::string_view layer_serial_prefix = "hutch-layer-";
+inline constexpr std::string_view volume_tag_prefix = "hutch-volume-";
 
 enum class FrameKind : uint8_t {
     config = 'C',
@@ -95,6 +97,20 @@ struct GuestLimits {
     std::optional<int64_t> pids_max;      // pids.max; -1: no limit
 };
 
+// A host directory shared into the container (-v, a bind mount), mounted at path.
+struct GuestVolume {
+    std::string path;  // absolute, in the container
+    bool readonly = false;
+};
+
+// A file put in the container's root before the process starts (a file's bind mount, copied in
+// at create): at path, with mode's permission bits, owned by root.
+struct GuestFile {
+    std::string path;  // absolute, in the container
+    std::string content;
+    uint32_t mode = 0644;
+};
+
 // A terminal's size, in characters.
 struct WindowSize {
     uint16_t rows = 0, cols = 0;
@@ -113,6 +129,8 @@ struct GuestConfig {
     std::vector<GuestRlimit> rlimits;
     bool readonly_root = false;      // --read-only: the root remounted read-only
     std::vector<std::string> tmpfs;  // --tmpfs: absolute paths, each a tmpfs of its own
+    std::vector<GuestVolume> volumes;
+    std::vector<GuestFile> files;
     GuestLimits limits;
     // -t: the process's stdin, stdout and stderr are a pty of this size, its controlling terminal.
     bool terminal = false;

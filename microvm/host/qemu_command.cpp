@@ -63,6 +63,16 @@ std::vector<std::string> qemu_command_line(const VmSpec& vm) {
              "virtio-blk-device,drive=" + id + ",serial=" + std::string(layer_serial_prefix) +
                  std::to_string(i)});
     }
+    for (size_t i = 0; i < vm.shared_dirs.size(); ++i) {
+        std::string id = "volume" + std::to_string(i);
+        // passthrough: files keep the guest's owners and modes on the host, as a bind mount's do.
+        std::string fsdev = "local,id=" + id + ",path=" + escape_option(vm.shared_dirs[i].path) +
+                            ",security_model=passthrough" +
+                            (vm.shared_dirs[i].readonly ? ",readonly=on" : "");
+        argv.insert(argv.end(), {"-fsdev", fsdev, "-device",
+                                 "virtio-9p-device,fsdev=" + id +
+                                     ",mount_tag=" + std::string(volume_tag_prefix) + std::to_string(i)});
+    }
     return argv;
 }
 

@@ -48,6 +48,11 @@ ErrorOr<std::unique_ptr<PreparedVm>> PreparedVm::boot(const VmRunOptions& option
     vm.layers = options.images.empty() ? TRY(layer_images(options.layers)) : options.images;
     GuestConfig config = options.process;
     config.layers = static_cast<unsigned>(vm.layers.size());
+    config.volumes.clear();
+    for (const auto& v : options.volumes) {
+        vm.shared_dirs.push_back({.path = v.source, .readonly = v.volume.readonly});
+        config.volumes.push_back(v.volume);
+    }
 
     auto control = TRY(socket_pair());
     auto stdin_port = TRY(socket_pair());

@@ -16,6 +16,12 @@
 
 namespace hutch::microvm::host {
 
+// A host directory shared into the container: its place in the guest is volume.path.
+struct VmVolume {
+    std::string source;  // the host's directory
+    GuestVolume volume;
+};
+
 struct VmRunOptions {
     std::string kernel;               // the guest kernel's vmlinux (microvm/guest-kernel/build.sh)
     std::string agent;                // the hutch-agent binary
@@ -24,7 +30,8 @@ struct VmRunOptions {
     // Or erofs images already made, bottom first, used as they are (hutch-oci's microVM backend
     // packs a bundle's rootfs into one): then layers is not looked at.
     std::vector<std::string> images;
-    GuestConfig process;  // its layers count is set from layers
+    GuestConfig process;            // its layers count and volumes are set from layers and volumes
+    std::vector<VmVolume> volumes;  // under QEMU only (choose_vmm's VmNeeds)
     // The VM's memory when the process has no memory limit; with limits, vm_size_for sizes the
     // VM (memory and vCPUs) from them.
     unsigned memory_mib = 512;

@@ -26,6 +26,8 @@ long host_tsc_khz() {
 
 // hutch-vmm's: the devices are key=value lists (cli/hutch_vmm.cpp), the ports on inherited fds.
 ErrorOr<std::vector<std::string>> builtin_command_line(const VmSpec& vm) {
+    if (!vm.shared_dirs.empty())
+        return fail("volumes need QEMU (virtio-9p): the builtin VMM shares no host directory yet");
     std::vector<std::string> argv = {
         vm.vmm_binary,
         "--kernel",

@@ -12,12 +12,19 @@
 
 namespace hutch::microvm::host {
 
+// A host directory the VM shares (virtio-9p; QEMU only so far), tagged by its place in the list.
+struct SharedDir {
+    std::string path;
+    bool readonly = false;
+};
+
 struct VmSpec {
     VmmChoice vmm;
-    std::string vmm_binary;           // hutch-vmm, when vmm.builtin
-    std::string kernel;               // vmlinux
-    std::string initramfs;            // agent_initramfs()
-    std::vector<std::string> layers;  // erofs images, bottom first: hutch-layer-0 is layers[0]
+    std::string vmm_binary;              // hutch-vmm, when vmm.builtin
+    std::string kernel;                  // vmlinux
+    std::string initramfs;               // agent_initramfs()
+    std::vector<std::string> layers;     // erofs images, bottom first: hutch-layer-0 is layers[0]
+    std::vector<SharedDir> shared_dirs;  // hutch-volume-0 is shared_dirs[0]
     unsigned memory_mib = 512;
     unsigned vcpus = 1;
     std::string kernel_args;  // appended to the kernel command line

@@ -365,6 +365,39 @@ TEST_CASE("microvm: hutch run --vm applies rlimits, --read-only, --tmpfs, -e and
     CHECK(processes_mentioning(root.path()).empty());
 }
 
+TEST_CASE("microvm: hutch run --vm -v shares a host directory, read-write or read-only", "[.microvm-qemu]") {
+    SKIP_WITHOUT_QEMU();
+    BusyboxStore store;
+    const TempDir& root = store.root;
+    TempDir shared;
+    REQUIRE(hutch::write_file_atomic(shared.path() + "/from-host", "hello from the host\n"));
+
+    // Read and written through virtio-9p: the host sees what the guest wrote, at once.
+    auto rw = hutch_cmd(root, {"run", "--rm", "--vm", "--vm-kernel", store.kernel, "-v",
+                               shared.path() + ":/data", "localhost/bb:1", "sh", "-c",
+                               "cat /data/from-host; echo written in the VM > /data/from-guest"});
+    INFO(rw.err);
+    CHECK(rw.status == 0);
+    CHECK(rw.out == "hello from the host\n");
+    CHECK(read_text(shared.path() + "/from-guest") == "written in the VM");
+
+    // :ro, at a path the image lacks (made in the VM's overlay).
+    auto ro =
+        hutch_cmd(root, {"run", "--rm", "--vm", "--vm-kernel", store.kernel, "-v",
+                         shared.path() + ":/mnt/deep/data:ro", "localhost/bb:1", "sh", "-c",
+                         "cat /mnt/deep/data/from-host; touch /mnt/deep/data/x 2>/dev/null || echo refused"});
+    INFO(ro.err);
+    CHECK(ro.status == 0);
+    CHECK(ro.out == "hello from the host\nrefused\n");
+    CHECK_FALSE(path_exists(shared.path() + "/x"));
+
+    // A file cannot be shared: one line, and no VM.
+    check_one_line_failure(hutch_cmd(root, {"run", "--rm", "--vm", "--vm-kernel", store.kernel, "-v",
+                                            shared.path() + "/from-host:/etc/x", "localhost/bb:1", "true"}));
+    CHECK(processes_mentioning(root.path()).empty());
+    CHECK(host_mounts_matching(root.path()).empty());
+}
+
 TEST_CASE("microvm: hutch run --vm sizes the VM by -m and --cpus and enforces them and --pids-limit inside",
           "[.microvm-qemu]") {
     SKIP_WITHOUT_QEMU();

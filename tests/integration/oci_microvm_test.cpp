@@ -253,6 +253,44 @@ TEST_CASE("hutch-oci gives a microVM's process the console socket's terminal, it
     CHECK(none_left(vm.rt.root()));
 }
 
+TEST_CASE("hutch-oci's microVM takes config.json's bind mounts, tmpfs, read-only root and rlimits",
+          "[.microvm-qemu]") {
+    SKIP_WITHOUT_QEMU();
+    VmBundle vm({"sh", "-c",
+                 "cat /vol/in; echo from the VM > /vol/out; cat /etc/copied; ulimit -n; "
+                 "touch /x 2>/dev/null || echo read-only; touch /scratch/y && echo tmpfs-writable"});
+    TempDir host;
+    std::ofstream(host.path() + "/in") << "shared\n";
+    std::ofstream(host.path() + "/file") << "copied in\n";
+    auto& config = vm.bundle.config;
+    config["root"]["readonly"] = true;
+    config["process"]["rlimits"] = {{{"type", "RLIMIT_NOFILE"}, {"soft", 333}, {"hard", 333}}};
+    // The default mounts (proc, /dev, devpts, sysfs...) are the agent's own in the guest.
+    config["mounts"].push_back(
+        {{"destination", "/vol"}, {"type", "bind"}, {"source", host.path()}, {"options", {"rbind", "rw"}}});
+    config["mounts"].push_back({{"destination", "/etc/copied"},
+                                {"type", "bind"},
+                                {"source", host.path() + "/file"},
+                                {"options", {"bind", "ro"}}});
+    config["mounts"].push_back({{"destination", "/scratch"}, {"type", "tmpfs"}, {"source", "tmpfs"}});
+    vm.bundle.save();
+    auto result = vm.rt({"run", "--bundle", vm.bundle.path(), "vm7"});
+    INFO(result.err);
+    CHECK(result.status == 0);
+    CHECK(result.out == "shared\ncopied in\n333\nread-only\ntmpfs-writable\n");
+    CHECK(read_text(host.path() + "/out") == "from the VM");
+
+    // A mount the VM cannot give is refused at create, in one line.
+    config["mounts"].push_back({{"destination", "/img"}, {"type", "ext4"}, {"source", "/dev/null"}});
+    vm.bundle.save();
+    auto refused = vm.rt({"create", "--bundle", vm.bundle.path(), "vm8"});
+    CHECK(refused.status != 0);
+    CHECK(refused.err.find("mount of type ext4 on /img: not supported in a microVM") != std::string::npos);
+    CHECK(std::count(refused.err.begin(), refused.err.end(), '\n') == 1);
+    CHECK(!exists(vm.rt.root() + "/vm8"));
+    CHECK(none_left(vm.rt.root()));
+}
+
 TEST_CASE("hutch-oci delete --force of a running microVM container leaves no QEMU", "[.microvm-qemu]") {
     SKIP_WITHOUT_QEMU();
     VmBundle vm({"sleep", "100"});

@@ -3,6 +3,7 @@
 #include <sys/resource.h>
 
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 
 #include "microvm/agent/protocol.h"
 
@@ -41,6 +42,51 @@ TEST_CASE("microvm protocol: a tmpfs path that is not absolute is refused", "[mi
     auto parsed = parse_guest_config(to_json(config));
     REQUIRE_FALSE(parsed);
     CHECK(parsed.error().message.find("tmpfs") != std::string::npos);
+}
+
+TEST_CASE("microvm protocol: volumes round-trip, and one at a relative path is refused",
+          "[microvm-protocol]") {
+    GuestConfig config;
+    config.args = {"true"};
+    config.layers = 1;
+    config.volumes = {{.path = "/data", .readonly = false}, {.path = "/etc/app", .readonly = true}};
+    auto parsed = parse_guest_config(to_json(config));
+    REQUIRE(parsed);
+    REQUIRE(parsed->volumes.size() == 2);
+    CHECK(parsed->volumes[0].path == "/data");
+    CHECK_FALSE(parsed->volumes[0].readonly);
+    CHECK(parsed->volumes[1].path == "/etc/app");
+    CHECK(parsed->volumes[1].readonly);
+
+    config.volumes = {{.path = "data", .readonly = false}};
+    auto relative = parse_guest_config(to_json(config));
+    REQUIRE_FALSE(relative);
+    CHECK(relative.error().message == "guest config: volumes[0].path: not an absolute path: data");
+}
+
+TEST_CASE("microvm protocol: files round-trip byte for byte; a bad mode or content is refused",
+          "[microvm-protocol]") {
+    GuestConfig config;
+    config.args = {"true"};
+    config.layers = 1;
+    std::string bytes("nameserver 127.0.0.1\n\0\xff\x80", 24);
+    config.files = {{.path = "/etc/resolv.conf", .content = bytes, .mode = 0600}};
+    auto parsed = parse_guest_config(to_json(config));
+    REQUIRE(parsed);
+    REQUIRE(parsed->files.size() == 1);
+    CHECK(parsed->files[0].path == "/etc/resolv.conf");
+    CHECK(parsed->files[0].content == bytes);
+    CHECK(parsed->files[0].mode == 0600);
+
+    config.files[0].mode = 010000;
+    CHECK(parse_guest_config(to_json(config)).error().message ==
+          "guest config: files[0].mode: more than permission bits");
+    auto odd = nlohmann::json::parse(to_json(config));
+    odd["files"][0]["mode"] = 0644;
+    odd["files"][0]["content"] = "abc";
+    CHECK(parse_guest_config(odd.dump()).error().message == "guest config: files[0].content: not hex");
+    odd["files"][0]["content"] = "zz";
+    CHECK(parse_guest_config(odd.dump()).error().message == "guest config: files[0].content: not hex");
 }
 
 TEST_CASE("microvm protocol: the limits round-trip, and one the kernel would refuse is refused here",

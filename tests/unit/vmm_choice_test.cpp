@@ -71,3 +71,16 @@ TEST_CASE("a VMM request the host cannot serve is one line saying why", "[microv
     REQUIRE_FALSE(bad);
     CHECK(bad.error().message == "--vmm firecracker: expected auto, builtin or qemu");
 }
+
+TEST_CASE("a VM with volumes goes to QEMU, which alone shares host directories so far", "[microvm]") {
+    auto choice = choose_vmm(VmmRequest::automatic, hardware, "", {.shared_dirs = true});
+    REQUIRE(choice);
+    CHECK_FALSE(choice->builtin);
+    CHECK(choice->qemu_accel == "kvm");
+    CHECK(choice->reason == "QEMU with KVM: volumes need virtio-9p, which the builtin VMM does not have yet");
+
+    auto builtin = choose_vmm(VmmRequest::builtin, hardware, "", {.shared_dirs = true});
+    REQUIRE_FALSE(builtin);
+    CHECK(builtin.error().message ==
+          "--vmm=builtin: volumes need virtio-9p, which the builtin VMM does not have yet");
+}

@@ -1,0 +1,122 @@
+#include "microvm/host/oci_vm.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <string_view>
+
+#include "base/file.h"
+#include "runtime/security.h"
+
+namespace hutch::microvm::host {
+
+namespace {
+
+// Files copied in are small (hosts, resolv.conf): the config frame holds them all, as hex.
+constexpr size_t max_copied_bytes = 256 * 1024;
+
+// linux.resources' memory, CPU and pids limits, which the agent enforces in the guest and which
+// size the VM (vm_size.h). A value of 0 or -1 is runc's "no limit". The rest of linux.resources
+// is about the host's cgroups, which a VM's process is not in.
+GuestLimits guest_limits(const spec::Spec& spec) {
+    GuestLimits limits;
+    if (!spec.linux_ || !spec.linux_->resources) return limits;
+    const auto& resources = *spec.linux_->resources;
+    auto set = [](std::optional<int64_t> value) { return value && *value > 0 ? value : std::nullopt; };
+    if (resources.memory) limits.memory_bytes = set(resources.memory->limit);
+    if (resources.cpu) {
+        limits.cpu_quota = set(resources.cpu->quota);
+        if (resources.cpu->period) limits.cpu_period = static_cast<int64_t>(*resources.cpu->period);
+    }
+    limits.pids_max = set(resources.pids_limit);
+    return limits;
+}
+
+// The guest's own: the agent mounts proc, sysfs, devtmpfs, devpts, a cgroup2 and /dev/shm in
+// the container's root whatever config.json says, so a mount there (of any type: a rootless
+// spec binds the host's /sys, podman binds its own /dev/shm) is not the VM's to give.
+bool is_api_filesystem(const spec::Mount& mount) {
+    for (std::string_view api : {"/proc", "/sys", "/dev"}) {
+        std::string_view destination = mount.destination;
+        if (destination.starts_with(api) &&
+            (destination.size() == api.size() || destination[api.size()] == '/'))
+            return true;
+    }
+    return false;
+}
+
+bool has_option(const spec::Mount& mount, std::string_view option) {
+    return std::ranges::find(mount.options, option) != mount.options.end();
+}
+
+// A bind mount: a directory is shared (a volume), a file copied in.
+ErrorOr<void> add_bind(const spec::Mount& mount, OciVm& vm, size_t& copied) {
+    std::string where = "mount of " + mount.source + " on " + mount.destination;
+    struct stat st;
+    if (::stat(mount.source.c_str(), &st) != 0) return fail_errno(where);
+    if (S_ISDIR(st.st_mode)) {
+        // Resolved now, from the bundle: the VMM opens it later, from elsewhere.
+        char resolved[PATH_MAX];
+        if (!::realpath(mount.source.c_str(), resolved)) return fail_errno(where);
+        vm.volumes.push_back({resolved, {.path = mount.destination, .readonly = has_option(mount, "ro")}});
+        return {};
+    }
+    if (!S_ISREG(st.st_mode)) return fail(where + ": a microVM takes directories and regular files only");
+    copied += static_cast<size_t>(st.st_size);
+    if (copied > max_copied_bytes)
+        return fail(where + ": a microVM copies a file's bind mount in, and these pass 256 KiB");
+    vm.process.files.push_back({.path = mount.destination,
+                                .content = TRY_CTX(read_file(mount.source), where),
+                                .mode = st.st_mode & 07777});
+    return {};
+}
+
+ErrorOr<void> add_mounts(const spec::Spec& spec, OciVm& vm) {
+    size_t copied = 0;
+    for (const auto& mount : spec.mounts) {
+        if (is_api_filesystem(mount)) continue;
+        if (mount.is_bind()) {
+            TRY(add_bind(mount, vm, copied));
+        } else if (mount.type == "tmpfs") {
+            vm.process.tmpfs.push_back(mount.destination);
+        } else {
+            return fail("mount of type " + mount.type + " on " + mount.destination +
+                        ": not supported in a microVM");
+        }
+    }
+    return {};
+}
+
+}  // namespace
+
+ErrorOr<std::vector<GuestRlimit>> guest_rlimits(const std::vector<spec::Rlimit>& rlimits) {
+    auto plan = TRY(security::prepare_rlimits(rlimits));
+    std::vector<GuestRlimit> guest;
+    for (const auto& entry : plan.entries)
+        guest.push_back(
+            {.resource = entry.resource, .soft = entry.limit.rlim_cur, .hard = entry.limit.rlim_max});
+    return guest;
+}
+
+ErrorOr<OciVm> oci_vm(const spec::Spec& spec) {
+    OciVm vm;
+    GuestConfig& process = vm.process;
+    process.args = spec.process.args;
+    process.env = spec.process.env;
+    process.cwd = spec.process.cwd;
+    process.uid = spec.process.user.uid;
+    process.gid = spec.process.user.gid;
+    process.additional_gids.assign(spec.process.user.additional_gids.begin(),
+                                   spec.process.user.additional_gids.end());
+    process.hostname = spec.hostname;
+    process.rlimits = TRY(guest_rlimits(spec.process.rlimits));
+    process.readonly_root = spec.root.readonly;
+    process.limits = guest_limits(spec);
+    process.terminal = spec.process.terminal;
+    TRY(add_mounts(spec, vm));
+    return vm;
+}
+
+}  // namespace hutch::microvm::host

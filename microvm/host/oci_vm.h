@@ -1,0 +1,29 @@
+// A bundle's config.json as a microVM runs it (hutch-oci's run.oci.handler=microvm,
+// cli/hutch_vm_relay.cpp): the process and its settings for the agent, the limits, and the
+// mounts a VM can give. The mounts on /proc, /sys and /dev and beneath are the agent's own in the
+// guest (proc, sysfs, devtmpfs, devpts, cgroup2, /dev/shm); a directory's bind mount becomes a volume; a
+// file's bind mount is copied in, as it is at create (podman's /etc/hosts, /etc/resolv.conf,
+// /run/.containerenv); any other mount is refused.
+#pragma once
+
+#include <vector>
+
+#include "base/error.h"
+#include "microvm/agent/protocol.h"
+#include "microvm/host/vm_run.h"
+#include "spec/spec.h"
+
+namespace hutch::microvm::host {
+
+struct OciVm {
+    GuestConfig process;
+    std::vector<VmVolume> volumes;
+};
+
+// Relative bind sources are the bundle's: hutch-oci create runs this from the bundle directory.
+ErrorOr<OciVm> oci_vm(const spec::Spec& spec);
+
+// process.rlimits as the agent sets them: the resources' numbers (the parser checked the names).
+ErrorOr<std::vector<GuestRlimit>> guest_rlimits(const std::vector<spec::Rlimit>& rlimits);
+
+}  // namespace hutch::microvm::host
