@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# podman runs containers in microVMs through hutch-oci's run.oci.handler=microvm annotation: the
+# process runs under the guest kernel (its /proc/cmdline is hutch's guest kernel's), prints, reads
+# a volume and writes to it, sees the /etc/hosts podman binds in, and its exit status comes back;
+# `run -t` gives it a terminal of the caller's size through conmon's console socket; a detached one
+# shows in `ps` and `stop` ends it with SIGTERM, forwarded into the VM. On the host only: a VM under
+# TCG inside the pure-v2 test guest's TCG would take minutes.
+# Everything podman and hutch-oci keep lives under one temporary directory, removed on exit.
+# Usage: podman_microvm_test.sh HUTCH_OCI_BINARY SOURCE_DIR
+set -euo pipefail
+oci=${1:?usage: podman_microvm_test.sh HUTCH_OCI_BINARY SOURCE_DIR}
+src=${2:?usage: podman_microvm_test.sh HUTCH_OCI_BINARY SOURCE_DIR}
+command -v podman >/dev/null || { echo "podman is not installed (scripts/setup.sh installs it)"; exit 1; }
+command -v script >/dev/null || { echo "script is not installed (bsdutils)"; exit 1; }
+kernel=$("$src/microvm/guest-kernel/build.sh" | head -n1)/vmlinux
+
+D=$(mktemp -d /tmp/hutch-e2e-podman-vm.XXXXXX)
+cleanup() {
+    "$D/podman" rm -af >/dev/null 2>&1 || true
+    "$D/podman" rmi -af >/dev/null 2>&1 || true
+    grep -F " $D/" /proc/self/mountinfo | awk '{print $5}' | sort -r | xargs -r -n1 umount -l || true
+    find /sys/fs/cgroup -maxdepth 5 -type d -name libpod_parent 2>/dev/null |
+        while read -r dir; do find "$dir" -depth -type d -exec rmdir {} \; 2>/dev/null || true; done
+    rm -rf "$D"
+}
+trap cleanup EXIT
+
+cat >"$D/runtime" <<WRAP
+#!/bin/sh
+exec $oci --root $D/runtime-root "\$@"
+WRAP
+cat >"$D/podman" <<WRAP
+#!/bin/sh
+exec podman --root $D/root --runroot $D/run --tmpdir $D/tmp --network-config-dir $D/net \
+    --volumepath $D/vol --storage-driver overlay --cgroup-manager cgroupfs --events-backend file \
+    --runtime $D/runtime "\$@"
+WRAP
+chmod +x "$D/runtime" "$D/podman"
+p="$D/podman"
+vm=(--network none --annotation run.oci.handler=microvm --annotation "run.oci.microvm.kernel=$kernel")
+
+"$src/examples/busybox/make-rootfs.sh" "$D/rootfs"
+tar -C "$D/rootfs" -cf "$D/busybox.tar" .
+"$p" import --change 'CMD ["/bin/sh"]' "$D/busybox.tar" localhost/busybox >/dev/null
+
+fail() { echo "FAIL: $*"; exit 1; }
+
+mkdir "$D/shared"
+echo "from the host" >"$D/shared/in"
+status=0
+out=$("$p" run --rm "${vm[@]}" -v "$D/shared:/data" localhost/busybox sh -c \
+    'cat /proc/cmdline; cat /data/in; echo "from the VM" >/data/out; grep -c localhost /etc/hosts; exit 7') ||
+    status=$?
+[[ $status == 7 ]] || fail "run --rm exited $status, not 7: $out"
+[[ $out == *"console=ttyS0"* ]] || fail "the process did not run under the guest kernel: $out"
+[[ $out == *"from the host"* ]] || fail "the volume's file was not read: $out"
+[[ $(cat "$D/shared/out" 2>/dev/null) == "from the VM" ]] || fail "the VM's write did not reach the host"
+[[ $(tail -n1 <<<"$out") =~ ^[1-9] ]] || fail "podman's /etc/hosts was not copied in: $out"
+echo "ok: podman run --rm in a microVM: guest kernel, volume both ways, /etc/hosts, exit status"
+
+out=$(script -qec "stty rows 33 cols 77; $p run --rm -t ${vm[*]} localhost/busybox sh -c 'tty; stty size'" \
+    /dev/null </dev/null)
+[[ $out == *"/dev/pts/"* ]] || fail "run -t gave no terminal: $out"
+[[ $out == *"33 77"* ]] || fail "run -t's terminal is not the caller's size: $out"
+echo "ok: podman run -t in a microVM: a terminal of the caller's size"
+
+"$p" run -d --name vm "${vm[@]}" localhost/busybox sleep 1000 >/dev/null
+[[ $("$p" ps --format '{{.Names}} {{.Status}}') == "vm Up"* ]] || fail "the detached VM is not up: $("$p" ps -a)"
+"$p" stop -t 20 vm >/dev/null
+[[ $("$p" inspect vm --format '{{.State.Status}} {{.State.ExitCode}}') == "exited 143" ]] ||
+    fail "stop did not end the VM's process by SIGTERM: $("$p" inspect vm --format '{{.State.Status}} {{.State.ExitCode}}')"
+"$p" rm vm >/dev/null
+echo "ok: podman run -d, ps and stop of a microVM"
+
+leftover=$(pgrep -af -- "$D" || true)
+[[ -z $leftover ]] || fail "processes left behind: $leftover"
+echo "ok: nothing left"
