@@ -147,10 +147,12 @@ void add_run_flags(CLI::App* cmd, RunFlags& r) {
     cmd->add_option("--cap-drop", r.cap_drop, "drop a capability (or ALL)")->allow_extra_args(false);
     cmd->add_option("--security-opt", r.security_opts, "no-new-privileges")->allow_extra_args(false);
     cmd->add_option("--network,--net", r.network, "none (default: only lo) or host");
+    cmd->add_option("--annotation", r.annotations, "KEY=VALUE, an annotation of the container's config.json")
+        ->allow_extra_args(false);
     // A flag, not an option: `--vm IMAGE` must leave IMAGE alone, so a mode is given as --vm=MODE.
     cmd->add_flag("--vm{always}", r.vm,
-                  "--vm[=auto|always|never]: run in a QEMU microVM of its own, with its own kernel "
-                  "(run only); auto (the default) when the image needs more kernel than this host's");
+                  "--vm[=auto|always|never]: run in a microVM of its own, with its own kernel; auto "
+                  "(the default) when the image needs more kernel than this host's");
     cmd->add_option("--vm-kernel", r.vm_kernel, "the microVM's kernel, a vmlinux (default $HUTCH_VM_KERNEL)");
     cmd->add_option("--vmm", r.vmm,
                     "the microVM's monitor: auto (the builtin VMM where KVM can run Linux, else QEMU), "

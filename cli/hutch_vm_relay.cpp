@@ -13,7 +13,7 @@
 //
 // It finds the guest kernel (vmlinux, microvm/guest-kernel/build.sh) in config.json's annotation
 // run.oci.microvm.kernel, else in $HUTCH_VM_KERNEL; and hutch-agent in $HUTCH_VM_AGENT, else
-// beside this program.
+// beside this program. The annotation run.oci.microvm.vmm picks the VMM as hutch run's --vmm does.
 #include <fcntl.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -48,6 +48,13 @@ ErrorOr<std::string> guest_kernel(const spec::Spec& spec) {
         "HUTCH_VM_KERNEL)");
 }
 
+// The annotation run.oci.microvm.vmm (auto, builtin or qemu: hutch run --vmm's), else auto.
+ErrorOr<microvm::VmmRequest> vmm_request(const spec::Spec& spec) {
+    auto it = spec.annotations.find("run.oci.microvm.vmm");
+    if (it == spec.annotations.end()) return microvm::VmmRequest::automatic;
+    return TRY_CTX(microvm::parse_vmm_request(it->second), "run.oci.microvm.vmm");
+}
+
 // Everything before start: the process, the kernel, the agent and the rootfs's disk. The disk is
 // made in the state directory, so that it goes with the container's delete.
 ErrorOr<microvm::host::VmRunOptions> prepare(const std::string& state_dir, const std::string& rootfs) {
@@ -56,8 +63,7 @@ ErrorOr<microvm::host::VmRunOptions> prepare(const std::string& state_dir, const
     options.kernel = TRY(guest_kernel(spec));
     options.agent = microvm::host::beside_self("hutch-agent", "HUTCH_VM_AGENT");
     auto vm = TRY(microvm::host::oci_vm(spec));
-    options.vmm =
-        TRY(microvm::choose_vmm(microvm::VmmRequest::automatic, {.shared_dirs = !vm.volumes.empty()}));
+    options.vmm = TRY(microvm::choose_vmm(TRY(vmm_request(spec)), {.shared_dirs = !vm.volumes.empty()}));
     options.vmm_binary = microvm::host::beside_self("hutch-vmm", "HUTCH_VMM");
     options.cache_dir = state_dir;
     options.process = std::move(vm.process);

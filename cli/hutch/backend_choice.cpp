@@ -42,17 +42,6 @@ ErrorOr<Backend> choose_run_backend(const Storage& storage, const RunFlags& flag
     return choice.backend;
 }
 
-ErrorOr<void> check_create_backend(const Storage& storage, const RunFlags& flags) {
-    if (TRY(parse_vm_mode(flags.vm)) == VmMode::always)
-        return fail("create --vm: not supported yet (only run --vm, in the foreground)");
-    auto needs = TRY(image_requirements(storage, flags.image));
-    if (needs.empty()) return {};
-    if (auto shortfall = first_shortfall(needs, host_facts(needs)))
-        return fail(flags.image + " cannot run on this host: it needs " + shortfall->str() +
-                    " (only run can run it in a microVM)");
-    return {};
-}
-
 ErrorOr<std::string> vm_kernel_path(const RunFlags& flags) {
     if (!flags.vm_kernel.empty()) return flags.vm_kernel;
     if (const char* kernel = std::getenv("HUTCH_VM_KERNEL"); kernel && *kernel) return std::string(kernel);

@@ -11,13 +11,10 @@
 
 namespace hutch::cli {
 
-// run: the backend for flags.image (pulled first when it is not stored, as run does). Prints the
-// one-line notice on stderr when auto chose the microVM; fails with one line when neither kernel
-// can run the image, or --vm=never forbids the only one that can.
+// run and create: the backend for flags.image (pulled first when it is not stored, as run does).
+// Prints the one-line notice on stderr when auto chose the microVM; fails with one line when
+// neither kernel can run the image, or --vm=never forbids the only one that can.
 ErrorOr<Backend> choose_run_backend(const Storage& storage, const RunFlags& flags);
-
-// create: it has no microVM yet, so --vm is refused, and so is an image this host cannot run.
-ErrorOr<void> check_create_backend(const Storage& storage, const RunFlags& flags);
 
 // The microVM's kernel, a vmlinux: --vm-kernel, else $HUTCH_VM_KERNEL.
 ErrorOr<std::string> vm_kernel_path(const RunFlags& flags);

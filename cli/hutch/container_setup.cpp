@@ -174,6 +174,11 @@ ErrorOr<spec::ContainerConfig> container_config(const RunFlags& flags, const ima
     }
     TRY(apply_limits(flags, c));
     TRY(apply_security(flags, c));
+    for (const auto& a : flags.annotations) {
+        size_t eq = a.find('=');
+        if (eq == std::string::npos || eq == 0) return fail("--annotation " + a + ": expected KEY=VALUE");
+        c.annotations[a.substr(0, eq)] = a.substr(eq + 1);
+    }
     return c;
 }
 
@@ -311,13 +316,10 @@ ErrorOr<VmContainer> set_up_vm_container(const Storage& storage, const RunFlags&
     vm.process.rlimits = TRY(default_rlimits());
     vm.process.readonly_root = config.readonly_rootfs;
     vm.process.tmpfs = config.tmpfs;
-    for (const auto& bind : config.binds) {
-        // virtio-9p shares directories: a file cannot be a VM's volume.
-        struct stat st;
-        if (::stat(bind.source.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
-            return fail("-v " + bind.source + ":" + bind.destination + ": --vm shares directories only");
-        vm.volumes.push_back({bind.source, {.path = bind.destination, .readonly = bind.readonly}});
-    }
+    microvm::host::VmBinds binds;
+    for (const auto& bind : config.binds) TRY(binds.add(bind.source, bind.destination, bind.readonly));
+    vm.volumes = std::move(binds.volumes);
+    vm.process.files = std::move(binds.files);
     // cpu_quota is per 100 ms, GuestLimits' default period, as in config.json.
     vm.process.limits.memory_bytes = config.memory_limit;
     vm.process.limits.cpu_quota = config.cpu_quota;

@@ -38,6 +38,7 @@ struct RunFlags {
     std::vector<std::string> cap_add, cap_drop;
     std::vector<std::string> security_opts;  // no-new-privileges
     std::string network = "none";            // none or host
+    std::vector<std::string> annotations;    // --annotation KEY=VALUE: config.json's annotations
     std::string vm = "auto";                 // --vm[=auto|always|never] (backend_choice.h)
     std::string vm_kernel;                   // --vm-kernel: its vmlinux
     std::string vmm = "auto";                // --vmm=auto|builtin|qemu (microvm/vmm_choice.h)

@@ -12,8 +12,12 @@ namespace hutch::cli {
 
 // run: in the foreground returns the container's exit status; with -d prints its id.
 ErrorOr<int> run_container(const Storage& storage, const RunFlags& flags);
-// hutch run --vm (run_vm.cpp): in the foreground, in a QEMU microVM of its own.
+// hutch run --vm (run_vm.cpp) in the foreground, in a microVM of its own, not recorded.
 ErrorOr<int> run_in_microvm(const Storage& storage, const RunFlags& flags);
+// The flags of a container of the store that runs in a microVM (run -d --vm, run --name --vm,
+// create --vm): the annotations of hutch-oci's microVM backend added. What the VM cannot apply
+// yet is refused in one line.
+ErrorOr<RunFlags> as_microvm_container(const RunFlags& flags);
 // create: made and created in the runtime, waiting for `start`; prints its id.
 ErrorOr<void> create_container(const Storage& storage, const RunFlags& flags);
 // start: a created container starts; an exited one is created and started again.

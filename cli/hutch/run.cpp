@@ -39,10 +39,8 @@ ErrorOr<void> start_one(const ContainerStore& store, const std::string& name) {
     return started;
 }
 
-}  // namespace
-
-ErrorOr<int> run_container(const Storage& storage, const RunFlags& flags) {
-    if (TRY(choose_run_backend(storage, flags)) == Backend::microvm) return run_in_microvm(storage, flags);
+// A container of the store, in the foreground (this process its monitor) or with -d.
+ErrorOr<int> run_recorded(const Storage& storage, const RunFlags& flags) {
     auto store = TRY(ContainerStore::open(storage.storage_root, storage.run_root));
     auto record = TRY(set_up_container(store, storage, flags));
     SetUpGuard set_up(store, record.id);
@@ -54,8 +52,19 @@ ErrorOr<int> run_container(const Storage& storage, const RunFlags& flags) {
     return 0;
 }
 
-ErrorOr<void> create_container(const Storage& storage, const RunFlags& flags) {
-    TRY(check_create_backend(storage, flags));
+}  // namespace
+
+// A microVM in the foreground without a name goes straight to its VM, not recorded (run_vm.cpp);
+// with -d or --name it is a container of the store like any other.
+ErrorOr<int> run_container(const Storage& storage, const RunFlags& flags) {
+    if (TRY(choose_run_backend(storage, flags)) == Backend::host) return run_recorded(storage, flags);
+    if (!flags.detach && flags.name.empty()) return run_in_microvm(storage, flags);
+    return run_recorded(storage, TRY(as_microvm_container(flags)));
+}
+
+ErrorOr<void> create_container(const Storage& storage, const RunFlags& given) {
+    RunFlags flags = given;
+    if (TRY(choose_run_backend(storage, flags)) == Backend::microvm) flags = TRY(as_microvm_container(flags));
     auto store = TRY(ContainerStore::open(storage.storage_root, storage.run_root));
     auto record = TRY(set_up_container(store, storage, flags));
     SetUpGuard set_up(store, record.id);

@@ -1,8 +1,11 @@
 // hutch run --vm: the container's process in a microVM of its own (microvm/host/), with its
-// own kernel, in the foreground. The image's layers go to the VM as erofs disks; the limits size
-// the VM and the agent enforces them inside (microvm/host/vm_size.h); with -t the process gets a
-// pty in the guest, joined to the caller's terminal. What the VM's agent does not apply yet is
-// refused here, never silently dropped.
+// own kernel. In the foreground without a name it goes straight to its VM: the image's layers go
+// to the VM as erofs disks, shared by every VM of the image; the limits size the VM and the agent
+// enforces them inside (microvm/host/vm_size.h); with -t the process gets a pty in the guest,
+// joined to the caller's terminal. With -d or --name (and for create) it is a container of the
+// store like any other, whose runtime side is hutch-oci's microVM backend
+// (run.oci.handler=microvm): ps, logs, stop and rm work on it. What the VM's agent does not apply
+// yet is refused here, never silently dropped.
 #include "base/log.h"
 #include "base/terminal.h"
 #include "cli/hutch/backend_choice.h"
@@ -15,15 +18,23 @@ namespace {
 
 ErrorOr<void> refuse_unsupported(const RunFlags& flags) {
     auto refuse = [](const std::string& flag) { return fail("--vm with " + flag + ": not supported yet"); };
-    if (flags.detach) return refuse("-d");
     if (!flags.cap_add.empty() || !flags.cap_drop.empty()) return refuse("--cap-add/--cap-drop");
     if (!flags.security_opts.empty()) return refuse("--security-opt");
     if (flags.network != "none") return refuse("--network " + flags.network);
-    if (!flags.name.empty()) return refuse("--name");
     return {};
 }
 
 }  // namespace
+
+ErrorOr<RunFlags> as_microvm_container(const RunFlags& flags) {
+    TRY(refuse_unsupported(flags));
+    TRY(microvm::parse_vmm_request(flags.vmm));
+    RunFlags vm = flags;
+    vm.annotations.push_back("run.oci.handler=microvm");
+    vm.annotations.push_back("run.oci.microvm.kernel=" + TRY(vm_kernel_path(flags)));
+    vm.annotations.push_back("run.oci.microvm.vmm=" + flags.vmm);
+    return vm;
+}
 
 ErrorOr<int> run_in_microvm(const Storage& storage, const RunFlags& flags) {
     TRY(refuse_unsupported(flags));

@@ -51,34 +51,12 @@ bool has_option(const spec::Mount& mount, std::string_view option) {
     return std::ranges::find(mount.options, option) != mount.options.end();
 }
 
-// A bind mount: a directory is shared (a volume), a file copied in.
-ErrorOr<void> add_bind(const spec::Mount& mount, OciVm& vm, size_t& copied) {
-    std::string where = "mount of " + mount.source + " on " + mount.destination;
-    struct stat st;
-    if (::stat(mount.source.c_str(), &st) != 0) return fail_errno(where);
-    if (S_ISDIR(st.st_mode)) {
-        // Resolved now, from the bundle: the VMM opens it later, from elsewhere.
-        char resolved[PATH_MAX];
-        if (!::realpath(mount.source.c_str(), resolved)) return fail_errno(where);
-        vm.volumes.push_back({resolved, {.path = mount.destination, .readonly = has_option(mount, "ro")}});
-        return {};
-    }
-    if (!S_ISREG(st.st_mode)) return fail(where + ": a microVM takes directories and regular files only");
-    copied += static_cast<size_t>(st.st_size);
-    if (copied > max_copied_bytes)
-        return fail(where + ": a microVM copies a file's bind mount in, and these pass 256 KiB");
-    vm.process.files.push_back({.path = mount.destination,
-                                .content = TRY_CTX(read_file(mount.source), where),
-                                .mode = st.st_mode & 07777});
-    return {};
-}
-
 ErrorOr<void> add_mounts(const spec::Spec& spec, OciVm& vm) {
-    size_t copied = 0;
+    VmBinds binds;
     for (const auto& mount : spec.mounts) {
         if (is_api_filesystem(mount)) continue;
         if (mount.is_bind()) {
-            TRY(add_bind(mount, vm, copied));
+            TRY(binds.add(mount.source, mount.destination, has_option(mount, "ro")));
         } else if (mount.type == "tmpfs") {
             vm.process.tmpfs.push_back(mount.destination);
         } else {
@@ -86,10 +64,32 @@ ErrorOr<void> add_mounts(const spec::Spec& spec, OciVm& vm) {
                         ": not supported in a microVM");
         }
     }
+    vm.volumes = std::move(binds.volumes);
+    vm.process.files = std::move(binds.files);
     return {};
 }
 
 }  // namespace
+
+ErrorOr<void> VmBinds::add(const std::string& source, const std::string& destination, bool readonly) {
+    std::string where = "bind mount of " + source + " on " + destination;
+    struct stat st;
+    if (::stat(source.c_str(), &st) != 0) return fail_errno(where);
+    if (S_ISDIR(st.st_mode)) {
+        // Resolved now, from the caller's directory (hutch-oci's: the bundle): the VMM opens it later.
+        char resolved[PATH_MAX];
+        if (!::realpath(source.c_str(), resolved)) return fail_errno(where);
+        volumes.push_back({resolved, {.path = destination, .readonly = readonly}});
+        return {};
+    }
+    if (!S_ISREG(st.st_mode)) return fail(where + ": a microVM takes directories and regular files only");
+    copied_ += static_cast<size_t>(st.st_size);
+    if (copied_ > max_copied_bytes)
+        return fail(where + ": a microVM copies a file's bind mount in, and these pass 256 KiB");
+    files.push_back(
+        {.path = destination, .content = TRY_CTX(read_file(source), where), .mode = st.st_mode & 07777});
+    return {};
+}
 
 ErrorOr<std::vector<GuestRlimit>> guest_rlimits(const std::vector<spec::Rlimit>& rlimits) {
     auto plan = TRY(security::prepare_rlimits(rlimits));

@@ -15,8 +15,20 @@
 
 namespace hutch::microvm::host {
 
+// Bind mounts as a VM takes them: a directory is shared (a volume), a regular file copied in at
+// create, up to 256 KiB for all of them (they pass in the agent's config); anything else refused.
+class VmBinds {
+public:
+    ErrorOr<void> add(const std::string& source, const std::string& destination, bool readonly);
+    std::vector<VmVolume> volumes;
+    std::vector<GuestFile> files;
+
+private:
+    size_t copied_ = 0;
+};
+
 struct OciVm {
-    GuestConfig process;
+    GuestConfig process;  // files from the bind mounts
     std::vector<VmVolume> volumes;
 };
 
