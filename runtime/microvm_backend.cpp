@@ -17,8 +17,10 @@
 #include <cstdlib>
 
 #include "base/file.h"
+#include "base/json.h"
 #include "base/terminal.h"
 #include "runtime/backend.h"
+#include "runtime/hooks.h"
 #include "runtime/process_setup.h"
 
 extern char** environ;
@@ -44,9 +46,26 @@ std::string relay_path() {
 }
 
 // What the configuration asks for that the VM does not give yet: refused, one line each.
-ErrorOr<void> check_supported(const CreateOptions& options) {
+// createContainer and startContainer hooks run in the container's namespaces, which are the
+// guest's: the host has none to run them in.
+ErrorOr<void> check_supported(const CreateOptions& options, const spec::Spec& spec) {
     if (options.preserve_fds > 0) return fail("run.oci.handler=microvm: --preserve-fds is not supported");
+    if (!spec.hooks.create_container.empty() || !spec.hooks.start_container.empty())
+        return fail(
+            "run.oci.handler=microvm: createContainer and startContainer hooks (run in the container) are "
+            "not supported yet");
     return {};
+}
+
+// prestart and createRuntime, on the host, once the VM is booted: the point where a linux
+// container's run, its namespaces made, with the same state ("created", the relay's pid).
+ErrorOr<void> run_create_hooks(const Container& container, const spec::Spec& spec) {
+    auto state_json = container.spec_state();
+    state_json["status"] = "created";
+    std::string state = json_text(state_json);
+    HookSetting setting{.cwd = container.state.bundle};
+    TRY(run_hooks("prestart", spec.hooks.prestart, state, setting));
+    return run_hooks("createRuntime", spec.hooks.create_runtime, state, setting);
 }
 
 // The relay's stdio, when it is not the caller's: with process.terminal and a console socket, a
@@ -121,7 +140,7 @@ public:
 
     ErrorOr<Launched> launch(const CreateOptions& options, Container& container,
                              const spec::LoadedConfig& config, RunCreate) const override {
-        TRY(check_supported(options));
+        TRY(check_supported(options, config.spec));
         RelayStdio stdio = TRY(relay_stdio(options, config.spec));
         // The relay reads the process from it, as exec reads it for the linux backend.
         TRY(container.save_config(config.text));
@@ -146,7 +165,9 @@ public:
         launched.pidfd.reset(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
         container.state.pid = pid;
         container.state.pid_start_time = process_start_time(pid);
-        if (auto saved = container.save(); !saved) {
+        auto saved = container.save();
+        if (saved) saved = run_create_hooks(container, config.spec);
+        if (!saved) {
             kill_and_reap(pid);
             return std::unexpected(saved.error());
         }

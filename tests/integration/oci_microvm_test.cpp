@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <thread>
 
@@ -288,6 +289,42 @@ TEST_CASE("hutch-oci's microVM takes config.json's bind mounts, tmpfs, read-only
     CHECK(refused.err.find("mount of type ext4 on /img: not supported in a microVM") != std::string::npos);
     CHECK(std::count(refused.err.begin(), refused.err.end(), '\n') == 1);
     CHECK(!exists(vm.rt.root() + "/vm8"));
+    CHECK(none_left(vm.rt.root()));
+}
+
+TEST_CASE("hutch-oci runs a microVM's prestart, createRuntime, poststart and poststop hooks on the host",
+          "[.microvm-qemu]") {
+    SKIP_WITHOUT_QEMU();
+    VmBundle vm({"true"});
+    TempDir out;
+    auto hook = [&](const std::string& name) {
+        return nlohmann::json{{"path", "/bin/sh"},
+                              {"args", {"sh", "-c", "cat > " + out.path() + "/" + name}}};
+    };
+    for (const char* kind : {"prestart", "createRuntime", "poststart", "poststop"})
+        vm.bundle.config["hooks"][kind] = {hook(kind)};
+    vm.bundle.save();
+    auto result = vm.rt({"run", "--bundle", vm.bundle.path(), "vm9"});
+    INFO(result.err);
+    CHECK(result.status == 0);
+    for (const char* kind : {"prestart", "createRuntime", "poststart", "poststop"}) {
+        auto state = nlohmann::json::parse(read_text(out.path() + "/" + kind), nullptr, false);
+        INFO(kind);
+        REQUIRE(state.is_object());
+        CHECK(state["id"] == "vm9");
+    }
+    auto created = nlohmann::json::parse(read_text(out.path() + "/createRuntime"));
+    CHECK(created["status"] == "created");
+    CHECK(created["pid"].get<int>() > 0);
+    CHECK(nlohmann::json::parse(read_text(out.path() + "/poststop"))["status"] == "stopped");
+
+    // Hooks that run in the container have no namespaces of it on the host to run in.
+    vm.bundle.config["hooks"] = {{"startContainer", {hook("startContainer")}}};
+    vm.bundle.save();
+    auto refused = vm.rt({"create", "--bundle", vm.bundle.path(), "vm10"});
+    CHECK(refused.status != 0);
+    CHECK(refused.err.find("createContainer and startContainer hooks") != std::string::npos);
+    CHECK(std::count(refused.err.begin(), refused.err.end(), '\n') == 1);
     CHECK(none_left(vm.rt.root()));
 }
 
