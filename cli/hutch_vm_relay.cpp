@@ -16,10 +16,12 @@
 // beside this program. The annotation run.oci.microvm.vmm picks the VMM as hutch run's --vmm does.
 #include <fcntl.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 
@@ -55,8 +57,33 @@ ErrorOr<microvm::VmmRequest> vmm_request(const spec::Spec& spec) {
     return TRY_CTX(microvm::parse_vmm_request(it->second), "run.oci.microvm.vmm");
 }
 
-// Everything before start: the process, the kernel, the agent and the rootfs's disk. The disk is
-// made in the state directory, so that it goes with the container's delete.
+// The annotation run.oci.microvm.disks (a JSON array of erofs images, bottom layer first: the
+// `hutch` command's layer disks), each a regular file; else ROOTFS packed into one, in the state
+// directory, so that it goes with the container's delete.
+ErrorOr<std::vector<std::string>> root_disks(const spec::Spec& spec, const std::string& state_dir,
+                                             const std::string& rootfs) {
+    auto it = spec.annotations.find("run.oci.microvm.disks");
+    if (it == spec.annotations.end()) {
+        std::string image = state_dir + "/rootfs.erofs";
+        TRY_CTX(microvm::host::run_tool({"mkfs.erofs", "--quiet", image, rootfs}),
+                "erofs image of " + rootfs);
+        return std::vector<std::string>{image};
+    }
+    auto list = nlohmann::json::parse(it->second, nullptr, false);
+    std::vector<std::string> disks;
+    if (!list.is_array() || list.empty()) return fail("run.oci.microvm.disks: not a JSON array of paths");
+    for (const auto& disk : list) {
+        std::string path = disk.is_string() ? disk.get<std::string>() : "";
+        if (!path.starts_with('/')) return fail("run.oci.microvm.disks: not a JSON array of absolute paths");
+        struct stat st;
+        if (::stat(path.c_str(), &st) != 0) return fail_errno("run.oci.microvm.disks: " + path);
+        if (!S_ISREG(st.st_mode)) return fail("run.oci.microvm.disks: " + path + ": not a regular file");
+        disks.push_back(path);
+    }
+    return disks;
+}
+
+// Everything before start: the process, the kernel, the agent and the root's disks.
 ErrorOr<microvm::host::VmRunOptions> prepare(const std::string& state_dir, const std::string& rootfs) {
     spec::Spec spec = TRY(spec::parse_spec(TRY(read_file(state_dir + "/config.json"))));
     microvm::host::VmRunOptions options;
@@ -68,9 +95,7 @@ ErrorOr<microvm::host::VmRunOptions> prepare(const std::string& state_dir, const
     options.cache_dir = state_dir;
     options.process = std::move(vm.process);
     options.volumes = std::move(vm.volumes);
-    std::string image = state_dir + "/rootfs.erofs";
-    TRY_CTX(microvm::host::run_tool({"mkfs.erofs", "--quiet", image, rootfs}), "erofs image of " + rootfs);
-    options.images = {image};
+    options.images = TRY(root_disks(spec, state_dir, rootfs));
     return options;
 }
 

@@ -13,6 +13,7 @@
 
 #include "base/file.h"
 #include "base/timestamp.h"
+#include "cli/hutch/container_verbs.h"
 #include "cli/hutch/env_words.h"
 #include "cli/hutch/verbs.h"
 #include "images/container_rootfs.h"
@@ -197,6 +198,7 @@ ErrorOr<void> write_bundle(const ContainerStore& store, const ContainerRecord& r
     config.additional_gids = user.additional_gids;
     if (std::ranges::none_of(config.env, [](const std::string& e) { return e.starts_with("HOME="); }))
         config.env.push_back("HOME=" + user.home);
+    TRY(add_microvm_disks(record.lowers, config));
     std::string text = TRY(spec::container_config_json(config));
     return write_file_atomic(dir + "/config.json", text);
 }

@@ -7,6 +7,7 @@
 
 #include "base/error.h"
 #include "cli/hutch/container_setup.h"
+#include "spec/container_config.h"
 
 namespace hutch::cli {
 
@@ -18,6 +19,10 @@ ErrorOr<int> run_in_microvm(const Storage& storage, const RunFlags& flags);
 // create --vm): the annotations of hutch-oci's microVM backend added. What the VM cannot apply
 // yet is refused in one line.
 ErrorOr<RunFlags> as_microvm_container(const RunFlags& flags);
+// For a config that runs in a microVM: its root as the image's layer disks (erofs images made once
+// beside each layer, shared by every VM of the image), in the annotation run.oci.microvm.disks,
+// rather than its rootfs packed at every create.
+ErrorOr<void> add_microvm_disks(const std::vector<std::string>& lowers, spec::ContainerConfig& config);
 // create: made and created in the runtime, waiting for `start`; prints its id.
 ErrorOr<void> create_container(const Storage& storage, const RunFlags& flags);
 // start: a created container starts; an exited one is created and started again.

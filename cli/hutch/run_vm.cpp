@@ -4,12 +4,16 @@
 // enforces them inside (microvm/host/vm_size.h); with -t the process gets a pty in the guest,
 // joined to the caller's terminal. With -d or --name (and for create) it is a container of the
 // store like any other, whose runtime side is hutch-oci's microVM backend
-// (run.oci.handler=microvm): ps, logs, stop and rm work on it. What the VM's agent does not apply
+// (run.oci.handler=microvm): ps, logs, stop and rm work on it, and its root is the image's layer
+// disks, as in the foreground. What the VM's agent does not apply
 // yet is refused here, never silently dropped.
+#include <nlohmann/json.hpp>
+
 #include "base/log.h"
 #include "base/terminal.h"
 #include "cli/hutch/backend_choice.h"
 #include "cli/hutch/container_verbs.h"
+#include "microvm/host/erofs_image.h"
 #include "microvm/host/tool.h"
 #include "microvm/host/vm_run.h"
 
@@ -34,6 +38,16 @@ ErrorOr<RunFlags> as_microvm_container(const RunFlags& flags) {
     vm.annotations.push_back("run.oci.microvm.kernel=" + TRY(vm_kernel_path(flags)));
     vm.annotations.push_back("run.oci.microvm.vmm=" + flags.vmm);
     return vm;
+}
+
+ErrorOr<void> add_microvm_disks(const std::vector<std::string>& lowers, spec::ContainerConfig& config) {
+    auto handler = config.annotations.find("run.oci.handler");
+    if (handler == config.annotations.end() || handler->second != "microvm") return {};
+    auto disks = nlohmann::json::array();
+    for (auto it = lowers.rbegin(); it != lowers.rend(); ++it)
+        disks.push_back(TRY(microvm::host::layer_erofs_image(*it)));
+    config.annotations["run.oci.microvm.disks"] = disks.dump();
+    return {};
 }
 
 ErrorOr<int> run_in_microvm(const Storage& storage, const RunFlags& flags) {

@@ -456,6 +456,9 @@ TEST_CASE(
     CHECK(detached.out.size() == 65);  // the id and a newline
     CHECK(wait_for_status(root, "vmd", "running")["status"] == "running");
     CHECK(hutch_cmd(root, {"ps"}).out.find("vmd") != std::string::npos);
+    // Its root is the image's layer disk, made once in the store, not a packed copy of its rootfs.
+    CHECK(shell("find " + root.path() + "/storage -name erofs.img | grep -q .").status == 0);
+    CHECK(shell("find " + root.path() + " -name rootfs.erofs | grep -q .").status != 0);
     // The guest kernel's release, not the host's.
     std::string release = read_text("/proc/sys/kernel/osrelease");
     std::string logs = logs_holding(root, "vmd", "up in ");

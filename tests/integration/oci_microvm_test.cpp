@@ -328,6 +328,24 @@ TEST_CASE("hutch-oci runs a microVM's prestart, createRuntime, poststart and pos
     CHECK(none_left(vm.rt.root()));
 }
 
+TEST_CASE("hutch-oci refuses run.oci.microvm.disks that are not regular files, in one line",
+          "[.microvm-qemu]") {
+    SKIP_WITHOUT_QEMU();
+    VmBundle vm({"true"});
+    for (const char* disks :
+         {"not json", "[]", "[\"relative.img\"]", "[\"/dev/null\"]", "[\"/nonexistent.img\"]"}) {
+        vm.bundle.config["annotations"]["run.oci.microvm.disks"] = disks;
+        vm.bundle.save();
+        auto refused = vm.rt({"create", "--bundle", vm.bundle.path(), "vm11"});
+        INFO(disks << ": " << refused.err);
+        CHECK(refused.status != 0);
+        CHECK(refused.err.find("run.oci.microvm.disks") != std::string::npos);
+        CHECK(std::count(refused.err.begin(), refused.err.end(), '\n') == 1);
+        CHECK(!exists(vm.rt.root() + "/vm11"));
+    }
+    CHECK(none_left(vm.rt.root()));
+}
+
 TEST_CASE("hutch-oci delete --force of a running microVM container leaves no QEMU", "[.microvm-qemu]") {
     SKIP_WITHOUT_QEMU();
     VmBundle vm({"sleep", "100"});
