@@ -5,45 +5,15 @@
 # `run -t` gives it a terminal of the caller's size through conmon's console socket; a detached one
 # shows in `ps` and `stop` ends it with SIGTERM, forwarded into the VM. On the host only: a VM under
 # TCG inside the pure-v2 test guest's TCG would take minutes.
-# Everything podman and hutch-oci keep lives under one temporary directory, removed on exit.
+# Everything podman and hutch-oci keep lives under one temporary directory (podman_lib.sh).
 # Usage: podman_microvm_test.sh HUTCH_OCI_BINARY SOURCE_DIR
 set -euo pipefail
 oci=${1:?usage: podman_microvm_test.sh HUTCH_OCI_BINARY SOURCE_DIR}
 src=${2:?usage: podman_microvm_test.sh HUTCH_OCI_BINARY SOURCE_DIR}
-command -v podman >/dev/null || { echo "podman is not installed (scripts/setup.sh installs it)"; exit 1; }
+source "$src/tests/e2e/podman_lib.sh"
 command -v script >/dev/null || { echo "script is not installed (bsdutils)"; exit 1; }
 kernel=$("$src/microvm/guest-kernel/build.sh" | head -n1)/vmlinux
-
-D=$(mktemp -d /tmp/hutch-e2e-podman-vm.XXXXXX)
-cleanup() {
-    "$D/podman" rm -af >/dev/null 2>&1 || true
-    "$D/podman" rmi -af >/dev/null 2>&1 || true
-    grep -F " $D/" /proc/self/mountinfo | awk '{print $5}' | sort -r | xargs -r -n1 umount -l || true
-    find /sys/fs/cgroup -maxdepth 5 -type d -name libpod_parent 2>/dev/null |
-        while read -r dir; do find "$dir" -depth -type d -exec rmdir {} \; 2>/dev/null || true; done
-    rm -rf "$D"
-}
-trap cleanup EXIT
-
-cat >"$D/runtime" <<WRAP
-#!/bin/sh
-exec $oci --root $D/runtime-root "\$@"
-WRAP
-cat >"$D/podman" <<WRAP
-#!/bin/sh
-exec podman --root $D/root --runroot $D/run --tmpdir $D/tmp --network-config-dir $D/net \
-    --volumepath $D/vol --storage-driver overlay --cgroup-manager cgroupfs --events-backend file \
-    --runtime $D/runtime "\$@"
-WRAP
-chmod +x "$D/runtime" "$D/podman"
-p="$D/podman"
 vm=(--network none --annotation run.oci.handler=microvm --annotation "run.oci.microvm.kernel=$kernel")
-
-"$src/examples/busybox/make-rootfs.sh" "$D/rootfs"
-tar -C "$D/rootfs" -cf "$D/busybox.tar" .
-"$p" import --change 'CMD ["/bin/sh"]' "$D/busybox.tar" localhost/busybox >/dev/null
-
-fail() { echo "FAIL: $*"; exit 1; }
 
 mkdir "$D/shared"
 echo "from the host" >"$D/shared/in"

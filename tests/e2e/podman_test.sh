@@ -4,46 +4,15 @@
 # is seen by `ps`, takes `exec` and `exec -t`, is paused and unpaused, shows in `stats` and `top`,
 # is stopped and restarted, killed and removed; `--init --read-only --cap-drop all` with podman's
 # default seccomp profile hold inside the container.
-# Everything podman and hutch-oci keep lives under one temporary directory, removed on exit
-# together with the cgroups podman leaves behind (its cgroupfs parent, libpod_parent).
+# Everything podman and hutch-oci keep lives under one temporary directory (podman_lib.sh).
 # Usage: podman_test.sh HUTCH_OCI_BINARY SOURCE_DIR
 # Environment: CGROUP_MANAGER: podman's --cgroup-manager, cgroupfs (default) or systemd (podman then
 #              calls hutch-oci --systemd-cgroup: a host with systemd as PID 1).
 set -euo pipefail
 oci=${1:?usage: podman_test.sh HUTCH_OCI_BINARY SOURCE_DIR}
 src=${2:?usage: podman_test.sh HUTCH_OCI_BINARY SOURCE_DIR}
-command -v podman >/dev/null || { echo "podman is not installed (scripts/setup.sh installs it)"; exit 1; }
-
-D=$(mktemp -d /tmp/hutch-e2e-podman.XXXXXX)
-cleanup() {
-    "$D/podman" rm -af >/dev/null 2>&1 || true
-    "$D/podman" rmi -af >/dev/null 2>&1 || true
-    grep -F " $D/" /proc/self/mountinfo | awk '{print $5}' | sort -r | xargs -r -n1 umount -l || true
-    find /sys/fs/cgroup -maxdepth 5 -type d -name libpod_parent 2>/dev/null |
-        while read -r dir; do find "$dir" -depth -type d -exec rmdir {} \; 2>/dev/null || true; done
-    rm -rf "$D"
-}
-trap cleanup EXIT
-
-cat >"$D/runtime" <<WRAP
-#!/bin/sh
-exec $oci --root $D/runtime-root "\$@"
-WRAP
-cat >"$D/podman" <<WRAP
-#!/bin/sh
-exec podman --root $D/root --runroot $D/run --tmpdir $D/tmp --network-config-dir $D/net \
-    --volumepath $D/vol --storage-driver overlay --cgroup-manager ${CGROUP_MANAGER:-cgroupfs} --events-backend file \
-    --runtime $D/runtime "\$@"
-WRAP
-chmod +x "$D/runtime" "$D/podman"
-p="$D/podman"
+source "$src/tests/e2e/podman_lib.sh"
 limits=(--ulimit nofile=1024:1024 --ulimit nproc=1024:1024 --network none)
-
-"$src/examples/busybox/make-rootfs.sh" "$D/rootfs"
-tar -C "$D/rootfs" -cf "$D/busybox.tar" .
-"$p" import --change 'CMD ["/bin/sh"]' "$D/busybox.tar" localhost/busybox >/dev/null
-
-fail() { echo "FAIL: $*"; exit 1; }
 
 out=$("$p" run --rm "${limits[@]}" localhost/busybox sh -c 'echo hello from hutch; echo pid=$$')
 [[ $out == *"hello from hutch"* ]] || fail "run --rm printed: $out"

@@ -28,6 +28,14 @@ void check_one_line_failure(const CommandResult& r) {
     CHECK(r.err.starts_with("hutch: "));
 }
 
+nlohmann::json inspect(const TempDir& root, const std::string& name) {
+    auto shown = hutch_cmd(root, {"inspect", name});
+    check_ok(shown);
+    auto parsed = nlohmann::json::parse(shown.out, nullptr, false);
+    REQUIRE((parsed.is_array() && parsed.size() == 1));
+    return parsed[0];
+}
+
 nlohmann::json images_json(const TempDir& root) {
     auto listed = hutch_cmd(root, {"images", "--format", "json"});
     check_ok(listed);

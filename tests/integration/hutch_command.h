@@ -19,6 +19,8 @@ void check_ok(const CommandResult& r);
 // A failure of hutch itself as a person should see it: status 125 (docker's) and exactly one line
 // on stderr.
 void check_one_line_failure(const CommandResult& r);
+// `hutch inspect NAME`'s one record, parsed (REQUIREs that there is one).
+nlohmann::json inspect(const TempDir& root, const std::string& name);
 // `hutch images --format json`, parsed.
 nlohmann::json images_json(const TempDir& root);
 

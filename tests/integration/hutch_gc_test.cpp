@@ -45,14 +45,6 @@ void check_blobs_of(const TempDir& root, const TestImage& image, bool present) {
     }
 }
 
-nlohmann::json inspect(const TempDir& root, const std::string& name) {
-    auto shown = hutch_cmd(root, {"inspect", name});
-    check_ok(shown);
-    auto parsed = nlohmann::json::parse(shown.out, nullptr, false);
-    REQUIRE((parsed.is_array() && parsed.size() == 1));
-    return parsed[0];
-}
-
 const nlohmann::json kSleeper = {{"Cmd", {"sh", "-c", "while true; do sleep 0.1; done"}},
                                  {"Env", {"PATH=/bin:/sbin"}}};
 const nlohmann::json kEcho = {{"Cmd", {"echo", "hello"}}, {"Env", {"PATH=/bin:/sbin"}}};

@@ -29,15 +29,6 @@ void load_image(const TempDir& root, const TestImage& image, const std::string& 
     check_ok(hutch_cmd(root, {"load", "-i", image.dir.path(), name}));
 }
 
-nlohmann::json inspect(const TempDir& root, const std::string& name) {
-    auto shown = hutch_cmd(root, {"inspect", name});
-    check_ok(shown);
-    auto parsed = nlohmann::json::parse(shown.out, nullptr, false);
-    REQUIRE(parsed.is_array());
-    REQUIRE(parsed.size() == 1);
-    return parsed[0];
-}
-
 // The container's record once its status is `status`, waiting up to about 10 s.
 nlohmann::json wait_for_status(const TempDir& root, const std::string& name, const std::string& status) {
     for (int i = 0; i < 200; ++i) {

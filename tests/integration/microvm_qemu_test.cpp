@@ -406,15 +406,6 @@ TEST_CASE("microvm: hutch run --vm -v shares a host directory, read-write or rea
 
 namespace {
 
-nlohmann::json inspect(const TempDir& root, const std::string& name) {
-    auto shown = hutch_cmd(root, {"inspect", name});
-    check_ok(shown);
-    auto parsed = nlohmann::json::parse(shown.out, nullptr, false);
-    REQUIRE(parsed.is_array());
-    REQUIRE(parsed.size() == 1);
-    return parsed[0];
-}
-
 // The container's record once its status is `status`, or after a minute (a TCG boot on a busy host).
 nlohmann::json wait_for_status(const TempDir& root, const std::string& name, const std::string& status) {
     auto record = nlohmann::json::object();

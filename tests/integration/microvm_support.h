@@ -47,6 +47,21 @@ inline std::string guest_kernel() {
     return dir + "/vmlinux";
 }
 
+// What fd gives until it holds needle, closes, or limit passes.
+inline std::string read_fd_until(int fd, const std::string& needle, std::chrono::seconds limit) {
+    std::string text;
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    while (text.find(needle) == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+        pollfd p{fd, POLLIN, 0};
+        if (::poll(&p, 1, 500) <= 0) continue;
+        char buf[4096];
+        ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n <= 0) break;
+        text.append(buf, static_cast<size_t>(n));
+    }
+    return text;
+}
+
 // A command (hutch-vm-run's, hutch's) started with its stdout on a pipe, and its stderr too when
 // asked, or on a terminal of the test's own (run -t), for the tests that act while it runs. Killed
 // and reaped when it goes out of scope.
@@ -120,18 +135,7 @@ struct RunningVm {
     // Reads fd (stdout unless told) until it holds needle, it closes, or 120 s pass (a TCG boot
     // on a busy host).
     std::string read_until(const std::string& needle, int fd = -1) {
-        if (fd < 0) fd = out;
-        std::string text;
-        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-        while (text.find(needle) == std::string::npos && std::chrono::steady_clock::now() < deadline) {
-            pollfd p{fd, POLLIN, 0};
-            if (::poll(&p, 1, 1000) <= 0) continue;
-            char buf[4096];
-            ssize_t n = ::read(fd, buf, sizeof buf);
-            if (n <= 0) break;
-            text.append(buf, static_cast<size_t>(n));
-        }
-        return text;
+        return read_fd_until(fd < 0 ? out : fd, needle, std::chrono::seconds(120));
     }
     int wait() {
         int status = 0;

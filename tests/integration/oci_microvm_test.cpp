@@ -18,27 +18,12 @@
 #include <thread>
 
 #include "harness.h"
+#include "microvm_support.h"
 
 using namespace hutch::test;
 namespace fs = std::filesystem;
 
 namespace {
-
-bool on_path(const std::string& tool) { return shell("command -v " + tool + " >/dev/null").status == 0; }
-
-std::optional<std::string> missing_tool() {
-    if (!on_path("qemu-system-x86_64")) return "qemu-system-x86_64 is missing (qemu-system-x86)";
-    if (!on_path("mkfs.erofs")) return "mkfs.erofs is missing (erofs-utils)";
-    return std::nullopt;
-}
-
-// As microvm_qemu_test.cpp gets it: the fixture "vm: guest kernel is built" made it already.
-std::string guest_kernel() {
-    if (const char* kernel = std::getenv("HUTCH_GUEST_KERNEL")) return kernel;
-    auto built = run_command({std::string(HUTCH_SOURCE_DIR) + "/microvm/guest-kernel/build.sh"});
-    REQUIRE(built.status == 0);
-    return built.out.substr(0, built.out.find('\n')) + "/vmlinux";
-}
 
 // QEMU dies by its parent-death signal once the relay is killed: a moment after, not at once.
 bool none_left(const std::string& needle) {
@@ -74,13 +59,6 @@ std::string status_within_a_minute(const Runtime& rt, const std::string& id) {
     }
     return status;
 }
-
-// Catch2 2 has no SKIP: the reason is a warning in the report, and the test passes.
-#define SKIP_WITHOUT_QEMU()              \
-    if (auto missing = missing_tool()) { \
-        WARN("skipped: " + *missing);    \
-        return;                          \
-    }
 
 bool exists(const std::string& path) {
     struct stat st;
@@ -140,6 +118,8 @@ TEST_CASE("hutch-oci create, start, kill and delete a microVM container", "[.mic
     CHECK(none_left(vm.rt.root()));
 }
 
+namespace {
+
 // The VMM of a container: the relay's child (QEMU or hutch-vmm), by its name in /proc.
 std::string vmm_child_name(pid_t relay) {
     std::string path = "/proc/" + std::to_string(relay) + "/task/" + std::to_string(relay) + "/children";
@@ -147,6 +127,8 @@ std::string vmm_child_name(pid_t relay) {
     if (children.empty()) return "";
     return read_text("/proc/" + children.substr(0, children.find(' ')) + "/comm");
 }
+
+}  // namespace
 
 TEST_CASE("hutch-oci create boots the microVM, and start only starts the process", "[.microvm-qemu]") {
     SKIP_WITHOUT_QEMU();
@@ -189,33 +171,6 @@ TEST_CASE("hutch-oci create of a microVM that cannot boot fails in one line and 
     CHECK(none_left(vm.rt.root()));
 }
 
-// What fd holds within a second.
-std::string read_for_a_moment(int fd) {
-    std::string text;
-    pollfd p{fd, POLLIN, 0};
-    for (char buf[4096]; ::poll(&p, 1, 1000) > 0;) {
-        ssize_t n = ::read(fd, buf, sizeof buf);
-        if (n <= 0) break;
-        text.append(buf, static_cast<size_t>(n));
-    }
-    return text;
-}
-
-// Reads fd until it holds needle, or 60 s pass (a TCG guest on a busy host); what it read.
-std::string read_for(int fd, const std::string& needle) {
-    std::string text;
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (text.find(needle) == std::string::npos && std::chrono::steady_clock::now() < deadline) {
-        pollfd p{fd, POLLIN, 0};
-        if (::poll(&p, 1, 500) <= 0) continue;
-        char buf[4096];
-        ssize_t n = ::read(fd, buf, sizeof buf);
-        if (n <= 0) break;
-        text.append(buf, static_cast<size_t>(n));
-    }
-    return text;
-}
-
 TEST_CASE("hutch-oci gives a microVM's process the console socket's terminal, its size and its resizes",
           "[.microvm-qemu]") {
     SKIP_WITHOUT_QEMU();
@@ -233,7 +188,7 @@ TEST_CASE("hutch-oci gives a microVM's process the console socket's terminal, it
     REQUIRE(master >= 0);
     REQUIRE(vm.rt({"start", "vm6"}).status == 0);
     // The guest's own pty, of consoleSize.
-    std::string first = read_for(master, "40 100");
+    std::string first = read_fd_until(master, "40 100", std::chrono::seconds(60));
     CHECK(first.find("/dev/pts/") != std::string::npos);
     CHECK(first.find("40 100") != std::string::npos);
     // A resize of the console reaches the guest's pty: a line typed until stty says so (the size
@@ -243,11 +198,11 @@ TEST_CASE("hutch-oci gives a microVM's process the console socket's terminal, it
     std::string after;
     for (int i = 0; i < 60 && after.find("30 90") == std::string::npos; ++i) {
         REQUIRE(::write(master, "x\n", 2) == 2);
-        after += read_for_a_moment(master);
+        after += read_fd_until(master, "30 90", std::chrono::seconds(1));
     }
     CHECK(after.find("30 90") != std::string::npos);
     REQUIRE(::write(master, "quit\n", 5) == 5);
-    CHECK(read_for(master, "bye").find("bye") != std::string::npos);
+    CHECK(read_fd_until(master, "bye", std::chrono::seconds(60)).find("bye") != std::string::npos);
     ::close(master);
     CHECK(status_within_a_minute(vm.rt, "vm6") == "stopped");
     CHECK(vm.rt({"delete", "vm6"}).status == 0);
