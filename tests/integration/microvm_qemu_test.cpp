@@ -434,6 +434,8 @@ TEST_CASE(
     SKIP_WITHOUT_QEMU();
     BusyboxStore store;
     const TempDir& root = store.root;
+    // Whatever fails, no container, VM or mount of the store outlives the test.
+    ContainerSweeper sweeper(root);
     std::vector<std::string> vm = {"--vm", "--vm-kernel", store.kernel, "--vmm", "qemu"};
 
     auto detached = [&] {
