@@ -5,8 +5,8 @@
 // joined to the caller's terminal. With -d or --name (and for create) it is a container of the
 // store like any other, whose runtime side is hutch-oci's microVM backend
 // (run.oci.handler=microvm): ps, logs, stop and rm work on it, and its root is the image's layer
-// disks, as in the foreground. What the VM's agent does not apply
-// yet is refused here, never silently dropped.
+// disks, as in the foreground. What the VM's agent does not apply yet is refused here, never
+// silently dropped.
 #include <nlohmann/json.hpp>
 
 #include "base/log.h"
@@ -43,9 +43,7 @@ ErrorOr<RunFlags> as_microvm_container(const RunFlags& flags) {
 ErrorOr<void> add_microvm_disks(const std::vector<std::string>& lowers, spec::ContainerConfig& config) {
     auto handler = config.annotations.find("run.oci.handler");
     if (handler == config.annotations.end() || handler->second != "microvm") return {};
-    auto disks = nlohmann::json::array();
-    for (auto it = lowers.rbegin(); it != lowers.rend(); ++it)
-        disks.push_back(TRY(microvm::host::layer_erofs_image(*it)));
+    nlohmann::json disks = TRY(microvm::host::layer_images(lowers));
     config.annotations["run.oci.microvm.disks"] = disks.dump();
     return {};
 }

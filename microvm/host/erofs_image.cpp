@@ -44,4 +44,11 @@ ErrorOr<std::string> layer_erofs_image(const std::string& diff_dir) {
     return image;
 }
 
+ErrorOr<std::vector<std::string>> layer_images(const std::vector<std::string>& diff_dirs_top_first) {
+    std::vector<std::string> images;
+    for (auto it = diff_dirs_top_first.rbegin(); it != diff_dirs_top_first.rend(); ++it)
+        images.push_back(TRY(layer_erofs_image(*it)));
+    return images;
+}
+
 }  // namespace hutch::microvm::host

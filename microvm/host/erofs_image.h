@@ -5,6 +5,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "base/error.h"
 
@@ -16,5 +17,9 @@ namespace hutch::microvm::host {
 // wins, and a VM that opened the other copy keeps it. It goes with its layer when the layer store's
 // garbage collection removes LAYER.
 ErrorOr<std::string> layer_erofs_image(const std::string& diff_dir);
+
+// An image's layers as a VM's disks: layer_erofs_image of each diff directory (given top first,
+// as the layer store lists them), bottom first, as hutch-layer-0 is the bottom layer.
+ErrorOr<std::vector<std::string>> layer_images(const std::vector<std::string>& diff_dirs_top_first);
 
 }  // namespace hutch::microvm::host

@@ -25,14 +25,6 @@ ErrorOr<SocketPair> socket_pair() {
     return SocketPair{UniqueFd(fds[0]), UniqueFd(fds[1])};
 }
 
-// The VM's disks: one erofs image per layer, bottom first.
-ErrorOr<std::vector<std::string>> layer_images(const std::vector<std::string>& diff_dirs_top_first) {
-    std::vector<std::string> images;
-    for (auto it = diff_dirs_top_first.rbegin(); it != diff_dirs_top_first.rend(); ++it)
-        images.push_back(TRY(layer_erofs_image(*it)));
-    return images;
-}
-
 }  // namespace
 
 ErrorOr<std::unique_ptr<PreparedVm>> PreparedVm::boot(const VmRunOptions& options) {

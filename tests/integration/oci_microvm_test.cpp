@@ -65,6 +65,17 @@ bool exists(const std::string& path) {
     return ::lstat(path.c_str(), &st) == 0;
 }
 
+// create of the saved bundle as id fails in one line that holds `says`, and leaves no state.
+void check_create_refused(VmBundle& vm, const std::string& id, const std::string& says) {
+    vm.bundle.save();
+    auto refused = vm.rt({"create", "--bundle", vm.bundle.path(), id});
+    INFO(refused.err);
+    CHECK(refused.status != 0);
+    CHECK(refused.err.find(says) != std::string::npos);
+    CHECK(std::count(refused.err.begin(), refused.err.end(), '\n') == 1);
+    CHECK(!exists(vm.rt.root() + "/" + id));
+}
+
 }  // namespace
 
 TEST_CASE("hutch-oci run with run.oci.handler=microvm prints the process's output and returns its status",
@@ -161,13 +172,7 @@ TEST_CASE("hutch-oci create of a microVM that cannot boot fails in one line and 
     std::string not_a_kernel = dir.path() + "/vmlinux";
     std::ofstream(not_a_kernel) << "not a kernel\n";
     vm.bundle.config["annotations"]["run.oci.microvm.kernel"] = not_a_kernel;
-    vm.bundle.save();
-    auto created = vm.rt({"create", "--bundle", vm.bundle.path(), "vm5"});
-    INFO(created.err);
-    CHECK(created.status != 0);
-    CHECK(created.err.find("the VM stopped during its boot") != std::string::npos);
-    CHECK(std::count(created.err.begin(), created.err.end(), '\n') == 1);
-    CHECK(!exists(vm.rt.root() + "/vm5"));
+    check_create_refused(vm, "vm5", "the VM stopped during its boot");
     CHECK(none_left(vm.rt.root()));
 }
 
@@ -238,12 +243,7 @@ TEST_CASE("hutch-oci's microVM takes config.json's bind mounts, tmpfs, read-only
 
     // A mount the VM cannot give is refused at create, in one line.
     config["mounts"].push_back({{"destination", "/img"}, {"type", "ext4"}, {"source", "/dev/null"}});
-    vm.bundle.save();
-    auto refused = vm.rt({"create", "--bundle", vm.bundle.path(), "vm8"});
-    CHECK(refused.status != 0);
-    CHECK(refused.err.find("mount of type ext4 on /img: not supported in a microVM") != std::string::npos);
-    CHECK(std::count(refused.err.begin(), refused.err.end(), '\n') == 1);
-    CHECK(!exists(vm.rt.root() + "/vm8"));
+    check_create_refused(vm, "vm8", "mount of type ext4 on /img: not supported in a microVM");
     CHECK(none_left(vm.rt.root()));
 }
 
@@ -275,11 +275,7 @@ TEST_CASE("hutch-oci runs a microVM's prestart, createRuntime, poststart and pos
 
     // Hooks that run in the container have no namespaces of it on the host to run in.
     vm.bundle.config["hooks"] = {{"startContainer", {hook("startContainer")}}};
-    vm.bundle.save();
-    auto refused = vm.rt({"create", "--bundle", vm.bundle.path(), "vm10"});
-    CHECK(refused.status != 0);
-    CHECK(refused.err.find("createContainer and startContainer hooks") != std::string::npos);
-    CHECK(std::count(refused.err.begin(), refused.err.end(), '\n') == 1);
+    check_create_refused(vm, "vm10", "createContainer and startContainer hooks");
     CHECK(none_left(vm.rt.root()));
 }
 
@@ -290,13 +286,8 @@ TEST_CASE("hutch-oci refuses run.oci.microvm.disks that are not regular files, i
     for (const char* disks :
          {"not json", "[]", "[\"relative.img\"]", "[\"/dev/null\"]", "[\"/nonexistent.img\"]"}) {
         vm.bundle.config["annotations"]["run.oci.microvm.disks"] = disks;
-        vm.bundle.save();
-        auto refused = vm.rt({"create", "--bundle", vm.bundle.path(), "vm11"});
-        INFO(disks << ": " << refused.err);
-        CHECK(refused.status != 0);
-        CHECK(refused.err.find("run.oci.microvm.disks") != std::string::npos);
-        CHECK(std::count(refused.err.begin(), refused.err.end(), '\n') == 1);
-        CHECK(!exists(vm.rt.root() + "/vm11"));
+        INFO(disks);
+        check_create_refused(vm, "vm11", "run.oci.microvm.disks");
     }
     CHECK(none_left(vm.rt.root()));
 }
