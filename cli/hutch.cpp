@@ -153,7 +153,8 @@ void add_run_flags(CLI::App* cmd, RunFlags& r) {
     cmd->add_flag("--vm{always}", r.vm,
                   "--vm[=auto|always|never]: run in a microVM of its own, with its own kernel; auto "
                   "(the default) when the image needs more kernel than this host's");
-    cmd->add_option("--vm-kernel", r.vm_kernel, "the microVM's kernel, a vmlinux (default $HUTCH_VM_KERNEL)");
+    cmd->add_option("--vm-kernel,--kernel", r.vm_kernel,
+                    "the microVM's kernel, a vmlinux (default $HUTCH_VM_KERNEL)");
     cmd->add_option("--vmm", r.vmm,
                     "the microVM's monitor: auto (the builtin VMM where KVM can run Linux, else QEMU), "
                     "builtin or qemu");

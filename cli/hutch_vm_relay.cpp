@@ -14,11 +14,19 @@
 // It finds the guest kernel (vmlinux, microvm/guest-kernel/build.sh) in config.json's annotation
 // run.oci.microvm.kernel, else in $HUTCH_VM_KERNEL; and hutch-agent in $HUTCH_VM_AGENT, else
 // beside this program. The annotation run.oci.microvm.vmm picks the VMM as hutch run's --vmm does.
+//
+// While the process runs, it serves the container's execs on STATE_DIR/exec.sock. An exec is
+// another hutch-vm-relay (by hutch-oci exec only): hutch-vm-relay --exec STATE_DIR PROCESS_JSON,
+// with fd 3 a pipe. It has the agent start PROCESS_JSON (a config.json process, with the
+// container's seccomp filter) in the container, writes "ready" on fd 3 or one line saying why
+// not, then relays its own stdio and signals to the exec and exits with its status: it is the
+// exec's pid, as the process itself is for a linux container.
 #include <fcntl.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
@@ -28,6 +36,7 @@
 #include "base/fd.h"
 #include "base/file.h"
 #include "base/terminal.h"
+#include "microvm/host/exec_relay.h"
 #include "microvm/host/oci_vm.h"
 #include "microvm/host/signal_forwarding.h"
 #include "microvm/host/tool.h"
@@ -96,6 +105,7 @@ ErrorOr<microvm::host::VmRunOptions> prepare(const std::string& state_dir, const
     options.process = std::move(vm.process);
     options.volumes = std::move(vm.volumes);
     options.images = TRY(root_disks(spec, state_dir, rootfs));
+    options.exec_socket_dir = state_dir;
     return options;
 }
 
@@ -143,14 +153,39 @@ ErrorOr<int> start(microvm::host::PreparedVm& vm, UniqueFd fifo, bool terminal) 
     return vm.start(signals.fd());
 }
 
-}  // namespace
+// The exec's process, ready once the agent has started it.
+ErrorOr<microvm::host::ExecRelay> start_exec(const std::string& state_dir, const std::string& process_json) {
+    spec::Spec spec = TRY(spec::parse_spec(TRY(read_file(state_dir + "/config.json"))));
+    spec::Process process = TRY_CTX(spec::parse_process_json(process_json), "the exec's process");
+    auto guest =
+        TRY(microvm::host::guest_process(process, spec.linux_ ? spec.linux_->seccomp : std::nullopt));
+    return microvm::host::ExecRelay::start(state_dir, std::move(guest));
+}
 
-int main(int argc, char** argv) {
-    if (argc != 3) {
-        std::fprintf(stderr, "usage: hutch-vm-relay STATE_DIR ROOTFS (run by hutch-oci create)\n");
+// As the container's relay does: with a terminal, stdin is the one joined to the exec's pty.
+ErrorOr<int> run_exec(microvm::host::ExecRelay& exec, bool terminal) {
+    if (terminal) ::ioctl(STDIN_FILENO, TIOCSCTTY, 0);
+    std::optional<RawTerminal> raw;
+    if (terminal) raw.emplace();
+    auto signals = TRY(microvm::host::SignalForwarding::start(terminal));
+    return exec.run(signals.fd());
+}
+
+int exec_main(const std::string& state_dir, const std::string& process_json) {
+    auto exec = start_exec(state_dir, process_json);
+    (void)write_all(ready_fd, exec ? std::string("ready") : exec.error().message);
+    ::close(ready_fd);
+    if (!exec) return vm_failed;
+    auto status = run_exec(*exec, exec->terminal());
+    if (!status) {
+        std::fprintf(stderr, "hutch-vm-relay: %s\n", status.error().message.c_str());
         return vm_failed;
     }
-    auto booted = boot(argv[1], argv[2]);
+    return *status;
+}
+
+int container_main(const std::string& state_dir, const std::string& rootfs) {
+    auto booted = boot(state_dir, rootfs);
     (void)write_all(ready_fd, booted ? std::string("ready") : booted.error().message);
     ::close(ready_fd);
     if (!booted) return vm_failed;
@@ -161,4 +196,18 @@ int main(int argc, char** argv) {
         return vm_failed;
     }
     return *status;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    // A write to an exec's connection, or to a caller gone, fails instead of killing the relay.
+    ::signal(SIGPIPE, SIG_IGN);
+    if (argc == 4 && std::string_view(argv[1]) == "--exec") return exec_main(argv[2], argv[3]);
+    if (argc == 3) return container_main(argv[1], argv[2]);
+    std::fprintf(
+        stderr,
+        "usage: hutch-vm-relay STATE_DIR ROOTFS, hutch-vm-relay --exec STATE_DIR PROCESS_JSON (run by "
+        "hutch-oci)\n");
+    return vm_failed;
 }

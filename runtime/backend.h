@@ -18,6 +18,8 @@
 
 #include "base/error.h"
 #include "runtime/create_internal.h"
+#include "runtime/exec_launch.h"
+#include "runtime/runtime.h"
 
 namespace hutch::runtime {
 
@@ -48,5 +50,11 @@ ErrorOr<void> require_host_backend(const ContainerState& state, std::string_view
 
 const Backend& linux_backend();
 const Backend& microvm_backend();
+
+// `exec` in a microVM container: the exec's host process, hutch-vm-relay --exec (its pid is the
+// exec's), once the agent has started process (process_json, config.json's form of it) in the
+// guest. With a console socket and a terminal, pty_master is the relay's terminal's, for the socket.
+ErrorOr<ExecLaunched> launch_microvm_exec(const Container& container, const spec::Process& process,
+                                          const std::string& process_json, const ExecOptions& options);
 
 }  // namespace hutch::runtime

@@ -8,6 +8,7 @@
 #include <signal.h>
 
 #include "base/file.h"
+#include "base/json.h"
 #include "base/log.h"
 #include "cgroups/manager.h"
 #include "namespaces/namespaces.h"
@@ -31,17 +32,24 @@ ErrorOr<void> check_status(const Container& container) {
     return {};
 }
 
-ErrorOr<spec::Process> exec_process(const std::string& config_text, const ExecOptions& o) {
+// The process, and its JSON for a microVM's relay (in the agent's config, strings that are not
+// UTF-8 become U+FFFD: base/json.h).
+struct ExecProcess {
+    spec::Process process;
+    std::string json;
+};
+
+ErrorOr<ExecProcess> exec_process(const std::string& config_text, const ExecOptions& o) {
     if (!o.process_file.empty()) {
         std::string text = TRY_CTX(read_file(o.process_file), "--process");
-        return TRY_CTX(spec::parse_process_json(text), "--process " + o.process_file);
+        return ExecProcess{TRY_CTX(spec::parse_process_json(text), "--process " + o.process_file), text};
     }
     auto config = nlohmann::json::parse(config_text, nullptr, false);
     nlohmann::json process =
         TRY(exec_process_json(config.is_object() ? config["process"] : nlohmann::json(), o));
     // Parsed as it is, never through JSON text: an argument, --env or --cwd that is not UTF-8
     // reaches the process unchanged, as with runc.
-    return spec::parse_process_object(process);
+    return ExecProcess{TRY(spec::parse_process_object(process)), json_text(process)};
 }
 
 // Every namespace config.json lists, made by the container or joined by path: the container's
@@ -84,6 +92,20 @@ ErrorOr<void> report_started(const ExecLaunched& launched, const ExecOptions& o)
     return {};
 }
 
+// The process runs: the client gets its terminal and pid, and, in the foreground, its exit status.
+ErrorOr<int> supervise(Container& container, const ExecLaunched& launched, const ExecOptions& o,
+                       int signal_fd) {
+    log::debug("exec: the process runs");
+    container.unlock();
+    if (auto reported = report_started(launched, o); !reported) {
+        ::kill(launched.pid, SIGKILL);
+        return std::unexpected(reported.error());
+    }
+    if (o.detach) return 0;
+    return supervise_foreground(launched.pidfd.get(), signal_fd,
+                                launched.pty_master ? launched.pty_master.get() : -1);
+}
+
 }  // namespace
 
 ErrorOr<int> exec(const ExecOptions& o) {
@@ -91,12 +113,15 @@ ErrorOr<int> exec(const ExecOptions& o) {
     // Blocked before the clone so that no signal is lost; the child unblocks them for itself.
     if (!o.detach) signal_fd = TRY(block_signals());
     auto container = TRY(Container::open(o.root, o.id));
-    TRY(require_host_backend(container.state, "exec"));
     TRY(check_status(container));
     std::string config_text = TRY(container.load_config());
-    spec::Spec spec = TRY_CTX(spec::parse_spec(config_text), "container " + o.id + ": saved config.json");
-    spec::Process process = TRY(exec_process(config_text, o));
+    auto [process, process_json] = TRY(exec_process(config_text, o));
     TRY(check_terminal(process, o));
+    if (backend_of(container.state).name() == microvm_backend().name()) {
+        auto launched = TRY(launch_microvm_exec(container, process, process_json, o));
+        return supervise(container, launched, o, signal_fd.get());
+    }
+    spec::Spec spec = TRY_CTX(spec::parse_spec(config_text), "container " + o.id + ": saved config.json");
     int ns_flags = namespace_flags(spec);
     ProcessPlan plan = TRY(prepare_process_plan(
         process, spec.linux_, {.listen = 0, .preserve = o.preserve_fds}, (ns_flags & CLONE_NEWUSER) != 0));
@@ -118,15 +143,7 @@ ErrorOr<int> exec(const ExecOptions& o) {
         target.state = container.spec_state();
     }
     auto launched = TRY(launch_exec(process, plan, target));
-    log::debug("exec: the process runs");
-    container.unlock();
-    if (auto reported = report_started(launched, o); !reported) {
-        ::kill(launched.pid, SIGKILL);
-        return std::unexpected(reported.error());
-    }
-    if (o.detach) return 0;
-    return supervise_foreground(launched.pidfd.get(), signal_fd.get(),
-                                launched.pty_master ? launched.pty_master.get() : -1);
+    return supervise(container, launched, o, signal_fd.get());
 }
 
 }  // namespace hutch::runtime

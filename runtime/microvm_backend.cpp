@@ -75,21 +75,21 @@ struct RelayStdio {
     UniqueFd master, replica;  // none: the relay inherits the caller's stdio
 };
 
-ErrorOr<RelayStdio> relay_stdio(const CreateOptions& options, const spec::Spec& spec) {
-    if (!spec.process.terminal || options.console_socket.empty()) return RelayStdio{};
+ErrorOr<RelayStdio> relay_stdio(const std::string& console_socket, const spec::Process& process) {
+    if (!process.terminal || console_socket.empty()) return RelayStdio{};
     Pty pty = TRY_CTX(open_pty(), "process.terminal");
-    apply_console_size(pty.replica.get(), spec.process);
+    apply_console_size(pty.replica.get(), process);
     return RelayStdio{std::move(pty.master), std::move(pty.replica)};
 }
 
-// Runs the relay with the caller's stdio (or the terminal's replica, in a session of its own, where
-// it becomes the controlling terminal), the ready pipe as fd 3 and nothing else: no lock, no
-// channel of ours. It outlives this command, as a container's process does.
-ErrorOr<pid_t> spawn_relay(const Container& container, int ready_write, int terminal) {
+// Runs the relay with args, the caller's stdio (or the terminal's replica, in a session of its own,
+// where it becomes the controlling terminal), the ready pipe as fd 3 and nothing else: no lock,
+// no channel of ours. It outlives this command, as a container's process does.
+ErrorOr<pid_t> spawn_relay(std::vector<std::string> args, int ready_write, int terminal) {
     std::string path = relay_path();
-    std::string dir = container.dir();
-    std::string rootfs = container.state.rootfs;
-    std::vector<char*> argv = {path.data(), dir.data(), rootfs.data(), nullptr};
+    std::vector<char*> argv = {path.data()};
+    for (auto& arg : args) argv.push_back(arg.data());
+    argv.push_back(nullptr);
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     for (int fd = 0; terminal >= 0 && fd <= 2; ++fd) posix_spawn_file_actions_adddup2(&actions, terminal, fd);
@@ -134,6 +134,24 @@ void kill_and_reap(pid_t pid) {
     }
 }
 
+// The relay with args, once it said ready (the VM booted, or the exec started); else one line
+// saying why not, and no relay left.
+ErrorOr<pid_t> start_relay(std::vector<std::string> args, RelayStdio& stdio) {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) return fail_errno("pipe");
+    UniqueFd ready_read(fds[0]), ready_write(fds[1]);
+    pid_t pid =
+        TRY(spawn_relay(std::move(args), ready_write.get(), stdio.replica ? stdio.replica.get() : -1));
+    ready_write.reset();
+    stdio.replica.reset();
+    std::string said = read_until_closed(ready_read.get());
+    if (said != "ready") {
+        kill_and_reap(pid);
+        return fail(said.empty() ? std::string("the microVM relay exited before it was ready") : said);
+    }
+    return pid;
+}
+
 class MicrovmBackend final : public Backend {
 public:
     std::string_view name() const override { return "microvm"; }
@@ -141,34 +159,27 @@ public:
     ErrorOr<Launched> launch(const CreateOptions& options, Container& container,
                              const spec::LoadedConfig& config, RunCreate) const override {
         TRY(check_supported(options, config.spec));
-        RelayStdio stdio = TRY(relay_stdio(options, config.spec));
+        RelayStdio stdio = TRY(relay_stdio(options.console_socket, config.spec.process));
         // The relay reads the process from it, as exec reads it for the linux backend.
         TRY(container.save_config(config.text));
         // Even in `run`: the relay waits on the fifo as a linux container's process does.
         if (::mkfifo(container.fifo_path().c_str(), 0600) != 0)
             return fail_errno("mkfifo " + container.fifo_path());
-        int fds[2];
-        if (::pipe2(fds, O_CLOEXEC) != 0) return fail_errno("pipe");
-        UniqueFd ready_read(fds[0]), ready_write(fds[1]);
-        pid_t pid = TRY(spawn_relay(container, ready_write.get(), stdio.replica ? stdio.replica.get() : -1));
-        ready_write.reset();
-        stdio.replica.reset();
-        std::string said = read_until_closed(ready_read.get());
-        if (said != "ready") {
-            kill_and_reap(pid);
+        auto pid = start_relay({container.dir(), container.state.rootfs}, stdio);
+        if (!pid) {
             ::unlink(container.fifo_path().c_str());
-            return fail(said.empty() ? std::string("the microVM relay exited before it was ready") : said);
+            return std::unexpected(pid.error());
         }
         Launched launched;
-        launched.pid = pid;
+        launched.pid = *pid;
         launched.pty_master = std::move(stdio.master);
-        launched.pidfd.reset(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
-        container.state.pid = pid;
-        container.state.pid_start_time = process_start_time(pid);
+        launched.pidfd.reset(static_cast<int>(::syscall(SYS_pidfd_open, *pid, 0)));
+        container.state.pid = *pid;
+        container.state.pid_start_time = process_start_time(*pid);
         auto saved = container.save();
         if (saved) saved = run_create_hooks(container, config.spec);
         if (!saved) {
-            kill_and_reap(pid);
+            kill_and_reap(*pid);
             return std::unexpected(saved.error());
         }
         return launched;
@@ -197,6 +208,23 @@ public:
 };
 
 }  // namespace
+
+ErrorOr<ExecLaunched> launch_microvm_exec(const Container& container, const spec::Process& process,
+                                          const std::string& process_json, const ExecOptions& options) {
+    const std::string& id = container.state.id;
+    if (container.status() != Status::running)
+        return fail("cannot exec in container " + id + ": it is " + status_name(container.status()) +
+                    " (a microVM's execs need its process running)");
+    if (options.preserve_fds > 0) return fail("run.oci.handler=microvm: --preserve-fds is not supported");
+    if (!options.cgroup.empty()) return fail("run.oci.handler=microvm: --cgroup is not supported");
+    RelayStdio stdio = TRY(relay_stdio(options.console_socket, process));
+    pid_t pid = TRY(start_relay({"--exec", container.dir(), process_json}, stdio));
+    ExecLaunched launched;
+    launched.pid = pid;
+    launched.pidfd.reset(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+    launched.pty_master = std::move(stdio.master);
+    return launched;
+}
 
 const Backend& microvm_backend() {
     static const MicrovmBackend backend;

@@ -404,12 +404,6 @@ ErrorOr<SeccompFilter> SeccompFilter::build(const spec::Seccomp& seccomp) {
     return filter;
 }
 
-ErrorOr<UniqueFd> SeccompFilter::load() const {
-    struct sock_fprog prog = {static_cast<unsigned short>(program_.size()),
-                              const_cast<sock_filter*>(program_.data())};
-    long rc = ::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags_, &prog);
-    if (rc < 0) return fail_errno("linux.seccomp: loading the filter");
-    return UniqueFd(notifies_ ? static_cast<int>(rc) : -1);
-}
+ErrorOr<UniqueFd> SeccompFilter::load() const { return load_seccomp_program(program_, flags_); }
 
 }  // namespace hutch::security

@@ -56,6 +56,8 @@ public:
 
     // Whether a rule's action is SCMP_ACT_NOTIFY.
     bool notifies() const { return notifies_; }
+    // The SECCOMP_FILTER_FLAG_* load() passes.
+    unsigned flags() const { return flags_; }
 
     // Number of rules added to the filter (after skipping unknown syscalls and default-action
     // rules, and after splitting same-argument conditions). For tests and debug logs.
@@ -70,6 +72,10 @@ private:
     size_t rule_count_ = 0;
     bool notifies_ = false;
 };
+
+// seccomp(SECCOMP_SET_MODE_FILTER) of a built program (SeccompFilter::load's): with
+// SECCOMP_FILTER_FLAG_NEW_LISTENER in flags, returns the listener fd, otherwise an empty fd.
+ErrorOr<UniqueFd> load_seccomp_program(const std::vector<sock_filter>& program, unsigned flags);
 
 // ---- Seccomp: ENOSYS for syscalls newer than the profile ------------------------------------
 // A deny-by-default profile (Docker's, podman's) lists the syscalls it allows; a syscall newer than

@@ -37,7 +37,7 @@ std::vector<std::string> all_capabilities() {
 
 // docker's and podman's order: the defaults, less --cap-drop, plus --cap-add (so `--cap-drop ALL
 // --cap-add KILL` is KILL alone); ALL in either stands for every capability libcap knows.
-ErrorOr<std::vector<std::string>> capabilities(const ContainerConfig& config) {
+ErrorOr<std::vector<std::string>> capability_names(const ContainerConfig& config) {
     std::vector<std::string> caps = default_capabilities();
     for (const std::string& given : config.cap_drop) {
         std::string name = capability_name(given);
@@ -60,17 +60,20 @@ ErrorOr<std::vector<std::string>> capabilities(const ContainerConfig& config) {
     return caps;
 }
 
-Json process(const ContainerConfig& config, const std::vector<std::string>& caps) {
+Json capabilities_json(const Capabilities& caps) {
+    return {{"bounding", caps.bounding}, {"effective", caps.effective}, {"permitted", caps.permitted}};
+}
+
+Json process(const ContainerConfig& config, const Capabilities& caps) {
     Json user = {{"uid", config.uid}, {"gid", config.gid}};
     if (!config.additional_gids.empty()) user["additionalGids"] = config.additional_gids;
-    Json cap_set = caps;
     Json p = {
         {"terminal", config.terminal},
         {"user", user},
         {"args", config.args},
         {"env", config.env},
         {"cwd", config.cwd.empty() ? "/" : config.cwd},
-        {"capabilities", {{"bounding", cap_set}, {"effective", cap_set}, {"permitted", cap_set}}},
+        {"capabilities", capabilities_json(caps)},
         {"noNewPrivileges", config.no_new_privileges},
     };
     return p;
@@ -119,9 +122,16 @@ const std::vector<std::string>& default_capabilities() {
     return caps;
 }
 
+ErrorOr<Capabilities> container_capabilities(const ContainerConfig& config) {
+    std::vector<std::string> names = TRY(capability_names(config));
+    Capabilities caps;
+    caps.bounding = caps.effective = caps.permitted = names;
+    return caps;
+}
+
 ErrorOr<std::string> container_config_json(const ContainerConfig& config) {
     Json spec = default_spec(false);
-    spec["process"] = process(config, TRY(capabilities(config)));
+    spec["process"] = process(config, TRY(container_capabilities(config)));
     spec["root"]["readonly"] = config.readonly_rootfs;
     if (!config.hostname.empty()) spec["hostname"] = config.hostname;
     for (const std::string& destination : config.tmpfs) spec["mounts"].push_back(tmpfs_mount(destination));

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "spec/spec.h"
 
 namespace hutch::spec {
 
@@ -52,6 +53,10 @@ struct ContainerConfig {
 
 // The capabilities a container gets unless told otherwise: podman's default set.
 const std::vector<std::string>& default_capabilities();
+
+// The process's capabilities: podman's defaults, less --cap-drop, plus --cap-add (an unknown name
+// is an error naming it); the bounding, effective and permitted sets alike, as podman's.
+ErrorOr<Capabilities> container_capabilities(const ContainerConfig& config);
 
 // The container's config.json text (rootfs "rootfs", beside it in the bundle). Capability names
 // are checked here: an unknown one is an error naming it.

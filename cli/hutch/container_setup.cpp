@@ -318,6 +318,8 @@ ErrorOr<VmContainer> set_up_vm_container(const Storage& storage, const RunFlags&
     vm.process.rlimits = TRY(default_rlimits());
     vm.process.readonly_root = config.readonly_rootfs;
     vm.process.tmpfs = config.tmpfs;
+    vm.process.security = TRY(microvm::host::guest_security(TRY(spec::container_capabilities(config)),
+                                                            config.no_new_privileges, std::nullopt));
     microvm::host::VmBinds binds;
     for (const auto& bind : config.binds) TRY(binds.add(bind.source, bind.destination, bind.readonly));
     vm.volumes = std::move(binds.volumes);

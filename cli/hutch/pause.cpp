@@ -45,14 +45,20 @@ ErrorOr<void> show_stats(const Storage& storage, const std::vector<std::string>&
     } else {
         for (const auto& name : names) shown.push_back(TRY(store.find(name)));
     }
-    std::printf("%-12s  %-20s  %12s  %14s  %20s  %6s\n", "ID", "NAME", "CPU TIME (s)", "MEM USAGE",
-                "MEM LIMIT", "PIDS");
+    // Every container's numbers first: one that has none (a microVM's) fails before any line.
+    std::vector<nlohmann::json> events;
     for (const auto& r : shown) {
         std::string line;
         TRY_CTX(runtime::events(store.run_root(), r.id, {.stats = true},
                                 [&](const std::string& event) { line = event; }),
                 r.name);
-        auto j = nlohmann::json::parse(line, nullptr, false);
+        events.push_back(nlohmann::json::parse(line, nullptr, false));
+    }
+    std::printf("%-12s  %-20s  %12s  %14s  %20s  %6s\n", "ID", "NAME", "CPU TIME (s)", "MEM USAGE",
+                "MEM LIMIT", "PIDS");
+    for (size_t i = 0; i < shown.size(); ++i) {
+        const auto& r = shown[i];
+        const auto& j = events[i];
         using Pointer = nlohmann::json::json_pointer;
         double cpu = static_cast<double>(number_at(j, Pointer("/data/cpu/usage/total"))) / 1e9;
         uint64_t limit = number_at(j, Pointer("/data/memory/usage/limit"));

@@ -22,8 +22,6 @@ namespace {
 
 ErrorOr<void> refuse_unsupported(const RunFlags& flags) {
     auto refuse = [](const std::string& flag) { return fail("--vm with " + flag + ": not supported yet"); };
-    if (!flags.cap_add.empty() || !flags.cap_drop.empty()) return refuse("--cap-add/--cap-drop");
-    if (!flags.security_opts.empty()) return refuse("--security-opt");
     if (flags.network != "none") return refuse("--network " + flags.network);
     return {};
 }

@@ -1,6 +1,7 @@
 #include "microvm/agent/protocol.h"
 
 #include <charconv>
+#include <cstring>
 #include <nlohmann/json.hpp>
 
 #include "base/json_reader.h"
@@ -22,7 +23,16 @@ bool known_kind(uint8_t kind) {
         case FrameKind::stdout_data:
         case FrameKind::stderr_data:
         case FrameKind::exit:
-        case FrameKind::failure: return true;
+        case FrameKind::failure:
+        case FrameKind::exec_start:
+        case FrameKind::exec_stdin:
+        case FrameKind::exec_signal:
+        case FrameKind::exec_window_size:
+        case FrameKind::exec_started:
+        case FrameKind::exec_stdout:
+        case FrameKind::exec_stderr:
+        case FrameKind::exec_exit:
+        case FrameKind::exec_failure: return true;
     }
     return false;
 }
@@ -128,6 +138,65 @@ ErrorOr<GuestFile> parse_file(const nlohmann::json& value, const std::string& pa
     return file;
 }
 
+nlohmann::json capabilities_json(const GuestCapabilities& caps) {
+    return {{"bounding", caps.bounding},
+            {"effective", caps.effective},
+            {"permitted", caps.permitted},
+            {"inheritable", caps.inheritable},
+            {"ambient", caps.ambient}};
+}
+
+ErrorOr<GuestCapabilities> parse_capabilities(const nlohmann::json& value, const std::string& path) {
+    TRY(json::expect_object(value, path));
+    GuestCapabilities caps;
+    TRY(json::read(value, path, "bounding", caps.bounding));
+    TRY(json::read(value, path, "effective", caps.effective));
+    TRY(json::read(value, path, "permitted", caps.permitted));
+    TRY(json::read(value, path, "inheritable", caps.inheritable));
+    TRY(json::read(value, path, "ambient", caps.ambient));
+    return caps;
+}
+
+// The program's instructions as hex of their bytes, in the host's (and the guest's) byte order.
+nlohmann::json seccomp_json(const GuestSeccomp& seccomp) {
+    std::string_view bytes(reinterpret_cast<const char*>(seccomp.program.data()),
+                           seccomp.program.size() * sizeof(sock_filter));
+    return {{"program", to_hex(bytes)}, {"flags", seccomp.flags}};
+}
+
+// The kernel's own bounds on a program: 1 to BPF_MAXINSNS instructions.
+ErrorOr<GuestSeccomp> parse_seccomp(const nlohmann::json& value, const std::string& path) {
+    TRY(json::expect_object(value, path));
+    GuestSeccomp seccomp;
+    std::string bytes =
+        TRY(from_hex(TRY(json::require<std::string>(value, path, "program")), path + ".program"));
+    size_t count = bytes.size() / sizeof(sock_filter);
+    if (bytes.size() % sizeof(sock_filter) != 0 || count == 0 || count > BPF_MAXINSNS)
+        return fail(path + ".program: not 1 to " + std::to_string(BPF_MAXINSNS) + " BPF instructions");
+    seccomp.program.resize(count);
+    std::memcpy(seccomp.program.data(), bytes.data(), bytes.size());
+    TRY(json::read(value, path, "flags", seccomp.flags));
+    return seccomp;
+}
+
+nlohmann::json security_json(const GuestSecurity& security) {
+    auto j = nlohmann::json::object({{"noNewPrivileges", security.no_new_privileges}});
+    if (security.capabilities) j["capabilities"] = capabilities_json(*security.capabilities);
+    if (security.seccomp) j["seccomp"] = seccomp_json(*security.seccomp);
+    return j;
+}
+
+ErrorOr<GuestSecurity> parse_security(const nlohmann::json& value, const std::string& path) {
+    TRY(json::expect_object(value, path));
+    GuestSecurity security;
+    TRY(json::read(value, path, "noNewPrivileges", security.no_new_privileges));
+    if (const auto* caps = json::member(value, "capabilities"))
+        security.capabilities = TRY(parse_capabilities(*caps, path + ".capabilities"));
+    if (const auto* seccomp = json::member(value, "seccomp"))
+        security.seccomp = TRY(parse_seccomp(*seccomp, path + ".seccomp"));
+    return security;
+}
+
 nlohmann::json window_size_json(WindowSize size) { return {{"rows", size.rows}, {"cols", size.cols}}; }
 
 ErrorOr<WindowSize> parse_window_size(const nlohmann::json& value, const std::string& path) {
@@ -156,6 +225,20 @@ std::string encode_frame(FrameKind kind, std::string_view payload) {
     for (int i = 0; i < 4; ++i) frame[1 + i] = static_cast<char>((size >> (8 * i)) & 0xff);
     frame.append(payload);
     return frame;
+}
+
+std::string encode_exec_frame(FrameKind kind, uint32_t exec, std::string_view data) {
+    std::string payload(4, '\0');
+    for (int i = 0; i < 4; ++i) payload[i] = static_cast<char>((exec >> (8 * i)) & 0xff);
+    payload.append(data);
+    return encode_frame(kind, payload);
+}
+
+ErrorOr<ExecPayload> parse_exec_payload(std::string_view payload) {
+    if (payload.size() < 4) return fail("an exec frame without its exec's number");
+    uint32_t exec = 0;
+    for (int i = 0; i < 4; ++i) exec |= static_cast<uint32_t>(static_cast<uint8_t>(payload[i])) << (8 * i);
+    return ExecPayload{exec, payload.substr(4)};
 }
 
 ErrorOr<std::optional<Frame>> FrameReader::next() {
@@ -187,6 +270,7 @@ std::string to_json(const GuestConfig& config) {
                         {"volumes", volumes_json(config.volumes)},
                         {"files", files_json(config.files)},
                         {"limits", limits_json(config.limits)},
+                        {"security", security_json(config.security)},
                         {"terminal", config.terminal},
                         {"windowSize", window_size_json(config.window_size)}};
     return j.dump();
@@ -213,6 +297,8 @@ ErrorOr<GuestConfig> parse_guest_config(std::string_view text) {
     TRY_CTX(json::read_list(j, "", "files", config.files, parse_file), "guest config");
     if (const auto* limits = json::member(j, "limits"))
         config.limits = TRY_CTX(parse_limits(*limits, "limits"), "guest config");
+    if (const auto* security = json::member(j, "security"))
+        config.security = TRY_CTX(parse_security(*security, "security"), "guest config");
     TRY_CTX(json::read(j, "", "terminal", config.terminal), "guest config");
     if (const auto* size = json::member(j, "windowSize"))
         config.window_size = TRY_CTX(parse_window_size(*size, "windowSize"), "guest config");

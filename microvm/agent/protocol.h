@@ -20,6 +20,15 @@
 //                   pty's), then exactly one of
 //                   exit (decimal status: the exit code, or 128+N when killed by signal N) or
 //                   failure (one line: why the process could not be started).
+// Execs, further processes in the running container (hutch-oci exec), go over the same port. Each
+// exec frame's payload starts with the exec's number (4 bytes, little-endian; the host numbers
+// them) and the rest is as for the first process:
+//   host to guest:  exec start (the JSON of a GuestConfig, of which only the process's fields
+//                   count: the container's root, cgroup and hostname are the first process's),
+//                   exec stdin (bytes for its stdin; none: the end of it), exec signal, exec window
+//                   size;
+//   guest to host:  exec started, exec stdout, exec stderr, then exec exit or exec failure.
+// An exec's processes die with the VM, which ends with the first process.
 // Everything goes over one port in order, so the exit frame comes after the last output: the
 // host has the whole output when it reads exit, and may kill the VM then. While the process runs
 // the agent writes without blocking and keeps reading the port, so a signal gets in even when the
@@ -27,6 +36,7 @@
 // they return only once the VMM has handed the bytes to its socket.
 #pragma once
 
+#include <linux/filter.h>
 #include <sys/types.h>
 
 #include <cstdint>
@@ -55,6 +65,15 @@ enum class FrameKind : uint8_t {
     stderr_data = 'E',
     exit = 'X',
     failure = 'F',
+    exec_start = 'N',
+    exec_stdin = 'I',
+    exec_signal = 'K',
+    exec_window_size = 'Z',
+    exec_started = 'T',
+    exec_stdout = 'o',
+    exec_stderr = 'e',
+    exec_exit = 'x',
+    exec_failure = 'f',
 };
 
 struct Frame {
@@ -66,6 +85,15 @@ struct Frame {
 inline constexpr size_t max_frame_payload = 1 << 20;
 
 std::string encode_frame(FrameKind kind, std::string_view payload);
+
+// An exec frame's payload: the exec's number, then the data.
+struct ExecPayload {
+    uint32_t exec = 0;
+    std::string_view data;
+};
+std::string encode_exec_frame(FrameKind kind, uint32_t exec, std::string_view data);
+// Fails on a payload shorter than the number.
+ErrorOr<ExecPayload> parse_exec_payload(std::string_view payload);
 
 // Cuts a byte stream into frames.
 class FrameReader {
@@ -116,6 +144,28 @@ struct WindowSize {
     uint16_t rows = 0, cols = 0;
 };
 
+// The process's capability sets as bit masks (bit N: capability N), made on the host from the
+// names (runtime/capabilities.cpp): the numbers are the same in the guest's kernel.
+struct GuestCapabilities {
+    uint64_t bounding = 0, effective = 0, permitted = 0, inheritable = 0, ambient = 0;
+};
+
+// A seccomp filter the host built (runtime/seccomp.cpp: libseccomp's program after the ENOSYS
+// stub), which the agent loads as it is: host and guest are Linux on the same architecture, so
+// the guest needs no libseccomp.
+struct GuestSeccomp {
+    std::vector<sock_filter> program;
+    unsigned flags = 0;  // SECCOMP_FILTER_FLAG_*
+};
+
+// What the process may do once it runs: config.json's process.capabilities, noNewPrivileges and
+// linux.seccomp, applied in the guest in the order a host container's are (runtime/security.h).
+struct GuestSecurity {
+    std::optional<GuestCapabilities> capabilities;  // none: the agent's own, every one
+    bool no_new_privileges = false;
+    std::optional<GuestSeccomp> seccomp;
+};
+
 // The container's process, as the agent starts it.
 struct GuestConfig {
     std::vector<std::string> args;
@@ -132,6 +182,7 @@ struct GuestConfig {
     std::vector<GuestVolume> volumes;
     std::vector<GuestFile> files;
     GuestLimits limits;
+    GuestSecurity security;
     // -t: the process's stdin, stdout and stderr are a pty of this size, its controlling terminal.
     bool terminal = false;
     WindowSize window_size;

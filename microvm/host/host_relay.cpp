@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <optional>
+#include <vector>
 
 #include "base/file.h"
 #include "base/terminal.h"
@@ -52,6 +53,7 @@ HostRelay::HostRelay(HostEnds ends, VmmProcess& vmm, int boot_timeout_ms)
       deadline_(std::chrono::steady_clock::now() + std::chrono::milliseconds(boot_timeout_ms)) {
     ::fcntl(ends_.stdin_port.get(), F_SETFL, O_NONBLOCK);
     show_console_ = std::getenv("HUTCH_VM_CONSOLE") != nullptr;
+    if (ends_.exec_listener >= 0) execs_.emplace(ends_.exec_listener, ends_.control);
     if (!ends_.relay_stdin) {
         caller_stdin_open_ = false;
         end_stdin_port();
@@ -81,8 +83,9 @@ ErrorOr<int> HostRelay::start(int signals) {
 ErrorOr<void> HostRelay::step() {
     // The caller's stdin is the process's: not read before go (hutch-oci's start).
     bool want_stdin = go_sent_ && caller_stdin_open_ && stdin_pending_.empty();
-    bool want_control = !control_closed_ && held_stdout_.size() + held_stderr_.size() < output_held_max;
-    pollfd fds[] = {
+    size_t held = held_stdout_.size() + held_stderr_.size() + (execs_ ? execs_->held() : 0);
+    bool want_control = !control_closed_ && held < output_held_max;
+    std::vector<pollfd> fds = {
         {want_stdin ? STDIN_FILENO : -1, POLLIN, 0},
         {stdin_pending_.empty() ? -1 : ends_.stdin_port.get(), POLLOUT, 0},
         {want_control ? ends_.control : -1, POLLIN, 0},
@@ -94,7 +97,9 @@ ErrorOr<void> HostRelay::step() {
         {held_stdout_.empty() ? -1 : STDOUT_FILENO, POLLOUT, 0},
         {held_stderr_.empty() ? -1 : STDERR_FILENO, POLLOUT, 0},
     };
-    int ready = ::poll(fds, std::size(fds), poll_timeout_ms());
+    size_t first_exec = fds.size();
+    if (execs_) execs_->add_poll_fds(fds, started_);
+    int ready = ::poll(fds.data(), fds.size(), poll_timeout_ms());
     if (ready < 0) {
         if (errno == EINTR) return {};
         return fail_errno("poll");
@@ -107,6 +112,7 @@ ErrorOr<void> HostRelay::step() {
     if (fds[4].revents) TRY(forward_signals());
     if (fds[6].revents) write_held(STDOUT_FILENO, held_stdout_);
     if (fds[7].revents) write_held(STDERR_FILENO, held_stderr_);
+    if (execs_) TRY(execs_->on_events(fds, first_exec));
     if (fds[5].revents && !status_) return vm_died();
     return {};
 }
@@ -203,6 +209,13 @@ ErrorOr<void> HostRelay::handle(const Frame& frame) {
             status_ = TRY_CTX(parse_int_payload(frame.payload), "the agent's exit status");
             break;
         case FrameKind::failure: return fail("in the VM: " + frame.payload);
+        case FrameKind::exec_started:
+        case FrameKind::exec_stdout:
+        case FrameKind::exec_stderr:
+        case FrameKind::exec_exit:
+        case FrameKind::exec_failure:
+            if (execs_) TRY(execs_->deliver(frame));
+            break;
         default: return fail("the agent sent a frame of a host's kind");
     }
     return {};

@@ -10,6 +10,7 @@
 #include "base/error.h"
 #include "base/fd.h"
 #include "microvm/agent/protocol.h"
+#include "microvm/host/exec_mux.h"
 #include "microvm/host/vmm_process.h"
 
 namespace hutch::microvm::host {
@@ -20,6 +21,7 @@ struct HostEnds {
     int console = -1;         // the serial console and the VMM's own output
     bool relay_stdin = true;  // false: the process gets an empty stdin, not the caller's
     bool terminal = false;    // the process has a pty: SIGWINCH sends it the caller's terminal's size
+    int exec_listener = -1;   // the exec socket (exec_mux.h), served once the process runs; -1: none
 };
 
 class HostRelay {
@@ -63,6 +65,7 @@ private:
     bool caller_stdin_open_ = true, control_closed_ = false, console_closed_ = false, show_console_ = false;
     bool prepared_ = false, go_sent_ = false, started_ = false;
     std::optional<int> status_;
+    std::optional<ExecMux> execs_;
     // The boot's, then go's: the time the agent has to say prepared, then started.
     std::chrono::steady_clock::time_point deadline_;
 };

@@ -100,21 +100,45 @@ ErrorOr<std::vector<GuestRlimit>> guest_rlimits(const std::vector<spec::Rlimit>&
     return guest;
 }
 
+ErrorOr<GuestSecurity> guest_security(const std::optional<spec::Capabilities>& capabilities,
+                                      bool no_new_privileges, const std::optional<spec::Seccomp>& seccomp) {
+    GuestSecurity security;
+    auto plan = TRY(security::prepare_capabilities(capabilities));
+    security.capabilities = GuestCapabilities{.bounding = plan.bounding,
+                                              .effective = plan.effective,
+                                              .permitted = plan.permitted,
+                                              .inheritable = plan.inheritable,
+                                              .ambient = plan.ambient};
+    security.no_new_privileges = no_new_privileges;
+    if (seccomp) {
+        auto filter = TRY(security::SeccompFilter::build(*seccomp));
+        if (filter.notifies()) return fail("linux.seccomp: SCMP_ACT_NOTIFY is not supported in a microVM");
+        security.seccomp = GuestSeccomp{.program = filter.program(), .flags = filter.flags()};
+    }
+    return security;
+}
+
+ErrorOr<GuestConfig> guest_process(const spec::Process& process,
+                                   const std::optional<spec::Seccomp>& seccomp) {
+    GuestConfig guest;
+    guest.args = process.args;
+    guest.env = process.env;
+    guest.cwd = process.cwd;
+    guest.uid = process.user.uid;
+    guest.gid = process.user.gid;
+    guest.additional_gids.assign(process.user.additional_gids.begin(), process.user.additional_gids.end());
+    guest.rlimits = TRY(guest_rlimits(process.rlimits));
+    guest.terminal = process.terminal;
+    guest.security = TRY(guest_security(process.capabilities, process.no_new_privileges, seccomp));
+    return guest;
+}
+
 ErrorOr<OciVm> oci_vm(const spec::Spec& spec) {
     OciVm vm;
-    GuestConfig& process = vm.process;
-    process.args = spec.process.args;
-    process.env = spec.process.env;
-    process.cwd = spec.process.cwd;
-    process.uid = spec.process.user.uid;
-    process.gid = spec.process.user.gid;
-    process.additional_gids.assign(spec.process.user.additional_gids.begin(),
-                                   spec.process.user.additional_gids.end());
-    process.hostname = spec.hostname;
-    process.rlimits = TRY(guest_rlimits(spec.process.rlimits));
-    process.readonly_root = spec.root.readonly;
-    process.limits = guest_limits(spec);
-    process.terminal = spec.process.terminal;
+    vm.process = TRY(guest_process(spec.process, spec.linux_ ? spec.linux_->seccomp : std::nullopt));
+    vm.process.hostname = spec.hostname;
+    vm.process.readonly_root = spec.root.readonly;
+    vm.process.limits = guest_limits(spec);
     TRY(add_mounts(spec, vm));
     return vm;
 }

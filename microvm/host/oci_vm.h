@@ -32,8 +32,18 @@ struct OciVm {
     std::vector<VmVolume> volumes;
 };
 
+// config.json's process (or an exec's process.json) as the agent starts it, with the container's
+// seccomp filter: the process's settings, without the container's (root, mounts, limits).
+ErrorOr<GuestConfig> guest_process(const spec::Process& process, const std::optional<spec::Seccomp>& seccomp);
+
 // Relative bind sources are the bundle's: hutch-oci create runs this from the bundle directory.
 ErrorOr<OciVm> oci_vm(const spec::Spec& spec);
+
+// process.capabilities, noNewPrivileges and linux.seccomp as the agent applies them: the
+// capabilities' numbers and the filter's BPF program, made here. A filter that notifies a
+// listener (SCMP_ACT_NOTIFY) is refused: its syscalls would be the guest's, out of the host's reach.
+ErrorOr<GuestSecurity> guest_security(const std::optional<spec::Capabilities>& capabilities,
+                                      bool no_new_privileges, const std::optional<spec::Seccomp>& seccomp);
 
 // process.rlimits as the agent sets them: the resources' numbers (the parser checked the names).
 ErrorOr<std::vector<GuestRlimit>> guest_rlimits(const std::vector<spec::Rlimit>& rlimits);

@@ -60,11 +60,14 @@ ErrorOr<std::unique_ptr<PreparedVm>> PreparedVm::boot(const VmRunOptions& option
     control.vm.reset();
     stdin_port.vm.reset();
     console.vm.reset();
-    HostEnds ends{control.host.get(), std::move(stdin_port.host), console.host.get(), options.relay_stdin,
-                  config.terminal};
+    std::optional<ExecListener> exec_listener;
+    if (!options.exec_socket_dir.empty()) exec_listener = TRY(ExecListener::listen(options.exec_socket_dir));
+    HostEnds ends{control.host.get(), std::move(stdin_port.host),
+                  console.host.get(), options.relay_stdin,
+                  config.terminal,    exec_listener ? exec_listener->fd() : -1};
     std::unique_ptr<PreparedVm> prepared(new PreparedVm(std::move(vmm), std::move(control.host),
-                                                        std::move(console.host), std::move(ends),
-                                                        options.boot_timeout_ms));
+                                                        std::move(console.host), std::move(exec_listener),
+                                                        std::move(ends), options.boot_timeout_ms));
     TRY(prepared->relay_.wait_until_prepared());
     return prepared;
 }

@@ -4,12 +4,14 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "base/error.h"
 #include "base/fd.h"
 #include "microvm/agent/protocol.h"
+#include "microvm/host/exec_socket.h"
 #include "microvm/host/host_relay.h"
 #include "microvm/host/vmm_process.h"
 #include "microvm/vmm_choice.h"
@@ -43,6 +45,9 @@ struct VmRunOptions {
     // beyond it the VM is killed (a hung boot). A TCG boot takes 1-2 s, but many times that on a
     // host busy with other work.
     int boot_timeout_ms = 120'000;
+    // hutch-oci's container: its state directory, where the exec socket is served (exec_socket.h)
+    // while the process runs. Empty: no execs.
+    std::string exec_socket_dir;
 };
 
 // A VM booted up to its process's start: the agent has mounted the process's root and waits for
@@ -60,13 +65,16 @@ public:
     ErrorOr<int> start(int signal_fd) { return relay_.start(signal_fd); }
 
 private:
-    PreparedVm(VmmProcess vmm, UniqueFd control, UniqueFd console, HostEnds ends, int boot_timeout_ms)
+    PreparedVm(VmmProcess vmm, UniqueFd control, UniqueFd console, std::optional<ExecListener> exec_listener,
+               HostEnds ends, int boot_timeout_ms)
         : vmm_(std::move(vmm)),
           control_(std::move(control)),
           console_(std::move(console)),
+          exec_listener_(std::move(exec_listener)),
           relay_(std::move(ends), vmm_, boot_timeout_ms) {}
     VmmProcess vmm_;
     UniqueFd control_, console_;  // the host's ends, which relay_ uses
+    std::optional<ExecListener> exec_listener_;
     HostRelay relay_;
 };
 

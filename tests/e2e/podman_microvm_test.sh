@@ -3,7 +3,7 @@
 # process runs under the guest kernel (its /proc/cmdline is hutch's guest kernel's), prints, reads
 # a volume and writes to it, sees the /etc/hosts podman binds in, and its exit status comes back;
 # `run -t` gives it a terminal of the caller's size through conmon's console socket; a detached one
-# shows in `ps` and `stop` ends it with SIGTERM, forwarded into the VM. On the host only: a VM under
+# shows in `ps`, runs `exec` and `exec -t`, and `stop` ends it with SIGTERM, forwarded into the VM. On the host only: a VM under
 # TCG inside the pure-v2 test guest's TCG would take minutes.
 # Everything podman and hutch-oci keep lives under one temporary directory (podman_lib.sh).
 # Usage: podman_microvm_test.sh HUTCH_OCI_BINARY SOURCE_DIR
@@ -36,11 +36,25 @@ echo "ok: podman run -t in a microVM: a terminal of the caller's size"
 
 "$p" run -d --name vm "${vm[@]}" localhost/busybox sleep 1000 >/dev/null
 [[ $("$p" ps --format '{{.Names}} {{.Status}}') == "vm Up"* ]] || fail "the detached VM is not up: $("$p" ps -a)"
+echo "ok: podman run -d and ps of a microVM"
+
+# exec, through conmon: stdin, stdout and the exit status; under podman's default seccomp profile
+# and capabilities, which the agent applies in the guest.
+status=0
+out=$(echo fed | "$p" exec -i vm sh -c 'cat; grep -E "^(CapEff|Seccomp):" /proc/self/status; exit 4') || status=$?
+[[ $status == 4 ]] || fail "exec exited $status, not 4: $out"
+[[ $out == fed$'\n'* ]] || fail "exec's stdin did not come back: $out"
+[[ $out == *$'CapEff:\t00000000800405fb'* ]] || fail "exec's process lacks podman's capabilities: $out"
+[[ $out == *$'Seccomp:\t2'* ]] || fail "exec's process has no seccomp filter: $out"
+out=$(script -qec "stty rows 21 cols 61; $p exec -t vm sh -c 'tty; stty size'" /dev/null </dev/null)
+[[ $out == *"/dev/pts/"*"21 61"* ]] || fail "exec -t gave no terminal of the caller's size: $out"
+echo "ok: podman exec and exec -t in a microVM, with podman's capabilities and seccomp filter"
+
 "$p" stop -t 20 vm >/dev/null
 [[ $("$p" inspect vm --format '{{.State.Status}} {{.State.ExitCode}}') == "exited 143" ]] ||
     fail "stop did not end the VM's process by SIGTERM: $("$p" inspect vm --format '{{.State.Status}} {{.State.ExitCode}}')"
 "$p" rm vm >/dev/null
-echo "ok: podman run -d, ps and stop of a microVM"
+echo "ok: podman stop of a microVM"
 
 leftover=$(pgrep -af -- "$D" || true)
 [[ -z $leftover ]] || fail "processes left behind: $leftover"

@@ -214,6 +214,94 @@ TEST_CASE("hutch-oci gives a microVM's process the console socket's terminal, it
     CHECK(none_left(vm.rt.root()));
 }
 
+namespace {
+
+bool gone_within_a_minute(pid_t pid) {
+    for (int i = 0; i < 600; ++i) {
+        if (!exists("/proc/" + std::to_string(pid))) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+}
+
+}  // namespace
+
+TEST_CASE("hutch-oci exec runs further processes in a running microVM container", "[.microvm-qemu]") {
+    SKIP_WITHOUT_QEMU();
+    VmBundle vm({"sleep", "600"});
+    vm.bundle.config["root"]["readonly"] = false;
+    vm.bundle.save();
+    TempDir files;
+    REQUIRE(vm.rt({"create", "--bundle", vm.bundle.path(), "vmx"}).status == 0);
+    // Before start the process is not running, and neither can an exec.
+    auto early = vm.rt({"exec", "vmx", "true"});
+    CHECK(early.status != 0);
+    CHECK(early.err.find("a microVM's execs need its process running") != std::string::npos);
+    CHECK(std::count(early.err.begin(), early.err.end(), '\n') == 1);
+    REQUIRE(vm.rt({"start", "vmx"}).status == 0);
+
+    // stdin, stdout, stderr and the exit status, in the guest's root and kernel.
+    auto first =
+        vm.rt({"exec", "vmx", "sh", "-c", "cat; echo to-stderr >&2; uname -r > /shared; exit 3"}, "fed\n");
+    INFO(first.err);
+    CHECK(first.status == 3);
+    CHECK(first.out == "fed\n");
+    CHECK(first.err == "to-stderr\n");
+    auto second = vm.rt({"exec", "vmx", "cat", "/shared"});
+    CHECK(second.status == 0);
+    CHECK(!second.out.empty());
+    CHECK(second.out != read_text("/proc/sys/kernel/osrelease") + "\n");  // the guest's kernel
+
+    // --process: its args, env, cwd and user.
+    std::ofstream(files.path() + "/process.json")
+        << nlohmann::json{{"args", {"sh", "-c", "id -u; pwd; echo $FOO"}},
+                          {"env", {"FOO=bar", "PATH=/bin:/usr/bin"}},
+                          {"cwd", "/bin"},
+                          {"user", {{"uid", 1000}, {"gid", 1000}}}};
+    auto described = vm.rt({"exec", "--process", files.path() + "/process.json", "vmx"});
+    INFO(described.err);
+    CHECK(described.status == 0);
+    CHECK(described.out == "1000\n/bin\nbar\n");
+
+    // A program that is not there: one line, from the guest.
+    auto missing = vm.rt({"exec", "vmx", "/no/such/program"});
+    CHECK(missing.status != 0);
+    CHECK(missing.err.find("in the VM: exec /no/such/program") != std::string::npos);
+    CHECK(std::count(missing.err.begin(), missing.err.end(), '\n') == 1);
+
+    // Detached, with a terminal through the console socket: the exec's pid is its relay, and a
+    // signal to it reaches the process in the guest.
+    ConsoleSocket console;
+    std::string pid_file = files.path() + "/exec.pid";
+    auto detached = vm.rt({"exec", "-d", "-t", "--console-socket", console.path(), "--pid-file", pid_file,
+                           "vmx", "sh", "-c", "tty; while read line; do stty size; done"});
+    INFO(detached.err);
+    REQUIRE(detached.status == 0);
+    int master = console.receive_master();
+    REQUIRE(master >= 0);
+    pid_t relay = std::stoi(read_text(pid_file));
+    CHECK(read_fd_until(master, "/dev/pts/", std::chrono::seconds(60)).find("/dev/pts/") !=
+          std::string::npos);
+    winsize resized{.ws_row = 30, .ws_col = 90, .ws_xpixel = 0, .ws_ypixel = 0};
+    REQUIRE(::ioctl(master, TIOCSWINSZ, &resized) == 0);
+    std::string sizes;
+    for (int i = 0; i < 60 && sizes.find("30 90") == std::string::npos; ++i) {
+        REQUIRE(::write(master, "x\n", 2) == 2);
+        sizes += read_fd_until(master, "30 90", std::chrono::seconds(1));
+    }
+    CHECK(sizes.find("30 90") != std::string::npos);
+    CHECK(::kill(relay, SIGTERM) == 0);
+    CHECK(gone_within_a_minute(relay));
+    ::close(master);
+    auto left = vm.rt({"exec", "vmx", "sh", "-c", "ps | grep -c '[t]ty; while'"});
+    CHECK(left.out == "0\n");  // the SIGTERM ended it in the guest
+
+    CHECK(vm.rt({"kill", "vmx", "KILL"}).status == 0);
+    CHECK(status_within_a_minute(vm.rt, "vmx") == "stopped");
+    CHECK(vm.rt({"delete", "vmx"}).status == 0);
+    CHECK(none_left(vm.rt.root()));
+}
+
 TEST_CASE("hutch-oci's microVM takes config.json's bind mounts, tmpfs, read-only root and rlimits",
           "[.microvm-qemu]") {
     SKIP_WITHOUT_QEMU();
@@ -244,6 +332,40 @@ TEST_CASE("hutch-oci's microVM takes config.json's bind mounts, tmpfs, read-only
     // A mount the VM cannot give is refused at create, in one line.
     config["mounts"].push_back({{"destination", "/img"}, {"type", "ext4"}, {"source", "/dev/null"}});
     check_create_refused(vm, "vm8", "mount of type ext4 on /img: not supported in a microVM");
+    CHECK(none_left(vm.rt.root()));
+}
+
+TEST_CASE("hutch-oci's microVM applies config.json's capabilities, noNewPrivileges and seccomp filter inside",
+          "[.microvm-qemu]") {
+    SKIP_WITHOUT_QEMU();
+    VmBundle vm({"sh", "-c",
+                 "grep -E '^(CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs|Seccomp):' /proc/self/status; "
+                 "mkdir /d 2>/dev/null || echo mkdir refused; "
+                 "touch /f && chown 1 /f && echo chown allowed; "
+                 "mknod /n c 1 3 2>/dev/null || echo mknod refused"});
+    auto& config = vm.bundle.config;
+    config["root"]["readonly"] = false;  // so that only the filter refuses the mkdir
+    const nlohmann::json two = {"CAP_CHOWN", "CAP_KILL"};
+    config["process"]["capabilities"] = {{"bounding", two}, {"effective", two}, {"permitted", two}};
+    config["process"]["noNewPrivileges"] = true;
+    config["linux"]["seccomp"] = {
+        {"defaultAction", "SCMP_ACT_ALLOW"},
+        {"syscalls", {{{"names", {"mkdir", "mkdirat"}}, {"action", "SCMP_ACT_ERRNO"}, {"errnoRet", 13}}}}};
+    vm.bundle.save();
+    auto result = vm.rt({"run", "--bundle", vm.bundle.path(), "vm9"});
+    INFO(result.err);
+    CHECK(result.status == 0);
+    // CAP_CHOWN is bit 0, CAP_KILL bit 5; Seccomp 2 is a filter.
+    CHECK(result.out ==
+          "CapPrm:\t0000000000000021\nCapEff:\t0000000000000021\nCapBnd:\t0000000000000021\n"
+          "CapAmb:\t0000000000000000\nNoNewPrivs:\t1\nSeccomp:\t2\n"
+          "mkdir refused\nchown allowed\nmknod refused\n");
+
+    // A filter that would hand the guest's syscalls to a listener on the host cannot be given.
+    config["linux"]["seccomp"] = {{"defaultAction", "SCMP_ACT_ALLOW"},
+                                  {"listenerPath", "/run/nowhere.sock"},
+                                  {"syscalls", {{{"names", {"mkdir"}}, {"action", "SCMP_ACT_NOTIFY"}}}}};
+    check_create_refused(vm, "vm10", "linux.seccomp: SCMP_ACT_NOTIFY is not supported in a microVM");
     CHECK(none_left(vm.rt.root()));
 }
 
@@ -287,7 +409,7 @@ TEST_CASE("hutch-oci refuses run.oci.microvm.disks that are not regular files, i
          {"not json", "[]", "[\"relative.img\"]", "[\"/dev/null\"]", "[\"/nonexistent.img\"]"}) {
         vm.bundle.config["annotations"]["run.oci.microvm.disks"] = disks;
         INFO(disks);
-        check_create_refused(vm, "vm11", "run.oci.microvm.disks");
+        check_create_refused(vm, "vm9", "run.oci.microvm.disks");
     }
     CHECK(none_left(vm.rt.root()));
 }

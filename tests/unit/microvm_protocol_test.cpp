@@ -89,6 +89,50 @@ TEST_CASE("microvm protocol: files round-trip byte for byte; a bad mode or conte
     CHECK(parse_guest_config(odd.dump()).error().message == "guest config: files[0].content: not hex");
 }
 
+TEST_CASE(
+    "microvm protocol: capabilities, no_new_privs and a seccomp program round-trip; a bad program is refused",
+    "[microvm-protocol]") {
+    GuestConfig config;
+    config.args = {"true"};
+    config.layers = 1;
+    CHECK_FALSE(parse_guest_config(to_json(config))->security.capabilities);  // the agent's own
+
+    config.security.capabilities = GuestCapabilities{
+        .bounding = 0x21, .effective = 0x20, .permitted = 0x21, .inheritable = 1, .ambient = 1};
+    config.security.no_new_privileges = true;
+    config.security.seccomp = GuestSeccomp{
+        .program = {BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 0), BPF_STMT(BPF_RET | BPF_K, 0x7fff0000)},
+        .flags = 2};
+    auto parsed = parse_guest_config(to_json(config));
+    REQUIRE(parsed);
+    REQUIRE(parsed->security.capabilities);
+    CHECK(parsed->security.capabilities->bounding == 0x21);
+    CHECK(parsed->security.capabilities->effective == 0x20);
+    CHECK(parsed->security.capabilities->permitted == 0x21);
+    CHECK(parsed->security.capabilities->inheritable == 1);
+    CHECK(parsed->security.capabilities->ambient == 1);
+    CHECK(parsed->security.no_new_privileges);
+    REQUIRE(parsed->security.seccomp);
+    CHECK(parsed->security.seccomp->flags == 2);
+    REQUIRE(parsed->security.seccomp->program.size() == 2);
+    CHECK(parsed->security.seccomp->program[0].code == (BPF_LD | BPF_W | BPF_ABS));
+    CHECK(parsed->security.seccomp->program[1].k == 0x7fff0000);
+
+    auto bad = nlohmann::json::parse(to_json(config));
+    bad["security"]["seccomp"]["program"] = "00112233";  // half an instruction
+    std::string refused = "guest config: security.seccomp.program: not 1 to 4096 BPF instructions";
+    CHECK(parse_guest_config(bad.dump()).error().message == refused);
+    bad["security"]["seccomp"]["program"] = "";
+    CHECK(parse_guest_config(bad.dump()).error().message == refused);
+    bad["security"]["seccomp"]["program"] = std::string(8 * 4097 * 2, '0');
+    CHECK(parse_guest_config(bad.dump()).error().message == refused);
+    bad["security"]["seccomp"]["program"] = "0g11223344556677";
+    CHECK(parse_guest_config(bad.dump()).error().message ==
+          "guest config: security.seccomp.program: not hex");
+    bad["security"]["capabilities"]["bounding"] = -1;
+    CHECK_FALSE(parse_guest_config(bad.dump()));
+}
+
 TEST_CASE("microvm protocol: the limits round-trip, and one the kernel would refuse is refused here",
           "[microvm-protocol]") {
     GuestConfig config;
@@ -190,6 +234,31 @@ TEST_CASE("microvm protocol: prepared and go are frames of their own; a kind unk
     auto none = reader.next();
     REQUIRE(none);
     CHECK_FALSE(*none);
-    reader.feed(std::string("Z\0\0\0\0", 5));
+    reader.feed(std::string("q\0\0\0\0", 5));
     CHECK_FALSE(reader.next());
+}
+
+TEST_CASE("microvm protocol: an exec frame carries its exec's number before its data", "[microvm-protocol]") {
+    FrameReader reader;
+    reader.feed(encode_exec_frame(FrameKind::exec_stdout, 0x01020304, "out") +
+                encode_exec_frame(FrameKind::exec_stdin, 7, ""));
+    auto first = reader.next();
+    REQUIRE(first);
+    REQUIRE(*first);
+    CHECK((*first)->kind == FrameKind::exec_stdout);
+    auto payload = parse_exec_payload((*first)->payload);
+    REQUIRE(payload);
+    CHECK(payload->exec == 0x01020304);
+    CHECK(payload->data == "out");
+    auto second = reader.next();
+    REQUIRE(second);
+    REQUIRE(*second);
+    auto end = parse_exec_payload((*second)->payload);
+    REQUIRE(end);
+    CHECK(end->exec == 7);
+    CHECK(end->data.empty());  // an exec's stdin ended
+
+    auto short_payload = parse_exec_payload("abc");
+    REQUIRE_FALSE(short_payload);
+    CHECK(short_payload.error().message == "an exec frame without its exec's number");
 }
