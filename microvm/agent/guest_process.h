@@ -1,5 +1,6 @@
 // The container's process in the guest: started with the config's settings, its stdio relayed
-// over the virtio-serial ports, the host's signals forwarded to it, its exit status reported.
+// over the virtio-serial ports, the host's signals forwarded to it, its exit status reported;
+// and, while it runs, the execs the host asks for (guest_execs.h).
 #pragma once
 
 #include "base/error.h"

@@ -1,7 +1,8 @@
 // hutch-agent: PID 1 of a container's microVM (microvm/agent/protocol.h says what it speaks).
 // It reads the container's config from the host, mounts the container's root from the layer
-// disks, waits for the host's go, runs the process, relays its stdio and the host's signals, reports its exit
-// status and powers the VM off. A static binary: it runs from the initramfs, where nothing else is.
+// disks, waits for the host's go, runs the process (and the host's execs beside it), relays its
+// stdio and the host's signals, reports its exit status and powers the VM off. A static binary:
+// it runs from the initramfs, where nothing else is.
 //
 // PID 1 must never exit (the kernel panics): every path ends in power_off(), and a failure is
 // reported to the host as a failure frame (or on the console, before the control port is open).

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "base/json.h"
 #include "base/json_reader.h"
 
 namespace hutch::microvm {
@@ -11,6 +12,17 @@ namespace hutch::microvm {
 namespace {
 
 constexpr size_t header_size = 5;
+
+// Frame sizes and exec numbers: 4 bytes, little-endian.
+void append_le32(std::string& out, uint32_t value) {
+    for (int i = 0; i < 4; ++i) out += static_cast<char>((value >> (8 * i)) & 0xff);
+}
+
+uint32_t read_le32(std::string_view bytes) {
+    uint32_t value = 0;
+    for (int i = 0; i < 4; ++i) value |= static_cast<uint32_t>(static_cast<uint8_t>(bytes[i])) << (8 * i);
+    return value;
+}
 
 bool known_kind(uint8_t kind) {
     switch (static_cast<FrameKind>(kind)) {
@@ -219,35 +231,29 @@ ErrorOr<uint16_t> parse_dimension(std::string_view text) {
 }  // namespace
 
 std::string encode_frame(FrameKind kind, std::string_view payload) {
-    std::string frame(header_size, '\0');
-    frame[0] = static_cast<char>(kind);
-    auto size = static_cast<uint32_t>(payload.size());
-    for (int i = 0; i < 4; ++i) frame[1 + i] = static_cast<char>((size >> (8 * i)) & 0xff);
+    std::string frame(1, static_cast<char>(kind));
+    append_le32(frame, static_cast<uint32_t>(payload.size()));
     frame.append(payload);
     return frame;
 }
 
 std::string encode_exec_frame(FrameKind kind, uint32_t exec, std::string_view data) {
-    std::string payload(4, '\0');
-    for (int i = 0; i < 4; ++i) payload[i] = static_cast<char>((exec >> (8 * i)) & 0xff);
+    std::string payload;
+    append_le32(payload, exec);
     payload.append(data);
     return encode_frame(kind, payload);
 }
 
 ErrorOr<ExecPayload> parse_exec_payload(std::string_view payload) {
     if (payload.size() < 4) return fail("an exec frame without its exec's number");
-    uint32_t exec = 0;
-    for (int i = 0; i < 4; ++i) exec |= static_cast<uint32_t>(static_cast<uint8_t>(payload[i])) << (8 * i);
-    return ExecPayload{exec, payload.substr(4)};
+    return ExecPayload{read_le32(payload), payload.substr(4)};
 }
 
 ErrorOr<std::optional<Frame>> FrameReader::next() {
     if (buffer_.size() < header_size) return std::optional<Frame>{};
     auto kind = static_cast<uint8_t>(buffer_[0]);
     if (!known_kind(kind)) return fail("frame of unknown kind " + std::to_string(kind));
-    uint32_t size = 0;
-    for (int i = 0; i < 4; ++i)
-        size |= static_cast<uint32_t>(static_cast<uint8_t>(buffer_[1 + i])) << (8 * i);
+    uint32_t size = read_le32(std::string_view(buffer_).substr(1));
     if (size > max_frame_payload) return fail("frame of " + std::to_string(size) + " bytes: too large");
     if (buffer_.size() < header_size + size) return std::optional<Frame>{};
     Frame frame{static_cast<FrameKind>(kind), buffer_.substr(header_size, size)};
@@ -273,7 +279,7 @@ std::string to_json(const GuestConfig& config) {
                         {"security", security_json(config.security)},
                         {"terminal", config.terminal},
                         {"windowSize", window_size_json(config.window_size)}};
-    return j.dump();
+    return json_text(j);
 }
 
 ErrorOr<GuestConfig> parse_guest_config(std::string_view text) {

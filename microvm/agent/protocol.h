@@ -188,6 +188,8 @@ struct GuestConfig {
     WindowSize window_size;
 };
 
+// JSON holds only UTF-8: a byte of an argument, variable or path that is not reaches the guest as
+// U+FFFD (base/json.h), as it would reach runc's JSON.
 std::string to_json(const GuestConfig& config);
 ErrorOr<GuestConfig> parse_guest_config(std::string_view text);
 

@@ -76,6 +76,20 @@ void check_create_refused(VmBundle& vm, const std::string& id, const std::string
     CHECK(!exists(vm.rt.root() + "/" + id));
 }
 
+// Resizes the console to 30x90, then types a line until the guest's process, which answers each
+// line with `stty size`, says so: the size and the line cross the VM on different ports, in no
+// set order.
+bool resize_reaches_guest(int master) {
+    winsize resized{.ws_row = 30, .ws_col = 90, .ws_xpixel = 0, .ws_ypixel = 0};
+    if (::ioctl(master, TIOCSWINSZ, &resized) != 0) return false;
+    std::string answers;
+    for (int i = 0; i < 60 && answers.find("30 90") == std::string::npos; ++i) {
+        if (::write(master, "x\n", 2) != 2) return false;
+        answers += read_fd_until(master, "30 90", std::chrono::seconds(1));
+    }
+    return answers.find("30 90") != std::string::npos;
+}
+
 }  // namespace
 
 TEST_CASE("hutch-oci run with run.oci.handler=microvm prints the process's output and returns its status",
@@ -196,16 +210,8 @@ TEST_CASE("hutch-oci gives a microVM's process the console socket's terminal, it
     std::string first = read_fd_until(master, "40 100", std::chrono::seconds(60));
     CHECK(first.find("/dev/pts/") != std::string::npos);
     CHECK(first.find("40 100") != std::string::npos);
-    // A resize of the console reaches the guest's pty: a line typed until stty says so (the size
-    // and the line cross the VM on different ports, in no set order).
-    winsize resized{.ws_row = 30, .ws_col = 90, .ws_xpixel = 0, .ws_ypixel = 0};
-    REQUIRE(::ioctl(master, TIOCSWINSZ, &resized) == 0);
-    std::string after;
-    for (int i = 0; i < 60 && after.find("30 90") == std::string::npos; ++i) {
-        REQUIRE(::write(master, "x\n", 2) == 2);
-        after += read_fd_until(master, "30 90", std::chrono::seconds(1));
-    }
-    CHECK(after.find("30 90") != std::string::npos);
+    // A resize of the console reaches the guest's pty.
+    CHECK(resize_reaches_guest(master));
     REQUIRE(::write(master, "quit\n", 5) == 5);
     CHECK(read_fd_until(master, "bye", std::chrono::seconds(60)).find("bye") != std::string::npos);
     ::close(master);
@@ -282,14 +288,7 @@ TEST_CASE("hutch-oci exec runs further processes in a running microVM container"
     pid_t relay = std::stoi(read_text(pid_file));
     CHECK(read_fd_until(master, "/dev/pts/", std::chrono::seconds(60)).find("/dev/pts/") !=
           std::string::npos);
-    winsize resized{.ws_row = 30, .ws_col = 90, .ws_xpixel = 0, .ws_ypixel = 0};
-    REQUIRE(::ioctl(master, TIOCSWINSZ, &resized) == 0);
-    std::string sizes;
-    for (int i = 0; i < 60 && sizes.find("30 90") == std::string::npos; ++i) {
-        REQUIRE(::write(master, "x\n", 2) == 2);
-        sizes += read_fd_until(master, "30 90", std::chrono::seconds(1));
-    }
-    CHECK(sizes.find("30 90") != std::string::npos);
+    CHECK(resize_reaches_guest(master));
     CHECK(::kill(relay, SIGTERM) == 0);
     CHECK(gone_within_a_minute(relay));
     ::close(master);
