@@ -262,3 +262,13 @@ TEST_CASE("microvm protocol: an exec frame carries its exec's number before its 
     REQUIRE_FALSE(short_payload);
     CHECK(short_payload.error().message == "an exec frame without its exec's number");
 }
+
+TEST_CASE("microvm protocol: a byte that is not UTF-8 reaches the guest as U+FFFD, not as a throw",
+          "[microvm-protocol]") {
+    GuestConfig config;
+    config.args = {"echo", "a\xff"};
+    config.layers = 1;
+    auto parsed = parse_guest_config(to_json(config));
+    REQUIRE(parsed);
+    CHECK(parsed->args[1] == "a\xef\xbf\xbd");
+}
