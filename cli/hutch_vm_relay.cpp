@@ -8,8 +8,9 @@
 // create pays for the boot, as runc's pays for the container's set-up, and a VM that cannot boot
 // fails create. Then it waits on STATE_DIR/exec.fifo for `start`, has the agent start the
 // process, relays its stdio and signals, and exits with its status (128+N for signal N; 125 when
-// the VM could not run it). A signal before start ends it, as it would a linux container's
-// waiting process. The VMM dies with it (PR_SET_PDEATHSIG), so `delete` need only kill this one.
+// the VM could not run it). It writes the VMM's pid in STATE_DIR/vmm.pid: hutch-oci's pause
+// stops that process, and with it the whole VM. A signal before start ends it, as it would a linux
+// container's waiting process. The VMM dies with it (PR_SET_PDEATHSIG), so `delete` need only kill this one.
 //
 // It finds the guest kernel (vmlinux, microvm/guest-kernel/build.sh) in config.json's annotation
 // run.oci.microvm.kernel, else in $HUTCH_VM_KERNEL; and hutch-agent in $HUTCH_VM_AGENT, else
@@ -135,6 +136,7 @@ struct Booted {
 ErrorOr<Booted> boot(const std::string& state_dir, const std::string& rootfs) {
     auto options = TRY(prepare(state_dir, rootfs));
     auto vm = TRY(microvm::host::PreparedVm::boot(options));
+    TRY(write_file_atomic(state_dir + "/vmm.pid", std::to_string(vm->vmm_pid())));
     UniqueFd fifo = TRY(hold_fifo(state_dir));
     return Booted{std::move(vm), std::move(fifo), options.process.terminal};
 }

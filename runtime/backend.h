@@ -37,6 +37,10 @@ public:
     virtual ErrorOr<void> signal(const Container& container, Status status, int signal, bool all) const = 0;
     // `delete`: kills what is left and releases what the container holds, but its state directory.
     virtual ErrorOr<void> destroy(const ContainerState& state, int held_netns) const = 0;
+    // `pause` (true) and `resume` (false): every process of the container stopped, then let go on.
+    virtual ErrorOr<void> set_paused(const Container& container, bool paused) const = 0;
+    // Whether it is paused now: what the kernel says, never a record of ours.
+    virtual bool paused(const Container& container) const = 0;
 };
 
 // The backend config's annotation asks for; one line naming the known ones for another value.
@@ -44,8 +48,8 @@ ErrorOr<const Backend*> backend_for(const spec::Spec& spec);
 // The backend a container was created with.
 const Backend& backend_of(const ContainerState& state);
 
-// pause, resume, update, exec, events and ps work on the host's cgroups and namespaces: for a
-// microVM container, one line saying that the verb is not there yet.
+// update, events and ps work on the host's cgroups and namespaces: for a microVM container, one
+// line saying that the verb is not there yet.
 ErrorOr<void> require_host_backend(const ContainerState& state, std::string_view verb);
 
 const Backend& linux_backend();

@@ -12,6 +12,7 @@
 #include "base/file.h"
 #include "base/json.h"
 #include "cgroups/manager.h"
+#include "runtime/backend.h"
 #include "runtime/hooks.h"
 
 namespace hutch::runtime {
@@ -168,40 +169,38 @@ ErrorOr<bool> Container::remove_broken(const std::string& root, const std::strin
     return true;
 }
 
-uint64_t process_start_time(pid_t pid) {
+std::optional<ProcessStat> read_process_stat(pid_t pid) {
     auto stat = read_file("/proc/" + std::to_string(pid) + "/stat");
-    if (!stat) return 0;
+    if (!stat) return std::nullopt;
     // The command name (field 2) may hold spaces and parentheses: count fields after the last ')'.
     auto close = stat->rfind(')');
-    if (close == std::string::npos) return 0;
+    if (close == std::string::npos || close + 2 >= stat->size()) return std::nullopt;
     std::string rest = stat->substr(close + 2);
-    // rest starts at field 3 (state); start time is field 22.
+    ProcessStat result;
+    result.state = rest[0];
+    // rest starts at field 3 (state); the parent is field 4, the start time field 22.
     size_t pos = 0;
     for (int field = 3; field < 22; ++field) {
         pos = rest.find(' ', pos);
-        if (pos == std::string::npos) return 0;
+        if (pos == std::string::npos) return std::nullopt;
         ++pos;
+        if (field == 3) result.parent = static_cast<pid_t>(std::strtol(rest.c_str() + pos, nullptr, 10));
     }
-    if (rest[0] == 'Z' || rest[0] == 'X') return 0;  // exited, only its zombie is left
-    return std::strtoull(rest.c_str() + pos, nullptr, 10);
+    result.start_time = std::strtoull(rest.c_str() + pos, nullptr, 10);
+    return result;
 }
 
-namespace {
-
-// One read of the freezer's state (two on cgroup v2). A cgroup that cannot be read is not frozen:
-// the status then says what the process and the fifo say.
-bool cgroups_frozen(const ContainerState& state) {
-    if (state.cgroup_paths.empty()) return false;
-    return cgroups::manager_from_paths(state.cgroup_paths)->is_frozen().value_or(false);
+uint64_t process_start_time(pid_t pid) {
+    auto stat = read_process_stat(pid);
+    if (!stat || stat->state == 'Z' || stat->state == 'X') return 0;  // exited, only its zombie is left
+    return stat->start_time;
 }
-
-}  // namespace
 
 Status Container::status() const {
     if (creating_) return Status::creating;
     if (state.pid <= 0 || process_start_time(state.pid) != state.pid_start_time) return Status::stopped;
     // Before the fifo: a created container can be paused too, and then it is "paused", as in runc.
-    if (cgroups_frozen(state)) return Status::paused;
+    if (backend_of(state).paused(*this)) return Status::paused;
     struct stat st;
     return ::fstatat(lock_.get(), "exec.fifo", &st, AT_SYMLINK_NOFOLLOW) == 0 ? Status::created
                                                                               : Status::running;

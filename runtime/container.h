@@ -8,6 +8,7 @@
 
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 #include "base/error.h"
@@ -94,5 +95,14 @@ private:
 
 // Start time of a process (field 22 of /proc/PID/stat), 0 when it does not exist.
 uint64_t process_start_time(pid_t pid);
+
+// What /proc/PID/stat says of a process: its state letter ('T': stopped), its parent and its start
+// time. None when there is no such process.
+struct ProcessStat {
+    char state = 0;
+    pid_t parent = 0;
+    uint64_t start_time = 0;
+};
+std::optional<ProcessStat> read_process_stat(pid_t pid);
 
 }  // namespace hutch::runtime

@@ -80,6 +80,19 @@ public:
         log::debug("delete: the cgroups are gone");
         return {};
     }
+
+    // The freezer of the container's cgroups.
+    ErrorOr<void> set_paused(const Container& container, bool paused) const override {
+        auto cgroups = cgroups::manager_from_paths(container.state.cgroup_paths);
+        return paused ? cgroups->freeze() : cgroups->thaw();
+    }
+
+    // One read of the freezer's state (two on cgroup v2). A cgroup that cannot be read is not
+    // frozen: the status then says what the process and the fifo say.
+    bool paused(const Container& container) const override {
+        if (container.state.cgroup_paths.empty()) return false;
+        return cgroups::manager_from_paths(container.state.cgroup_paths)->is_frozen().value_or(false);
+    }
 };
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <cstdlib>
 
 #include "base/file.h"
@@ -152,6 +153,30 @@ ErrorOr<pid_t> start_relay(std::vector<std::string> args, RelayStdio& stdio) {
     return pid;
 }
 
+// The VMM's pid, which the relay wrote at boot.
+ErrorOr<pid_t> vmm_pid(const Container& container) {
+    std::string text = TRY(read_file(container.dir() + "/vmm.pid"));
+    pid_t pid = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), pid);
+    if (ec != std::errc() || end != text.data() + text.size() || pid <= 0)
+        return fail("container " + container.state.id + ": vmm.pid holds no pid");
+    return pid;
+}
+
+// The VMM by pidfd, once it is seen to be the relay's child (so that a pid reused since cannot be
+// signalled); the relay is the container's process, checked by its start time.
+ErrorOr<UniqueFd> open_vmm_pidfd(const Container& container) {
+    const std::string& id = container.state.id;
+    UniqueFd relay = open_container_pidfd(container.state);
+    if (!relay) return fail("container " + id + " is not running");
+    pid_t pid = TRY(vmm_pid(container));
+    UniqueFd vmm(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+    auto stat = read_process_stat(pid);
+    if (!vmm || !stat || stat->parent != container.state.pid)
+        return fail("container " + id + ": its VMM is gone");
+    return vmm;
+}
+
 class MicrovmBackend final : public Backend {
 public:
     std::string_view name() const override { return "microvm"; }
@@ -194,6 +219,23 @@ public:
         if (::syscall(SYS_pidfd_send_signal, pidfd.get(), signal, nullptr, 0) != 0)
             return fail_errno("kill container " + container.state.id);
         return {};
+    }
+
+    // SIGSTOP to the VMM stops every vCPU, so every process of the container; signals sent
+    // meanwhile wait in the relay's socket. A killed relay takes the stopped VMM with it (its
+    // parent-death signal is SIGKILL).
+    ErrorOr<void> set_paused(const Container& container, bool paused) const override {
+        UniqueFd vmm = TRY(open_vmm_pidfd(container));
+        if (::syscall(SYS_pidfd_send_signal, vmm.get(), paused ? SIGSTOP : SIGCONT, nullptr, 0) != 0)
+            return fail_errno(paused ? "stop the VMM" : "continue the VMM");
+        return {};
+    }
+
+    bool paused(const Container& container) const override {
+        auto pid = vmm_pid(container);
+        if (!pid || !open_vmm_pidfd(container)) return false;
+        auto stat = read_process_stat(*pid);
+        return stat && stat->state == 'T';
     }
 
     // The relay and QEMU; its disk and initramfs go with the state directory.

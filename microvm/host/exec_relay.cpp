@@ -36,7 +36,8 @@ ErrorOr<ExecRelay> ExecRelay::start(const std::string& state_dir, GuestConfig pr
         if (auto ws = caller_window_size()) process.window_size = {.rows = ws->ws_row, .cols = ws->ws_col};
     }
     ExecRelay relay(TRY(connect_exec_socket(state_dir)), process.terminal);
-    TRY(relay.send(FrameKind::exec_start, to_json(process)));
+    TRY_CTX(write_all(relay.socket_.get(), encode_exec_frame(FrameKind::exec_start, 0, to_json(process))),
+            "write the container's exec socket");
     Frame frame = TRY(relay.next_frame());
     if (frame.kind == FrameKind::exec_failure)
         return fail("in the VM: " + std::string(TRY(parse_exec_payload(frame.payload)).data));
@@ -58,6 +59,8 @@ ErrorOr<Frame> ExecRelay::next_frame() {
 }
 
 ErrorOr<int> ExecRelay::run(int signal_fd) {
+    // start() may have read past the started frame: a short exec's output and exit are there.
+    TRY(handle_read_frames());
     while (!status_) TRY(step(signal_fd));
     (void)write_all(STDOUT_FILENO, held_stdout_);
     (void)write_all(STDERR_FILENO, held_stderr_);
@@ -76,7 +79,7 @@ ErrorOr<void> ExecRelay::step(int signal_fd) {
     if (::poll(fds, std::size(fds), -1) < 0) return errno == EINTR ? ErrorOr<void>{} : fail_errno("poll");
     if (fds[0].revents) TRY(read_stdin());
     if (fds[1].revents) TRY(read_socket());
-    if (fds[2].revents) TRY(forward_signals(signal_fd));
+    if (fds[2].revents) forward_signals(signal_fd);
     if (fds[3].revents) write_some(STDOUT_FILENO, held_stdout_);
     if (fds[4].revents) write_some(STDERR_FILENO, held_stderr_);
     return {};
@@ -87,11 +90,9 @@ ErrorOr<void> ExecRelay::read_stdin() {
     char buf[65536];
     ssize_t n = ::read(STDIN_FILENO, buf, sizeof buf);
     if (n < 0 && (errno == EINTR || errno == EAGAIN)) return {};
-    if (n <= 0) {
-        stdin_open_ = false;
-        return send(FrameKind::exec_stdin, "");  // its end
-    }
-    return send(FrameKind::exec_stdin, {buf, static_cast<size_t>(n)});
+    if (n <= 0) stdin_open_ = false;
+    send(FrameKind::exec_stdin, {buf, static_cast<size_t>(std::max<ssize_t>(n, 0))});  // none: its end
+    return {};
 }
 
 ErrorOr<void> ExecRelay::read_socket() {
@@ -104,6 +105,10 @@ ErrorOr<void> ExecRelay::read_socket() {
         return {};
     }
     reader_.feed({buf, static_cast<size_t>(n)});
+    return handle_read_frames();
+}
+
+ErrorOr<void> ExecRelay::handle_read_frames() {
     while (!status_) {
         auto frame = TRY(reader_.next());
         if (!frame) break;
@@ -125,24 +130,23 @@ ErrorOr<void> ExecRelay::handle(const Frame& frame) {
     return {};
 }
 
-ErrorOr<void> ExecRelay::forward_signals(int signal_fd) {
+void ExecRelay::forward_signals(int signal_fd) {
     signalfd_siginfo info;
     while (::read(signal_fd, &info, sizeof info) == sizeof info) {
         int sig = static_cast<int>(info.ssi_signo);
         if (sig != SIGWINCH) {
-            TRY(send(FrameKind::exec_signal, int_payload(sig)));
+            send(FrameKind::exec_signal, int_payload(sig));
         } else if (auto ws = caller_window_size(); ws && terminal_) {
-            TRY(send(FrameKind::exec_window_size,
-                     window_size_payload({.rows = ws->ws_row, .cols = ws->ws_col})));
+            send(FrameKind::exec_window_size, window_size_payload({.rows = ws->ws_row, .cols = ws->ws_col}));
         }
     }
-    return {};
 }
 
-// The exec's number is the container relay's to give: 0 here.
-ErrorOr<void> ExecRelay::send(FrameKind kind, std::string_view data) {
-    TRY_CTX(write_all(socket_.get(), encode_exec_frame(kind, 0, data)), "write the container's exec socket");
-    return {};
+// The exec's number is the container relay's to give: 0 here. A write that fails is no error:
+// the container's relay closes the connection once the exec ended (its exit frame may still be
+// unread here), or when the container stopped; what is left to read says which.
+void ExecRelay::send(FrameKind kind, std::string_view data) {
+    (void)write_all(socket_.get(), encode_exec_frame(kind, 0, data));
 }
 
 }  // namespace hutch::microvm::host

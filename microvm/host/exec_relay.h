@@ -33,9 +33,10 @@ private:
     ErrorOr<void> step(int signal_fd);
     ErrorOr<void> read_stdin();
     ErrorOr<void> read_socket();
+    ErrorOr<void> handle_read_frames();
     ErrorOr<void> handle(const Frame& frame);
-    ErrorOr<void> forward_signals(int signal_fd);
-    ErrorOr<void> send(FrameKind kind, std::string_view data);
+    void forward_signals(int signal_fd);
+    void send(FrameKind kind, std::string_view data);
 
     UniqueFd socket_;
     bool terminal_;

@@ -64,6 +64,9 @@ public:
     // N).
     ErrorOr<int> start(int signal_fd) { return relay_.start(signal_fd); }
 
+    // The VMM's process: stopping it (SIGSTOP) stops the whole VM, which is hutch-oci's pause.
+    pid_t vmm_pid() const { return vmm_.pid(); }
+
 private:
     PreparedVm(VmmProcess vmm, UniqueFd control, UniqueFd console, std::optional<ExecListener> exec_listener,
                HostEnds ends, int boot_timeout_ms)

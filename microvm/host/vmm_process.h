@@ -24,6 +24,7 @@ public:
 
     // Readable when the VMM has exited.
     int pidfd() const { return pidfd_.get(); }
+    pid_t pid() const { return pid_; }
     // Kills the VMM (SIGKILL: the VM holds nothing worth a clean stop) and reaps it; returns its
     // wait status (-1 when it was reaped already). Idempotent.
     int kill();

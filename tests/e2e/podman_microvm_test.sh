@@ -3,7 +3,8 @@
 # process runs under the guest kernel (its /proc/cmdline is hutch's guest kernel's), prints, reads
 # a volume and writes to it, sees the /etc/hosts podman binds in, and its exit status comes back;
 # `run -t` gives it a terminal of the caller's size through conmon's console socket; a detached one
-# shows in `ps`, runs `exec` and `exec -t`, and `stop` ends it with SIGTERM, forwarded into the VM. On the host only: a VM under
+# shows in `ps`, runs `exec` and `exec -t`, pauses and unpauses, and `stop` ends it with SIGTERM,
+# forwarded into the VM. On the host only: a VM under
 # TCG inside the pure-v2 test guest's TCG would take minutes.
 # Everything podman and hutch-oci keep lives under one temporary directory (podman_lib.sh).
 # Usage: podman_microvm_test.sh HUTCH_OCI_BINARY SOURCE_DIR
@@ -49,6 +50,13 @@ out=$(echo fed | "$p" exec -i vm sh -c 'cat; grep -E "^(CapEff|Seccomp):" /proc/
 out=$(script -qec "stty rows 21 cols 61; $p exec -t vm sh -c 'tty; stty size'" /dev/null </dev/null)
 [[ $out == *"/dev/pts/"*"21 61"* ]] || fail "exec -t gave no terminal of the caller's size: $out"
 echo "ok: podman exec and exec -t in a microVM, with podman's capabilities and seccomp filter"
+
+"$p" pause vm >/dev/null
+[[ $("$p" inspect vm --format '{{.State.Status}}') == paused ]] || fail "pause did not pause the VM"
+"$p" unpause vm >/dev/null
+[[ $("$p" inspect vm --format '{{.State.Status}}') == running ]] || fail "unpause did not let the VM go on"
+[[ $("$p" exec vm echo after) == after ]] || fail "the VM does not run after unpause"
+echo "ok: podman pause and unpause of a microVM"
 
 "$p" stop -t 20 vm >/dev/null
 [[ $("$p" inspect vm --format '{{.State.Status}} {{.State.ExitCode}}') == "exited 143" ]] ||

@@ -489,6 +489,14 @@ TEST_CASE(
     INFO(exec.err);
     CHECK(exec.status == 6);
     CHECK(logs.find("up in " + exec.out) != std::string::npos);
+    // pause stops the whole VM; unpause lets it go on.
+    check_ok(hutch_cmd(root, {"pause", "vmd"}));
+    CHECK(inspect(root, "vmd")["status"] == "paused");
+    check_ok(hutch_cmd(root, {"unpause", "vmd"}));
+    CHECK(inspect(root, "vmd")["status"] == "running");
+    auto after_unpause = hutch_cmd(root, {"exec", "vmd", "true"});
+    INFO(after_unpause.err);
+    CHECK(after_unpause.status == 0);
     // What the VM does not give yet is one line.
     auto stats = hutch_cmd(root, {"stats", "--no-stream", "vmd"});
     check_one_line_failure(stats);

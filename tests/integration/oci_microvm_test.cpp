@@ -15,6 +15,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <sstream>
 #include <thread>
 
 #include "harness.h"
@@ -298,6 +299,80 @@ TEST_CASE("hutch-oci exec runs further processes in a running microVM container"
     CHECK(vm.rt({"kill", "vmx", "KILL"}).status == 0);
     CHECK(status_within_a_minute(vm.rt, "vmx") == "stopped");
     CHECK(vm.rt({"delete", "vmx"}).status == 0);
+    CHECK(none_left(vm.rt.root()));
+}
+
+namespace {
+
+// /proc/PID/stat's state letter and the CPU time (utime + stime, in ticks) of a process.
+struct ProcessTimes {
+    char state = 0;
+    uint64_t cpu_ticks = 0;
+};
+
+ProcessTimes process_times(pid_t pid) {
+    std::string stat = read_text("/proc/" + std::to_string(pid) + "/stat");
+    std::istringstream rest(stat.substr(stat.rfind(')') + 2));
+    ProcessTimes times;
+    std::string field;
+    rest >> times.state;
+    for (int i = 4; i <= 13; ++i) rest >> field;
+    uint64_t utime = 0, stime = 0;
+    rest >> utime >> stime;
+    times.cpu_ticks = utime + stime;
+    return times;
+}
+
+}  // namespace
+
+TEST_CASE("hutch-oci pause stops a microVM container's whole VM, and resume lets it go on",
+          "[.microvm-qemu]") {
+    SKIP_WITHOUT_QEMU();
+    VmBundle vm({"sh", "-c", "i=0; while true; do i=$((i+1)); echo $i > /count; sleep 0.1; done"});
+    vm.bundle.config["root"]["readonly"] = false;
+    vm.bundle.save();
+    REQUIRE(vm.rt({"create", "--bundle", vm.bundle.path(), "vmp"}).status == 0);
+    REQUIRE(vm.rt({"start", "vmp"}).status == 0);
+    auto count = [&] {
+        auto r = vm.rt({"exec", "vmp", "cat", "/count"});
+        return r.status == 0 && !r.out.empty() ? std::stoi(r.out) : -1;
+    };
+    // The count once it is above n, or within half a minute.
+    auto count_above = [&](int n) {
+        int now = count();
+        for (int i = 0; i < 60 && now <= n; ++i) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(500));
+            now = count();
+        }
+        return now;
+    };
+    int before = count_above(0);
+    CHECK(before > 0);
+
+    REQUIRE(vm.rt({"pause", "vmp"}).status == 0);
+    CHECK(vm.rt.state("vmp").value("status", "") == "paused");
+    // The VMM is stopped: its CPU time stands still, whatever the guest was doing.
+    pid_t vmm = std::stoi(read_text(vm.rt.root() + "/vmp/vmm.pid"));
+    ProcessTimes paused = process_times(vmm);
+    CHECK(paused.state == 'T');
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    CHECK(process_times(vmm).cpu_ticks == paused.cpu_ticks);
+    auto refused = vm.rt({"exec", "vmp", "true"});
+    CHECK(refused.err.find("it is paused") != std::string::npos);
+
+    REQUIRE(vm.rt({"resume", "vmp"}).status == 0);
+    CHECK(vm.rt.state("vmp").value("status", "") == "running");
+    CHECK(process_times(vmm).state != 'T');
+    // The loop goes on where it stood.
+    int after = count();
+    CHECK(after >= before);
+    CHECK(count_above(after) > after);
+
+    // A paused VM is killed as a running one is.
+    REQUIRE(vm.rt({"pause", "vmp"}).status == 0);
+    CHECK(vm.rt({"kill", "vmp", "KILL"}).status == 0);
+    CHECK(status_within_a_minute(vm.rt, "vmp") == "stopped");
+    CHECK(vm.rt({"delete", "vmp"}).status == 0);
     CHECK(none_left(vm.rt.root()));
 }
 
