@@ -61,6 +61,9 @@ ErrorOr<Frame> ExecRelay::next_frame() {
 ErrorOr<int> ExecRelay::run(int signal_fd) {
     // start() may have read past the started frame: a short exec's output and exit are there.
     TRY(handle_read_frames());
+    // The terminal's size once more: a resize before signal_fd was set up (podman's conmon sizes
+    // the console as soon as it has it) came as no signal here.
+    if (terminal_) send_window_size();
     while (!status_) TRY(step(signal_fd));
     (void)write_all(STDOUT_FILENO, held_stdout_);
     (void)write_all(STDERR_FILENO, held_stderr_);
@@ -136,10 +139,15 @@ void ExecRelay::forward_signals(int signal_fd) {
         int sig = static_cast<int>(info.ssi_signo);
         if (sig != SIGWINCH) {
             send(FrameKind::exec_signal, int_payload(sig));
-        } else if (auto ws = caller_window_size(); ws && terminal_) {
-            send(FrameKind::exec_window_size, window_size_payload({.rows = ws->ws_row, .cols = ws->ws_col}));
+        } else if (terminal_) {
+            send_window_size();
         }
     }
+}
+
+void ExecRelay::send_window_size() {
+    if (auto ws = caller_window_size())
+        send(FrameKind::exec_window_size, window_size_payload({.rows = ws->ws_row, .cols = ws->ws_col}));
 }
 
 // The exec's number is the container relay's to give: 0 here. A write that fails is no error:

@@ -37,6 +37,7 @@ private:
     ErrorOr<void> handle(const Frame& frame);
     void forward_signals(int signal_fd);
     void send(FrameKind kind, std::string_view data);
+    void send_window_size();
 
     UniqueFd socket_;
     bool terminal_;

@@ -47,7 +47,10 @@ out=$(echo fed | "$p" exec -i vm sh -c 'cat; grep -E "^(CapEff|Seccomp):" /proc/
 [[ $out == fed$'\n'* ]] || fail "exec's stdin did not come back: $out"
 [[ $out == *$'CapEff:\t00000000800405fb'* ]] || fail "exec's process lacks podman's capabilities: $out"
 [[ $out == *$'Seccomp:\t2'* ]] || fail "exec's process has no seccomp filter: $out"
-out=$(script -qec "stty rows 21 cols 61; $p exec -t vm sh -c 'tty; stty size'" /dev/null </dev/null)
+# podman sizes an exec's terminal once the exec runs (conmon resizes the console it was handed),
+# as with runc; the size then crosses into the VM, so the process waits for it (up to 5 s).
+wait_size='i=0; while [ $i -lt 50 ] && [ "$(stty size 2>/dev/null)" != "21 61" ]; do sleep 0.1; i=$((i+1)); done'
+out=$(script -qec "stty rows 21 cols 61; $p exec -t vm sh -c 'tty; $wait_size; stty size'" /dev/null </dev/null)
 [[ $out == *"/dev/pts/"*"21 61"* ]] || fail "exec -t gave no terminal of the caller's size: $out"
 echo "ok: podman exec and exec -t in a microVM, with podman's capabilities and seccomp filter"
 
