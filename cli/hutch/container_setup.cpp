@@ -315,6 +315,8 @@ ErrorOr<VmContainer> set_up_vm_container(const Storage& storage, const RunFlags&
     vm.process.gid = user.gid;
     vm.process.additional_gids = user.additional_gids;
     vm.process.hostname = hostname;
+    // The namespaces a host container of hutch run gets, but its network one.
+    vm.process.namespaces = microvm::guest_namespaces;
     vm.process.rlimits = TRY(default_rlimits());
     vm.process.readonly_root = config.readonly_rootfs;
     vm.process.tmpfs = config.tmpfs;

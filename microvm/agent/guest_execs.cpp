@@ -29,11 +29,6 @@ std::optional<std::string> read_output(UniqueFd& pipe) {
     return std::string(buf, static_cast<size_t>(n));
 }
 
-bool Execs::is_exec_frame(FrameKind kind) {
-    return kind == FrameKind::exec_start || kind == FrameKind::exec_stdin || kind == FrameKind::exec_signal ||
-           kind == FrameKind::exec_window_size;
-}
-
 ErrorOr<void> Execs::handle(const Frame& frame, std::string& out) {
     auto [id, data] = TRY(parse_exec_payload(frame.payload));
     if (frame.kind == FrameKind::exec_start) {
@@ -56,7 +51,7 @@ ErrorOr<void> Execs::handle(const Frame& frame, std::string& out) {
 
 void Execs::start(uint32_t id, std::string_view config_text, std::string& out) {
     auto config = parse_guest_config(config_text);
-    auto child = config ? spawn(*config, cgroup_procs_fd_) : std::unexpected(config.error());
+    auto child = config ? spawn(*config, placement_) : std::unexpected(config.error());
     if (!child || execs_.contains(id)) {
         if (child) ::kill(child->pid, SIGKILL);  // reaped by the loop; reported as nobody's
         std::string why =

@@ -21,9 +21,8 @@ namespace hutch::microvm::agent {
 
 class Execs {
 public:
-    explicit Execs(int cgroup_procs_fd) : cgroup_procs_fd_(cgroup_procs_fd) {}
-
-    static bool is_exec_frame(FrameKind kind);
+    // Each exec starts as placement says: in the first process's cgroup and namespaces.
+    explicit Execs(const Placement& placement) : placement_(placement) {}
 
     // An exec frame from the host. A process that cannot start is an exec failure frame, not an
     // error: only a frame that cannot be read is.
@@ -50,7 +49,7 @@ private:
     void write_stdin(Exec& exec);
     static void forward_output(uint32_t id, UniqueFd& pipe, FrameKind kind, std::string& out);
 
-    int cgroup_procs_fd_;
+    Placement placement_;
     std::map<uint32_t, Exec> execs_;
     std::vector<std::pair<uint32_t, Polled>> polled_;  // what each fd add_poll_fds added is
 };

@@ -22,13 +22,13 @@ namespace {
 // The poll loop: one object, so that each event is a short method.
 class Relay {
 public:
-    Relay(Child child, int control, int stdin_port, int sigchld, int cgroup_procs, FrameReader& reader)
+    Relay(Child child, int control, int stdin_port, int sigchld, const Placement& execs, FrameReader& reader)
         : child_(std::move(child)),
           control_(control),
           stdin_port_(stdin_port),
           sigchld_(sigchld),
           reader_(reader),
-          execs_(cgroup_procs) {}
+          execs_(execs) {}
 
     ErrorOr<int> run() {
         // Non-blocking while the process runs, so that a host not taking output (its caller not
@@ -94,7 +94,7 @@ private:
     }
 
     ErrorOr<void> handle(const Frame& frame) {
-        if (Execs::is_exec_frame(frame.kind)) return execs_.handle(frame, control_pending_);
+        if (is_host_exec_frame(frame.kind)) return execs_.handle(frame, control_pending_);
         if (frame.kind == FrameKind::signal) {
             int sig = TRY(parse_int_payload(frame.payload));
             if (sig > 0 && sig < NSIG) ::kill(child_.pid, sig);
@@ -190,9 +190,11 @@ ErrorOr<int> run_process(const GuestConfig& config, int cgroup_procs_fd, int con
     ::signal(SIGPIPE, SIG_IGN);
     if (!config.hostname.empty() && ::sethostname(config.hostname.data(), config.hostname.size()) != 0)
         return fail_errno("sethostname " + config.hostname);
-    Child child = TRY(spawn(config, cgroup_procs_fd));
+    Placement placement{.cgroup_procs_fd = cgroup_procs_fd, .namespaces = config.namespaces};
+    Child child = TRY(spawn(config, placement));
     TRY(write_all(control_fd, encode_frame(FrameKind::started, "")));
-    return Relay(std::move(child), control_fd, stdin_port_fd, sigchld.get(), cgroup_procs_fd, reader).run();
+    placement.first_process = child.pid;
+    return Relay(std::move(child), control_fd, stdin_port_fd, sigchld.get(), placement, reader).run();
 }
 
 }  // namespace hutch::microvm::agent

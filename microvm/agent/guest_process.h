@@ -11,7 +11,8 @@ namespace hutch::microvm::agent {
 // Runs config's process in the current root and relays until it exits: its stdout and stderr go
 // to control as frames, stdin_port's bytes to its stdin, signal frames read from control (reader
 // holds what was read past the config) to it. The process joins the cgroup whose cgroup.procs is
-// cgroup_procs_fd (guest_cgroup.h) before its exec. Returns its exit status (128+N for signal N).
+// cgroup_procs_fd (guest_cgroup.h) and makes config's namespaces (guest_namespaces.h) before its
+// exec; the execs join both. Returns its exit status (128+N for signal N).
 ErrorOr<int> run_process(const GuestConfig& config, int cgroup_procs_fd, int control_fd, int stdin_port_fd,
                          FrameReader& reader);
 

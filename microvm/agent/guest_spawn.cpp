@@ -7,10 +7,12 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <optional>
 #include <vector>
 
 #include "base/file.h"
 #include "microvm/agent/guest_cgroup.h"
+#include "microvm/agent/guest_namespaces.h"
 #include "microvm/agent/guest_security.h"
 #include "microvm/agent/guest_terminal.h"
 
@@ -31,12 +33,20 @@ namespace {
     ::_exit(127);
 }
 
-// The fds a forked child works with: its stdio's ends (or, with a terminal, the pty it opens
-// instead), the cgroup it joins, where it reports.
+// What a forked child works with: its stdio's ends (or, with a terminal, the pty it opens
+// instead), the cgroup it joins, the namespaces it makes or joins, where it reports.
 struct ChildFds {
     int in = -1, out = -1, err = -1, cgroup_procs = -1, report = -1;
     const std::string* terminal = nullptr;
+    unsigned long new_namespaces = 0;
+    const NamespacesToJoin* join = nullptr;
 };
+
+// In the forked child, in the container's cgroup: its namespaces.
+ErrorOr<void> enter_namespaces(const ChildFds& fds) {
+    if (fds.join) return fds.join->join();
+    return make_new_namespaces(fds.new_namespaces);
+}
 
 // The child's stdin, stdout and stderr; and its own session, with the terminal as its
 // controlling one.
@@ -57,6 +67,7 @@ void set_up_stdio(const GuestConfig& config, const ChildFds& fds) {
     int err_fd = fds.report;
     // First: whatever it does from here on counts against the container's limits.
     if (!join_cgroup(fds.cgroup_procs)) child_fail(err_fd, "join the container's cgroup");
+    if (auto entered = enter_namespaces(fds); !entered) child_fail_with(err_fd, entered.error());
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -94,9 +105,14 @@ ErrorOr<pid_t> fork_exec(const GuestConfig& config, ChildFds fds) {
     if (::pipe2(report, O_CLOEXEC) != 0) return fail_errno("pipe");
     UniqueFd report_r(report[0]), report_w(report[1]);
     fds.report = report_w.get();
-    pid_t pid = ::fork();
+    // The first process is cloned into its new namespaces; an exec is forked into the container's
+    // pid namespace, and joins the others itself.
+    std::optional<NamespacesToJoin::PidForChildren> pid_namespace;
+    if (fds.join) pid_namespace.emplace(TRY(fds.join->enter_pid_for_children()));
+    pid_t pid = fds.join ? ::fork() : clone_into_namespaces(fds.new_namespaces);
     if (pid < 0) return fail_errno("fork");
-    if (pid == 0) exec_child(config, fds);
+    if (pid == 0) exec_child(config, fds);  // never returns: the guard is the agent's alone
+    pid_namespace.reset();
     report_w.reset();
     // End of file on the report pipe: the exec closed it, so it succeeded.
     std::string why = read_all(report_r.get()).value_or("");
@@ -107,7 +123,7 @@ ErrorOr<pid_t> fork_exec(const GuestConfig& config, ChildFds fds) {
     return pid;
 }
 
-ErrorOr<Child> spawn_with_pipes(const GuestConfig& config, int cgroup_procs_fd) {
+ErrorOr<Child> spawn_with_pipes(const GuestConfig& config, ChildFds fds) {
     int in[2], out[2], err[2];
     if (::pipe2(in, O_CLOEXEC) != 0) return fail_errno("pipe");
     UniqueFd in_r(in[0]), in_w(in[1]);
@@ -115,16 +131,19 @@ ErrorOr<Child> spawn_with_pipes(const GuestConfig& config, int cgroup_procs_fd) 
     UniqueFd out_r(out[0]), out_w(out[1]);
     if (::pipe2(err, O_CLOEXEC) != 0) return fail_errno("pipe");
     UniqueFd err_r(err[0]), err_w(err[1]);
-    pid_t pid = TRY(fork_exec(
-        config, {.in = in_r.get(), .out = out_w.get(), .err = err_w.get(), .cgroup_procs = cgroup_procs_fd}));
+    fds.in = in_r.get();
+    fds.out = out_w.get();
+    fds.err = err_w.get();
+    pid_t pid = TRY(fork_exec(config, fds));
     for (int fd : {in_w.get(), out_r.get(), err_r.get()}) ::fcntl(fd, F_SETFL, O_NONBLOCK);
     return Child{pid, std::move(in_w), std::move(out_r), std::move(err_r)};
 }
 
-ErrorOr<Child> spawn_with_terminal(const GuestConfig& config, int cgroup_procs_fd) {
+ErrorOr<Child> spawn_with_terminal(const GuestConfig& config, ChildFds fds) {
     auto terminal = TRY_CTX(open_guest_terminal(config.window_size), "terminal");
     UniqueFd input(TRY_SYS(::fcntl(terminal.master.get(), F_DUPFD_CLOEXEC, 0), "dup the pty's master"));
-    pid_t pid = TRY(fork_exec(config, {.cgroup_procs = cgroup_procs_fd, .terminal = &terminal.replica}));
+    fds.terminal = &terminal.replica;
+    pid_t pid = TRY(fork_exec(config, fds));
     // One file description: non-blocking for both fds.
     ::fcntl(input.get(), F_SETFL, O_NONBLOCK);
     return Child{pid, std::move(input), std::move(terminal.master), UniqueFd(), true};
@@ -132,9 +151,14 @@ ErrorOr<Child> spawn_with_terminal(const GuestConfig& config, int cgroup_procs_f
 
 }  // namespace
 
-ErrorOr<Child> spawn(const GuestConfig& config, int cgroup_procs_fd) {
-    return config.terminal ? spawn_with_terminal(config, cgroup_procs_fd)
-                           : spawn_with_pipes(config, cgroup_procs_fd);
+ErrorOr<Child> spawn(const GuestConfig& config, const Placement& placement) {
+    std::optional<NamespacesToJoin> join;
+    if (placement.first_process)
+        join = TRY_CTX(NamespacesToJoin::open(placement.first_process, placement.namespaces), "namespaces");
+    ChildFds fds{.cgroup_procs = placement.cgroup_procs_fd,
+                 .new_namespaces = placement.first_process ? 0 : placement.namespaces,
+                 .join = join ? &*join : nullptr};
+    return config.terminal ? spawn_with_terminal(config, fds) : spawn_with_pipes(config, fds);
 }
 
 int status_of(int wait_status) {

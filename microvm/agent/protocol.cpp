@@ -1,5 +1,9 @@
 #include "microvm/agent/protocol.h"
 
+#include <sched.h>
+
+#include <algorithm>
+#include <array>
 #include <charconv>
 #include <cstring>
 #include <nlohmann/json.hpp>
@@ -209,6 +213,36 @@ ErrorOr<GuestSecurity> parse_security(const nlohmann::json& value, const std::st
     return security;
 }
 
+// The namespaces the guest makes for a container, by config.json's names.
+constexpr std::array<std::pair<std::string_view, unsigned long>, 5> guest_namespace_names = {{
+    {"pid", CLONE_NEWPID},
+    {"ipc", CLONE_NEWIPC},
+    {"uts", CLONE_NEWUTS},
+    {"mount", CLONE_NEWNS},
+    {"cgroup", CLONE_NEWCGROUP},
+}};
+
+nlohmann::json namespaces_json(unsigned long flags) {
+    nlohmann::json names = nlohmann::json::array();
+    for (auto [name, flag] : guest_namespace_names)
+        if (flags & flag) names.push_back(name);
+    return names;
+}
+
+ErrorOr<unsigned long> parse_namespaces(const nlohmann::json& value, const std::string& path) {
+    if (!value.is_array()) return fail(path + ": not a list");
+    unsigned long flags = 0;
+    for (const auto& name : value) {
+        auto known = std::ranges::find_if(guest_namespace_names, [&](const auto& entry) {
+            return name.is_string() && name.get_ref<const std::string&>() == entry.first;
+        });
+        if (known == guest_namespace_names.end())
+            return fail(path + ": not a namespace the guest makes: " + json_text(name));
+        flags |= known->second;
+    }
+    return flags;
+}
+
 nlohmann::json window_size_json(WindowSize size) { return {{"rows", size.rows}, {"cols", size.cols}}; }
 
 ErrorOr<WindowSize> parse_window_size(const nlohmann::json& value, const std::string& path) {
@@ -249,6 +283,11 @@ ErrorOr<ExecPayload> parse_exec_payload(std::string_view payload) {
     return ExecPayload{read_le32(payload), payload.substr(4)};
 }
 
+bool is_host_exec_frame(FrameKind kind) {
+    return kind == FrameKind::exec_start || kind == FrameKind::exec_stdin || kind == FrameKind::exec_signal ||
+           kind == FrameKind::exec_window_size;
+}
+
 ErrorOr<std::optional<Frame>> FrameReader::next() {
     if (buffer_.size() < header_size) return std::optional<Frame>{};
     auto kind = static_cast<uint8_t>(buffer_[0]);
@@ -269,6 +308,7 @@ std::string to_json(const GuestConfig& config) {
                         {"gid", config.gid},
                         {"additionalGids", config.additional_gids},
                         {"hostname", config.hostname},
+                        {"namespaces", namespaces_json(config.namespaces)},
                         {"layers", config.layers},
                         {"rlimits", rlimits_json(config.rlimits)},
                         {"readonlyRoot", config.readonly_root},
@@ -295,6 +335,8 @@ ErrorOr<GuestConfig> parse_guest_config(std::string_view text) {
     TRY_CTX(json::read(j, "", "gid", config.gid), "guest config");
     TRY_CTX(json::read(j, "", "additionalGids", config.additional_gids), "guest config");
     TRY_CTX(json::read(j, "", "hostname", config.hostname), "guest config");
+    if (const auto* namespaces = json::member(j, "namespaces"))
+        config.namespaces = TRY_CTX(parse_namespaces(*namespaces, "namespaces"), "guest config");
     config.layers = TRY_CTX(json::require<unsigned>(j, "", "layers"), "guest config");
     TRY_CTX(json::read_list(j, "", "rlimits", config.rlimits, parse_rlimit), "guest config");
     TRY_CTX(json::read(j, "", "readonlyRoot", config.readonly_root), "guest config");

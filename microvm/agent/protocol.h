@@ -37,6 +37,7 @@
 #pragma once
 
 #include <linux/filter.h>
+#include <sched.h>
 #include <sys/types.h>
 
 #include <cstdint>
@@ -94,6 +95,9 @@ struct ExecPayload {
 std::string encode_exec_frame(FrameKind kind, uint32_t exec, std::string_view data);
 // Fails on a payload shorter than the number.
 ErrorOr<ExecPayload> parse_exec_payload(std::string_view payload);
+// Whether a frame is one the host sends for an exec (start, stdin, signal, window size): what an
+// exec's relay may send, and what the agent hands to its execs.
+bool is_host_exec_frame(FrameKind kind);
 
 // Cuts a byte stream into frames.
 class FrameReader {
@@ -166,6 +170,11 @@ struct GuestSecurity {
     std::optional<GuestSeccomp> seccomp;
 };
 
+// Every namespace the guest makes for a container: pid, ipc, uts, mount and cgroup. Not a network
+// one (the guest's only network is its loopback, the container's alone), nor a user or time one.
+inline constexpr unsigned long guest_namespaces =
+    CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNS | CLONE_NEWCGROUP;
+
 // The container's process, as the agent starts it.
 struct GuestConfig {
     std::vector<std::string> args;
@@ -175,6 +184,9 @@ struct GuestConfig {
     gid_t gid = 0;
     std::vector<gid_t> additional_gids;
     std::string hostname;
+    // The namespaces the first process gets in the guest, as CLONE_NEW* flags (of
+    // guest_namespaces only): config.json's new ones. An exec joins the first process's.
+    unsigned long namespaces = 0;
     unsigned layers = 0;  // disks hutch-layer-0 .. hutch-layer-(layers-1)
     std::vector<GuestRlimit> rlimits;
     bool readonly_root = false;      // --read-only: the root remounted read-only

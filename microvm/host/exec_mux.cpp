@@ -6,15 +6,6 @@
 #include "base/file.h"
 
 namespace hutch::microvm::host {
-namespace {
-
-bool from_exec_relay(FrameKind kind) {
-    return kind == FrameKind::exec_start || kind == FrameKind::exec_stdin || kind == FrameKind::exec_signal ||
-           kind == FrameKind::exec_window_size;
-}
-
-}  // namespace
-
 void ExecMux::add_poll_fds(std::vector<pollfd>& fds, bool accepting) {
     polled_.clear();
     if (accepting) {
@@ -80,7 +71,7 @@ ErrorOr<bool> ExecMux::read_connection(uint32_t exec, Connection& connection) {
 
 // To the agent, numbered as this connection's exec.
 ErrorOr<bool> ExecMux::forward(uint32_t exec, Connection& connection, const Frame& frame) {
-    if (!from_exec_relay(frame.kind) || (frame.kind == FrameKind::exec_start) == connection.started)
+    if (!is_host_exec_frame(frame.kind) || (frame.kind == FrameKind::exec_start) == connection.started)
         return false;
     auto payload = parse_exec_payload(frame.payload);
     if (!payload) return false;

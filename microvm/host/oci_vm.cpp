@@ -34,6 +34,28 @@ GuestLimits guest_limits(const spec::Spec& spec) {
     return limits;
 }
 
+// linux.namespaces' new pid, ipc, uts, mount and cgroup namespaces, which the agent makes in the
+// guest. One with a path is the host's, which a process in the guest cannot join: such a one, and
+// a new network, user or time namespace, the VM itself stands for (protocol.h).
+unsigned long guest_namespaces_of(const spec::Spec& spec) {
+    unsigned long flags = 0;
+    if (!spec.linux_) return flags;
+    for (const auto& ns : spec.linux_->namespaces) {
+        if (!ns.path.empty()) continue;
+        switch (ns.type) {
+            case spec::NamespaceType::pid: flags |= CLONE_NEWPID; break;
+            case spec::NamespaceType::ipc: flags |= CLONE_NEWIPC; break;
+            case spec::NamespaceType::uts: flags |= CLONE_NEWUTS; break;
+            case spec::NamespaceType::mount: flags |= CLONE_NEWNS; break;
+            case spec::NamespaceType::cgroup: flags |= CLONE_NEWCGROUP; break;
+            case spec::NamespaceType::network:
+            case spec::NamespaceType::user:
+            case spec::NamespaceType::time: break;
+        }
+    }
+    return flags;
+}
+
 // The guest's own: the agent mounts proc, sysfs, devtmpfs, devpts, a cgroup2 and /dev/shm in
 // the container's root whatever config.json says, so a mount there (of any type: a rootless
 // spec binds the host's /sys, podman binds its own /dev/shm) is not the VM's to give.
@@ -137,6 +159,7 @@ ErrorOr<OciVm> oci_vm(const spec::Spec& spec) {
     OciVm vm;
     vm.process = TRY(guest_process(spec.process, spec.linux_ ? spec.linux_->seccomp : std::nullopt));
     vm.process.hostname = spec.hostname;
+    vm.process.namespaces = guest_namespaces_of(spec);
     vm.process.readonly_root = spec.root.readonly;
     vm.process.limits = guest_limits(spec);
     TRY(add_mounts(spec, vm));

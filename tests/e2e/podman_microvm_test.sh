@@ -35,9 +35,12 @@ out=$(script -qec "stty rows 33 cols 77; $p run --rm -t ${vm[*]} localhost/busyb
 [[ $out == *"33 77"* ]] || fail "run -t's terminal is not the caller's size: $out"
 echo "ok: podman run -t in a microVM: a terminal of the caller's size"
 
-"$p" run -d --name vm "${vm[@]}" localhost/busybox sleep 1000 >/dev/null
+# sh is PID 1 of its pid namespace in the guest, as in a host container: stop's SIGTERM reaches it
+# because it handles it.
+"$p" run -d --name vm "${vm[@]}" localhost/busybox sh -c "trap 'exit 143' TERM; sleep 1000 & wait" >/dev/null
 [[ $("$p" ps --format '{{.Names}} {{.Status}}') == "vm Up"* ]] || fail "the detached VM is not up: $("$p" ps -a)"
-echo "ok: podman run -d and ps of a microVM"
+[[ $("$p" exec vm cat /proc/1/comm) == sh ]] || fail "the VM's process is not PID 1 of its pid namespace"
+echo "ok: podman run -d and ps of a microVM, its process PID 1 of its own pid namespace"
 
 # exec, through conmon: stdin, stdout and the exit status; under podman's default seccomp profile
 # and capabilities, which the agent applies in the guest.

@@ -96,11 +96,17 @@ bool resize_reaches_guest(int master) {
 TEST_CASE("hutch-oci run with run.oci.handler=microvm prints the process's output and returns its status",
           "[.microvm-qemu]") {
     SKIP_WITHOUT_QEMU();
-    VmBundle vm({"sh", "-c", "echo hello from the guest; exit 7"});
+    VmBundle vm({"sh", "-c", "echo hello from the guest; echo $$ $(cut -d: -f3 /proc/self/cgroup); exit 7"});
+    // With only a uts namespace in config.json (for its hostname) the process has the guest's
+    // others: it is not PID 1 (the agent is), and its cgroup is the agent's /container.
+    vm.bundle.config["linux"]["namespaces"] = nlohmann::json::array({{{"type", "uts"}}});
+    vm.bundle.save();
     auto result = vm.rt({"run", "--bundle", vm.bundle.path(), "vm1"});
     INFO(result.err);
     CHECK(result.status == 7);
-    CHECK(result.out == "hello from the guest\n");
+    CHECK(result.out.starts_with("hello from the guest\n"));
+    CHECK(result.out.ends_with(" /container\n"));
+    CHECK(!result.out.ends_with("\n1 /container\n"));
     CHECK(!exists(vm.rt.root() + "/vm1"));
     CHECK(none_left(vm.rt.root()));
 }
@@ -111,7 +117,7 @@ TEST_CASE("hutch-oci's microVM gets config.json's memory, CPU and pids limits, s
     VmBundle vm(
         {"sh", "-c",
          "cg=/sys/fs/cgroup$(cut -d: -f3 /proc/self/cgroup); cat $cg/memory.max $cg/cpu.max $cg/pids.max; "
-         "nproc"});
+         "nproc; echo $$ $(cut -d: -f3 /proc/self/cgroup)"});
     vm.bundle.config["linux"]["resources"] = {{"memory", {{"limit", 96 << 20}}},
                                               {"cpu", {{"quota", 50000}, {"period", 50000}}},
                                               {"pids", {{"limit", 7}}}};
@@ -119,13 +125,16 @@ TEST_CASE("hutch-oci's microVM gets config.json's memory, CPU and pids limits, s
     auto result = vm.rt({"run", "--bundle", vm.bundle.path(), "vm-limits"});
     INFO(result.err);
     CHECK(result.status == 0);
-    CHECK(result.out == std::to_string(96 << 20) + "\n50000 50000\n7\n1\n");
+    // The bundle's pid and cgroup namespaces: the process is PID 1, and its cgroup with the limits
+    // is its namespace's root.
+    CHECK(result.out == std::to_string(96 << 20) + "\n50000 50000\n7\n1\n1 /\n");
     CHECK(none_left(vm.rt.root()));
 }
 
 TEST_CASE("hutch-oci create, start, kill and delete a microVM container", "[.microvm-qemu]") {
     SKIP_WITHOUT_QEMU();
-    VmBundle vm({"sleep", "100"});
+    // sh is PID 1 of its pid namespace in the guest: SIGTERM reaches it as it handles it.
+    VmBundle vm({"sh", "-c", "trap 'exit 143' TERM; sleep 100 & wait"});
     auto created = vm.rt({"create", "--bundle", vm.bundle.path(), "vm2"});
     INFO(created.err);
     REQUIRE(created.status == 0);
@@ -134,9 +143,16 @@ TEST_CASE("hutch-oci create, start, kill and delete a microVM container", "[.mic
     CHECK(state.value("pid", 0) > 0);
     REQUIRE(vm.rt({"start", "vm2"}).status == 0);
     CHECK(vm.rt.state("vm2").value("status", "") == "running");
-    // The relay forwards it to the guest's sleep, and exits with its status when it is gone.
+    // The relay forwards it to the guest's sh, and exits with its status when it is gone. A
+    // SIGTERM that comes before the trap is set is ignored, so it is sent until one arrives.
     REQUIRE(vm.rt({"kill", "vm2", "TERM"}).status == 0);
-    CHECK(status_within_a_minute(vm.rt, "vm2") == "stopped");
+    std::string status = vm.rt.state("vm2").value("status", "");
+    for (int i = 0; i < 60 && status != "stopped"; ++i) {
+        std::this_thread::sleep_for(std::chrono::seconds(1));
+        if (vm.rt.state("vm2").value("status", "") == "running") vm.rt({"kill", "vm2", "TERM"});
+        status = vm.rt.state("vm2").value("status", "");
+    }
+    CHECK(status == "stopped");
     auto deleted = vm.rt({"delete", "vm2"});
     INFO(deleted.err);
     CHECK(deleted.status == 0);
@@ -258,6 +274,17 @@ TEST_CASE("hutch-oci exec runs further processes in a running microVM container"
     CHECK(second.status == 0);
     CHECK(!second.out.empty());
     CHECK(second.out != read_text("/proc/sys/kernel/osrelease") + "\n");  // the guest's kernel
+
+    // The exec joins the first process's namespaces (config.json's pid, ipc, uts, mount and
+    // cgroup): sleep is PID 1 there, the agent is out of sight, and the cgroup is the root.
+    auto inside =
+        vm.rt({"exec", "vmx", "sh", "-c",
+               "cat /proc/1/comm; cat /proc/[0-9]*/comm | grep -c hutch-agent; cat /proc/self/cgroup; "
+               "for n in pid mnt ipc uts cgroup; do "
+               "[ \"$(readlink /proc/1/ns/$n)\" = \"$(readlink /proc/self/ns/$n)\" ] && echo -n \"$n \"; "
+               "done"});
+    INFO(inside.err);
+    CHECK(inside.out == "sleep\n0\n0::/\npid mnt ipc uts cgroup ");
 
     // --process: its args, env, cwd and user.
     std::ofstream(files.path() + "/process.json")

@@ -44,6 +44,30 @@ TEST_CASE("microvm protocol: a tmpfs path that is not absolute is refused", "[mi
     CHECK(parsed.error().message.find("tmpfs") != std::string::npos);
 }
 
+TEST_CASE("microvm protocol: the namespaces round-trip by name; one the guest does not make is refused",
+          "[microvm-protocol]") {
+    GuestConfig config;
+    config.args = {"true"};
+    config.layers = 1;
+    config.namespaces = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWCGROUP;
+    auto text = to_json(config);
+    CHECK(nlohmann::json::parse(text)["namespaces"] == nlohmann::json::array({"pid", "mount", "cgroup"}));
+    auto parsed = parse_guest_config(text);
+    REQUIRE(parsed);
+    CHECK(parsed->namespaces == config.namespaces);
+    config.namespaces = guest_namespaces;
+    CHECK(parse_guest_config(to_json(config))->namespaces == guest_namespaces);
+
+    auto j = nlohmann::json::parse(text);
+    for (const auto& bad : {nlohmann::json::array({"network"}), nlohmann::json::array({"user"}),
+                            nlohmann::json::array({1}), nlohmann::json("pid")}) {
+        j["namespaces"] = bad;
+        auto refused = parse_guest_config(j.dump());
+        REQUIRE_FALSE(refused);
+        CHECK(refused.error().message.starts_with("guest config: namespaces: "));
+    }
+}
+
 TEST_CASE("microvm protocol: volumes round-trip, and one at a relative path is refused",
           "[microvm-protocol]") {
     GuestConfig config;
@@ -261,6 +285,18 @@ TEST_CASE("microvm protocol: an exec frame carries its exec's number before its 
     auto short_payload = parse_exec_payload("abc");
     REQUIRE_FALSE(short_payload);
     CHECK(short_payload.error().message == "an exec frame without its exec's number");
+}
+
+TEST_CASE("microvm protocol: only start, stdin, signal and window size are the host's exec frames",
+          "[microvm-protocol]") {
+    for (auto kind :
+         {FrameKind::exec_start, FrameKind::exec_stdin, FrameKind::exec_signal, FrameKind::exec_window_size})
+        CHECK(is_host_exec_frame(kind));
+    // The guest's answers, and the first process's own frames, are not.
+    for (auto kind :
+         {FrameKind::exec_started, FrameKind::exec_stdout, FrameKind::exec_stderr, FrameKind::exec_exit,
+          FrameKind::exec_failure, FrameKind::signal, FrameKind::window_size, FrameKind::config})
+        CHECK_FALSE(is_host_exec_frame(kind));
 }
 
 TEST_CASE("microvm protocol: a byte that is not UTF-8 reaches the guest as U+FFFD, not as a throw",
