@@ -12,9 +12,11 @@ cd "$dir.new"
 mkdir -p bin sbin etc proc sys dev tmp root run var/tmp usr/bin usr/sbin home
 chmod 1777 tmp var/tmp
 cp "$busybox" bin/busybox
-for applet in $(bin/busybox --list); do
+# A link per applet, made by busybox's own shell, whose ln is busybox's too: a fork per link, not
+# an exec of coreutils' ln (a quarter of the time here, a tenth in a TCG guest).
+"$busybox" sh -c 'for applet in $(bin/busybox --list); do
     [ -e "bin/$applet" ] || ln -s busybox "bin/$applet"
-done
+done'
 printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' > etc/passwd
 printf 'root:x:0:\nnogroup:x:65534:\n' > etc/group
 printf 'hutch\n' > etc/hostname

@@ -115,6 +115,13 @@ const std::string& busybox_rootfs() {
     static std::once_flag once;
     static std::string path;
     std::call_once(once, [] {
+        // Built once for a whole ctest run (tests/CMakeLists.txt's fixture), which removes it at
+        // the end; a test binary run by hand builds its own.
+        if (const char* shared = std::getenv("HUTCH_TEST_ROOTFS");
+            shared && std::filesystem::is_directory(std::string(shared) + "/bin")) {
+            path = shared;
+            return;
+        }
         path = "/tmp/hutch-test-rootfs-" + std::to_string(getpid());
         auto r = run_command({HUTCH_SOURCE_DIR "/examples/busybox/make-rootfs.sh", path});
         if (r.status != 0) throw std::runtime_error("make-rootfs.sh failed: " + r.err);

@@ -84,7 +84,7 @@ bool has_file_larger_than(const std::string& dir, uintmax_t size) {
 
 }  // namespace
 
-TEST_CASE("hutch pull: cut off by the registry's end, completed by a second pull", "[hutch-cli]") {
+TEST_CASE("hutch pull: cut off by the registry's end, completed by a second pull", "[hutch-cli][bulk]") {
     LocalRegistry registry;
     std::string small = make_layer(
         {{.name = "etc", .type = AE_IFDIR, .mode = 0755}, {.name = "etc/small.txt", .content = "small\n"}});

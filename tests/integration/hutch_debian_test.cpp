@@ -20,7 +20,7 @@ std::string debian_rootfs() {
 
 }  // namespace
 
-TEST_CASE("hutch: a debootstrapped Debian as an image: its programs, its users, exec", "[hutch-run]") {
+TEST_CASE("hutch: a debootstrapped Debian as an image: its programs, its users, exec", "[hutch-run][bulk]") {
     std::string rootfs = debian_rootfs();
     TempDir root;
     ContainerSweeper sweep(root);

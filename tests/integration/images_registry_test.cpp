@@ -172,7 +172,7 @@ TEST_CASE("registry: basic auth, credentials from an auth.json", "[images][regis
 }
 
 TEST_CASE("registry: killed halfway through a blob, or gone, leaves nothing half-stored",
-          "[images][registry]") {
+          "[images][registry][bulk]") {
     LocalRegistry registry;
     // 48 MiB that do not compress: more than loopback's socket buffers hold, so the registry is
     // killed while the client still has most of the blob to read.
