@@ -168,12 +168,16 @@ TEST_CASE("microvm: hutch run --vm runs an image's process in a microVM", "[.mic
     const TempDir& root = store.root;
     const std::string& kernel = store.kernel;
 
-    auto r = hutch_cmd(root,
-                       {"run", "--rm", "--vm", "--vm-kernel", kernel, "-e", "FROM_FLAG=too", "-u", "1000",
-                        "localhost/bb:1", "sh", "-c", "echo $FROM_IMAGE $FROM_FLAG $(pwd) $(id -u); exit 3"});
+    auto r =
+        hutch_cmd(root, {"run", "--rm", "--vm", "--vm-kernel", kernel, "-e", "FROM_FLAG=too", "-u", "1000",
+                         "localhost/bb:1", "sh", "-c",
+                         "echo $FROM_IMAGE $FROM_FLAG $(pwd) $(id -u) $$ $(cut -d: -f3 /proc/self/cgroup) "
+                         "$(cat /proc/[0-9]*/comm | grep -c hutch-agent); exit 3"});
     INFO(r.err);
     CHECK(r.status == 3);
-    CHECK(r.out == "yes too /etc 1000\n");
+    // In its own pid and cgroup namespaces inside the VM: PID 1, at its cgroup's root, and the
+    // agent out of sight.
+    CHECK(r.out == "yes too /etc 1000 1 / 0\n");
 
     // -i hands stdin over; without it the process's stdin is empty, as docker makes it.
     auto interactive =
