@@ -81,7 +81,7 @@ ErrorOr<NamespacesToJoin::PidForChildren> NamespacesToJoin::enter_pid_for_childr
 }
 
 NamespacesToJoin::PidForChildren::~PidForChildren() {
-    // Back to the agent's own: a descendant's pid namespace may always go back to its ancestor's.
+    // Back to the agent's own, its active pid namespace, which setns always allows.
     if (own_) (void)::setns(own_.get(), CLONE_NEWPID);
 }
 
