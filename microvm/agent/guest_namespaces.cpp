@@ -11,6 +11,8 @@
 #include <string>
 #include <string_view>
 
+#include "microvm/agent/guest_rootfs.h"
+
 namespace hutch::microvm::agent {
 
 namespace {
@@ -54,9 +56,8 @@ ErrorOr<void> make_new_namespaces(unsigned long flags) {
     // The agent's mounts are private (nothing in the guest makes one shared), so these stay in
     // the container's mount namespace.
     if (!(flags & CLONE_NEWNS)) return {};
-    constexpr unsigned long hardened = MS_NOSUID | MS_NODEV | MS_NOEXEC;
-    if (flags & CLONE_NEWPID) TRY(mount_again("proc", "/proc", hardened));
-    if (flags & CLONE_NEWCGROUP) TRY(mount_again("cgroup2", "/sys/fs/cgroup", hardened | MS_RDONLY));
+    if (flags & CLONE_NEWPID) TRY(mount_again("proc", "/proc", api_filesystem_flags));
+    if (flags & CLONE_NEWCGROUP) TRY(mount_again("cgroup2", "/sys/fs/cgroup", container_cgroup_flags));
     return {};
 }
 

@@ -123,13 +123,12 @@ ErrorOr<void> write_guest_file(const GuestFile& file) {
 }  // namespace
 
 ErrorOr<void> mount_api_filesystems(const std::string& root, bool container) {
-    constexpr unsigned long hardened = MS_NOSUID | MS_NODEV | MS_NOEXEC;
-    TRY(mount_fs("proc", root + "/proc", hardened, ""));
-    TRY(mount_fs("sysfs", root + "/sys", hardened, ""));
+    TRY(mount_fs("proc", root + "/proc", api_filesystem_flags, ""));
+    TRY(mount_fs("sysfs", root + "/sys", api_filesystem_flags, ""));
     TRY(mount_fs("devtmpfs", root + "/dev", MS_NOSUID, "mode=0755"));
-    // The agent makes the container's cgroup in the initramfs's; the container sees the hierarchy
-    // read-only, as docker mounts it: its limits, not a way to change them.
-    TRY(mount_fs("cgroup2", root + "/sys/fs/cgroup", hardened | (container ? MS_RDONLY : 0), ""));
+    // The agent makes the container's cgroup in the initramfs's hierarchy, which it can write.
+    TRY(mount_fs("cgroup2", root + "/sys/fs/cgroup",
+                 container ? container_cgroup_flags : api_filesystem_flags, ""));
     if (!container) return {};
     TRY(mount_fs("devpts", root + "/dev/pts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620"));
     TRY(mount_fs("tmpfs", root + "/dev/shm", MS_NOSUID | MS_NODEV, "mode=1777"));

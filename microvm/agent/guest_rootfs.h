@@ -2,6 +2,8 @@
 // hands over (virtio-serial ports, layer disks), and the overlay that becomes the root.
 #pragma once
 
+#include <sys/mount.h>
+
 #include <string>
 #include <string_view>
 
@@ -9,6 +11,12 @@
 #include "microvm/agent/protocol.h"
 
 namespace hutch::microvm::agent {
+
+// The flags of the API filesystems (proc, sysfs, cgroup2), wherever the agent mounts them, and of
+// the cgroup2 mount a container sees: read-only, as docker mounts it, its limits and not a way to
+// change them.
+inline constexpr unsigned long api_filesystem_flags = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+inline constexpr unsigned long container_cgroup_flags = api_filesystem_flags | MS_RDONLY;
 
 // proc, sysfs, devtmpfs and cgroup2 on root/proc, root/sys, root/dev and root/sys/fs/cgroup (made
 // when missing; cgroup2 read-only under the container's root); under the container's root, also
