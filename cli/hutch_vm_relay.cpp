@@ -22,6 +22,11 @@
 // container's seccomp filter) in the container, writes "ready" on fd 3 or one line saying why
 // not, then relays its own stdio and signals to the exec and exits with its status: it is the
 // exec's pid, as the process itself is for a linux container.
+//
+// hutch-oci update of a running container: hutch-vm-relay --update STATE_DIR RESOURCES_JSON (a
+// LinuxResources document), with fd 3 a pipe. It has the agent write the limits a VM takes
+// (oci_vm.h's guest_limits) into the container's cgroup in the guest, then writes "ready" on fd
+// 3, or one line saying why not (a memory limit the VM, sized at create, cannot hold), and exits.
 #include <fcntl.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -38,10 +43,13 @@
 #include "base/file.h"
 #include "base/terminal.h"
 #include "microvm/host/exec_relay.h"
+#include "microvm/host/limits_update.h"
 #include "microvm/host/oci_vm.h"
 #include "microvm/host/signal_forwarding.h"
 #include "microvm/host/tool.h"
 #include "microvm/host/vm_run.h"
+#include "microvm/host/vm_size.h"
+#include "runtime/update_flags.h"
 #include "spec/spec.h"
 
 using namespace hutch;
@@ -186,6 +194,25 @@ int exec_main(const std::string& state_dir, const std::string& process_json) {
     return *status;
 }
 
+// The limits of resources_json, once they are seen to fit the VM that config.json's limits sized.
+ErrorOr<void> update_limits(const std::string& state_dir, const std::string& resources_json) {
+    spec::Spec spec = TRY(spec::parse_spec(TRY(read_file(state_dir + "/config.json"))));
+    auto created = spec.linux_ && spec.linux_->resources
+                       ? microvm::host::guest_limits(*spec.linux_->resources)
+                       : microvm::GuestLimits{};
+    auto size = TRY(microvm::host::vm_size_for(created, microvm::host::VmRunOptions{}.memory_mib));
+    spec::Resources resources = TRY(runtime::update_resources(resources_json, runtime::UpdateFlags{}));
+    auto limits = microvm::host::guest_limits(resources);
+    TRY(microvm::host::check_memory_limit_fits(limits, size.memory_mib));
+    return microvm::host::update_vm_limits(state_dir, limits);
+}
+
+int update_main(const std::string& state_dir, const std::string& resources_json) {
+    auto updated = update_limits(state_dir, resources_json);
+    (void)write_all(ready_fd, updated ? std::string("ready") : updated.error().message);
+    return updated ? 0 : 1;
+}
+
 int container_main(const std::string& state_dir, const std::string& rootfs) {
     auto booted = boot(state_dir, rootfs);
     (void)write_all(ready_fd, booted ? std::string("ready") : booted.error().message);
@@ -206,10 +233,10 @@ int main(int argc, char** argv) {
     // A write to an exec's connection, or to a caller gone, fails instead of killing the relay.
     ::signal(SIGPIPE, SIG_IGN);
     if (argc == 4 && std::string_view(argv[1]) == "--exec") return exec_main(argv[2], argv[3]);
+    if (argc == 4 && std::string_view(argv[1]) == "--update") return update_main(argv[2], argv[3]);
     if (argc == 3) return container_main(argv[1], argv[2]);
-    std::fprintf(
-        stderr,
-        "usage: hutch-vm-relay STATE_DIR ROOTFS, hutch-vm-relay --exec STATE_DIR PROCESS_JSON (run by "
-        "hutch-oci)\n");
+    std::fprintf(stderr,
+                 "usage: hutch-vm-relay STATE_DIR ROOTFS, hutch-vm-relay --exec STATE_DIR PROCESS_JSON, "
+                 "hutch-vm-relay --update STATE_DIR RESOURCES_JSON (run by hutch-oci)\n");
     return vm_failed;
 }

@@ -41,6 +41,8 @@ public:
     virtual ErrorOr<void> set_paused(const Container& container, bool paused) const = 0;
     // Whether it is paused now: what the kernel says, never a record of ours.
     virtual bool paused(const Container& container) const = 0;
+    // `update`: new limits for the container's processes.
+    virtual ErrorOr<void> update(const Container& container, const spec::Resources& resources) const = 0;
 };
 
 // The backend config's annotation asks for; one line naming the known ones for another value.
@@ -48,8 +50,8 @@ ErrorOr<const Backend*> backend_for(const spec::Spec& spec);
 // The backend a container was created with.
 const Backend& backend_of(const ContainerState& state);
 
-// update, events and ps work on the host's cgroups and namespaces: for a microVM container, one
-// line saying that the verb is not there yet.
+// events and ps work on the host's cgroups and namespaces: for a microVM container, one line
+// saying that the verb is not there yet.
 ErrorOr<void> require_host_backend(const ContainerState& state, std::string_view verb);
 
 const Backend& linux_backend();

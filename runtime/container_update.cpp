@@ -1,9 +1,9 @@
-// `update`: new limits for a live container, written straight into its cgroups. Nothing else is
-// recorded: the limits live in the cgroup files.
+// `update`: new limits for a live container, written straight into its cgroups (the backend's:
+// the host's, or the microVM guest's). Nothing else is recorded: the limits live in the cgroup
+// files.
 #include <unistd.h>
 
 #include "base/file.h"
-#include "cgroups/manager.h"
 #include "runtime/backend.h"
 #include "runtime/runtime.h"
 
@@ -32,12 +32,11 @@ ErrorOr<std::optional<std::string>> read_resources_document(const std::string& s
 
 ErrorOr<void> update(const std::string& root, const std::string& id, const UpdateFlags& flags) {
     auto container = TRY(Container::open(root, id));
-    TRY(require_host_backend(container.state, "update"));
     if (container.status() == Status::stopped)
         return fail("cannot update container " + id + ": container not running");
     std::optional<std::string> document = TRY(read_resources_document(flags.resources));
     spec::Resources resources = TRY(update_resources(document, flags));
-    return cgroups::manager_from_paths(container.state.cgroup_paths)->update(resources);
+    return backend_of(container.state).update(container, resources);
 }
 
 }  // namespace hutch::runtime

@@ -93,6 +93,10 @@ public:
         if (container.state.cgroup_paths.empty()) return false;
         return cgroups::manager_from_paths(container.state.cgroup_paths)->is_frozen().value_or(false);
     }
+
+    ErrorOr<void> update(const Container& container, const spec::Resources& resources) const override {
+        return cgroups::manager_from_paths(container.state.cgroup_paths)->update(resources);
+    }
 };
 
 }  // namespace

@@ -129,10 +129,14 @@ std::string read_until_closed(int fd) {
     return text;
 }
 
-void kill_and_reap(pid_t pid) {
-    ::kill(pid, SIGKILL);
+void reap(pid_t pid) {
     while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
     }
+}
+
+void kill_and_reap(pid_t pid) {
+    ::kill(pid, SIGKILL);
+    reap(pid);
 }
 
 // The relay with args, once it said ready (the VM booted, or the exec started); else one line
@@ -151,6 +155,17 @@ ErrorOr<pid_t> start_relay(std::vector<std::string> args, RelayStdio& stdio) {
         return fail(said.empty() ? std::string("the microVM relay exited before it was ready") : said);
     }
     return pid;
+}
+
+// The limits a microVM takes (memory, CPU quota and period, pids: guest_limits in
+// microvm/host/oci_vm.h), as the LinuxResources document that hutch-vm-relay --update reads.
+std::string vm_resources_document(const spec::Resources& resources) {
+    auto document = nlohmann::json::object();
+    if (resources.memory && resources.memory->limit) document["memory"]["limit"] = *resources.memory->limit;
+    if (resources.cpu && resources.cpu->quota) document["cpu"]["quota"] = *resources.cpu->quota;
+    if (resources.cpu && resources.cpu->period) document["cpu"]["period"] = *resources.cpu->period;
+    if (resources.pids_limit) document["pids"]["limit"] = *resources.pids_limit;
+    return json_text(document);
 }
 
 // The VMM's pid, which the relay wrote at boot.
@@ -236,6 +251,18 @@ public:
         if (!pid || !open_vmm_pidfd(container)) return false;
         auto stat = read_process_stat(*pid);
         return stat && stat->state == 'T';
+    }
+
+    // In the guest's cgroup, through the running container's relay (its exec socket): before
+    // start the agent waits for go, and there is no socket yet.
+    ErrorOr<void> update(const Container& container, const spec::Resources& resources) const override {
+        if (container.status() != Status::running)
+            return fail("cannot update container " + container.state.id + ": it is " +
+                        status_name(container.status()) +
+                        " (a microVM's limits change while its process runs)");
+        RelayStdio stdio;
+        reap(TRY(start_relay({"--update", container.dir(), vm_resources_document(resources)}, stdio)));
+        return {};
     }
 
     // The relay and QEMU; its disk and initramfs go with the state directory.

@@ -326,7 +326,7 @@ ErrorOr<VmContainer> set_up_vm_container(const Storage& storage, const RunFlags&
     for (const auto& bind : config.binds) TRY(binds.add(bind.source, bind.destination, bind.readonly));
     vm.volumes = std::move(binds.volumes);
     vm.process.files = std::move(binds.files);
-    // cpu_quota is per 100 ms, GuestLimits' default period, as in config.json.
+    // cpu_quota is per 100 ms, the kernel's default period (default_cpu_period), as in config.json.
     vm.process.limits.memory_bytes = config.memory_limit;
     vm.process.limits.cpu_quota = config.cpu_quota;
     vm.process.limits.pids_max = config.pids_limit;

@@ -18,34 +18,51 @@ constexpr const char* container_cgroup = "/sys/fs/cgroup/container";
 // "max" where the limit is -1, as runc writes it.
 std::string number_or_max(int64_t value) { return value < 0 ? "max" : std::to_string(value); }
 
-ErrorOr<void> write_limits(const GuestLimits& limits) {
-    if (limits.memory_bytes)
-        TRY(cgroups::write_cgroup_file(container_cgroup, "memory.max", std::to_string(*limits.memory_bytes),
-                                       "memory limit"));
-    if (limits.cpu_quota)
-        TRY(cgroups::write_cgroup_file(
-            container_cgroup, "cpu.max",
-            std::to_string(*limits.cpu_quota) + " " + std::to_string(limits.cpu_period), "cpu quota"));
-    if (limits.pids_max)
-        TRY(cgroups::write_cgroup_file(container_cgroup, "pids.max", number_or_max(*limits.pids_max),
-                                       "pids limit"));
-    return {};
+ErrorOr<UniqueFd> open_in(const std::string& path, int flags) {
+    UniqueFd fd(::open(path.c_str(), flags | O_CLOEXEC));
+    if (!fd) return fail_errno("open " + path);
+    return fd;
+}
+
+// cpu.max is "QUOTA PERIOD" in one file: a new period alone keeps the quota, as runc's update
+// does; a new quota alone keeps the period (the kernel's reading of a one-word write).
+ErrorOr<std::string> cpu_max_value(const std::string& dir, const GuestLimits& limits) {
+    std::string quota;
+    if (limits.cpu_quota) {
+        quota = number_or_max(*limits.cpu_quota);
+    } else {
+        std::string current = TRY(cgroups::read_cgroup_file(dir, "cpu.max"));
+        quota = current.substr(0, current.find(' '));
+    }
+    return limits.cpu_period ? quota + " " + std::to_string(*limits.cpu_period) : quota;
 }
 
 }  // namespace
 
-ErrorOr<UniqueFd> make_container_cgroup(const GuestLimits& limits) {
+ErrorOr<void> ContainerCgroup::write_limits(const GuestLimits& limits) const {
+    std::string path = "/proc/self/fd/" + std::to_string(dir.get());
+    if (limits.memory_bytes)
+        TRY(cgroups::write_cgroup_file(path, "memory.max", number_or_max(*limits.memory_bytes),
+                                       "memory limit"));
+    if (limits.cpu_quota || limits.cpu_period)
+        TRY(cgroups::write_cgroup_file(path, "cpu.max", TRY(cpu_max_value(path, limits)), "cpu quota"));
+    if (limits.pids_max)
+        TRY(cgroups::write_cgroup_file(path, "pids.max", number_or_max(*limits.pids_max), "pids limit"));
+    return {};
+}
+
+ErrorOr<ContainerCgroup> make_container_cgroup(const GuestLimits& limits) {
     // The root cgroup hands the controllers down; the container's cgroup is a leaf, so it may
     // hold processes with them enabled.
     TRY(cgroups::write_cgroup_file(cgroup_root, "cgroup.subtree_control", "+cpu +memory +pids",
                                    "cgroup controllers"));
     std::vector<std::string> created;
     TRY(cgroups::make_cgroup_dirs(container_cgroup, created));
-    TRY(write_limits(limits));
-    std::string procs = std::string(container_cgroup) + "/cgroup.procs";
-    UniqueFd fd(::open(procs.c_str(), O_WRONLY | O_CLOEXEC));
-    if (!fd) return fail_errno("open " + procs);
-    return fd;
+    ContainerCgroup cgroup;
+    cgroup.dir = TRY(open_in(container_cgroup, O_PATH | O_DIRECTORY));
+    cgroup.procs = TRY(open_in(std::string(container_cgroup) + "/cgroup.procs", O_WRONLY));
+    TRY(cgroup.write_limits(limits));
+    return cgroup;
 }
 
 bool join_cgroup(int procs_fd) { return ::write(procs_fd, "0", 1) == 1; }

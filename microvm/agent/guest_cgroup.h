@@ -1,6 +1,6 @@
 // The container's cgroup in the guest: the config's limits (GuestLimits) in a cgroup of the
 // process's own, as a host container's cgroup has them, so that the process sees and meets the
-// same memory.max, cpu.max and pids.max inside the VM as outside.
+// same memory.max, cpu.max and pids.max inside the VM as outside; and new ones at hutch-oci update.
 #pragma once
 
 #include "base/error.h"
@@ -9,11 +9,20 @@
 
 namespace hutch::microvm::agent {
 
+// Opened before the root changes, which hides the initramfs's /sys/fs/cgroup: the container's
+// own is read-only, and these fds reach the writable one whatever the agent's root is.
+struct ContainerCgroup {
+    UniqueFd dir;    // the cgroup's directory
+    UniqueFd procs;  // its cgroup.procs, open for writing (join_cgroup)
+
+    // Writes the limits that are set (an update's), leaving the others as they are.
+    ErrorOr<void> write_limits(const GuestLimits& limits) const;
+};
+
 // Makes the cgroup (cgroup2 being mounted on /sys/fs/cgroup) and writes the limits that are set.
-// Returns its cgroup.procs, open for writing: the process joins by writing "0" to it between fork
-// and exec (join_cgroup), so that nothing it runs starts outside. The fd outlives the change of
-// root, which hides the initramfs's /sys/fs/cgroup.
-ErrorOr<UniqueFd> make_container_cgroup(const GuestLimits& limits);
+// The process joins by writing "0" to its cgroup.procs between fork and exec (join_cgroup), so
+// that nothing it runs starts outside.
+ErrorOr<ContainerCgroup> make_container_cgroup(const GuestLimits& limits);
 
 // In the forked child: moves the calling process into the cgroup whose cgroup.procs is procs_fd.
 bool join_cgroup(int procs_fd);

@@ -22,11 +22,13 @@ namespace {
 // The poll loop: one object, so that each event is a short method.
 class Relay {
 public:
-    Relay(Child child, int control, int stdin_port, int sigchld, const Placement& execs, FrameReader& reader)
+    Relay(Child child, int control, int stdin_port, int sigchld, const Placement& execs,
+          const ContainerCgroup& cgroup, FrameReader& reader)
         : child_(std::move(child)),
           control_(control),
           stdin_port_(stdin_port),
           sigchld_(sigchld),
+          cgroup_(cgroup),
           reader_(reader),
           execs_(execs) {}
 
@@ -94,6 +96,7 @@ private:
     }
 
     ErrorOr<void> handle(const Frame& frame) {
+        if (frame.kind == FrameKind::update) return update(frame);
         if (is_host_exec_frame(frame.kind)) return execs_.handle(frame, control_pending_);
         if (frame.kind == FrameKind::signal) {
             int sig = TRY(parse_int_payload(frame.payload));
@@ -101,6 +104,16 @@ private:
         } else if (frame.kind == FrameKind::window_size && child_.terminal && child_.stdout_r) {
             set_window_size(child_.stdout_r.get(), TRY(parse_window_size_payload(frame.payload)));
         }
+        return {};
+    }
+
+    // New limits for the container's cgroup: what the kernel refuses is the update's failure.
+    ErrorOr<void> update(const Frame& frame) {
+        auto [id, data] = TRY(parse_exec_payload(frame.payload));
+        auto limits = parse_guest_limits(data);
+        auto written = limits ? cgroup_.write_limits(*limits) : std::unexpected(limits.error());
+        control_pending_ += written ? encode_exec_frame(FrameKind::exec_exit, id, int_payload(0))
+                                    : encode_exec_frame(FrameKind::exec_failure, id, written.error().message);
         return {};
     }
 
@@ -170,6 +183,7 @@ private:
 
     Child child_;
     int control_, stdin_port_, sigchld_;
+    const ContainerCgroup& cgroup_;
     FrameReader& reader_;
     std::string stdin_pending_, control_pending_;
     bool host_gone_ = false;
@@ -179,8 +193,8 @@ private:
 
 }  // namespace
 
-ErrorOr<int> run_process(const GuestConfig& config, int cgroup_procs_fd, int control_fd, int stdin_port_fd,
-                         FrameReader& reader) {
+ErrorOr<int> run_process(const GuestConfig& config, const ContainerCgroup& cgroup, int control_fd,
+                         int stdin_port_fd, FrameReader& reader) {
     // SIGCHLD through a signalfd, blocked before the fork so that no exit goes unseen.
     sigset_t chld;
     sigemptyset(&chld);
@@ -190,11 +204,11 @@ ErrorOr<int> run_process(const GuestConfig& config, int cgroup_procs_fd, int con
     ::signal(SIGPIPE, SIG_IGN);
     if (!config.hostname.empty() && ::sethostname(config.hostname.data(), config.hostname.size()) != 0)
         return fail_errno("sethostname " + config.hostname);
-    Placement placement{.cgroup_procs_fd = cgroup_procs_fd, .namespaces = config.namespaces};
+    Placement placement{.cgroup_procs_fd = cgroup.procs.get(), .namespaces = config.namespaces};
     Child child = TRY(spawn(config, placement));
     TRY(write_all(control_fd, encode_frame(FrameKind::started, "")));
     placement.first_process = child.pid;
-    return Relay(std::move(child), control_fd, stdin_port_fd, sigchld.get(), placement, reader).run();
+    return Relay(std::move(child), control_fd, stdin_port_fd, sigchld.get(), placement, cgroup, reader).run();
 }
 
 }  // namespace hutch::microvm::agent

@@ -48,15 +48,9 @@ void wait_for_host(int control) {
 
 // The next whole frame from the control port.
 ErrorOr<Frame> next_frame(int control, FrameReader& reader) {
-    for (;;) {
-        if (auto frame = TRY(reader.next())) return std::move(*frame);
-        char buf[4096];
-        ssize_t n = ::read(control, buf, sizeof buf);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return fail_errno("read the control port");
-        if (n == 0) return fail("the host closed the control port");
-        reader.feed({buf, static_cast<size_t>(n)});
-    }
+    auto frame = TRY_CTX(read_frame(control, reader), "the control port");
+    if (!frame) return fail("the host closed the control port");
+    return std::move(*frame);
 }
 
 // The config is the host's first frame.
@@ -82,11 +76,11 @@ ErrorOr<int> run_container(int control) {
     FrameReader reader;
     GuestConfig config = TRY_CTX(receive_config(control, reader), "config");
     // Before the root changes: the initramfs's /sys/fs/cgroup is the writable one.
-    UniqueFd cgroup_procs = TRY_CTX(make_container_cgroup(config.limits), "cgroup");
+    ContainerCgroup cgroup = TRY_CTX(make_container_cgroup(config.limits), "cgroup");
     TRY_CTX(enter_container_rootfs(config), "root filesystem");
     UniqueFd stdin_port = TRY(open_port(stdin_port_name, O_RDONLY));
     TRY(wait_for_go(control, reader, config));
-    return run_process(config, cgroup_procs.get(), control, stdin_port.get(), reader);
+    return run_process(config, cgroup, control, stdin_port.get(), reader);
 }
 
 void run() {

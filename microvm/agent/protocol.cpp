@@ -1,6 +1,7 @@
 #include "microvm/agent/protocol.h"
 
 #include <sched.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -48,7 +49,8 @@ bool known_kind(uint8_t kind) {
         case FrameKind::exec_stdout:
         case FrameKind::exec_stderr:
         case FrameKind::exec_exit:
-        case FrameKind::exec_failure: return true;
+        case FrameKind::exec_failure:
+        case FrameKind::update: return true;
     }
     return false;
 }
@@ -70,11 +72,17 @@ ErrorOr<GuestRlimit> parse_rlimit(const nlohmann::json& value, const std::string
 }
 
 nlohmann::json limits_json(const GuestLimits& limits) {
-    auto j = nlohmann::json::object({{"cpuPeriod", limits.cpu_period}});
+    auto j = nlohmann::json::object();
     if (limits.memory_bytes) j["memoryBytes"] = *limits.memory_bytes;
     if (limits.cpu_quota) j["cpuQuota"] = *limits.cpu_quota;
+    if (limits.cpu_period) j["cpuPeriod"] = *limits.cpu_period;
     if (limits.pids_max) j["pidsMax"] = *limits.pids_max;
     return j;
+}
+
+ErrorOr<void> expect_limit(const std::optional<int64_t>& value, const std::string& field) {
+    if (value && *value != -1 && *value <= 0) return fail(field + ": neither -1 nor above 0");
+    return {};
 }
 
 // The ranges the kernel takes (cpu.max's period: 1 ms to 1 s), so that a bad value is refused
@@ -86,12 +94,11 @@ ErrorOr<GuestLimits> parse_limits(const nlohmann::json& value, const std::string
     TRY(json::read(value, path, "cpuQuota", limits.cpu_quota));
     TRY(json::read(value, path, "cpuPeriod", limits.cpu_period));
     TRY(json::read(value, path, "pidsMax", limits.pids_max));
-    if (limits.memory_bytes && *limits.memory_bytes <= 0) return fail(path + ".memoryBytes: not above 0");
-    if (limits.cpu_quota && *limits.cpu_quota <= 0) return fail(path + ".cpuQuota: not above 0");
-    if (limits.cpu_period < 1000 || limits.cpu_period > 1'000'000)
+    TRY(expect_limit(limits.memory_bytes, path + ".memoryBytes"));
+    TRY(expect_limit(limits.cpu_quota, path + ".cpuQuota"));
+    TRY(expect_limit(limits.pids_max, path + ".pidsMax"));
+    if (limits.cpu_period && (*limits.cpu_period < 1000 || *limits.cpu_period > 1'000'000))
         return fail(path + ".cpuPeriod: not between 1000 and 1000000");
-    if (limits.pids_max && (*limits.pids_max == 0 || *limits.pids_max < -1))
-        return fail(path + ".pidsMax: neither -1 nor above 0");
     return limits;
 }
 
@@ -284,9 +291,11 @@ ErrorOr<ExecPayload> parse_exec_payload(std::string_view payload) {
 }
 
 bool is_host_exec_frame(FrameKind kind) {
-    return kind == FrameKind::exec_start || kind == FrameKind::exec_stdin || kind == FrameKind::exec_signal ||
+    return opens_exec(kind) || kind == FrameKind::exec_stdin || kind == FrameKind::exec_signal ||
            kind == FrameKind::exec_window_size;
 }
+
+bool opens_exec(FrameKind kind) { return kind == FrameKind::exec_start || kind == FrameKind::update; }
 
 ErrorOr<std::optional<Frame>> FrameReader::next() {
     if (buffer_.size() < header_size) return std::optional<Frame>{};
@@ -298,6 +307,18 @@ ErrorOr<std::optional<Frame>> FrameReader::next() {
     Frame frame{static_cast<FrameKind>(kind), buffer_.substr(header_size, size)};
     buffer_.erase(0, header_size + size);
     return std::optional<Frame>{std::move(frame)};
+}
+
+ErrorOr<std::optional<Frame>> read_frame(int fd, FrameReader& reader) {
+    for (;;) {
+        if (auto frame = TRY(reader.next())) return frame;
+        char buf[4096];
+        ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return fail_errno("read");
+        if (n == 0) return std::optional<Frame>{};
+        reader.feed({buf, static_cast<size_t>(n)});
+    }
 }
 
 std::string to_json(const GuestConfig& config) {
@@ -353,6 +374,14 @@ ErrorOr<GuestConfig> parse_guest_config(std::string_view text) {
     for (const auto& path : config.tmpfs) TRY_CTX(expect_absolute(path, "tmpfs"), "guest config");
     TRY_CTX(expect_absolute(config.cwd, "cwd"), "guest config");
     return config;
+}
+
+std::string to_json(const GuestLimits& limits) { return json_text(limits_json(limits)); }
+
+ErrorOr<GuestLimits> parse_guest_limits(std::string_view text) {
+    auto j = nlohmann::json::parse(text, nullptr, false);
+    if (j.is_discarded()) return fail("limits: not JSON");
+    return parse_limits(j, "limits");
 }
 
 std::string int_payload(int value) { return std::to_string(value); }

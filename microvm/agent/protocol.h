@@ -28,6 +28,9 @@
 //                   exec stdin (bytes for its stdin; none: the end of it), exec signal, exec window
 //                   size;
 //   guest to host:  exec started, exec stdout, exec stderr, then exec exit or exec failure.
+// hutch-oci update's new limits come the same way, numbered as an exec of their own: an update
+// frame (the JSON of GuestLimits, for the container's cgroup) is answered by exec exit ("0")
+// once they are written, or exec failure (why the cgroup refused them).
 // An exec's processes die with the VM, which ends with the first process.
 // Everything goes over one port in order, so the exit frame comes after the last output: the
 // host has the whole output when it reads exit, and may kill the VM then. While the process runs
@@ -75,6 +78,7 @@ enum class FrameKind : uint8_t {
     exec_stderr = 'e',
     exec_exit = 'x',
     exec_failure = 'f',
+    update = 'U',
 };
 
 struct Frame {
@@ -95,9 +99,11 @@ struct ExecPayload {
 std::string encode_exec_frame(FrameKind kind, uint32_t exec, std::string_view data);
 // Fails on a payload shorter than the number.
 ErrorOr<ExecPayload> parse_exec_payload(std::string_view payload);
-// Whether a frame is one the host sends for an exec (start, stdin, signal, window size): what an
-// exec's relay may send, and what the agent hands to its execs.
+// Whether a frame is one the host sends under an exec's number (start, stdin, signal, window size,
+// update): what a connection to the exec socket may send.
 bool is_host_exec_frame(FrameKind kind);
+// Whether it is one that opens an exec's number: start or update, a connection's first frame.
+bool opens_exec(FrameKind kind);
 
 // Cuts a byte stream into frames.
 class FrameReader {
@@ -111,6 +117,9 @@ private:
     std::string buffer_;
 };
 
+// The next whole frame from fd, read blocking; nothing when fd ended first.
+ErrorOr<std::optional<Frame>> read_frame(int fd, FrameReader& reader);
+
 // A resource limit of the process: the resource's number (RLIMIT_NOFILE...), the same in the guest
 // as on the host, both being Linux on the same architecture.
 struct GuestRlimit {
@@ -121,13 +130,14 @@ struct GuestRlimit {
 // The container's cgroup limits (--memory, --cpus, --pids-limit), as a host container's
 // linux.resources says them: the agent starts the process in a cgroup that has them, inside a VM
 // sized for them (the VM's size is the hard bound; the cgroup is what the process sees, as on a
-// host).
+// host), and writes new ones at update. Each absent one is left as it is; -1 is "max", no limit.
 struct GuestLimits {
     std::optional<int64_t> memory_bytes;  // memory.max
     std::optional<int64_t> cpu_quota;     // cpu.max: microseconds of CPU time per cpu_period
-    int64_t cpu_period = 100'000;         // microseconds
-    std::optional<int64_t> pids_max;      // pids.max; -1: no limit
+    std::optional<int64_t> cpu_period;    // microseconds; the kernel's default is 100 ms
+    std::optional<int64_t> pids_max;      // pids.max
 };
+inline constexpr int64_t default_cpu_period = 100'000;
 
 // A host directory shared into the container (-v, a bind mount), mounted at path.
 struct GuestVolume {
@@ -204,6 +214,9 @@ struct GuestConfig {
 // U+FFFD (base/json.h), as it would reach runc's JSON.
 std::string to_json(const GuestConfig& config);
 ErrorOr<GuestConfig> parse_guest_config(std::string_view text);
+// An update frame's payload.
+std::string to_json(const GuestLimits& limits);
+ErrorOr<GuestLimits> parse_guest_limits(std::string_view text);
 
 // "N" for an int payload; parse_int_payload refuses anything else.
 std::string int_payload(int value);

@@ -71,8 +71,7 @@ ErrorOr<bool> ExecMux::read_connection(uint32_t exec, Connection& connection) {
 
 // To the agent, numbered as this connection's exec.
 ErrorOr<bool> ExecMux::forward(uint32_t exec, Connection& connection, const Frame& frame) {
-    if (!is_host_exec_frame(frame.kind) || (frame.kind == FrameKind::exec_start) == connection.started)
-        return false;
+    if (!is_host_exec_frame(frame.kind) || opens_exec(frame.kind) == connection.started) return false;
     auto payload = parse_exec_payload(frame.payload);
     if (!payload) return false;
     connection.started = true;

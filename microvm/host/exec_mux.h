@@ -4,8 +4,9 @@
 // that the agent sees every exec of the container on its one control port.
 //
 // A connection's frames: exec start first and once, then exec stdin, exec signal and exec window
-// size; anything else drops it. It gets the agent's frames of its exec: exec started, output, and
-// exec exit or exec failure, after which it is closed. A connection that goes before its exec
+// size; or one update (hutch-oci update's limits); anything else drops it. It gets the agent's
+// frames of its exec: exec started, output, and exec exit or exec failure, after which it is
+// closed. A connection that goes before its exec
 // ends has its exec's stdin ended; the process goes on, as runc's exec does without its caller.
 #pragma once
 

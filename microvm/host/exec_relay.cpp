@@ -47,15 +47,9 @@ ErrorOr<ExecRelay> ExecRelay::start(const std::string& state_dir, GuestConfig pr
 }
 
 ErrorOr<Frame> ExecRelay::next_frame() {
-    for (;;) {
-        if (auto frame = TRY(reader_.next())) return std::move(*frame);
-        char buf[4096];
-        ssize_t n = ::read(socket_.get(), buf, sizeof buf);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return fail_errno("read the container's exec socket");
-        if (n == 0) return fail("the container stopped");
-        reader_.feed({buf, static_cast<size_t>(n)});
-    }
+    auto frame = TRY_CTX(read_frame(socket_.get(), reader_), "the container's exec socket");
+    if (!frame) return fail("the container stopped");
+    return std::move(*frame);
 }
 
 ErrorOr<int> ExecRelay::run(int signal_fd) {

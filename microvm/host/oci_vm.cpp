@@ -17,21 +17,10 @@ namespace {
 // Files copied in are small (hosts, resolv.conf): the config frame holds them all, as hex.
 constexpr size_t max_copied_bytes = 256 * 1024;
 
-// linux.resources' memory, CPU and pids limits, which the agent enforces in the guest and which
-// size the VM (vm_size.h). A value of 0 or -1 is runc's "no limit". The rest of linux.resources
-// is about the host's cgroups, which a VM's process is not in.
-GuestLimits guest_limits(const spec::Spec& spec) {
-    GuestLimits limits;
-    if (!spec.linux_ || !spec.linux_->resources) return limits;
-    const auto& resources = *spec.linux_->resources;
-    auto set = [](std::optional<int64_t> value) { return value && *value > 0 ? value : std::nullopt; };
-    if (resources.memory) limits.memory_bytes = set(resources.memory->limit);
-    if (resources.cpu) {
-        limits.cpu_quota = set(resources.cpu->quota);
-        if (resources.cpu->period) limits.cpu_period = static_cast<int64_t>(*resources.cpu->period);
-    }
-    limits.pids_max = set(resources.pids_limit);
-    return limits;
+// As runc reads a limit: 0 leaves it as it is (none, at create), a negative one is no limit.
+std::optional<int64_t> guest_limit(std::optional<int64_t> value) {
+    if (!value || *value == 0) return std::nullopt;
+    return *value < 0 ? -1 : *value;
 }
 
 // linux.namespaces' new pid, ipc, uts, mount and cgroup namespaces, which the agent makes in the
@@ -155,13 +144,25 @@ ErrorOr<GuestConfig> guest_process(const spec::Process& process,
     return guest;
 }
 
+GuestLimits guest_limits(const spec::Resources& resources) {
+    GuestLimits limits;
+    if (resources.memory) limits.memory_bytes = guest_limit(resources.memory->limit);
+    if (resources.cpu) {
+        limits.cpu_quota = guest_limit(resources.cpu->quota);
+        if (resources.cpu->period && *resources.cpu->period > 0)
+            limits.cpu_period = static_cast<int64_t>(*resources.cpu->period);
+    }
+    limits.pids_max = guest_limit(resources.pids_limit);
+    return limits;
+}
+
 ErrorOr<OciVm> oci_vm(const spec::Spec& spec) {
     OciVm vm;
     vm.process = TRY(guest_process(spec.process, spec.linux_ ? spec.linux_->seccomp : std::nullopt));
     vm.process.hostname = spec.hostname;
     vm.process.namespaces = guest_namespaces_of(spec);
     vm.process.readonly_root = spec.root.readonly;
-    vm.process.limits = guest_limits(spec);
+    if (spec.linux_ && spec.linux_->resources) vm.process.limits = guest_limits(*spec.linux_->resources);
     TRY(add_mounts(spec, vm));
     return vm;
 }

@@ -34,4 +34,9 @@ struct VmSize {
 // share of them).
 ErrorOr<VmSize> vm_size_for(const GuestLimits& limits, unsigned default_memory_mib);
 
+// hutch-oci update's memory limit, for a VM of vm_memory_mib: it must fit as vm_size_for would
+// have sized the VM for it, since a VM's memory is fixed once it booted. "No limit" (-1) fits:
+// the VM is the bound.
+ErrorOr<void> check_memory_limit_fits(const GuestLimits& limits, unsigned vm_memory_mib);
+
 }  // namespace hutch::microvm::host

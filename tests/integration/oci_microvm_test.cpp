@@ -352,6 +352,64 @@ ProcessTimes process_times(pid_t pid) {
 
 }  // namespace
 
+TEST_CASE("hutch-oci update changes a running microVM container's limits in the guest, where they hold",
+          "[.microvm-qemu]") {
+    SKIP_WITHOUT_QEMU();
+    VmBundle vm({"sleep", "600"});
+    vm.bundle.config["linux"]["resources"] = {{"memory", {{"limit", 96 << 20}}},
+                                              {"cpu", {{"quota", 50000}, {"period", 100000}}},
+                                              {"pids", {{"limit", 7}}}};
+    vm.bundle.save();
+    REQUIRE(vm.rt({"create", "--bundle", vm.bundle.path(), "vmu"}).status == 0);
+    // Before start the agent waits for go, and nothing can reach its cgroup.
+    auto early = vm.rt({"update", "--pids-limit", "9", "vmu"});
+    CHECK(early.status != 0);
+    CHECK(early.err.find("a microVM's limits change while its process runs") != std::string::npos);
+    CHECK(std::count(early.err.begin(), early.err.end(), '\n') == 1);
+    REQUIRE(vm.rt({"start", "vmu"}).status == 0);
+
+    // What the container sees: an exec is at its cgroup's root.
+    auto limits = [&] {
+        return vm
+            .rt({"exec", "vmu", "cat", "/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/cpu.max",
+                 "/sys/fs/cgroup/pids.max"})
+            .out;
+    };
+    // 24 MiB held by tail: within the 96 MiB the container started with, not within 16.
+    const std::string hog =
+        "(echo 1000 > /proc/self/oom_score_adj; head -c 24m /dev/zero | tail > /dev/null); echo hog=$?";
+    CHECK(vm.rt({"exec", "vmu", "sh", "-c", hog}).out == "hog=0\n");
+    auto updated = vm.rt({"update", "--memory", "16m", "--cpu-quota", "30000", "--pids-limit", "20", "vmu"});
+    INFO(updated.err);
+    REQUIRE(updated.status == 0);
+    CHECK(limits() == std::to_string(16 << 20) + "\n30000 100000\n20\n");
+    CHECK(vm.rt({"exec", "vmu", "sh", "-c", hog}).out == "hog=137\n");
+
+    // A new period alone keeps the quota; a document's -1 is no limit.
+    CHECK(vm.rt({"update", "--cpu-period", "50000", "vmu"}).status == 0);
+    auto document =
+        vm.rt({"update", "--resources", "-", "vmu"}, R"({"memory":{"limit":-1},"pids":{"limit":-1}})");
+    INFO(document.err);
+    CHECK(document.status == 0);
+    CHECK(limits() == "max\n30000 50000\nmax\n");
+
+    // More memory than the VM was sized for at create, and a period the kernel does not take
+    // (refused in the guest): one line each, and nothing changed.
+    auto too_much = vm.rt({"update", "--memory", "1g", "vmu"});
+    CHECK(too_much.status != 0);
+    CHECK(too_much.err.find("a memory limit of 1024 MiB needs a VM of") != std::string::npos);
+    CHECK(std::count(too_much.err.begin(), too_much.err.end(), '\n') == 1);
+    auto bad_period = vm.rt({"update", "--cpu-period", "2000000", "vmu"});
+    CHECK(bad_period.status != 0);
+    CHECK(bad_period.err.find("in the VM: limits.cpuPeriod: not between 1000 and 1000000") !=
+          std::string::npos);
+    CHECK(std::count(bad_period.err.begin(), bad_period.err.end(), '\n') == 1);
+    CHECK(limits() == "max\n30000 50000\nmax\n");
+
+    CHECK(vm.rt({"delete", "--force", "vmu"}).status == 0);
+    CHECK(none_left(vm.rt.root()));
+}
+
 TEST_CASE("hutch-oci pause stops a microVM container's whole VM, and resume lets it go on",
           "[.microvm-qemu]") {
     SKIP_WITHOUT_QEMU();

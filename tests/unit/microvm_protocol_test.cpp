@@ -169,7 +169,7 @@ TEST_CASE("microvm protocol: the limits round-trip, and one the kernel would ref
     REQUIRE(parsed);
     CHECK(parsed->limits.memory_bytes == 64 << 20);
     CHECK(parsed->limits.cpu_quota == 150'000);
-    CHECK(parsed->limits.cpu_period == 100'000);
+    CHECK_FALSE(parsed->limits.cpu_period);  // the kernel's default
     CHECK(parsed->limits.pids_max == 5);
 
     // Without limits, none is set: the process's cgroup has the VM's whole size.
@@ -192,8 +192,9 @@ TEST_CASE("microvm protocol: the limits round-trip, and one the kernel would ref
     refused([](GuestLimits& l) { l.pids_max = 0; }, "pidsMax");
     refused([](GuestLimits& l) { l.pids_max = -2; }, "pidsMax");
     refused([](GuestLimits& l) { l.memory_bytes = 0; }, "memoryBytes");
-    refused([](GuestLimits& l) { l.cpu_quota = -1; }, "cpuQuota");
+    refused([](GuestLimits& l) { l.cpu_quota = -2; }, "cpuQuota");
     refused([](GuestLimits& l) { l.cpu_period = 10; }, "cpuPeriod");
+    refused([](GuestLimits& l) { l.cpu_period = 2'000'000; }, "cpuPeriod");
     auto not_integer = parse_guest_config(R"({"args":["true"],"layers":1,"limits":{"pidsMax":"5"}})");
     REQUIRE_FALSE(not_integer);
     CHECK(not_integer.error().message.find("limits.pidsMax: expected integer") != std::string::npos);
@@ -287,10 +288,10 @@ TEST_CASE("microvm protocol: an exec frame carries its exec's number before its 
     CHECK(short_payload.error().message == "an exec frame without its exec's number");
 }
 
-TEST_CASE("microvm protocol: only start, stdin, signal and window size are the host's exec frames",
+TEST_CASE("microvm protocol: only start, stdin, signal, window size and update are the host's exec frames",
           "[microvm-protocol]") {
-    for (auto kind :
-         {FrameKind::exec_start, FrameKind::exec_stdin, FrameKind::exec_signal, FrameKind::exec_window_size})
+    for (auto kind : {FrameKind::exec_start, FrameKind::exec_stdin, FrameKind::exec_signal,
+                      FrameKind::exec_window_size, FrameKind::update})
         CHECK(is_host_exec_frame(kind));
     // The guest's answers, and the first process's own frames, are not.
     for (auto kind :
@@ -307,4 +308,29 @@ TEST_CASE("microvm protocol: a byte that is not UTF-8 reaches the guest as U+FFF
     auto parsed = parse_guest_config(to_json(config));
     REQUIRE(parsed);
     CHECK(parsed->args[1] == "a\xef\xbf\xbd");
+}
+
+TEST_CASE("microvm protocol: an update's limits round-trip, -1 being no limit, and a bad one is refused",
+          "[microvm-protocol]") {
+    GuestLimits update;
+    update.memory_bytes = -1;
+    update.cpu_period = 50'000;
+    update.pids_max = 20;
+    auto parsed = parse_guest_limits(to_json(update));
+    REQUIRE(parsed);
+    CHECK(parsed->memory_bytes == -1);
+    CHECK_FALSE(parsed->cpu_quota);  // left as it is
+    CHECK(parsed->cpu_period == 50'000);
+    CHECK(parsed->pids_max == 20);
+    CHECK(parse_guest_limits("{}").value().memory_bytes == std::nullopt);
+
+    auto bad = parse_guest_limits(R"({"memoryBytes":-5})");
+    REQUIRE_FALSE(bad);
+    CHECK(bad.error().message == "limits.memoryBytes: neither -1 nor above 0");
+    CHECK_FALSE(parse_guest_limits("[]"));
+    CHECK_FALSE(parse_guest_limits("not json"));
+    // An update opens an exec's number, as a start does; the mux takes nothing else first.
+    CHECK(opens_exec(FrameKind::update));
+    CHECK(opens_exec(FrameKind::exec_start));
+    CHECK_FALSE(opens_exec(FrameKind::exec_stdin));
 }

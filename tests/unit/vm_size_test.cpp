@@ -58,3 +58,26 @@ TEST_CASE("vm size: ceil(cpus) vCPUs, at most this host's", "[vm-size]") {
     REQUIRE(many);
     CHECK(many->vcpus == std::min(host, host::guest_max_vcpus));
 }
+
+TEST_CASE("vm size: no limit (-1) sizes as none", "[vm-size]") {
+    auto size = vm_size_for(memory(-1), 512);
+    REQUIRE(size);
+    CHECK(size->memory_mib == 512);
+    auto unlimited_cpu = vm_size_for(cpu_quota(-1), 512);
+    REQUIRE(unlimited_cpu);
+    CHECK(unlimited_cpu->vcpus == 1);
+}
+
+TEST_CASE("vm size: an update's memory limit fits only as the VM was sized for it", "[vm-size]") {
+    using hutch::microvm::host::check_memory_limit_fits;
+    unsigned vm = 64 + vm_memory_overhead_mib(64);  // booted for a 64 MiB limit
+    CHECK(check_memory_limit_fits(memory(64 << 20), vm));
+    CHECK(check_memory_limit_fits(memory(32 << 20), vm));
+    CHECK(check_memory_limit_fits(memory(-1), vm));  // no limit: the VM is the bound
+    CHECK(check_memory_limit_fits({}, vm));
+    auto more = check_memory_limit_fits(memory(65 << 20), vm);
+    REQUIRE_FALSE(more);
+    CHECK(more.error().message ==
+          "a memory limit of 65 MiB needs a VM of 197 MiB, and this one has 196 MiB, "
+          "fixed when it booted");
+}
