@@ -3,7 +3,7 @@
 # process runs under the guest kernel (its /proc/cmdline is hutch's guest kernel's), prints, reads
 # a volume and writes to it, sees the /etc/hosts podman binds in, and its exit status comes back;
 # `run -t` gives it a terminal of the caller's size through conmon's console socket; a detached one
-# shows in `ps`, runs `exec` and `exec -t`, pauses and unpauses, and `stop` ends it with SIGTERM,
+# shows in `ps`, runs `exec` and `exec -t`, takes new limits from `update`, pauses and unpauses, and `stop` ends it with SIGTERM,
 # forwarded into the VM. On the host only: a VM under
 # TCG inside the pure-v2 test guest's TCG would take minutes.
 # Everything podman and hutch-oci keep lives under one temporary directory (podman_lib.sh).
@@ -56,6 +56,15 @@ wait_size='i=0; while [ $i -lt 50 ] && [ "$(stty size 2>/dev/null)" != "21 61" ]
 out=$(script -qec "stty rows 21 cols 61; $p exec -t vm sh -c 'tty; $wait_size; stty size'" /dev/null </dev/null)
 [[ $out == *"/dev/pts/"*"21 61"* ]] || fail "exec -t gave no terminal of the caller's size: $out"
 echo "ok: podman exec and exec -t in a microVM, with podman's capabilities and seccomp filter"
+
+# podman update hands hutch-oci its whole linux.resources; the agent writes the limits a VM takes
+# into the process's cgroup in the guest (the VM has its default 512 MiB: 64 MiB fits).
+"$p" update --memory 64m --cpus 0.5 vm >/dev/null
+# (Its cgroup's path: on this host podman gives no cgroup namespace, so the guest's tree shows.)
+limits=$("$p" exec vm sh -c 'cg=/sys/fs/cgroup$(cut -d: -f3 /proc/self/cgroup); cat $cg/memory.max $cg/cpu.max' |
+    tr '\n' ' ')
+[[ $limits == "67108864 50000 100000 " ]] || fail "update did not reach the VM's cgroup: $limits"
+echo "ok: podman update of a microVM's memory and CPU limits"
 
 "$p" pause vm >/dev/null
 [[ $("$p" inspect vm --format '{{.State.Status}}') == paused ]] || fail "pause did not pause the VM"
