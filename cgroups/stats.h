@@ -1,6 +1,8 @@
-// Reading a container's usage counters (`events --stats`) from its cgroup files. Internal to
-// cgroups/. A counter that the host does not offer (no such file) stays 0; a file that exists but
-// cannot be read or parsed is an error naming it.
+// Reading a container's usage counters (`events --stats`) from its cgroup files, in the units
+// and with the meanings runc's `events` reports (nanoseconds of CPU; swap as memory+swap, v1's
+// memsw). Internal to cgroups/, and to hutch-agent, which reads its container's cgroup in a
+// microVM with read_v2_stats. A counter that the host does not offer (no such file) stays 0; a
+// file that exists but cannot be read or parsed is an error naming it.
 #pragma once
 
 #include <string>

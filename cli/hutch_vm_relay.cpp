@@ -27,11 +27,18 @@
 // LinuxResources document), with fd 3 a pipe. It has the agent write the limits a VM takes
 // (oci_vm.h's guest_limits) into the container's cgroup in the guest, then writes "ready" on fd
 // 3, or one line saying why not (a memory limit the VM, sized at create, cannot hold), and exits.
+//
+// hutch-oci events of a running container: hutch-vm-relay --events STATE_DIR ID INTERVAL, with
+// fd 3 a pipe and fd 4 the container's pidfd. It prints the events a linux container's would
+// give (runtime/event_stream.h), a line each, from the counters the agent reads in the guest:
+// every INTERVAL nanoseconds until the container stops, or one stats event for "once" (--stats).
+// An error is one line on fd 3.
 #include <fcntl.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -42,13 +49,14 @@
 #include "base/fd.h"
 #include "base/file.h"
 #include "base/terminal.h"
+#include "microvm/host/cgroup_requests.h"
 #include "microvm/host/exec_relay.h"
-#include "microvm/host/limits_update.h"
 #include "microvm/host/oci_vm.h"
 #include "microvm/host/signal_forwarding.h"
 #include "microvm/host/tool.h"
 #include "microvm/host/vm_run.h"
 #include "microvm/host/vm_size.h"
+#include "runtime/event_stream.h"
 #include "runtime/update_flags.h"
 #include "spec/spec.h"
 
@@ -213,6 +221,37 @@ int update_main(const std::string& state_dir, const std::string& resources_json)
     return updated ? 0 : 1;
 }
 
+constexpr int events_pidfd = 4;
+
+ErrorOr<runtime::EventsOptions> events_options(std::string_view interval) {
+    runtime::EventsOptions options;
+    if (interval == "once") {
+        options.stats = true;
+        return options;
+    }
+    int64_t ns = 0;
+    auto [end, ec] = std::from_chars(interval.data(), interval.data() + interval.size(), ns);
+    if (ec != std::errc() || end != interval.data() + interval.size() || ns <= 0)
+        return fail("--events: not an interval in nanoseconds: " + std::string(interval));
+    options.interval = std::chrono::nanoseconds(ns);
+    return options;
+}
+
+int events_main(const std::string& state_dir, const std::string& id, std::string_view interval) {
+    auto options = events_options(interval);
+    auto print = [](const std::string& line) {
+        std::printf("%s\n", line.c_str());
+        std::fflush(stdout);
+    };
+    int pidfd = ::fcntl(events_pidfd, F_GETFD) >= 0 ? events_pidfd : -1;
+    auto done = options
+                    ? runtime::emit_events(
+                          id, pidfd, [&] { return microvm::host::read_vm_stats(state_dir); }, *options, print)
+                    : std::unexpected(options.error());
+    if (!done) (void)write_all(ready_fd, done.error().message);
+    return done ? 0 : 1;
+}
+
 int container_main(const std::string& state_dir, const std::string& rootfs) {
     auto booted = boot(state_dir, rootfs);
     (void)write_all(ready_fd, booted ? std::string("ready") : booted.error().message);
@@ -234,9 +273,12 @@ int main(int argc, char** argv) {
     ::signal(SIGPIPE, SIG_IGN);
     if (argc == 4 && std::string_view(argv[1]) == "--exec") return exec_main(argv[2], argv[3]);
     if (argc == 4 && std::string_view(argv[1]) == "--update") return update_main(argv[2], argv[3]);
+    if (argc == 5 && std::string_view(argv[1]) == "--events") return events_main(argv[2], argv[3], argv[4]);
     if (argc == 3) return container_main(argv[1], argv[2]);
     std::fprintf(stderr,
                  "usage: hutch-vm-relay STATE_DIR ROOTFS, hutch-vm-relay --exec STATE_DIR PROCESS_JSON, "
-                 "hutch-vm-relay --update STATE_DIR RESOURCES_JSON (run by hutch-oci)\n");
+                 "hutch-vm-relay --update STATE_DIR RESOURCES_JSON, hutch-vm-relay --events STATE_DIR ID "
+                 "INTERVAL (run "
+                 "by hutch-oci)\n");
     return vm_failed;
 }

@@ -43,6 +43,10 @@ public:
     virtual bool paused(const Container& container) const = 0;
     // `update`: new limits for the container's processes.
     virtual ErrorOr<void> update(const Container& container, const spec::Resources& resources) const = 0;
+    // `events` (runtime.h) of a container, unlocked, that was in status (not stopped); pidfd is
+    // its process's, or none when it has exited since.
+    virtual ErrorOr<void> events(const Container& container, Status status, UniqueFd pidfd,
+                                 const EventsOptions& options, const EventSink& emit) const = 0;
 };
 
 // The backend config's annotation asks for; one line naming the known ones for another value.
@@ -50,8 +54,8 @@ ErrorOr<const Backend*> backend_for(const spec::Spec& spec);
 // The backend a container was created with.
 const Backend& backend_of(const ContainerState& state);
 
-// events and ps work on the host's cgroups and namespaces: for a microVM container, one line
-// saying that the verb is not there yet.
+// ps works on the host's cgroups and namespaces: for a microVM container, one line saying that
+// the verb is not there yet.
 ErrorOr<void> require_host_backend(const ContainerState& state, std::string_view verb);
 
 const Backend& linux_backend();

@@ -1,5 +1,6 @@
 // `events`: the container's usage counters (`--stats`: once), or a stream of them every interval
 // with an "oom" event whenever the OOM killer takes a process in its cgroups, until it stops.
+// Where the counters come from is the backend's.
 #include <poll.h>
 
 #include <algorithm>
@@ -9,6 +10,7 @@
 #include "cgroups/manager.h"
 #include "runtime/backend.h"
 #include "runtime/create_internal.h"
+#include "runtime/event_stream.h"
 #include "runtime/events_json.h"
 
 namespace hutch::runtime {
@@ -29,16 +31,16 @@ bool exited_within(int pidfd, Clock::duration timeout) {
     return ::poll(&pfd, 1, static_cast<int>(ms.count())) > 0;
 }
 
-ErrorOr<void> stream(const std::string& id, int pidfd, cgroups::Manager& cgroups, Clock::duration interval,
-                     const EventSink& emit) {
+ErrorOr<void> stream(const std::string& id, int pidfd, const StatsSource& read_stats,
+                     Clock::duration interval, const EventSink& emit) {
     // Only kills from now on are news.
-    uint64_t oom_kills = TRY(cgroups.stats()).oom_kills;
+    uint64_t oom_kills = TRY(read_stats()).oom_kills;
     auto next_stats = Clock::now() + interval;  // the first one after an interval, as in runc
     for (;;) {
         bool exited =
             exited_within(pidfd, std::min<Clock::duration>(kOomPollPeriod, next_stats - Clock::now()));
         // Read once more after the exit: the kill that ended the container is reported too.
-        auto stats = cgroups.stats();
+        auto stats = read_stats();
         if (stats && stats->oom_kills > oom_kills) emit(json_text(oom_event(id)));
         if (stats) oom_kills = stats->oom_kills;
         if (exited) return {};
@@ -54,26 +56,26 @@ ErrorOr<void> stream(const std::string& id, int pidfd, cgroups::Manager& cgroups
 
 }  // namespace
 
+ErrorOr<void> emit_events(const std::string& id, int pidfd, const StatsSource& stats,
+                          const EventsOptions& options, const EventSink& emit) {
+    if (options.stats) {
+        emit(json_text(stats_event(id, TRY(stats()))));
+        return {};
+    }
+    if (pidfd < 0) return {};  // stopped meanwhile
+    return stream(id, pidfd, stats, std::chrono::duration_cast<Clock::duration>(options.interval), emit);
+}
+
 ErrorOr<void> events(const std::string& root, const std::string& id, const EventsOptions& options,
                      const EventSink& emit) {
     if (options.interval <= Clock::duration::zero()) return fail("--interval: must be greater than 0");
-    ContainerState state;
-    UniqueFd pidfd;
-    {
-        auto container = TRY(Container::open(root, id));
-        TRY(require_host_backend(container.state, "events"));
-        if (container.status() == Status::stopped) return fail("container " + id + " is not running");
-        state = container.state;
-        pidfd = open_container_pidfd(state);
-    }  // unlocked here: events lasts as long as the container, and must not hold off kill or delete
-    auto cgroups = cgroups::manager_from_paths(state.cgroup_paths);
-    if (options.stats) {
-        emit(json_text(stats_event(id, TRY(cgroups->stats()))));
-        return {};
-    }
-    if (!pidfd) return {};  // stopped meanwhile
-    return stream(id, pidfd.get(), *cgroups, std::chrono::duration_cast<Clock::duration>(options.interval),
-                  emit);
+    auto container = TRY(Container::open(root, id));
+    Status status = container.status();
+    if (status == Status::stopped) return fail("container " + id + " is not running");
+    UniqueFd pidfd = open_container_pidfd(container.state);
+    // events lasts as long as the container, and must not hold off kill or delete.
+    container.unlock();
+    return backend_of(container.state).events(container, status, std::move(pidfd), options, emit);
 }
 
 }  // namespace hutch::runtime

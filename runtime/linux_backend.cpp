@@ -6,6 +6,7 @@
 #include "base/log.h"
 #include "cgroups/manager.h"
 #include "runtime/backend.h"
+#include "runtime/event_stream.h"
 #include "runtime/launch.h"
 #include "runtime/net_devices.h"
 #include "runtime/shared_rootfs.h"
@@ -96,6 +97,13 @@ public:
 
     ErrorOr<void> update(const Container& container, const spec::Resources& resources) const override {
         return cgroups::manager_from_paths(container.state.cgroup_paths)->update(resources);
+    }
+
+    ErrorOr<void> events(const Container& container, Status, UniqueFd pidfd, const EventsOptions& options,
+                         const EventSink& emit) const override {
+        auto cgroups = cgroups::manager_from_paths(container.state.cgroup_paths);
+        return emit_events(
+            container.state.id, pidfd ? pidfd.get() : -1, [&] { return cgroups->stats(); }, options, emit);
     }
 };
 

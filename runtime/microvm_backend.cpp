@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 
@@ -83,19 +84,33 @@ ErrorOr<RelayStdio> relay_stdio(const std::string& console_socket, const spec::P
     return RelayStdio{std::move(pty.master), std::move(pty.replica)};
 }
 
-// Runs the relay with args, the caller's stdio (or the terminal's replica, in a session of its own,
-// where it becomes the controlling terminal), the ready pipe as fd 3 and nothing else: no lock,
-// no channel of ours. It outlives this command, as a container's process does.
-ErrorOr<pid_t> spawn_relay(std::vector<std::string> args, int ready_write, int terminal) {
+// Runs the relay with args, the caller's stdio but for the fds given (each fd's .first dup'd to
+// its .second; a terminal's replica on 0, 1 and 2 comes with a session of its own, where it
+// becomes the controlling terminal), and nothing else: no lock, no channel of ours. It may
+// outlive this command, as a container's process does.
+ErrorOr<pid_t> spawn_relay(std::vector<std::string> args, const std::vector<std::pair<int, int>>& fds,
+                           bool new_session) {
     std::string path = relay_path();
     std::vector<char*> argv = {path.data()};
     for (auto& arg : args) argv.push_back(arg.data());
     argv.push_back(nullptr);
+    // Each source first moved above every target, so that no dup2 overwrites a source still to
+    // be dup'd (a pidfd that happens to be fd 3, say).
+    constexpr int above_targets = 10;
+    std::vector<UniqueFd> sources;
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
-    for (int fd = 0; terminal >= 0 && fd <= 2; ++fd) posix_spawn_file_actions_adddup2(&actions, terminal, fd);
-    posix_spawn_file_actions_adddup2(&actions, ready_write, relay_ready_fd);
-    posix_spawn_file_actions_addclosefrom_np(&actions, relay_ready_fd + 1);
+    int highest = 2;
+    for (auto [from, to] : fds) {
+        sources.emplace_back(::fcntl(from, F_DUPFD_CLOEXEC, above_targets));
+        if (!sources.back()) {
+            posix_spawn_file_actions_destroy(&actions);
+            return fail_errno("dup a descriptor for " + path);
+        }
+        posix_spawn_file_actions_adddup2(&actions, sources.back().get(), to);
+        highest = std::max(highest, to);
+    }
+    posix_spawn_file_actions_addclosefrom_np(&actions, highest + 1);
     // `run` blocks every signal before create, to forward them: the relay gets none of that, but
     // the default mask and dispositions, as a linux container's process unblocks them for itself.
     posix_spawnattr_t attr;
@@ -106,7 +121,7 @@ ErrorOr<pid_t> spawn_relay(std::vector<std::string> args, int ready_write, int t
     posix_spawnattr_setsigmask(&attr, &none);
     posix_spawnattr_setsigdefault(&attr, &all);
     posix_spawnattr_setflags(
-        &attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | (terminal >= 0 ? POSIX_SPAWN_SETSID : 0));
+        &attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | (new_session ? POSIX_SPAWN_SETSID : 0));
     pid_t pid = 0;
     int rc = path.find('/') == std::string::npos
                  ? ::posix_spawnp(&pid, path.c_str(), &actions, &attr, argv.data(), environ)
@@ -145,8 +160,9 @@ ErrorOr<pid_t> start_relay(std::vector<std::string> args, RelayStdio& stdio) {
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) != 0) return fail_errno("pipe");
     UniqueFd ready_read(fds[0]), ready_write(fds[1]);
-    pid_t pid =
-        TRY(spawn_relay(std::move(args), ready_write.get(), stdio.replica ? stdio.replica.get() : -1));
+    std::vector<std::pair<int, int>> relay_fds = {{ready_write.get(), relay_ready_fd}};
+    for (int fd = 0; stdio.replica && fd <= 2; ++fd) relay_fds.emplace_back(stdio.replica.get(), fd);
+    pid_t pid = TRY(spawn_relay(std::move(args), relay_fds, static_cast<bool>(stdio.replica)));
     ready_write.reset();
     stdio.replica.reset();
     std::string said = read_until_closed(ready_read.get());
@@ -166,6 +182,22 @@ std::string vm_resources_document(const spec::Resources& resources) {
     if (resources.cpu && resources.cpu->period) document["cpu"]["period"] = *resources.cpu->period;
     if (resources.pids_limit) document["pids"]["limit"] = *resources.pids_limit;
     return json_text(document);
+}
+
+// hutch-vm-relay --events' descriptor of the container's pidfd: its stream ends when it does.
+constexpr int relay_pidfd_fd = 4;
+
+// Each line fd gives until its end, to emit.
+void emit_lines(int fd, const EventSink& emit) {
+    std::string pending;
+    char buf[4096];
+    for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) != 0;) {
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) break;
+        pending.append(buf, static_cast<size_t>(n));
+        for (size_t end; (end = pending.find('\n')) != std::string::npos; pending.erase(0, end + 1))
+            emit(pending.substr(0, end));
+    }
 }
 
 // The VMM's pid, which the relay wrote at boot.
@@ -262,6 +294,35 @@ public:
                         " (a microVM's limits change while its process runs)");
         RelayStdio stdio;
         reap(TRY(start_relay({"--update", container.dir(), vm_resources_document(resources)}, stdio)));
+        return {};
+    }
+
+    // hutch-vm-relay --events runs the same events (event_stream.h) on the counters the agent
+    // reads in the guest, and prints them a line each; they are passed on here. Before start the
+    // agent waits for go, and a paused VM's agent is stopped with it: neither can answer.
+    ErrorOr<void> events(const Container& container, Status status, UniqueFd pidfd,
+                         const EventsOptions& options, const EventSink& emit) const override {
+        if (status != Status::running)
+            return fail("cannot read the counters of container " + container.state.id + ": it is " +
+                        status_name(status) + " (a microVM's agent answers while its process runs)");
+        if (!pidfd && !options.stats) return {};  // stopped meanwhile
+        int fds[2];
+        if (::pipe2(fds, O_CLOEXEC) != 0) return fail_errno("pipe");
+        UniqueFd lines_read(fds[0]), lines_write(fds[1]);
+        if (::pipe2(fds, O_CLOEXEC) != 0) return fail_errno("pipe");
+        UniqueFd said_read(fds[0]), said_write(fds[1]);
+        std::vector<std::pair<int, int>> relay_fds = {{lines_write.get(), STDOUT_FILENO},
+                                                      {said_write.get(), relay_ready_fd}};
+        if (pidfd) relay_fds.emplace_back(pidfd.get(), relay_pidfd_fd);
+        std::string interval = options.stats ? "once" : std::to_string(options.interval.count());
+        pid_t pid =
+            TRY(spawn_relay({"--events", container.dir(), container.state.id, interval}, relay_fds, false));
+        lines_write.reset();
+        said_write.reset();
+        emit_lines(lines_read.get(), emit);
+        std::string said = read_until_closed(said_read.get());
+        reap(pid);
+        if (!said.empty()) return fail(said);
         return {};
     }
 

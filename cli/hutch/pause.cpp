@@ -45,7 +45,7 @@ ErrorOr<void> show_stats(const Storage& storage, const std::vector<std::string>&
     } else {
         for (const auto& name : names) shown.push_back(TRY(store.find(name)));
     }
-    // Every container's numbers first: one that has none (a microVM's) fails before any line.
+    // Every container's numbers first: one that cannot give them fails before any line.
     std::vector<nlohmann::json> events;
     for (const auto& r : shown) {
         std::string line;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "cgroups/cgroup_files.h"
+#include "cgroups/stats.h"
 
 namespace hutch::microvm::agent {
 
@@ -39,8 +40,13 @@ ErrorOr<std::string> cpu_max_value(const std::string& dir, const GuestLimits& li
 
 }  // namespace
 
+// The directory, whatever the agent's root: through the fd's magic link.
+std::string ContainerCgroup::path() const { return "/proc/self/fd/" + std::to_string(dir.get()); }
+
+ErrorOr<cgroups::Stats> ContainerCgroup::read_stats() const { return cgroups::read_v2_stats(path()); }
+
 ErrorOr<void> ContainerCgroup::write_limits(const GuestLimits& limits) const {
-    std::string path = "/proc/self/fd/" + std::to_string(dir.get());
+    std::string path = this->path();
     if (limits.memory_bytes)
         TRY(cgroups::write_cgroup_file(path, "memory.max", number_or_max(*limits.memory_bytes),
                                        "memory limit"));

@@ -1,10 +1,14 @@
 // The container's cgroup in the guest: the config's limits (GuestLimits) in a cgroup of the
 // process's own, as a host container's cgroup has them, so that the process sees and meets the
-// same memory.max, cpu.max and pids.max inside the VM as outside; and new ones at hutch-oci update.
+// same memory.max, cpu.max and pids.max inside the VM as outside; new ones at hutch-oci update, and
+// its counters for hutch-oci events.
 #pragma once
+
+#include <string>
 
 #include "base/error.h"
 #include "base/fd.h"
+#include "cgroups/manager.h"
 #include "microvm/agent/protocol.h"
 
 namespace hutch::microvm::agent {
@@ -17,6 +21,11 @@ struct ContainerCgroup {
 
     // Writes the limits that are set (an update's), leaving the others as they are.
     ErrorOr<void> write_limits(const GuestLimits& limits) const;
+    // Its usage counters, as a host's cgroup v2 gives them (cgroups/stats.h).
+    ErrorOr<cgroups::Stats> read_stats() const;
+
+private:
+    std::string path() const;
 };
 
 // Makes the cgroup (cgroup2 being mounted on /sys/fs/cgroup) and writes the limits that are set.

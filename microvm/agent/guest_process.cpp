@@ -96,7 +96,7 @@ private:
     }
 
     ErrorOr<void> handle(const Frame& frame) {
-        if (frame.kind == FrameKind::update) return update(frame);
+        if (frame.kind == FrameKind::update || frame.kind == FrameKind::stats) return cgroup_request(frame);
         if (is_host_exec_frame(frame.kind)) return execs_.handle(frame, control_pending_);
         if (frame.kind == FrameKind::signal) {
             int sig = TRY(parse_int_payload(frame.payload));
@@ -107,15 +107,26 @@ private:
         return {};
     }
 
-    // New limits for the container's cgroup: what the kernel refuses is the update's failure.
-    ErrorOr<void> update(const Frame& frame) {
+    // A request about the container's cgroup: new limits (what the kernel refuses is the
+    // update's failure), or its counters.
+    ErrorOr<void> cgroup_request(const Frame& frame) {
         auto [id, data] = TRY(parse_exec_payload(frame.payload));
-        auto limits = parse_guest_limits(data);
-        auto written = limits ? cgroup_.write_limits(*limits) : std::unexpected(limits.error());
-        control_pending_ += written ? encode_exec_frame(FrameKind::exec_exit, id, int_payload(0))
-                                    : encode_exec_frame(FrameKind::exec_failure, id, written.error().message);
+        auto answer = frame.kind == FrameKind::update ? update_limits(data) : read_stats();
+        if (!answer) {
+            control_pending_ += encode_exec_frame(FrameKind::exec_failure, id, answer.error().message);
+            return {};
+        }
+        if (!answer->empty()) control_pending_ += encode_exec_frame(FrameKind::exec_stdout, id, *answer);
+        control_pending_ += encode_exec_frame(FrameKind::exec_exit, id, int_payload(0));
         return {};
     }
+
+    ErrorOr<std::string> update_limits(std::string_view limits) {
+        TRY(cgroup_.write_limits(TRY(parse_guest_limits(limits))));
+        return std::string();
+    }
+
+    ErrorOr<std::string> read_stats() { return to_json(TRY(cgroup_.read_stats())); }
 
     void read_stdin_port() {
         char buf[65536];

@@ -50,7 +50,8 @@ bool known_kind(uint8_t kind) {
         case FrameKind::exec_stderr:
         case FrameKind::exec_exit:
         case FrameKind::exec_failure:
-        case FrameKind::update: return true;
+        case FrameKind::update:
+        case FrameKind::stats: return true;
     }
     return false;
 }
@@ -100,6 +101,66 @@ ErrorOr<GuestLimits> parse_limits(const nlohmann::json& value, const std::string
     if (limits.cpu_period && (*limits.cpu_period < 1000 || *limits.cpu_period > 1'000'000))
         return fail(path + ".cpuPeriod: not between 1000 and 1000000");
     return limits;
+}
+
+// A map of counters (memory.stat's, hugetlb's by page size).
+ErrorOr<std::map<std::string, uint64_t>> parse_counters(const nlohmann::json& value,
+                                                        const std::string& path) {
+    TRY(json::expect_object(value, path));
+    std::map<std::string, uint64_t> counters;
+    for (const auto& [key, number] : value.items())
+        counters[key] = TRY(json::as_integer<uint64_t>(number, json::field_path(path, key)));
+    return counters;
+}
+
+nlohmann::json stats_json(const cgroups::Stats& stats) {
+    const auto& cpu = stats.cpu;
+    const auto& memory = stats.memory;
+    return {{"cpu",
+             {{"totalNs", cpu.total_ns},
+              {"userNs", cpu.user_ns},
+              {"kernelNs", cpu.kernel_ns},
+              {"perCpuNs", cpu.per_cpu_ns},
+              {"periods", cpu.periods},
+              {"throttledPeriods", cpu.throttled_periods},
+              {"throttledNs", cpu.throttled_ns}}},
+            {"memory",
+             {{"usage", memory.usage},
+              {"maxUsage", memory.max_usage},
+              {"limit", memory.limit},
+              {"failcnt", memory.failcnt},
+              {"swapUsage", memory.swap_usage},
+              {"swapLimit", memory.swap_limit},
+              {"raw", memory.raw}}},
+            {"pids", {{"current", stats.pids.current}, {"limit", stats.pids.limit}}},
+            {"oomKills", stats.oom_kills},
+            {"hugetlbUsage", stats.hugetlb_usage}};
+}
+
+ErrorOr<cgroups::Stats::Cpu> parse_cpu_stats(const nlohmann::json& value, const std::string& path) {
+    TRY(json::expect_object(value, path));
+    cgroups::Stats::Cpu cpu;
+    TRY(json::read(value, path, "totalNs", cpu.total_ns));
+    TRY(json::read(value, path, "userNs", cpu.user_ns));
+    TRY(json::read(value, path, "kernelNs", cpu.kernel_ns));
+    TRY(json::read(value, path, "perCpuNs", cpu.per_cpu_ns));
+    TRY(json::read(value, path, "periods", cpu.periods));
+    TRY(json::read(value, path, "throttledPeriods", cpu.throttled_periods));
+    TRY(json::read(value, path, "throttledNs", cpu.throttled_ns));
+    return cpu;
+}
+
+ErrorOr<cgroups::Stats::Memory> parse_memory_stats(const nlohmann::json& value, const std::string& path) {
+    TRY(json::expect_object(value, path));
+    cgroups::Stats::Memory memory;
+    TRY(json::read(value, path, "usage", memory.usage));
+    TRY(json::read(value, path, "maxUsage", memory.max_usage));
+    TRY(json::read(value, path, "limit", memory.limit));
+    TRY(json::read(value, path, "failcnt", memory.failcnt));
+    TRY(json::read(value, path, "swapUsage", memory.swap_usage));
+    TRY(json::read(value, path, "swapLimit", memory.swap_limit));
+    if (const auto* raw = json::member(value, "raw")) memory.raw = TRY(parse_counters(*raw, path + ".raw"));
+    return memory;
 }
 
 nlohmann::json volumes_json(const std::vector<GuestVolume>& volumes) {
@@ -295,7 +356,9 @@ bool is_host_exec_frame(FrameKind kind) {
            kind == FrameKind::exec_window_size;
 }
 
-bool opens_exec(FrameKind kind) { return kind == FrameKind::exec_start || kind == FrameKind::update; }
+bool opens_exec(FrameKind kind) {
+    return kind == FrameKind::exec_start || kind == FrameKind::update || kind == FrameKind::stats;
+}
 
 ErrorOr<std::optional<Frame>> FrameReader::next() {
     if (buffer_.size() < header_size) return std::optional<Frame>{};
@@ -382,6 +445,28 @@ ErrorOr<GuestLimits> parse_guest_limits(std::string_view text) {
     auto j = nlohmann::json::parse(text, nullptr, false);
     if (j.is_discarded()) return fail("limits: not JSON");
     return parse_limits(j, "limits");
+}
+
+std::string to_json(const cgroups::Stats& stats) { return json_text(stats_json(stats)); }
+
+// The host reads the guest's answer as untrusted input: every field is checked, none is required.
+ErrorOr<cgroups::Stats> parse_guest_stats(std::string_view text) {
+    auto j = nlohmann::json::parse(text, nullptr, false);
+    if (j.is_discarded()) return fail("stats: not JSON");
+    TRY_CTX(json::expect_object(j, ""), "stats");
+    cgroups::Stats stats;
+    if (const auto* cpu = json::member(j, "cpu")) stats.cpu = TRY_CTX(parse_cpu_stats(*cpu, "cpu"), "stats");
+    if (const auto* memory = json::member(j, "memory"))
+        stats.memory = TRY_CTX(parse_memory_stats(*memory, "memory"), "stats");
+    if (const auto* pids = json::member(j, "pids")) {
+        TRY_CTX(json::expect_object(*pids, "pids"), "stats");
+        TRY_CTX(json::read(*pids, "pids", "current", stats.pids.current), "stats");
+        TRY_CTX(json::read(*pids, "pids", "limit", stats.pids.limit), "stats");
+    }
+    TRY_CTX(json::read(j, "", "oomKills", stats.oom_kills), "stats");
+    if (const auto* hugetlb = json::member(j, "hugetlbUsage"))
+        stats.hugetlb_usage = TRY_CTX(parse_counters(*hugetlb, "hugetlbUsage"), "stats");
+    return stats;
 }
 
 std::string int_payload(int value) { return std::to_string(value); }

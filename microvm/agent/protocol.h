@@ -28,9 +28,11 @@
 //                   exec stdin (bytes for its stdin; none: the end of it), exec signal, exec window
 //                   size;
 //   guest to host:  exec started, exec stdout, exec stderr, then exec exit or exec failure.
-// hutch-oci update's new limits come the same way, numbered as an exec of their own: an update
-// frame (the JSON of GuestLimits, for the container's cgroup) is answered by exec exit ("0")
-// once they are written, or exec failure (why the cgroup refused them).
+// Two requests about the container's cgroup come the same way, each numbered as an exec of its
+// own, and are answered by exec exit ("0") or exec failure (why not):
+//   update  (the JSON of GuestLimits: hutch-oci update's new limits, written into the cgroup);
+//   stats   (empty: hutch-oci events' counters, sent back first as exec stdout, the JSON of
+//           cgroups::Stats).
 // An exec's processes die with the VM, which ends with the first process.
 // Everything goes over one port in order, so the exit frame comes after the last output: the
 // host has the whole output when it reads exit, and may kill the VM then. While the process runs
@@ -50,6 +52,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "cgroups/manager.h"
 
 namespace hutch::microvm {
 
@@ -79,6 +82,7 @@ enum class FrameKind : uint8_t {
     exec_exit = 'x',
     exec_failure = 'f',
     update = 'U',
+    stats = 'Q',
 };
 
 struct Frame {
@@ -102,7 +106,8 @@ ErrorOr<ExecPayload> parse_exec_payload(std::string_view payload);
 // Whether a frame is one the host sends under an exec's number (start, stdin, signal, window size,
 // update): what a connection to the exec socket may send.
 bool is_host_exec_frame(FrameKind kind);
-// Whether it is one that opens an exec's number: start or update, a connection's first frame.
+// Whether it is one that opens an exec's number: start, update or stats, a connection's first
+// frame.
 bool opens_exec(FrameKind kind);
 
 // Cuts a byte stream into frames.
@@ -217,6 +222,10 @@ ErrorOr<GuestConfig> parse_guest_config(std::string_view text);
 // An update frame's payload.
 std::string to_json(const GuestLimits& limits);
 ErrorOr<GuestLimits> parse_guest_limits(std::string_view text);
+
+// A stats answer's exec stdout.
+std::string to_json(const cgroups::Stats& stats);
+ErrorOr<cgroups::Stats> parse_guest_stats(std::string_view text);
 
 // "N" for an int payload; parse_int_payload refuses anything else.
 std::string int_payload(int value);

@@ -18,6 +18,7 @@
 #include <sstream>
 #include <thread>
 
+#include "background.h"
 #include "harness.h"
 #include "microvm_support.h"
 
@@ -352,7 +353,7 @@ ProcessTimes process_times(pid_t pid) {
 
 }  // namespace
 
-TEST_CASE("hutch-oci update changes a running microVM container's limits in the guest, where they hold",
+TEST_CASE("hutch-oci update and events of a running microVM container: its cgroup in the guest",
           "[.microvm-qemu]") {
     SKIP_WITHOUT_QEMU();
     VmBundle vm({"sleep", "600"});
@@ -366,6 +367,10 @@ TEST_CASE("hutch-oci update changes a running microVM container's limits in the 
     CHECK(early.status != 0);
     CHECK(early.err.find("a microVM's limits change while its process runs") != std::string::npos);
     CHECK(std::count(early.err.begin(), early.err.end(), '\n') == 1);
+    auto early_stats = vm.rt({"events", "--stats", "vmu"});
+    CHECK(early_stats.status != 0);
+    CHECK(early_stats.err.find("a microVM's agent answers while its process runs") != std::string::npos);
+    CHECK(std::count(early_stats.err.begin(), early_stats.err.end(), '\n') == 1);
     REQUIRE(vm.rt({"start", "vmu"}).status == 0);
 
     // What the container sees: an exec is at its cgroup's root.
@@ -383,7 +388,26 @@ TEST_CASE("hutch-oci update changes a running microVM container's limits in the 
     INFO(updated.err);
     REQUIRE(updated.status == 0);
     CHECK(limits() == std::to_string(16 << 20) + "\n30000 100000\n20\n");
+
+    // events: runc's stats of the guest's cgroup, and an "oom" event when its OOM killer takes
+    // the hog; the stream ends with the container.
+    auto once = vm.rt({"events", "--stats", "vmu"});
+    INFO(once.err);
+    REQUIRE(once.status == 0);
+    auto stats = nlohmann::json::parse(once.out, nullptr, false);
+    REQUIRE(stats.is_object());
+    CHECK(stats["type"] == "stats");
+    CHECK(stats["id"] == "vmu");
+    CHECK(stats["data"]["memory"]["usage"]["limit"] == 16 << 20);
+    CHECK(stats["data"]["memory"]["usage"]["usage"].get<uint64_t>() > 0);
+    CHECK(stats["data"]["pids"]["current"] == 1);  // sleep
+    CHECK(stats["data"]["pids"]["limit"] == 20);
+    Background events({"--root", vm.rt.root(), "events", "--interval", "1s", "vmu"});
+    // The first stats event says events has read the OOM count that the hog must raise.
+    REQUIRE(events.next_event("stats", std::chrono::seconds(30)).is_object());
     CHECK(vm.rt({"exec", "vmu", "sh", "-c", hog}).out == "hog=137\n");
+    CHECK(events.next_event("oom", std::chrono::seconds(30)) ==
+          nlohmann::json{{"type", "oom"}, {"id", "vmu"}});
 
     // A new period alone keeps the quota; a document's -1 is no limit.
     CHECK(vm.rt({"update", "--cpu-period", "50000", "vmu"}).status == 0);
@@ -407,6 +431,7 @@ TEST_CASE("hutch-oci update changes a running microVM container's limits in the 
     CHECK(limits() == "max\n30000 50000\nmax\n");
 
     CHECK(vm.rt({"delete", "--force", "vmu"}).status == 0);
+    CHECK(events.wait(std::chrono::seconds(10)) == 0);
     CHECK(none_left(vm.rt.root()));
 }
 

@@ -334,3 +334,42 @@ TEST_CASE("microvm protocol: an update's limits round-trip, -1 being no limit, a
     CHECK(opens_exec(FrameKind::exec_start));
     CHECK_FALSE(opens_exec(FrameKind::exec_stdin));
 }
+
+TEST_CASE("microvm protocol: a stats answer round-trips, and the host checks every field of it",
+          "[microvm-protocol]") {
+    hutch::cgroups::Stats stats;
+    stats.cpu.total_ns = 123'000;
+    stats.cpu.per_cpu_ns = {1, 2};
+    stats.cpu.throttled_periods = 3;
+    stats.memory.usage = 4 << 20;
+    stats.memory.limit = 16 << 20;
+    stats.memory.raw = {{"anon", 4096}, {"file", 0}};
+    stats.pids = {.current = 2, .limit = 20};
+    stats.oom_kills = 1;
+    stats.hugetlb_usage = {{"2MB", 0}};
+    auto parsed = parse_guest_stats(to_json(stats));
+    REQUIRE(parsed);
+    CHECK(parsed->cpu.total_ns == 123'000);
+    CHECK(parsed->cpu.per_cpu_ns == std::vector<uint64_t>{1, 2});
+    CHECK(parsed->cpu.throttled_periods == 3);
+    CHECK(parsed->memory.usage == 4 << 20);
+    CHECK(parsed->memory.limit == 16 << 20);
+    CHECK(parsed->memory.raw == stats.memory.raw);
+    CHECK(parsed->pids.current == 2);
+    CHECK(parsed->pids.limit == 20);
+    CHECK(parsed->oom_kills == 1);
+    CHECK(parsed->hugetlb_usage == stats.hugetlb_usage);
+
+    auto refused = [](const std::string& text, const std::string& says) {
+        auto result = parse_guest_stats(text);
+        REQUIRE_FALSE(result);
+        INFO(result.error().message);
+        CHECK(result.error().message.find(says) != std::string::npos);
+    };
+    refused(R"({"memory":{"usage":-1}})", "memory.usage");
+    refused(R"({"memory":{"raw":{"anon":"x"}}})", "memory.raw.anon");
+    refused(R"({"pids":[]})", "pids");
+    refused(R"({"oomKills":1.5})", "oomKills");
+    refused("[]", "stats");
+    refused("{", "not JSON");
+}
