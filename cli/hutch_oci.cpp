@@ -130,15 +130,9 @@ int events_command(Flags& f) {
 int ps_command(Flags& f) {
     if (f.format != "table" && f.format != "json")
         return report(Error::with_message("--format: expected table or json, got " + f.format));
-    auto pids = runtime::processes(f.global.root, f.id);
-    if (!pids) return report(pids.error());
-    if (f.format == "json") {
-        std::printf("%s\n", json_text(nlohmann::json(*pids)).c_str());
-        return 0;
-    }
-    auto table = runtime::ps_table(*pids, f.ps_args);
-    if (!table) return report(table.error());
-    std::fputs(table->c_str(), stdout);
+    auto listed = runtime::ps(f.global.root, f.id, {.json = f.format == "json", .ps_args = f.ps_args});
+    if (!listed) return report(listed.error());
+    std::fputs(listed->c_str(), stdout);
     return 0;
 }
 

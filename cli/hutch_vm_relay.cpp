@@ -33,6 +33,10 @@
 // give (runtime/event_stream.h), a line each, from the counters the agent reads in the guest:
 // every INTERVAL nanoseconds until the container stops, or one stats event for "once" (--stats).
 // An error is one line on fd 3.
+//
+// hutch-oci ps of a running container: hutch-vm-relay --ps STATE_DIR, with fd 3 a pipe. It prints
+// the pids of the container's processes (a JSON list, as its pid namespace in the guest numbers
+// them), or writes one line on fd 3 saying why not.
 #include <fcntl.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -252,6 +256,16 @@ int events_main(const std::string& state_dir, const std::string& id, std::string
     return done ? 0 : 1;
 }
 
+int ps_main(const std::string& state_dir) {
+    auto pids = microvm::host::list_vm_processes(state_dir);
+    if (!pids) {
+        (void)write_all(ready_fd, pids.error().message);
+        return 1;
+    }
+    std::printf("%s\n", microvm::pids_json(*pids).c_str());
+    return 0;
+}
+
 int container_main(const std::string& state_dir, const std::string& rootfs) {
     auto booted = boot(state_dir, rootfs);
     (void)write_all(ready_fd, booted ? std::string("ready") : booted.error().message);
@@ -274,6 +288,7 @@ int main(int argc, char** argv) {
     if (argc == 4 && std::string_view(argv[1]) == "--exec") return exec_main(argv[2], argv[3]);
     if (argc == 4 && std::string_view(argv[1]) == "--update") return update_main(argv[2], argv[3]);
     if (argc == 5 && std::string_view(argv[1]) == "--events") return events_main(argv[2], argv[3], argv[4]);
+    if (argc == 3 && std::string_view(argv[1]) == "--ps") return ps_main(argv[2]);
     if (argc == 3) return container_main(argv[1], argv[2]);
     std::fprintf(stderr,
                  "usage: hutch-vm-relay STATE_DIR ROOTFS, hutch-vm-relay --exec STATE_DIR PROCESS_JSON, "

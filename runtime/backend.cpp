@@ -15,10 +15,4 @@ const Backend& backend_of(const ContainerState& state) {
     return state.backend == microvm_backend().name() ? microvm_backend() : linux_backend();
 }
 
-ErrorOr<void> require_host_backend(const ContainerState& state, std::string_view verb) {
-    if (state.backend.empty()) return {};
-    return fail(std::string(verb) + ": not supported for container " + state.id +
-                " (run.oci.handler=" + state.backend + ")");
-}
-
 }  // namespace hutch::runtime

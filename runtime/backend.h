@@ -43,6 +43,11 @@ public:
     virtual bool paused(const Container& container) const = 0;
     // `update`: new limits for the container's processes.
     virtual ErrorOr<void> update(const Container& container, const spec::Resources& resources) const = 0;
+    // `ps`: the pids of the processes of a created, running or paused container (status), sorted,
+    // and their table (the host's ps(1) or why there is none).
+    virtual ErrorOr<std::vector<pid_t>> processes(const Container& container, Status status) const = 0;
+    virtual ErrorOr<std::string> process_table(const std::vector<pid_t>& pids,
+                                               const std::vector<std::string>& ps_args) const = 0;
     // `events` (runtime.h) of a container, unlocked, that was in status (not stopped); pidfd is
     // its process's, or none when it has exited since.
     virtual ErrorOr<void> events(const Container& container, Status status, UniqueFd pidfd,
@@ -53,10 +58,6 @@ public:
 ErrorOr<const Backend*> backend_for(const spec::Spec& spec);
 // The backend a container was created with.
 const Backend& backend_of(const ContainerState& state);
-
-// ps works on the host's cgroups and namespaces: for a microVM container, one line saying that
-// the verb is not there yet.
-ErrorOr<void> require_host_backend(const ContainerState& state, std::string_view verb);
 
 const Backend& linux_backend();
 const Backend& microvm_backend();

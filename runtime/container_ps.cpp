@@ -1,11 +1,12 @@
-// `ps`: the processes in the container's cgroups, as pids or as the host's ps(1) shows them.
+// `ps`: the container's processes, as pids or as the host's ps(1) shows them; which processes
+// they are is the backend's.
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "base/fd.h"
-#include "cgroups/manager.h"
+#include "base/json.h"
 #include "runtime/backend.h"
 #include "runtime/ps_table.h"
 #include "runtime/runtime.h"
@@ -61,19 +62,21 @@ ErrorOr<std::string> run_ps(const std::vector<std::string>& args) {
 
 }  // namespace
 
-ErrorOr<std::vector<pid_t>> processes(const std::string& root, const std::string& id) {
+ErrorOr<std::string> host_ps_table(const std::vector<pid_t>& pids, const std::vector<std::string>& ps_args) {
+    std::string output = TRY(run_ps(ps_args.empty() ? std::vector<std::string>{"-ef"} : ps_args));
+    return filter_ps_table(output, pids);
+}
+
+ErrorOr<std::string> ps(const std::string& root, const std::string& id, const PsOptions& options) {
     auto container = TRY(Container::open(root, id));
-    TRY(require_host_backend(container.state, "ps"));
     Status status = container.status();
     // A paused container's processes are there to list, as in runc.
     if (status != Status::created && status != Status::running && status != Status::paused)
         return fail("cannot list the processes of container " + id + ": container not running");
-    return TRY_CTX(cgroups::manager_from_paths(container.state.cgroup_paths)->pids(), "ps " + id);
-}
-
-ErrorOr<std::string> ps_table(const std::vector<pid_t>& pids, const std::vector<std::string>& ps_args) {
-    std::string output = TRY(run_ps(ps_args.empty() ? std::vector<std::string>{"-ef"} : ps_args));
-    return filter_ps_table(output, pids);
+    const Backend& backend = backend_of(container.state);
+    std::vector<pid_t> pids = TRY_CTX(backend.processes(container, status), "ps " + id);
+    if (options.json) return json_text(nlohmann::json(pids)) + "\n";
+    return backend.process_table(pids, options.ps_args);
 }
 
 }  // namespace hutch::runtime

@@ -9,6 +9,7 @@
 #include "runtime/event_stream.h"
 #include "runtime/launch.h"
 #include "runtime/net_devices.h"
+#include "runtime/ps_table.h"
 #include "runtime/shared_rootfs.h"
 
 namespace hutch::runtime {
@@ -97,6 +98,15 @@ public:
 
     ErrorOr<void> update(const Container& container, const spec::Resources& resources) const override {
         return cgroups::manager_from_paths(container.state.cgroup_paths)->update(resources);
+    }
+
+    ErrorOr<std::vector<pid_t>> processes(const Container& container, Status) const override {
+        return cgroups::manager_from_paths(container.state.cgroup_paths)->pids();
+    }
+
+    ErrorOr<std::string> process_table(const std::vector<pid_t>& pids,
+                                       const std::vector<std::string>& ps_args) const override {
+        return host_ps_table(pids, ps_args);
     }
 
     ErrorOr<void> events(const Container& container, Status, UniqueFd pidfd, const EventsOptions& options,

@@ -20,6 +20,7 @@
 
 #include "base/file.h"
 #include "base/json.h"
+#include "base/json_reader.h"
 #include "base/terminal.h"
 #include "runtime/backend.h"
 #include "runtime/hooks.h"
@@ -200,6 +201,27 @@ void emit_lines(int fd, const EventSink& emit) {
     }
 }
 
+// The relay with args and the extra descriptors (as spawn_relay's), each line of its stdout to
+// each_line; fails with the line it wrote on fd 3, if it wrote one.
+ErrorOr<void> run_relay_for_lines(std::vector<std::string> args, std::vector<std::pair<int, int>> fds,
+                                  const EventSink& each_line) {
+    int ends[2];
+    if (::pipe2(ends, O_CLOEXEC) != 0) return fail_errno("pipe");
+    UniqueFd lines_read(ends[0]), lines_write(ends[1]);
+    if (::pipe2(ends, O_CLOEXEC) != 0) return fail_errno("pipe");
+    UniqueFd said_read(ends[0]), said_write(ends[1]);
+    fds.emplace_back(lines_write.get(), STDOUT_FILENO);
+    fds.emplace_back(said_write.get(), relay_ready_fd);
+    pid_t pid = TRY(spawn_relay(std::move(args), fds, false));
+    lines_write.reset();
+    said_write.reset();
+    emit_lines(lines_read.get(), each_line);
+    std::string said = read_until_closed(said_read.get());
+    reap(pid);
+    if (!said.empty()) return fail(said);
+    return {};
+}
+
 // The VMM's pid, which the relay wrote at boot.
 ErrorOr<pid_t> vmm_pid(const Container& container) {
     std::string text = TRY(read_file(container.dir() + "/vmm.pid"));
@@ -306,24 +328,31 @@ public:
             return fail("cannot read the counters of container " + container.state.id + ": it is " +
                         status_name(status) + " (a microVM's agent answers while its process runs)");
         if (!pidfd && !options.stats) return {};  // stopped meanwhile
-        int fds[2];
-        if (::pipe2(fds, O_CLOEXEC) != 0) return fail_errno("pipe");
-        UniqueFd lines_read(fds[0]), lines_write(fds[1]);
-        if (::pipe2(fds, O_CLOEXEC) != 0) return fail_errno("pipe");
-        UniqueFd said_read(fds[0]), said_write(fds[1]);
-        std::vector<std::pair<int, int>> relay_fds = {{lines_write.get(), STDOUT_FILENO},
-                                                      {said_write.get(), relay_ready_fd}};
-        if (pidfd) relay_fds.emplace_back(pidfd.get(), relay_pidfd_fd);
+        std::vector<std::pair<int, int>> pidfd_fds;
+        if (pidfd) pidfd_fds.emplace_back(pidfd.get(), relay_pidfd_fd);
         std::string interval = options.stats ? "once" : std::to_string(options.interval.count());
-        pid_t pid =
-            TRY(spawn_relay({"--events", container.dir(), container.state.id, interval}, relay_fds, false));
-        lines_write.reset();
-        said_write.reset();
-        emit_lines(lines_read.get(), emit);
-        std::string said = read_until_closed(said_read.get());
-        reap(pid);
-        if (!said.empty()) return fail(said);
-        return {};
+        return run_relay_for_lines({"--events", container.dir(), container.state.id, interval}, pidfd_fds,
+                                   emit);
+    }
+
+    // The agent lists the processes of the container's cgroup (hutch-vm-relay --ps), as the
+    // container's pid namespace numbers them.
+    ErrorOr<std::vector<pid_t>> processes(const Container& container, Status status) const override {
+        if (status != Status::running)
+            return fail("it is " + std::string(status_name(status)) +
+                        " (a microVM's agent answers while its process runs)");
+        std::string listed;
+        TRY(run_relay_for_lines({"--ps", container.dir()}, {},
+                                [&](const std::string& line) { listed += line; }));
+        auto pids = nlohmann::json::parse(listed, nullptr, false);
+        return TRY_CTX(json::convert<std::vector<pid_t>>(pids, "pids"), "hutch-vm-relay --ps");
+    }
+
+    ErrorOr<std::string> process_table(const std::vector<pid_t>&,
+                                       const std::vector<std::string>&) const override {
+        return fail(
+            "a microVM's processes are the guest's, which the host's ps cannot show (--format json lists "
+            "their pids)");
     }
 
     // The relay and QEMU; its disk and initramfs go with the state directory.

@@ -85,10 +85,13 @@ using EventSink = std::function<void(const std::string& line)>;
 ErrorOr<void> events(const std::string& root, const std::string& id, const EventsOptions& options,
                      const EventSink& emit);
 
-// The pids of every process in a created, running or paused container's cgroups, sorted.
-ErrorOr<std::vector<pid_t>> processes(const std::string& root, const std::string& id);
-// `ps ps_args` (default -ef) run on the host, cut down to its header and the lines of pids.
-ErrorOr<std::string> ps_table(const std::vector<pid_t>& pids, const std::vector<std::string>& ps_args);
+struct PsOptions {
+    bool json = false;                 // --format json
+    std::vector<std::string> ps_args;  // ps(1)'s, for the table (default -ef)
+};
+// `ps`: the processes of a created, running or paused container, as a JSON list of their pids
+// (sorted) or as the host's `ps ps_args` cut down to their lines; the text to print.
+ErrorOr<std::string> ps(const std::string& root, const std::string& id, const PsOptions& options);
 
 // The runtime-spec's features document: what this build of hutch accepts.
 nlohmann::ordered_json features();

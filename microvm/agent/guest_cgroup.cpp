@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -44,6 +45,14 @@ ErrorOr<std::string> cpu_max_value(const std::string& dir, const GuestLimits& li
 std::string ContainerCgroup::path() const { return "/proc/self/fd/" + std::to_string(dir.get()); }
 
 ErrorOr<cgroups::Stats> ContainerCgroup::read_stats() const { return cgroups::read_v2_stats(path()); }
+
+ErrorOr<std::vector<pid_t>> ContainerCgroup::pids() const {
+    std::string procs = TRY(cgroups::read_cgroup_file(path(), "cgroup.procs"));
+    std::vector<pid_t> pids;
+    std::istringstream lines(procs);
+    for (pid_t pid; lines >> pid;) pids.push_back(pid);
+    return pids;
+}
 
 ErrorOr<void> ContainerCgroup::write_limits(const GuestLimits& limits) const {
     std::string path = this->path();

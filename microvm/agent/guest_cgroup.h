@@ -1,10 +1,13 @@
 // The container's cgroup in the guest: the config's limits (GuestLimits) in a cgroup of the
 // process's own, as a host container's cgroup has them, so that the process sees and meets the
 // same memory.max, cpu.max and pids.max inside the VM as outside; new ones at hutch-oci update, and
-// its counters for hutch-oci events.
+// its counters and processes for hutch-oci events and ps.
 #pragma once
 
+#include <sys/types.h>
+
 #include <string>
+#include <vector>
 
 #include "base/error.h"
 #include "base/fd.h"
@@ -23,6 +26,8 @@ struct ContainerCgroup {
     ErrorOr<void> write_limits(const GuestLimits& limits) const;
     // Its usage counters, as a host's cgroup v2 gives them (cgroups/stats.h).
     ErrorOr<cgroups::Stats> read_stats() const;
+    // The guest's pids of its processes (cgroup.procs).
+    ErrorOr<std::vector<pid_t>> pids() const;
 
 private:
     std::string path() const;

@@ -8,9 +8,11 @@
 #include <unistd.h>
 
 #include <array>
+#include <sstream>
 #include <string>
 #include <string_view>
 
+#include "base/file.h"
 #include "microvm/agent/guest_rootfs.h"
 
 namespace hutch::microvm::agent {
@@ -92,6 +94,17 @@ ErrorOr<void> NamespacesToJoin::join() const {
             return fail_errno("join the container's namespaces");
     if (::fchdir(root_.get()) != 0 || ::chroot(".") != 0) return fail_errno("enter the container's root");
     return {};
+}
+
+std::optional<pid_t> innermost_pid(pid_t pid) {
+    auto status = read_file("/proc/" + std::to_string(pid) + "/status");
+    if (!status) return std::nullopt;
+    size_t line = status->find("\nNSpid:");
+    if (line == std::string::npos) return pid;  // a kernel before 4.1: no pid namespaces to see
+    std::istringstream numbers(status->substr(line + 7, status->find('\n', line + 1) - line - 7));
+    std::optional<pid_t> innermost;
+    for (pid_t each; numbers >> each;) innermost = each;
+    return innermost;
 }
 
 }  // namespace hutch::microvm::agent

@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -49,5 +50,9 @@ private:
     std::vector<std::pair<unsigned long, UniqueFd>> namespaces_;  // pid not among them
     UniqueFd pid_, root_;
 };
+
+// pid as its innermost pid namespace numbers it (/proc/PID/status's NSpid): the container's, when
+// it has one of its own. Nothing when the process is gone.
+std::optional<pid_t> innermost_pid(pid_t pid);
 
 }  // namespace hutch::microvm::agent

@@ -7,11 +7,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "base/fd.h"
 #include "base/file.h"
 #include "microvm/agent/guest_execs.h"
+#include "microvm/agent/guest_namespaces.h"
 #include "microvm/agent/guest_spawn.h"
 #include "microvm/agent/guest_terminal.h"
 
@@ -96,7 +98,9 @@ private:
     }
 
     ErrorOr<void> handle(const Frame& frame) {
-        if (frame.kind == FrameKind::update || frame.kind == FrameKind::stats) return cgroup_request(frame);
+        if (frame.kind == FrameKind::update || frame.kind == FrameKind::stats ||
+            frame.kind == FrameKind::processes)
+            return cgroup_request(frame);
         if (is_host_exec_frame(frame.kind)) return execs_.handle(frame, control_pending_);
         if (frame.kind == FrameKind::signal) {
             int sig = TRY(parse_int_payload(frame.payload));
@@ -111,7 +115,9 @@ private:
     // update's failure), or its counters.
     ErrorOr<void> cgroup_request(const Frame& frame) {
         auto [id, data] = TRY(parse_exec_payload(frame.payload));
-        auto answer = frame.kind == FrameKind::update ? update_limits(data) : read_stats();
+        auto answer = frame.kind == FrameKind::update  ? update_limits(data)
+                      : frame.kind == FrameKind::stats ? read_stats()
+                                                       : list_processes();
         if (!answer) {
             control_pending_ += encode_exec_frame(FrameKind::exec_failure, id, answer.error().message);
             return {};
@@ -127,6 +133,16 @@ private:
     }
 
     ErrorOr<std::string> read_stats() { return to_json(TRY(cgroup_.read_stats())); }
+
+    // Numbered as the container sees them, for its `kill` and its own ps; one that ended
+    // meanwhile is left out.
+    ErrorOr<std::string> list_processes() {
+        std::vector<pid_t> inside;
+        for (pid_t pid : TRY(cgroup_.pids()))
+            if (auto seen = innermost_pid(pid)) inside.push_back(*seen);
+        std::ranges::sort(inside);
+        return pids_json(inside);
+    }
 
     void read_stdin_port() {
         char buf[65536];

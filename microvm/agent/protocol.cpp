@@ -51,7 +51,8 @@ bool known_kind(uint8_t kind) {
         case FrameKind::exec_exit:
         case FrameKind::exec_failure:
         case FrameKind::update:
-        case FrameKind::stats: return true;
+        case FrameKind::stats:
+        case FrameKind::processes: return true;
     }
     return false;
 }
@@ -357,7 +358,8 @@ bool is_host_exec_frame(FrameKind kind) {
 }
 
 bool opens_exec(FrameKind kind) {
-    return kind == FrameKind::exec_start || kind == FrameKind::update || kind == FrameKind::stats;
+    return kind == FrameKind::exec_start || kind == FrameKind::update || kind == FrameKind::stats ||
+           kind == FrameKind::processes;
 }
 
 ErrorOr<std::optional<Frame>> FrameReader::next() {
@@ -467,6 +469,17 @@ ErrorOr<cgroups::Stats> parse_guest_stats(std::string_view text) {
     if (const auto* hugetlb = json::member(j, "hugetlbUsage"))
         stats.hugetlb_usage = TRY_CTX(parse_counters(*hugetlb, "hugetlbUsage"), "stats");
     return stats;
+}
+
+std::string pids_json(const std::vector<pid_t>& pids) { return json_text(nlohmann::json(pids)); }
+
+ErrorOr<std::vector<pid_t>> parse_guest_pids(std::string_view text) {
+    auto j = nlohmann::json::parse(text, nullptr, false);
+    if (j.is_discarded()) return fail("processes: not JSON");
+    auto pids = TRY(json::convert<std::vector<pid_t>>(j, "processes"));
+    if (std::ranges::any_of(pids, [](pid_t pid) { return pid <= 0; }))
+        return fail("processes: a pid not above 0");
+    return pids;
 }
 
 std::string int_payload(int value) { return std::to_string(value); }

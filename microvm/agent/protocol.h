@@ -32,7 +32,9 @@
 // own, and are answered by exec exit ("0") or exec failure (why not):
 //   update  (the JSON of GuestLimits: hutch-oci update's new limits, written into the cgroup);
 //   stats   (empty: hutch-oci events' counters, sent back first as exec stdout, the JSON of
-//           cgroups::Stats).
+//           cgroups::Stats);
+//   processes  (empty: hutch-oci ps's pids, sent back first as exec stdout, a JSON list: each
+//           process of the container's cgroup as the container's pid namespace numbers it).
 // An exec's processes die with the VM, which ends with the first process.
 // Everything goes over one port in order, so the exit frame comes after the last output: the
 // host has the whole output when it reads exit, and may kill the VM then. While the process runs
@@ -83,6 +85,7 @@ enum class FrameKind : uint8_t {
     exec_failure = 'f',
     update = 'U',
     stats = 'Q',
+    processes = 'L',
 };
 
 struct Frame {
@@ -106,8 +109,8 @@ ErrorOr<ExecPayload> parse_exec_payload(std::string_view payload);
 // Whether a frame is one the host sends under an exec's number (start, stdin, signal, window size,
 // update): what a connection to the exec socket may send.
 bool is_host_exec_frame(FrameKind kind);
-// Whether it is one that opens an exec's number: start, update or stats, a connection's first
-// frame.
+// Whether it is one that opens an exec's number: start, update, stats or processes, a
+// connection's first frame.
 bool opens_exec(FrameKind kind);
 
 // Cuts a byte stream into frames.
@@ -226,6 +229,10 @@ ErrorOr<GuestLimits> parse_guest_limits(std::string_view text);
 // A stats answer's exec stdout.
 std::string to_json(const cgroups::Stats& stats);
 ErrorOr<cgroups::Stats> parse_guest_stats(std::string_view text);
+
+// A processes answer's exec stdout.
+std::string pids_json(const std::vector<pid_t>& pids);
+ErrorOr<std::vector<pid_t>> parse_guest_pids(std::string_view text);
 
 // "N" for an int payload; parse_int_payload refuses anything else.
 std::string int_payload(int value);

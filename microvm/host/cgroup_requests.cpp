@@ -36,4 +36,8 @@ ErrorOr<cgroups::Stats> read_vm_stats(const std::string& state_dir) {
     return TRY_CTX(parse_guest_stats(TRY(request(state_dir, FrameKind::stats, ""))), "the VM's answer");
 }
 
+ErrorOr<std::vector<pid_t>> list_vm_processes(const std::string& state_dir) {
+    return TRY_CTX(parse_guest_pids(TRY(request(state_dir, FrameKind::processes, ""))), "the VM's answer");
+}
+
 }  // namespace hutch::microvm::host

@@ -353,7 +353,7 @@ ProcessTimes process_times(pid_t pid) {
 
 }  // namespace
 
-TEST_CASE("hutch-oci update and events of a running microVM container: its cgroup in the guest",
+TEST_CASE("hutch-oci update, events and ps of a running microVM container: its cgroup in the guest",
           "[.microvm-qemu]") {
     SKIP_WITHOUT_QEMU();
     VmBundle vm({"sleep", "600"});
@@ -371,7 +371,28 @@ TEST_CASE("hutch-oci update and events of a running microVM container: its cgrou
     CHECK(early_stats.status != 0);
     CHECK(early_stats.err.find("a microVM's agent answers while its process runs") != std::string::npos);
     CHECK(std::count(early_stats.err.begin(), early_stats.err.end(), '\n') == 1);
+    auto early_ps = vm.rt({"ps", "--format", "json", "vmu"});
+    CHECK(early_ps.status != 0);
+    CHECK(early_ps.err.find("a microVM's agent answers while its process runs") != std::string::npos);
     REQUIRE(vm.rt({"start", "vmu"}).status == 0);
+
+    // ps: the pids of its cgroup's processes, as its pid namespace numbers them: sleep is 1, and
+    // a detached exec's sleep another. The table would be the host's ps, which cannot show them.
+    CHECK(vm.rt({"ps", "--format", "json", "vmu"}).out == "[1]\n");
+    REQUIRE(vm.rt({"exec", "-d", "vmu", "sleep", "600"}).status == 0);
+    std::vector<int> pids;
+    for (int i = 0; i < 100 && pids.size() != 2; ++i) {
+        auto listed = nlohmann::json::parse(vm.rt({"ps", "--format", "json", "vmu"}).out, nullptr, false);
+        pids = listed.is_array() ? listed.get<std::vector<int>>() : std::vector<int>{};
+    }
+    REQUIRE(pids.size() == 2);
+    CHECK(pids[0] == 1);
+    CHECK(pids[1] > 1);
+    auto table = vm.rt({"ps", "vmu"});
+    CHECK(table.status != 0);
+    CHECK(table.err.find("--format json lists their pids") != std::string::npos);
+    CHECK(std::count(table.err.begin(), table.err.end(), '\n') == 1);
+    CHECK(vm.rt({"exec", "vmu", "kill", std::to_string(pids[1])}).status == 0);
 
     // What the container sees: an exec is at its cgroup's root.
     auto limits = [&] {

@@ -373,3 +373,13 @@ TEST_CASE("microvm protocol: a stats answer round-trips, and the host checks eve
     refused("[]", "stats");
     refused("{", "not JSON");
 }
+
+TEST_CASE("microvm protocol: a processes answer is a list of pids above 0", "[microvm-protocol]") {
+    CHECK(parse_guest_pids(pids_json({1, 7})).value() == std::vector<pid_t>{1, 7});
+    CHECK(parse_guest_pids("[]").value().empty());
+    CHECK_FALSE(parse_guest_pids("[0]"));
+    CHECK_FALSE(parse_guest_pids("[-3]"));
+    CHECK_FALSE(parse_guest_pids(R"(["1"])"));
+    CHECK_FALSE(parse_guest_pids("{}"));
+    CHECK_FALSE(parse_guest_pids("[1"));
+}
