@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "base/fd.h"
+#include "base/file.h"
 #include "base/json.h"
 #include "runtime/backend.h"
 #include "runtime/ps_table.h"
@@ -15,18 +16,6 @@ extern char** environ;
 
 namespace hutch::runtime {
 namespace {
-
-// Everything fd gives until its end.
-std::string read_all(int fd) {
-    std::string out;
-    char buf[8192];
-    for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) != 0;) {
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) break;
-        out.append(buf, static_cast<size_t>(n));
-    }
-    return out;
-}
 
 // The first line of text, for a one-line error.
 std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
@@ -48,7 +37,7 @@ ErrorOr<std::string> run_ps(const std::vector<std::string>& args) {
     posix_spawn_file_actions_destroy(&actions);
     if (rc != 0) return fail_errno("ps: run ps", rc);
     write_end.reset();  // or the read below would never see the end
-    std::string output = read_all(read_end.get());
+    std::string output = read_all(read_end.get()).value_or("");
     int status = 0;
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }

@@ -134,16 +134,7 @@ ErrorOr<pid_t> spawn_relay(std::vector<std::string> args, const std::vector<std:
 }
 
 // Everything the relay wrote on its ready pipe, until it closed it (said ready, or died).
-std::string read_until_closed(int fd) {
-    std::string text;
-    char buf[1024];
-    for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) != 0;) {
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) break;
-        text.append(buf, static_cast<size_t>(n));
-    }
-    return text;
-}
+std::string read_until_closed(int fd) { return read_all(fd).value_or(""); }
 
 void reap(pid_t pid) {
     while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
