@@ -243,9 +243,11 @@ ErrorOr<runtime::EventsOptions> events_options(std::string_view interval) {
 
 int events_main(const std::string& state_dir, const std::string& id, std::string_view interval) {
     auto options = events_options(interval);
+    // Its reader gone (hutch-oci events killed, or ended by its own reader's going), the stream
+    // has nobody to go to: it ends at the next line, as `yes | head` does, rather than run on
+    // until the container stops.
     auto print = [](const std::string& line) {
-        std::printf("%s\n", line.c_str());
-        std::fflush(stdout);
+        if (std::printf("%s\n", line.c_str()) < 0 || std::fflush(stdout) != 0) std::exit(0);
     };
     int pidfd = ::fcntl(events_pidfd, F_GETFD) >= 0 ? events_pidfd : -1;
     auto done = options

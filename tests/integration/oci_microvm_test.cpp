@@ -423,6 +423,14 @@ TEST_CASE("hutch-oci update, events and ps of a running microVM container: its c
     CHECK(stats["data"]["memory"]["usage"]["usage"].get<uint64_t>() > 0);
     CHECK(stats["data"]["pids"]["current"] == 1);  // sleep
     CHECK(stats["data"]["pids"]["limit"] == 20);
+    // A stream whose reader is killed ends at its next line: no relay is left behind for it.
+    std::string events_relay = std::string("--events") + '\0' + vm.rt.root();
+    {
+        Background killed({"--root", vm.rt.root(), "events", "--interval", "1s", "vmu"});
+        REQUIRE(killed.next_event("stats", std::chrono::seconds(30)).is_object());
+        CHECK(processes_mentioning(events_relay).size() == 1);
+    }
+    CHECK(none_left(events_relay));
     Background events({"--root", vm.rt.root(), "events", "--interval", "1s", "vmu"});
     // The first stats event says events has read the OOM count that the hog must raise.
     REQUIRE(events.next_event("stats", std::chrono::seconds(30)).is_object());
