@@ -1,5 +1,7 @@
 #include "cgroups/resource_values.h"
 
+#include <charconv>
+
 namespace hutch::cgroups {
 
 std::string rdma_line(const std::string& device, const spec::RdmaLimit& limit) {
@@ -19,6 +21,16 @@ std::string cpu_max(std::optional<int64_t> quota, std::optional<uint64_t> period
     std::string out = quota && *quota > 0 ? std::to_string(*quota) : "max";
     if (period && *period > 0) out += " " + std::to_string(*period);
     return out;
+}
+
+ErrorOr<int64_t> quota_of_cpu_max(std::string_view line) {
+    std::string_view quota = line.substr(0, line.find_first_of(" \n"));
+    if (quota == "max") return -1;
+    int64_t value = 0;
+    auto [end, ec] = std::from_chars(quota.data(), quota.data() + quota.size(), value);
+    if (ec != std::errc() || end != quota.data() + quota.size() || value <= 0)
+        return fail("cpu.max: not a quota: " + std::string(line.substr(0, 40)));
+    return value;
 }
 
 uint64_t io_weight_from_blkio(uint64_t weight) {

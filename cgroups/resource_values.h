@@ -1,11 +1,12 @@
 // The values written to cgroup files, computed from the spec's fields the way runc computes them,
 // so that a container gets the same limits under hutch as under runc. Pure functions, internal to
-// cgroups/ (unit-tested).
+// cgroups/ (unit-tested), and compiled into hutch-agent for the container's cgroup in a microVM.
 #pragma once
 
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "base/error.h"
 #include "spec/spec.h"
@@ -21,6 +22,10 @@ uint64_t cpu_weight_from_shares(uint64_t shares);
 // cpu.max from quota and period: "max" for no quota (absent, 0 or negative), with the period
 // when one is given ("50000 100000", "max 100000", "max").
 std::string cpu_max(std::optional<int64_t> quota, std::optional<uint64_t> period);
+
+// The quota of a cpu.max line ("50000 100000" -> 50000, "max 100000" -> -1): what an update of
+// the period alone keeps, as runc's update keeps the quota it recorded.
+ErrorOr<int64_t> quota_of_cpu_max(std::string_view line);
 
 // blkio.weight (10..1000) to io.weight (1..10000): 1 + (weight - 10) * 9999 / 990.
 uint64_t io_weight_from_blkio(uint64_t weight);

@@ -104,11 +104,11 @@ public:
     // systemd first, so that the cgroup files end with the exact values (systemd rounds a CPU
     // quota to 10 ms) and systemd keeps the limits it knows across a daemon-reload.
     ErrorOr<void> update(const spec::Resources& resources) override {
-        TRY(check_v2_update(place_.dir, resources));
-        std::vector<systemd::Property> properties = TRY(resource_properties(resources));
+        spec::Resources update = TRY(prepare_v2_update(place_.dir, resources));
+        std::vector<systemd::Property> properties = TRY(resource_properties(update));
         if (!properties.empty()) TRY(call("set", std::move(properties)));
-        enable_for_scope(place_.dir, controllers_needed(resources));
-        return apply_v2_limits(place_.dir, resources);
+        enable_for_scope(place_.dir, controllers_needed(update));
+        return apply_v2_limits(place_.dir, update);
     }
 
     // What is left is killed first: stopping a scope sends SIGTERM and waits up to 90 s for it.

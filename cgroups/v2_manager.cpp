@@ -103,8 +103,7 @@ public:
     ErrorOr<bool> is_frozen() const override { return is_frozen_v2(dir_); }
 
     ErrorOr<void> update(const spec::Resources& resources) override {
-        TRY(check_v2_update(dir_, resources));
-        return apply_v2_limits(dir_, resources);
+        return apply_v2_limits(dir_, TRY(prepare_v2_update(dir_, resources)));
     }
 
     ErrorOr<Stats> stats() const override { return read_v2_stats(dir_); }

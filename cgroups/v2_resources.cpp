@@ -148,13 +148,9 @@ ErrorOr<void> apply_unified(const Target& t, const std::map<std::string, std::st
     return {};
 }
 
-}  // namespace
-
-ErrorOr<void> check_v2_update(const std::string& dir, const spec::Resources& resources) {
-    if (!resources.devices.empty())
-        return fail("linux.resources.devices: update does not change a container's device policy");
-    if (!resources.memory || !resources.memory->check_before_update.value_or(false)) return {};
-    int64_t limit = resources.memory->limit.value_or(-1);
+ErrorOr<void> check_memory_before_update(const std::string& dir, const spec::MemoryResources& memory) {
+    if (!memory.check_before_update.value_or(false)) return {};
+    int64_t limit = memory.limit.value_or(-1);
     if (limit < 0) return {};
     std::string current = TRY(read_cgroup_file(dir, "memory.current"));
     int64_t usage = 0;
@@ -162,6 +158,18 @@ ErrorOr<void> check_v2_update(const std::string& dir, const spec::Resources& res
     if (usage <= limit) return {};
     return fail("linux.resources.memory.limit: " + std::to_string(limit) + " is below the usage now (" +
                 current + " bytes) and checkBeforeUpdate is set");
+}
+
+}  // namespace
+
+ErrorOr<spec::Resources> prepare_v2_update(const std::string& dir, const spec::Resources& resources) {
+    if (!resources.devices.empty())
+        return fail("linux.resources.devices: update does not change a container's device policy");
+    if (resources.memory) TRY(check_memory_before_update(dir, *resources.memory));
+    spec::Resources update = resources;
+    if (update.cpu && update.cpu->period && !update.cpu->quota)
+        update.cpu->quota = TRY_CTX(quota_of_cpu_max(TRY(read_cgroup_file(dir, "cpu.max"))), dir);
+    return update;
 }
 
 ErrorOr<void> apply_v2_limits(const std::string& dir, const spec::Resources& r) {

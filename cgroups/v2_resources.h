@@ -15,9 +15,10 @@ namespace hutch::cgroups {
 // line naming the field. The device policy is not written here (device_program.h).
 ErrorOr<void> apply_v2_limits(const std::string& dir, const spec::Resources& resources);
 
-// What `update` must refuse before it writes anything to the cgroup dir: device rules (update does
-// not change the device policy, as in runc), and with memory.checkBeforeUpdate, a memory limit
-// below the usage now.
-ErrorOr<void> check_v2_update(const std::string& dir, const spec::Resources& resources);
+// What `update` writes to the cgroup dir: resources, with a new CPU period alone keeping the
+// quota now in cpu.max (the file holds both; runc's update keeps the quota it recorded). Refused
+// before anything is written: device rules (update does not change the device policy, as in
+// runc), and with memory.checkBeforeUpdate, a memory limit below the usage now.
+ErrorOr<spec::Resources> prepare_v2_update(const std::string& dir, const spec::Resources& resources);
 
 }  // namespace hutch::cgroups

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cgroups/cgroup_files.h"
+#include "cgroups/resource_values.h"
 #include "cgroups/stats.h"
 
 namespace hutch::microvm::agent {
@@ -17,26 +18,20 @@ namespace {
 constexpr const char* cgroup_root = "/sys/fs/cgroup";
 constexpr const char* container_cgroup = "/sys/fs/cgroup/container";
 
-// "max" where the limit is -1, as runc writes it.
-std::string number_or_max(int64_t value) { return value < 0 ? "max" : std::to_string(value); }
-
 ErrorOr<UniqueFd> open_in(const std::string& path, int flags) {
     UniqueFd fd(::open(path.c_str(), flags | O_CLOEXEC));
     if (!fd) return fail_errno("open " + path);
     return fd;
 }
 
-// cpu.max is "QUOTA PERIOD" in one file: a new period alone keeps the quota, as runc's update
-// does; a new quota alone keeps the period (the kernel's reading of a one-word write).
+// cpu.max is "QUOTA PERIOD" in one file: a new period alone keeps the quota, as a host's update
+// does (cgroups/v2_resources.h).
 ErrorOr<std::string> cpu_max_value(const std::string& dir, const GuestLimits& limits) {
-    std::string quota;
-    if (limits.cpu_quota) {
-        quota = number_or_max(*limits.cpu_quota);
-    } else {
-        std::string current = TRY(cgroups::read_cgroup_file(dir, "cpu.max"));
-        quota = current.substr(0, current.find(' '));
-    }
-    return limits.cpu_period ? quota + " " + std::to_string(*limits.cpu_period) : quota;
+    std::optional<int64_t> quota = limits.cpu_quota;
+    if (!quota) quota = TRY(cgroups::quota_of_cpu_max(TRY(cgroups::read_cgroup_file(dir, "cpu.max"))));
+    std::optional<uint64_t> period;
+    if (limits.cpu_period) period = static_cast<uint64_t>(*limits.cpu_period);
+    return cgroups::cpu_max(quota, period);
 }
 
 }  // namespace
@@ -57,12 +52,13 @@ ErrorOr<std::vector<pid_t>> ContainerCgroup::pids() const {
 ErrorOr<void> ContainerCgroup::write_limits(const GuestLimits& limits) const {
     std::string path = this->path();
     if (limits.memory_bytes)
-        TRY(cgroups::write_cgroup_file(path, "memory.max", number_or_max(*limits.memory_bytes),
+        TRY(cgroups::write_cgroup_file(path, "memory.max", cgroups::bytes_or_max(*limits.memory_bytes),
                                        "memory limit"));
     if (limits.cpu_quota || limits.cpu_period)
         TRY(cgroups::write_cgroup_file(path, "cpu.max", TRY(cpu_max_value(path, limits)), "cpu quota"));
     if (limits.pids_max)
-        TRY(cgroups::write_cgroup_file(path, "pids.max", number_or_max(*limits.pids_max), "pids limit"));
+        TRY(cgroups::write_cgroup_file(
+            path, "pids.max", *limits.pids_max < 0 ? "max" : std::to_string(*limits.pids_max), "pids limit"));
     return {};
 }
 

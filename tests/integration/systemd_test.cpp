@@ -321,6 +321,15 @@ TEST_CASE("systemd: a scope is started, delegated, limited, updated and stopped"
     CHECK(props["TasksMax"] == "70");
     CHECK(read_text(dir + "/memory.max") == std::to_string(128 * kMiB));
     CHECK(read_text(dir + "/cpu.max.burst") == "1000");
+    // A new period alone keeps the quota, in systemd's property and in cpu.max.
+    spec::Resources period;
+    period.cpu = spec::CpuResources{};
+    period.cpu->period = 50000;
+    auto period_updated = reopened->update(period);
+    INFO((period_updated ? "" : period_updated.error().message));
+    CHECK(period_updated);
+    CHECK(read_text(dir + "/cpu.max") == "50000 50000");
+    CHECK(show(unit, "CPUQuotaPerSecUSec")["CPUQuotaPerSecUSec"] == "1s");  // 50 ms per 50 ms
 
     REQUIRE(reopened->freeze());
     CHECK(reopened->is_frozen().value_or(false));

@@ -265,6 +265,16 @@ TEST_CASE("verbs: update writes pids and cpu limits, from flags, a file or stdin
         CHECK(cgroup.read("cpu", "cpu.cfs_quota_us", "") == "50000");
         CHECK(cgroup.read("cpu", "cpu.cfs_period_us", "") == "100000");
     }
+    // A new period alone keeps the quota, as runc's update does (v2's cpu.max holds both).
+    auto period = rt({"update", "--cpu-period", "50000", id});
+    INFO(period.err);
+    REQUIRE(period.status == 0);
+    if (cgroup.v2()) {
+        CHECK(cgroup.read("cpu", "", "cpu.max") == "50000 50000");
+    } else {
+        CHECK(cgroup.read("cpu", "cpu.cfs_quota_us", "") == "50000");
+        CHECK(cgroup.read("cpu", "cpu.cfs_period_us", "") == "50000");
+    }
 
     auto from_stdin = rt({"update", "--resources", "-", id}, R"({"pids": {"limit": 77}})");
     INFO(from_stdin.err);

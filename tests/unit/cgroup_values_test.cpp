@@ -32,6 +32,15 @@ TEST_CASE("cpu.max from quota and period", "[cgroups]") {
     CHECK(cpu_max(20000, std::nullopt) == "20000");
 }
 
+TEST_CASE("the quota of a cpu.max line, which a new period alone keeps", "[cgroups]") {
+    CHECK(quota_of_cpu_max("50000 100000\n").value() == 50000);
+    CHECK(quota_of_cpu_max("max 100000").value() == -1);
+    CHECK(quota_of_cpu_max("30000").value() == 30000);
+    CHECK_FALSE(quota_of_cpu_max(""));
+    CHECK_FALSE(quota_of_cpu_max("0 100000"));
+    CHECK_FALSE(quota_of_cpu_max("fast 100000"));
+}
+
 TEST_CASE("io.weight from blkio.weight", "[cgroups]") {
     CHECK(io_weight_from_blkio(10) == 1);
     CHECK(io_weight_from_blkio(500) == 4950);
