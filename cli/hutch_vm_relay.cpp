@@ -23,10 +23,10 @@
 // not, then relays its own stdio and signals to the exec and exits with its status: it is the
 // exec's pid, as the process itself is for a linux container.
 //
-// hutch-oci update of a running container: hutch-vm-relay --update STATE_DIR RESOURCES_JSON (a
-// LinuxResources document), with fd 3 a pipe. It has the agent write the limits a VM takes
-// (oci_vm.h's guest_limits) into the container's cgroup in the guest, then writes "ready" on fd
-// 3, or one line saying why not (a memory limit the VM, sized at create, cannot hold), and exits.
+// hutch-oci update of a running container: hutch-vm-relay --update STATE_DIR LIMITS_JSON (the
+// JSON of GuestLimits, microvm/agent/guest_limits.h), with fd 3 a pipe. It has the agent write
+// them into the container's cgroup in the guest, then writes "ready" on fd 3, or one line saying
+// why not (a memory limit the VM, sized at create, cannot hold), and exits.
 //
 // hutch-oci events of a running container: hutch-vm-relay --events STATE_DIR ID INTERVAL, with
 // fd 3 a pipe and fd 4 the container's pidfd. It prints the events a linux container's would
@@ -61,7 +61,6 @@
 #include "microvm/host/vm_run.h"
 #include "microvm/host/vm_size.h"
 #include "runtime/event_stream.h"
-#include "runtime/update_flags.h"
 #include "spec/spec.h"
 
 using namespace hutch;
@@ -206,21 +205,19 @@ int exec_main(const std::string& state_dir, const std::string& process_json) {
     return *status;
 }
 
-// The limits of resources_json, once they are seen to fit the VM that config.json's limits sized.
-ErrorOr<void> update_limits(const std::string& state_dir, const std::string& resources_json) {
+// The limits, once they are seen to fit the VM that config.json's limits sized.
+ErrorOr<void> update_limits(const std::string& state_dir, const std::string& limits_json) {
+    auto limits = TRY(microvm::parse_guest_limits(limits_json));
     spec::Spec spec = TRY(spec::parse_spec(TRY(read_file(state_dir + "/config.json"))));
-    auto created = spec.linux_ && spec.linux_->resources
-                       ? microvm::host::guest_limits(*spec.linux_->resources)
-                       : microvm::GuestLimits{};
+    auto created = spec.linux_ && spec.linux_->resources ? microvm::guest_limits(*spec.linux_->resources)
+                                                         : microvm::GuestLimits{};
     auto size = TRY(microvm::host::vm_size_for(created, microvm::host::VmRunOptions{}.memory_mib));
-    spec::Resources resources = TRY(runtime::update_resources(resources_json, runtime::UpdateFlags{}));
-    auto limits = microvm::host::guest_limits(resources);
     TRY(microvm::host::check_memory_limit_fits(limits, size.memory_mib));
     return microvm::host::update_vm_limits(state_dir, limits);
 }
 
-int update_main(const std::string& state_dir, const std::string& resources_json) {
-    auto updated = update_limits(state_dir, resources_json);
+int update_main(const std::string& state_dir, const std::string& limits_json) {
+    auto updated = update_limits(state_dir, limits_json);
     (void)write_all(ready_fd, updated ? std::string("ready") : updated.error().message);
     return updated ? 0 : 1;
 }
@@ -294,7 +291,7 @@ int main(int argc, char** argv) {
     if (argc == 3) return container_main(argv[1], argv[2]);
     std::fprintf(stderr,
                  "usage: hutch-vm-relay STATE_DIR ROOTFS, hutch-vm-relay --exec STATE_DIR PROCESS_JSON, "
-                 "hutch-vm-relay --update STATE_DIR RESOURCES_JSON, hutch-vm-relay --events STATE_DIR ID "
+                 "hutch-vm-relay --update STATE_DIR LIMITS_JSON, hutch-vm-relay --events STATE_DIR ID "
                  "INTERVAL (run "
                  "by hutch-oci)\n");
     return vm_failed;

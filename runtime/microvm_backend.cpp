@@ -22,6 +22,7 @@
 #include "base/json.h"
 #include "base/json_reader.h"
 #include "base/terminal.h"
+#include "microvm/agent/guest_limits.h"
 #include "runtime/backend.h"
 #include "runtime/hooks.h"
 #include "runtime/process_setup.h"
@@ -165,17 +166,6 @@ ErrorOr<pid_t> start_relay(std::vector<std::string> args, RelayStdio& stdio) {
     return pid;
 }
 
-// The limits a microVM takes (memory, CPU quota and period, pids: guest_limits in
-// microvm/host/oci_vm.h), as the LinuxResources document that hutch-vm-relay --update reads.
-std::string vm_resources_document(const spec::Resources& resources) {
-    auto document = nlohmann::json::object();
-    if (resources.memory && resources.memory->limit) document["memory"]["limit"] = *resources.memory->limit;
-    if (resources.cpu && resources.cpu->quota) document["cpu"]["quota"] = *resources.cpu->quota;
-    if (resources.cpu && resources.cpu->period) document["cpu"]["period"] = *resources.cpu->period;
-    if (resources.pids_limit) document["pids"]["limit"] = *resources.pids_limit;
-    return json_text(document);
-}
-
 // hutch-vm-relay --events' descriptor of the container's pidfd: its stream ends when it does.
 constexpr int relay_pidfd_fd = 4;
 
@@ -306,7 +296,8 @@ public:
                         status_name(container.status()) +
                         " (a microVM's limits change while its process runs)");
         RelayStdio stdio;
-        reap(TRY(start_relay({"--update", container.dir(), vm_resources_document(resources)}, stdio)));
+        std::string limits = microvm::to_json(microvm::guest_limits(resources));
+        reap(TRY(start_relay({"--update", container.dir(), limits}, stdio)));
         return {};
     }
 

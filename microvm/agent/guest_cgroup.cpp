@@ -56,9 +56,17 @@ ErrorOr<void> ContainerCgroup::write_limits(const GuestLimits& limits) const {
                                        "memory limit"));
     if (limits.cpu_quota || limits.cpu_period)
         TRY(cgroups::write_cgroup_file(path, "cpu.max", TRY(cpu_max_value(path, limits)), "cpu quota"));
+    if (limits.memory_low)
+        TRY(cgroups::write_cgroup_file(path, "memory.low", cgroups::bytes_or_max(*limits.memory_low),
+                                       "memory reservation"));
+    if (limits.cpu_weight)
+        TRY(cgroups::write_cgroup_file(path, "cpu.weight", std::to_string(*limits.cpu_weight), "cpu shares"));
     if (limits.pids_max)
         TRY(cgroups::write_cgroup_file(
             path, "pids.max", *limits.pids_max < 0 ? "max" : std::to_string(*limits.pids_max), "pids limit"));
+    // Last, so that they win, as on a host (cgroups/v2_resources.h).
+    for (const auto& [name, value] : limits.unified)
+        TRY(cgroups::write_cgroup_file(path, name, value, "unified[\"" + name + "\"]"));
     return {};
 }
 

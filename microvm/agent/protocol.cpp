@@ -73,37 +73,6 @@ ErrorOr<GuestRlimit> parse_rlimit(const nlohmann::json& value, const std::string
     return rlimit;
 }
 
-nlohmann::json limits_json(const GuestLimits& limits) {
-    auto j = nlohmann::json::object();
-    if (limits.memory_bytes) j["memoryBytes"] = *limits.memory_bytes;
-    if (limits.cpu_quota) j["cpuQuota"] = *limits.cpu_quota;
-    if (limits.cpu_period) j["cpuPeriod"] = *limits.cpu_period;
-    if (limits.pids_max) j["pidsMax"] = *limits.pids_max;
-    return j;
-}
-
-ErrorOr<void> expect_limit(const std::optional<int64_t>& value, const std::string& field) {
-    if (value && *value != -1 && *value <= 0) return fail(field + ": neither -1 nor above 0");
-    return {};
-}
-
-// The ranges the kernel takes (cpu.max's period: 1 ms to 1 s), so that a bad value is refused
-// here with its field's name rather than by a cgroup file's write.
-ErrorOr<GuestLimits> parse_limits(const nlohmann::json& value, const std::string& path) {
-    TRY(json::expect_object(value, path));
-    GuestLimits limits;
-    TRY(json::read(value, path, "memoryBytes", limits.memory_bytes));
-    TRY(json::read(value, path, "cpuQuota", limits.cpu_quota));
-    TRY(json::read(value, path, "cpuPeriod", limits.cpu_period));
-    TRY(json::read(value, path, "pidsMax", limits.pids_max));
-    TRY(expect_limit(limits.memory_bytes, path + ".memoryBytes"));
-    TRY(expect_limit(limits.cpu_quota, path + ".cpuQuota"));
-    TRY(expect_limit(limits.pids_max, path + ".pidsMax"));
-    if (limits.cpu_period && (*limits.cpu_period < 1000 || *limits.cpu_period > 1'000'000))
-        return fail(path + ".cpuPeriod: not between 1000 and 1000000");
-    return limits;
-}
-
 // A map of counters (memory.stat's, hugetlb's by page size).
 ErrorOr<std::map<std::string, uint64_t>> parse_counters(const nlohmann::json& value,
                                                         const std::string& path) {
@@ -439,14 +408,6 @@ ErrorOr<GuestConfig> parse_guest_config(std::string_view text) {
     for (const auto& path : config.tmpfs) TRY_CTX(expect_absolute(path, "tmpfs"), "guest config");
     TRY_CTX(expect_absolute(config.cwd, "cwd"), "guest config");
     return config;
-}
-
-std::string to_json(const GuestLimits& limits) { return json_text(limits_json(limits)); }
-
-ErrorOr<GuestLimits> parse_guest_limits(std::string_view text) {
-    auto j = nlohmann::json::parse(text, nullptr, false);
-    if (j.is_discarded()) return fail("limits: not JSON");
-    return parse_limits(j, "limits");
 }
 
 std::string to_json(const cgroups::Stats& stats) { return json_text(stats_json(stats)); }

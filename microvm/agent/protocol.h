@@ -55,6 +55,7 @@
 
 #include "base/error.h"
 #include "cgroups/manager.h"
+#include "microvm/agent/guest_limits.h"
 
 namespace hutch::microvm {
 
@@ -135,18 +136,6 @@ struct GuestRlimit {
     uint64_t soft = 0, hard = 0;
 };
 
-// The container's cgroup limits (--memory, --cpus, --pids-limit), as a host container's
-// linux.resources says them: the agent starts the process in a cgroup that has them, inside a VM
-// sized for them (the VM's size is the hard bound; the cgroup is what the process sees, as on a
-// host), and writes new ones at update. Each absent one is left as it is; -1 is "max", no limit.
-struct GuestLimits {
-    std::optional<int64_t> memory_bytes;  // memory.max
-    std::optional<int64_t> cpu_quota;     // cpu.max: microseconds of CPU time per cpu_period
-    std::optional<int64_t> cpu_period;    // microseconds; the kernel's default is 100 ms
-    std::optional<int64_t> pids_max;      // pids.max
-};
-inline constexpr int64_t default_cpu_period = 100'000;
-
 // A host directory shared into the container (-v, a bind mount), mounted at path.
 struct GuestVolume {
     std::string path;  // absolute, in the container
@@ -222,9 +211,6 @@ struct GuestConfig {
 // U+FFFD (base/json.h), as it would reach runc's JSON.
 std::string to_json(const GuestConfig& config);
 ErrorOr<GuestConfig> parse_guest_config(std::string_view text);
-// An update frame's payload.
-std::string to_json(const GuestLimits& limits);
-ErrorOr<GuestLimits> parse_guest_limits(std::string_view text);
 
 // A stats answer's exec stdout.
 std::string to_json(const cgroups::Stats& stats);

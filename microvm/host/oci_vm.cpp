@@ -17,12 +17,6 @@ namespace {
 // Files copied in are small (hosts, resolv.conf): the config frame holds them all, as hex.
 constexpr size_t max_copied_bytes = 256 * 1024;
 
-// As runc reads a limit: 0 leaves it as it is (none, at create), a negative one is no limit.
-std::optional<int64_t> guest_limit(std::optional<int64_t> value) {
-    if (!value || *value == 0) return std::nullopt;
-    return *value < 0 ? -1 : *value;
-}
-
 // linux.namespaces' new pid, ipc, uts, mount and cgroup namespaces, which the agent makes in the
 // guest. One with a path is the host's, which a process in the guest cannot join: such a one, and
 // a new network, user or time namespace, the VM itself stands for (protocol.h).
@@ -142,18 +136,6 @@ ErrorOr<GuestConfig> guest_process(const spec::Process& process,
     guest.terminal = process.terminal;
     guest.security = TRY(guest_security(process.capabilities, process.no_new_privileges, seccomp));
     return guest;
-}
-
-GuestLimits guest_limits(const spec::Resources& resources) {
-    GuestLimits limits;
-    if (resources.memory) limits.memory_bytes = guest_limit(resources.memory->limit);
-    if (resources.cpu) {
-        limits.cpu_quota = guest_limit(resources.cpu->quota);
-        if (resources.cpu->period && *resources.cpu->period > 0)
-            limits.cpu_period = static_cast<int64_t>(*resources.cpu->period);
-    }
-    limits.pids_max = guest_limit(resources.pids_limit);
-    return limits;
 }
 
 ErrorOr<OciVm> oci_vm(const spec::Spec& spec) {

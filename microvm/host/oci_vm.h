@@ -45,11 +45,6 @@ ErrorOr<OciVm> oci_vm(const spec::Spec& spec);
 ErrorOr<GuestSecurity> guest_security(const std::optional<spec::Capabilities>& capabilities,
                                       bool no_new_privileges, const std::optional<spec::Seccomp>& seccomp);
 
-// linux.resources' memory, CPU and pids limits, which the agent enforces in the guest and which
-// size the VM (vm_size.h): at create, and at update for the running container. The rest of
-// linux.resources is about the host's cgroups, which a VM's process is not in.
-GuestLimits guest_limits(const spec::Resources& resources);
-
 // process.rlimits as the agent sets them: the resources' numbers (the parser checked the names).
 ErrorOr<std::vector<GuestRlimit>> guest_rlimits(const std::vector<spec::Rlimit>& rlimits);
 

@@ -112,23 +112,28 @@ TEST_CASE("hutch-oci run with run.oci.handler=microvm prints the process's outpu
     CHECK(none_left(vm.rt.root()));
 }
 
-TEST_CASE("hutch-oci's microVM gets config.json's memory, CPU and pids limits, sized and enforced inside",
-          "[.microvm-qemu]") {
+TEST_CASE(
+    "hutch-oci's microVM gets config.json's memory, CPU, pids and unified limits, sized and enforced inside",
+    "[.microvm-qemu]") {
     SKIP_WITHOUT_QEMU();
     VmBundle vm(
         {"sh", "-c",
-         "cg=/sys/fs/cgroup$(cut -d: -f3 /proc/self/cgroup); cat $cg/memory.max $cg/cpu.max $cg/pids.max; "
-         "nproc; echo $$ $(cut -d: -f3 /proc/self/cgroup)"});
-    vm.bundle.config["linux"]["resources"] = {{"memory", {{"limit", 96 << 20}}},
-                                              {"cpu", {{"quota", 50000}, {"period", 50000}}},
-                                              {"pids", {{"limit", 7}}}};
+         "cg=/sys/fs/cgroup$(cut -d: -f3 /proc/self/cgroup); cat $cg/memory.max $cg/cpu.max $cg/pids.max "
+         "$cg/memory.low $cg/cpu.weight $cg/memory.high; nproc; echo $$ $(cut -d: -f3 /proc/self/cgroup)"});
+    vm.bundle.config["linux"]["resources"] = {
+        {"memory", {{"limit", 96 << 20}, {"reservation", 32 << 20}}},
+        {"cpu", {{"quota", 50000}, {"period", 50000}, {"shares", 1024}}},
+        {"pids", {{"limit", 7}}},
+        {"unified", {{"memory.high", std::to_string(80 << 20)}}}};
     vm.bundle.save();
     auto result = vm.rt({"run", "--bundle", vm.bundle.path(), "vm-limits"});
     INFO(result.err);
     CHECK(result.status == 0);
-    // The bundle's pid and cgroup namespaces: the process is PID 1, and its cgroup with the limits
-    // is its namespace's root.
-    CHECK(result.out == std::to_string(96 << 20) + "\n50000 50000\n7\n1\n1 /\n");
+    // The reservation is memory.low, the shares cpu.weight by runc's formula (1024: 39), and the
+    // unified file as it is. The bundle's pid and cgroup namespaces: the process is PID 1, and its
+    // cgroup with the limits is its namespace's root.
+    CHECK(result.out == std::to_string(96 << 20) + "\n50000 50000\n7\n" + std::to_string(32 << 20) +
+                            "\n39\n" + std::to_string(80 << 20) + "\n1\n1 /\n");
     CHECK(none_left(vm.rt.root()));
 }
 
@@ -405,10 +410,12 @@ TEST_CASE("hutch-oci update, events and ps of a running microVM container: its c
     const std::string hog =
         "(echo 1000 > /proc/self/oom_score_adj; head -c 24m /dev/zero | tail > /dev/null); echo hog=$?";
     CHECK(vm.rt({"exec", "vmu", "sh", "-c", hog}).out == "hog=0\n");
-    auto updated = vm.rt({"update", "--memory", "16m", "--cpu-quota", "30000", "--pids-limit", "20", "vmu"});
+    auto updated = vm.rt({"update", "--memory", "16m", "--cpu-quota", "30000", "--pids-limit", "20",
+                          "--cpu-share", "2048", "vmu"});
     INFO(updated.err);
     REQUIRE(updated.status == 0);
     CHECK(limits() == std::to_string(16 << 20) + "\n30000 100000\n20\n");
+    CHECK(vm.rt({"exec", "vmu", "cat", "/sys/fs/cgroup/cpu.weight"}).out == "79\n");
 
     // events: runc's stats of the guest's cgroup, and an "oom" event when its OOM killer takes
     // the hog; the stream ends with the container.
@@ -446,17 +453,21 @@ TEST_CASE("hutch-oci update, events and ps of a running microVM container: its c
     CHECK(document.status == 0);
     CHECK(limits() == "max\n30000 50000\nmax\n");
 
-    // More memory than the VM was sized for at create, and a period the kernel does not take
-    // (refused in the guest): one line each, and nothing changed.
+    // More memory than the VM was sized for at create, a period the kernel does not take, and a
+    // file the guest's cgroup does not have (refused in the guest): one line each, and nothing
+    // changed.
     auto too_much = vm.rt({"update", "--memory", "1g", "vmu"});
     CHECK(too_much.status != 0);
     CHECK(too_much.err.find("a memory limit of 1024 MiB needs a VM of") != std::string::npos);
     CHECK(std::count(too_much.err.begin(), too_much.err.end(), '\n') == 1);
     auto bad_period = vm.rt({"update", "--cpu-period", "2000000", "vmu"});
     CHECK(bad_period.status != 0);
-    CHECK(bad_period.err.find("in the VM: limits.cpuPeriod: not between 1000 and 1000000") !=
-          std::string::npos);
+    CHECK(bad_period.err.find("limits.cpuPeriod: not between 1000 and 1000000") != std::string::npos);
     CHECK(std::count(bad_period.err.begin(), bad_period.err.end(), '\n') == 1);
+    auto no_file = vm.rt({"update", "--resources", "-", "vmu"}, R"({"unified":{"memory.nothing":"1"}})");
+    CHECK(no_file.status != 0);
+    CHECK(no_file.err.find("in the VM: unified[\"memory.nothing\"]") != std::string::npos);
+    CHECK(std::count(no_file.err.begin(), no_file.err.end(), '\n') == 1);
     CHECK(limits() == "max\n30000 50000\nmax\n");
 
     CHECK(vm.rt({"delete", "--force", "vmu"}).status == 0);

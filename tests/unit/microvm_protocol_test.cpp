@@ -383,3 +383,38 @@ TEST_CASE("microvm protocol: a processes answer is a list of pids above 0", "[mi
     CHECK_FALSE(parse_guest_pids("{}"));
     CHECK_FALSE(parse_guest_pids("[1"));
 }
+
+TEST_CASE("microvm protocol: linux.resources as a VM takes it, and its shares, reservation and unified files",
+          "[microvm-protocol]") {
+    hutch::spec::Resources resources;
+    resources.memory.emplace();
+    resources.memory->limit = 64 << 20;
+    resources.memory->reservation = 0;  // runc's "not set"
+    resources.cpu.emplace();
+    resources.cpu->shares = 1024;
+    resources.cpu->quota = -1;
+    resources.pids_limit = 0;
+    resources.unified = {{"memory.high", "max"}};
+    GuestLimits limits = guest_limits(resources);
+    CHECK(limits.memory_bytes == 64 << 20);
+    CHECK_FALSE(limits.memory_low);
+    CHECK(limits.cpu_weight == 39u);  // runc's formula
+    CHECK(limits.cpu_quota == -1);
+    CHECK_FALSE(limits.cpu_period);
+    CHECK_FALSE(limits.pids_max);
+    auto parsed = parse_guest_limits(to_json(limits));
+    REQUIRE(parsed);
+    CHECK(parsed->cpu_weight == 39u);
+    CHECK(parsed->unified == limits.unified);
+
+    auto refused = [](const std::string& text, const std::string& says) {
+        auto result = parse_guest_limits(text);
+        REQUIRE_FALSE(result);
+        CHECK(result.error().message == says);
+    };
+    refused(R"({"cpuWeight":0})", "limits.cpuWeight: not between 1 and 10000");
+    refused(R"({"memoryLow":-2})", "limits.memoryLow: neither -1 nor above 0");
+    refused(R"({"unified":{"../cpu.max":"1"}})", "limits.unified: not a cgroup file's name: ../cpu.max");
+    refused(R"({"unified":{"memory":"1"}})", "limits.unified: not a cgroup file's name: memory");
+    refused(R"({"unified":{".hidden.x":"1"}})", "limits.unified: not a cgroup file's name: .hidden.x");
+}
