@@ -289,10 +289,9 @@ int main(int argc, char** argv) {
     if (argc == 5 && std::string_view(argv[1]) == "--events") return events_main(argv[2], argv[3], argv[4]);
     if (argc == 3 && std::string_view(argv[1]) == "--ps") return ps_main(argv[2]);
     if (argc == 3) return container_main(argv[1], argv[2]);
-    std::fprintf(stderr,
-                 "usage: hutch-vm-relay STATE_DIR ROOTFS, hutch-vm-relay --exec STATE_DIR PROCESS_JSON, "
-                 "hutch-vm-relay --update STATE_DIR LIMITS_JSON, hutch-vm-relay --events STATE_DIR ID "
-                 "INTERVAL (run "
-                 "by hutch-oci)\n");
+    std::fprintf(
+        stderr,
+        "usage (by hutch-oci): hutch-vm-relay STATE_DIR ROOTFS, --exec STATE_DIR PROCESS_JSON, --update "
+        "STATE_DIR LIMITS_JSON, --events STATE_DIR ID INTERVAL, --ps STATE_DIR\n");
     return vm_failed;
 }

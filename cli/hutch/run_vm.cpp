@@ -4,7 +4,7 @@
 // enforces them inside (microvm/host/vm_size.h); with -t the process gets a pty in the guest,
 // joined to the caller's terminal. With -d or --name (and for create) it is a container of the
 // store like any other, whose runtime side is hutch-oci's microVM backend
-// (run.oci.handler=microvm): ps, logs, stop and rm work on it, and its root is the image's layer
+// (run.oci.handler=microvm): ps, logs, stats, stop and rm work on it, and its root is the image's layer
 // disks, as in the foreground. What the VM's agent does not apply yet is refused here, never
 // silently dropped.
 #include <nlohmann/json.hpp>

@@ -112,7 +112,7 @@ private:
     }
 
     // A request about the container's cgroup: new limits (what the kernel refuses is the
-    // update's failure), or its counters.
+    // update's failure), its counters, or its processes.
     ErrorOr<void> cgroup_request(const Frame& frame) {
         auto [id, data] = TRY(parse_exec_payload(frame.payload));
         auto answer = frame.kind == FrameKind::update  ? update_limits(data)
