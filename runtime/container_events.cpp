@@ -20,8 +20,9 @@ using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
 // How soon a new OOM kill is reported: the cgroup's kill counter is read this often. A poll, not
-// memory.events' inotify (v2) or an eventfd on memory.oom_control (v1): one way for every layout,
-// through Manager::stats(), for a dozen small reads a tenth of a second.
+// memory.events' inotify (v2) or an eventfd on memory.oom_control (v1): one way for every layout
+// and backend, through the stats source (a host's Manager::stats(), or a microVM agent's answer),
+// for a dozen small reads a tenth of a second.
 constexpr auto kOomPollPeriod = 100ms;
 
 // True once the process behind pidfd has exited, waiting at most timeout for it.
