@@ -92,7 +92,9 @@ bool try_remove_cgroup_dir(const std::string& dir) { return ::rmdir(dir.c_str())
 
 ErrorOr<void> remove_cgroup_dir(const std::string& dir) {
     using namespace std::chrono_literals;
-    auto deadline = std::chrono::steady_clock::now() + 1s;
+    // EBUSY while the processes just killed still exit: freeing a large process's memory, on a loaded
+    // host, can take seconds.
+    auto deadline = std::chrono::steady_clock::now() + 10s;
     for (;;) {
         if (::rmdir(dir.c_str()) == 0 || errno == ENOENT) return {};
         if (errno != EBUSY || std::chrono::steady_clock::now() > deadline)

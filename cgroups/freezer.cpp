@@ -1,6 +1,7 @@
 #include "cgroups/freezer.h"
 
 #include <chrono>
+#include <string>
 #include <thread>
 
 #include "cgroups/cgroup_files.h"
@@ -9,7 +10,9 @@ namespace hutch::cgroups {
 namespace {
 
 using namespace std::chrono_literals;
-constexpr auto kFreezeDeadline = 2s;
+// A freeze takes microseconds on an idle host; a loaded one (or an emulated CPU) can take seconds
+// to stop every task, so the deadline is generous, as runc's.
+constexpr auto kFreezeDeadline = 10s;
 
 // Polls done() until it holds or the deadline passes. Cgroups offer no wait for the freezer in
 // v1; in v2 cgroup.events could be polled for a change, but a freeze takes microseconds.
@@ -38,8 +41,8 @@ ErrorOr<void> freeze_v1(const std::string& dir) {
     }));
     if (frozen) return {};
     (void)thaw_v1(dir);
-    return fail("cgroups: freeze " + dir +
-                ": still FREEZING after 2 s (a process in an uninterruptible sleep?)");
+    return fail("cgroups: freeze " + dir + ": still FREEZING after " +
+                std::to_string(kFreezeDeadline.count()) + " s (a process in an uninterruptible sleep?)");
 }
 
 ErrorOr<void> thaw_v1(const std::string& dir) {
@@ -54,7 +57,8 @@ ErrorOr<void> freeze_v2(const std::string& dir) {
     TRY(write_cgroup_file(dir, "cgroup.freeze", "1", "cgroups: freeze"));
     if (TRY(wait_until([&] { return events_say_frozen(dir); }))) return {};
     (void)thaw_v2(dir);
-    return fail("cgroups: freeze " + dir + ": cgroup.events did not report frozen within 2 s");
+    return fail("cgroups: freeze " + dir + ": cgroup.events did not report frozen within " +
+                std::to_string(kFreezeDeadline.count()) + " s");
 }
 
 ErrorOr<void> thaw_v2(const std::string& dir) {
