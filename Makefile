@@ -43,15 +43,17 @@ install: build
 	install -D -m 0755 $(BUILD_DIR)/hutch-vm-relay $(DESTDIR)$(PREFIX)/bin/hutch-vm-relay
 	install -D -m 0755 $(BUILD_DIR)/hutch-vmm $(DESTDIR)$(PREFIX)/bin/hutch-vmm
 
-# Unit tests need no root; integration tests run real containers and need root.
+# Unit tests need no root; integration tests run real containers and need root. A failed run ends
+# with the failed assertions (scripts/test-failures.sh), so that they are in a log's last lines.
 test: build
-	ctest --test-dir $(BUILD_DIR) --output-on-failure
+	ctest --test-dir $(BUILD_DIR) --output-on-failure || { scripts/test-failures.sh $(BUILD_DIR); exit 1; }
 
 # The same build and tests with AddressSanitizer and UndefinedBehaviorSanitizer.
 asan:
 	cmake -S . -B $(ASAN_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DHUTCH_SANITIZE=ON
 	cmake --build $(ASAN_DIR) -j$(JOBS)
-	UBSAN_OPTIONS=print_stacktrace=1 ctest --test-dir $(ASAN_DIR) --output-on-failure
+	UBSAN_OPTIONS=print_stacktrace=1 ctest --test-dir $(ASAN_DIR) --output-on-failure \
+	    || { scripts/test-failures.sh $(ASAN_DIR); exit 1; }
 
 format-check:
 	@echo "clang-format --dry-run --Werror on $$($(SOURCES_CMD) | tr -cd '\0' | wc -c) .cpp/.h files (make format fixes them)"

@@ -339,7 +339,7 @@ TEST_CASE("cgroups: a manager reopened from paths() kills what is inside and rem
     REQUIRE(cgroup.create(nullptr));
     pid_t pid = fork_inside(*cgroup, sleep_forever);
     // The child is inside once its pid shows in the cgroup.
-    for (int i = 0; i < 1000 && cgroup->pids().value_or(std::vector<pid_t>{}).empty(); ++i) ::usleep(1000);
+    eventually([&] { return !cgroup->pids().value_or(std::vector<pid_t>{}).empty(); });
     auto pids = cgroup->pids();
     REQUIRE(pids);
     CHECK(*pids == std::vector<pid_t>{pid});

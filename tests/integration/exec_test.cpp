@@ -9,7 +9,6 @@
 #include <fstream>
 #include <functional>
 #include <sstream>
-#include <thread>
 
 #include "harness.h"
 
@@ -64,12 +63,9 @@ std::string status_field(const std::string& status_text, const std::string& key)
 }
 
 pid_t read_pid_file(const std::string& path) {
-    for (int i = 0; i < 100; ++i) {
-        std::string text = read_text(path);
-        if (!text.empty()) return std::stoi(text);
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return 0;
+    std::string text;
+    eventually([&] { return !(text = read_text(path)).empty(); });
+    return text.empty() ? 0 : std::stoi(text);
 }
 
 bool host_is_v2() { return shell("stat -fc %T /sys/fs/cgroup").out == "cgroup2fs\n"; }
@@ -218,8 +214,7 @@ TEST_CASE("exec into a paused or stopped container fails clearly", "[exec]") {
     CHECK(paused.err.find("cannot exec in container " + c.id + ": it is paused") != std::string::npos);
     REQUIRE(c.rt({"resume", c.id}).status == 0);
     REQUIRE(c.rt({"kill", c.id, "KILL"}).status == 0);
-    for (int i = 0; i < 100 && c.rt.state(c.id).value("status", "") != "stopped"; ++i)
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    REQUIRE(eventually([&] { return c.rt.state(c.id).value("status", "") == "stopped"; }));
     auto stopped = c.exec({c.id, "true"});
     CHECK(stopped.status != 0);
     CHECK(stopped.err.find("cannot exec in container " + c.id + ": it is stopped") != std::string::npos);
@@ -275,16 +270,21 @@ TEST_CASE("exec: process.execCPUAffinity puts the runtime, then the process, on 
     std::string process = c.bundle.path() + "/process.json";
     auto write_process = [&](const std::string& affinity) {
         std::ofstream(process, std::ios::trunc)
-            << R"({"args": ["sh", "-c", "sed -n 's/^Cpus_allowed_list:/process/p' /proc/self/status; sleep 1"],
+            << R"({"args": ["sh", "-c", "sed -n 's/^Cpus_allowed_list:/process/p' /proc/self/status; sleep 3"],
                    "cwd": "/", "execCPUAffinity": )"
             << affinity << "}";
     };
-    // initial is hutch-oci's own (read while it waits for the process in the foreground); final
-    // is the process's once in the container's cgroup. Without final, the kernel decides: a
-    // cpuset cgroup resets a moved process's CPUs, so nothing is asserted of it then.
+    // initial is hutch-oci's own (read while it waits for the process in the foreground, once the
+    // process has printed); final is the process's once in the container's cgroup. Without final,
+    // the kernel decides: a cpuset cgroup resets a moved process's CPUs, so nothing is asserted of
+    // it then.
     write_process(R"({"initial": "1", "final": "0"})");
-    auto r = shell(hutch_oci_command(c.rt) + " exec --process " + process + " " + c.id +
-                   " & sleep 0.5; sed -n 's/^Cpus_allowed_list:/runtime/p' /proc/$!/status; wait $!");
+    std::string printed = c.bundle.path() + "/printed";
+    auto r = shell(hutch_oci_command(c.rt) + " exec --process " + process + " " + c.id + " > " + printed +
+                   " & for i in $(seq 3000); do grep -q process " + printed +
+                   " && break; sleep 0.02; done; sed -n 's/^Cpus_allowed_list:/runtime/p' /proc/$!/status; "
+                   "wait $!; cat " +
+                   printed);
     INFO(r.err);
     CHECK(r.out.find("process\t0\n") != std::string::npos);
     CHECK(r.out.find("runtime\t1\n") != std::string::npos);

@@ -18,6 +18,7 @@
 #include <fstream>
 #include <mutex>
 #include <stdexcept>
+#include <thread>
 
 extern char** environ;
 
@@ -202,7 +203,7 @@ ConsoleSocket::~ConsoleSocket() { ::close(listener_); }
 
 int ConsoleSocket::receive_master() {
     struct pollfd pfd = {listener_, POLLIN, 0};
-    if (::poll(&pfd, 1, 5000) != 1) return -1;
+    if (::poll(&pfd, 1, static_cast<int>(std::chrono::milliseconds(kPatience).count())) != 1) return -1;
     int conn = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
     if (conn < 0) return -1;
     int master = receive_fd(conn).fd;
@@ -228,10 +229,20 @@ ReceivedFd receive_fd(int conn) {
     return received;
 }
 
+bool eventually(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!done()) {
+        if (std::chrono::steady_clock::now() > deadline) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return true;
+}
+
 std::string read_until(int fd, const std::string& needle) {
     std::string output;
     char buf[256];
-    for (int i = 0; i < 50 && output.find(needle) == std::string::npos; ++i) {
+    auto deadline = std::chrono::steady_clock::now() + kPatience;
+    while (output.find(needle) == std::string::npos && std::chrono::steady_clock::now() < deadline) {
         struct pollfd pfd = {fd, POLLIN, 0};
         if (::poll(&pfd, 1, 100) <= 0) continue;
         ssize_t n = ::read(fd, buf, sizeof buf);

@@ -5,6 +5,8 @@
 
 #include <sys/types.h>
 
+#include <chrono>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -101,7 +103,14 @@ struct ReceivedFd {
 };
 ReceivedFd receive_fd(int conn);
 
-// Reads fd until its text contains needle, it closes, or about 5 s pass.
+// How long a test waits for something it expects to happen. Generous, as waits return as soon as
+// it does: the sanitizer build in the VM test bed's emulated guest is tens of times slower.
+inline constexpr std::chrono::seconds kPatience{60};
+
+// Polls done() every 10 ms until it holds (true) or timeout passes (false).
+bool eventually(const std::function<bool()>& done, std::chrono::milliseconds timeout = kPatience);
+
+// Reads fd until its text contains needle, it closes, or kPatience passes.
 std::string read_until(int fd, const std::string& needle);
 
 // A container id unique to this test run.

@@ -29,13 +29,10 @@ void load_image(const TempDir& root, const TestImage& image, const std::string& 
     check_ok(hutch_cmd(root, {"load", "-i", image.dir.path(), name}));
 }
 
-// The container's record once its status is `status`, waiting up to about 10 s.
+// The container's record once its status is `status`, waiting up to kPatience.
 nlohmann::json wait_for_status(const TempDir& root, const std::string& name, const std::string& status) {
-    for (int i = 0; i < 200; ++i) {
-        auto record = inspect(root, name);
-        if (record["status"] == status) return record;
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
+    nlohmann::json record;
+    if (eventually([&] { return (record = inspect(root, name))["status"] == status; })) return record;
     FAIL("container " << name << " never reached status " << status);
     return {};
 }
@@ -104,7 +101,7 @@ TEST_CASE("hutch run: the image's Cmd, Env, WorkingDir and User, flags over them
     // written to that pipe itself, and the run ends (yes, as pid 1 of its namespace, is not
     // killed by SIGPIPE: it sees EPIPE and exits).
     auto piped = run_command({"bash", "-c",
-                              "set -o pipefail; timeout 20 " + std::string(HUTCH_BINARY) +
+                              "set -o pipefail; timeout 120 " + std::string(HUTCH_BINARY) +
                                   " --storage-root " + root.path() + "/storage --runroot " + root.path() +
                                   "/run run --rm localhost/bb:1 yes | head -n 1"});
     CHECK(piped.out == "y\n");
@@ -223,6 +220,9 @@ TEST_CASE("hutch run -d: ps, logs -f, exec, stop with the image's StopSignal, rm
     check_ok(as_nobody);
     CHECK(as_nobody.out == "65534\n");
 
+    REQUIRE(eventually([&] {
+        return hutch_cmd(root, {"logs", "svc"}).out == "ready\n";
+    }));  // the trap is set
     auto stopped = hutch_cmd(root, {"stop", "-t", "10", "svc"});
     check_ok(stopped);
     record = inspect(root, "svc");
@@ -476,9 +476,7 @@ TEST_CASE("hutch: an unreadable record breaks no other container, and rm -f remo
     check_one_line_failure(hutch_cmd(root, {"rm", id}));
     check_ok(hutch_cmd(root, {"rm", "-f", id}));
     // Its process killed, its rootfs unmounted, its runtime state gone.
-    for (int i = 0; i < 100 && process_alive(record["pid"].get<pid_t>()); ++i)
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    CHECK_FALSE(process_alive(record["pid"].get<pid_t>()));
+    CHECK(eventually([&] { return !process_alive(record["pid"].get<pid_t>()); }));
     check_nothing_left(root);
 }
 
@@ -568,10 +566,10 @@ TEST_CASE("hutch: an image's StopSignal that is no signal is refused at create; 
     // Refused before any container was made.
     CHECK(hutch_cmd(root, {"ps", "-a", "--format", "json"}).out == "[]\n");
 
-    // Ends a second after its stop signal.
+    // Ends a second after its stop signal, once its trap is set (before, pid 1 ignores SIGTERM).
     check_ok(hutch_cmd(root, {"run", "-d", "--name", "svc", "localhost/bb:1", "sh", "-c",
-                              "trap 'sleep 1; exit 0' TERM; while true; do sleep 0.1; done"}));
-    wait_for_status(root, "svc", "running");
+                              "trap 'sleep 1; exit 0' TERM; echo ready; while true; do sleep 0.1; done"}));
+    REQUIRE(eventually([&] { return hutch_cmd(root, {"logs", "svc"}).out == "ready\n"; }));
     check_one_line_failure(hutch_cmd(root, {"stop", "-t", "-1", "svc"}));
     check_one_line_failure(hutch_cmd(root, {"stop", "-t", "lots", "svc"}));
     // 4294968 s is 704 ms more than 2^32 ms: a timeout cut to poll's int waited 704 ms, then

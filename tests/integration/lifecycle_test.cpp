@@ -28,14 +28,10 @@ bool exists(const std::string& path) {
     return ::lstat(path.c_str(), &st) == 0;
 }
 
-// Polls until the container reaches a status (or a few seconds pass).
+// Polls until the container reaches a status (or kPatience passes); returns the last one seen.
 std::string wait_for_status(const Runtime& rt, const std::string& id, const std::string& want) {
     std::string status;
-    for (int i = 0; i < 200; ++i) {
-        status = rt.state(id).value("status", "");
-        if (status == want) break;
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
+    eventually([&] { return (status = rt.state(id).value("status", "")) == want; });
     return status;
 }
 
@@ -129,9 +125,7 @@ TEST_CASE("delete removes a created container that never started, killing its pr
     pid_t pid = rt.state(id)["pid"].get<pid_t>();
     REQUIRE(rt({"delete", id}).status == 0);
     CHECK_FALSE(exists(rt.root() + "/" + id));
-    for (int i = 0; i < 100 && process_alive(pid); ++i)
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    CHECK_FALSE(process_alive(pid));
+    CHECK(eventually([&] { return !process_alive(pid); }));
 }
 
 TEST_CASE("run passes the exit status and output through and removes the container", "[lifecycle]") {
@@ -206,9 +200,7 @@ TEST_CASE("run forwards signals to the container", "[lifecycle]") {
     bundle.save();
     ForegroundRun runner(rt, bundle, unique_id());
     REQUIRE(runner.pid() > 0);
-    for (int i = 0; i < 500 && !exists(bundle.rootfs() + "/ready"); ++i)
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    REQUIRE(exists(bundle.rootfs() + "/ready"));
+    REQUIRE(eventually([&] { return exists(bundle.rootfs() + "/ready"); }));
     ::kill(runner.pid(), SIGTERM);
     int status = runner.wait();
     REQUIRE(WIFEXITED(status));
@@ -296,15 +288,12 @@ TEST_CASE("kill accepts signal names and numbers and refuses unknown ones", "[li
     bundle.save();
     std::string got = shared.path() + "/got";
     auto received = [&](const std::string& want) {
-        for (int i = 0; i < 200 && file_contents(got) != want; ++i)
-            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        eventually([&] { return file_contents(got) == want; });
         return file_contents(got);
     };
     std::string id = unique_id();
     REQUIRE(rt({"run", "-d", "--bundle", bundle.path(), id}).status == 0);
-    for (int i = 0; i < 500 && !exists(shared.path() + "/ready"); ++i)
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    REQUIRE(exists(shared.path() + "/ready"));  // the traps are set
+    REQUIRE(eventually([&] { return exists(shared.path() + "/ready"); }));  // the traps are set
 
     auto unknown = rt({"kill", id, "SIGNOPE"});
     CHECK(unknown.status != 0);
@@ -544,9 +533,7 @@ TEST_CASE("a command waiting for the lock never acts on a container re-created a
             _exit(127);
         }
         // Until kill waits for the lock (not a fixed time: a loaded machine may take seconds).
-        for (int i = 0; i < 3000 && !lock.has_waiter(); ++i)
-            std::this_thread::sleep_for(std::chrono::milliseconds(10));
-        REQUIRE(lock.has_waiter());
+        REQUIRE(eventually([&] { return lock.has_waiter(); }));
         REQUIRE(::rename((rt.root() + "/" + id).c_str(), (rt.root() + "/" + id + ".moved").c_str()) == 0);
         bundle.config["linux"]["cgroupsPath"] = "/" + id + "-second";
         bundle.save();
@@ -559,9 +546,7 @@ TEST_CASE("a command waiting for the lock never acts on a container re-created a
     ::waitpid(killer, &status, 0);
     CHECK(WIFEXITED(status));
     CHECK(WEXITSTATUS(status) == 0);
-    for (int i = 0; i < 100 && process_alive(first); ++i)
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    CHECK_FALSE(process_alive(first));
+    CHECK(eventually([&] { return !process_alive(first); }));
     CHECK(process_alive(second));
     CHECK(rt.state(id)["status"] == "running");
     CHECK(rt({"delete", "--force", id + ".moved"}).status == 0);
