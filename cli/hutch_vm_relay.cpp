@@ -16,25 +16,26 @@
 // run.oci.microvm.kernel, else in $HUTCH_VM_KERNEL; and hutch-agent in $HUTCH_VM_AGENT, else
 // beside this program. The annotation run.oci.microvm.vmm picks the VMM as hutch run's --vmm does.
 //
-// While the process runs, it serves the container's execs on STATE_DIR/exec.sock. An exec is
+// From the boot on, it serves STATE_DIR/exec.sock: the container's execs once the process runs,
+// and before that as after, hutch-oci update, events and ps (below). An exec is
 // another hutch-vm-relay (by hutch-oci exec only): hutch-vm-relay --exec STATE_DIR PROCESS_JSON,
 // with fd 3 a pipe. It has the agent start PROCESS_JSON (a config.json process, with the
 // container's seccomp filter) in the container, writes "ready" on fd 3 or one line saying why
 // not, then relays its own stdio and signals to the exec and exits with its status: it is the
 // exec's pid, as the process itself is for a linux container.
 //
-// hutch-oci update of a running container: hutch-vm-relay --update STATE_DIR LIMITS_JSON (the
+// hutch-oci update of a created or running container: hutch-vm-relay --update STATE_DIR LIMITS_JSON (the
 // JSON of GuestLimits, microvm/agent/guest_limits.h), with fd 3 a pipe. It has the agent write
 // them into the container's cgroup in the guest, then writes "ready" on fd 3, or one line saying
 // why not (a memory limit the VM, sized at create, cannot hold), and exits.
 //
-// hutch-oci events of a running container: hutch-vm-relay --events STATE_DIR ID INTERVAL, with
+// hutch-oci events of a created or running container: hutch-vm-relay --events STATE_DIR ID INTERVAL, with
 // fd 3 a pipe and fd 4 the container's pidfd. It prints the events a linux container's would
 // give (runtime/event_stream.h), a line each, from the counters the agent reads in the guest:
 // every INTERVAL nanoseconds until the container stops, or one stats event for "once" (--stats).
 // An error is one line on fd 3.
 //
-// hutch-oci ps of a running container: hutch-vm-relay --ps STATE_DIR, with fd 3 a pipe. It prints
+// hutch-oci ps of a created or running container: hutch-vm-relay --ps STATE_DIR, with fd 3 a pipe. It prints
 // the pids of the container's processes (a JSON list, as its pid namespace in the guest numbers
 // them), or writes one line on fd 3 saying why not.
 #include <fcntl.h>
@@ -49,6 +50,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "base/fd.h"
 #include "base/file.h"
@@ -56,6 +58,7 @@
 #include "microvm/host/cgroup_requests.h"
 #include "microvm/host/exec_relay.h"
 #include "microvm/host/oci_vm.h"
+#include "microvm/host/relay_fds.h"
 #include "microvm/host/signal_forwarding.h"
 #include "microvm/host/tool.h"
 #include "microvm/host/vm_run.h"
@@ -67,7 +70,8 @@ using namespace hutch;
 
 namespace {
 
-constexpr int ready_fd = 3;
+using microvm::host::relay_pidfd_fd;
+using microvm::host::relay_ready_fd;
 constexpr int vm_failed = 125;
 
 ErrorOr<std::string> guest_kernel(const spec::Spec& spec) {
@@ -145,6 +149,20 @@ ErrorOr<void> wait_for_start(const UniqueFd& fifo) {
     return {};
 }
 
+// wait_for_start on a thread of its own, so that the VM's requests are served meanwhile
+// (PreparedVm::serve_until): the pipe it returns turns readable once start came, with nothing in
+// it, or with why waiting failed.
+ErrorOr<UniqueFd> watch_for_start(UniqueFd fifo) {
+    int ends[2];
+    if (::pipe2(ends, O_CLOEXEC) != 0) return fail_errno("pipe");
+    UniqueFd read_end(ends[0]), write_end(ends[1]);
+    std::thread([fifo = std::move(fifo), said = std::move(write_end)] {
+        auto started = wait_for_start(fifo);
+        if (!started) (void)write_all(said.get(), started.error().message);
+    }).detach();
+    return read_end;
+}
+
 // Boots the VM and holds exec.fifo; the error is what create says.
 struct Booted {
     std::unique_ptr<microvm::host::PreparedVm> vm;
@@ -166,8 +184,9 @@ ErrorOr<Booted> boot(const std::string& state_dir, const std::string& rootfs) {
 // so that the bytes reach the guest's pty as they were typed: it does the echo and line editing.
 ErrorOr<int> start(microvm::host::PreparedVm& vm, UniqueFd fifo, bool terminal) {
     if (terminal) ::ioctl(STDIN_FILENO, TIOCSCTTY, 0);
-    TRY(wait_for_start(fifo));
-    fifo.reset();
+    UniqueFd started = TRY(watch_for_start(std::move(fifo)));
+    TRY(vm.serve_until(started.get()));
+    if (std::string why = TRY(read_all(started.get())); !why.empty()) return fail(why);
     std::optional<RawTerminal> raw;
     if (terminal) raw.emplace();
     auto signals = TRY(microvm::host::SignalForwarding::start(terminal));
@@ -194,8 +213,8 @@ ErrorOr<int> run_exec(microvm::host::ExecRelay& exec, bool terminal) {
 
 int exec_main(const std::string& state_dir, const std::string& process_json) {
     auto exec = start_exec(state_dir, process_json);
-    (void)write_all(ready_fd, exec ? std::string("ready") : exec.error().message);
-    ::close(ready_fd);
+    (void)write_all(relay_ready_fd, exec ? std::string("ready") : exec.error().message);
+    ::close(relay_ready_fd);
     if (!exec) return vm_failed;
     auto status = run_exec(*exec, exec->terminal());
     if (!status) {
@@ -218,11 +237,9 @@ ErrorOr<void> update_limits(const std::string& state_dir, const std::string& lim
 
 int update_main(const std::string& state_dir, const std::string& limits_json) {
     auto updated = update_limits(state_dir, limits_json);
-    (void)write_all(ready_fd, updated ? std::string("ready") : updated.error().message);
+    (void)write_all(relay_ready_fd, updated ? std::string("ready") : updated.error().message);
     return updated ? 0 : 1;
 }
-
-constexpr int events_pidfd = 4;
 
 ErrorOr<runtime::EventsOptions> events_options(std::string_view interval) {
     runtime::EventsOptions options;
@@ -246,19 +263,19 @@ int events_main(const std::string& state_dir, const std::string& id, std::string
     auto print = [](const std::string& line) {
         if (std::printf("%s\n", line.c_str()) < 0 || std::fflush(stdout) != 0) std::exit(0);
     };
-    int pidfd = ::fcntl(events_pidfd, F_GETFD) >= 0 ? events_pidfd : -1;
+    int pidfd = ::fcntl(relay_pidfd_fd, F_GETFD) >= 0 ? relay_pidfd_fd : -1;
     auto done = options
                     ? runtime::emit_events(
                           id, pidfd, [&] { return microvm::host::read_vm_stats(state_dir); }, *options, print)
                     : std::unexpected(options.error());
-    if (!done) (void)write_all(ready_fd, done.error().message);
+    if (!done) (void)write_all(relay_ready_fd, done.error().message);
     return done ? 0 : 1;
 }
 
 int ps_main(const std::string& state_dir) {
     auto pids = microvm::host::list_vm_processes(state_dir);
     if (!pids) {
-        (void)write_all(ready_fd, pids.error().message);
+        (void)write_all(relay_ready_fd, pids.error().message);
         return 1;
     }
     std::printf("%s\n", microvm::pids_json(*pids).c_str());
@@ -267,8 +284,8 @@ int ps_main(const std::string& state_dir) {
 
 int container_main(const std::string& state_dir, const std::string& rootfs) {
     auto booted = boot(state_dir, rootfs);
-    (void)write_all(ready_fd, booted ? std::string("ready") : booted.error().message);
-    ::close(ready_fd);
+    (void)write_all(relay_ready_fd, booted ? std::string("ready") : booted.error().message);
+    ::close(relay_ready_fd);
     if (!booted) return vm_failed;
     auto& [vm, fifo, terminal] = *booted;
     auto status = start(*vm, std::move(fifo), terminal);

@@ -23,6 +23,7 @@
 #include "base/json_reader.h"
 #include "base/terminal.h"
 #include "microvm/agent/guest_limits.h"
+#include "microvm/host/relay_fds.h"
 #include "runtime/backend.h"
 #include "runtime/hooks.h"
 #include "runtime/process_setup.h"
@@ -32,9 +33,10 @@ extern char** environ;
 namespace hutch::runtime {
 namespace {
 
+using microvm::host::relay_pidfd_fd;
+using microvm::host::relay_ready_fd;
+
 constexpr const char* relay_name = "hutch-vm-relay";
-// The relay's descriptor on which it says "ready" or why it is not.
-constexpr int relay_ready_fd = 3;
 
 // HUTCH_VM_RELAY, else beside hutch-oci, else on PATH.
 std::string relay_path() {
@@ -166,9 +168,6 @@ ErrorOr<pid_t> start_relay(std::vector<std::string> args, RelayStdio& stdio) {
     return pid;
 }
 
-// hutch-vm-relay --events' descriptor of the container's pidfd: its stream ends when it does.
-constexpr int relay_pidfd_fd = 4;
-
 // Each line fd gives until its end, to emit.
 void emit_lines(int fd, const EventSink& emit) {
     std::string pending;
@@ -225,6 +224,14 @@ ErrorOr<UniqueFd> open_vmm_pidfd(const Container& container) {
     if (!vmm || !stat || stat->parent != container.state.pid)
         return fail("container " + id + ": its VMM is gone");
     return vmm;
+}
+
+// The agent answers the host's requests about the container (update, events, ps) from create on;
+// a paused VM's is stopped with it.
+ErrorOr<void> check_agent_answers(Status status) {
+    if (status == Status::created || status == Status::running) return {};
+    return fail("it is " + std::string(status_name(status)) +
+                " (its VM is stopped, and so is the agent that would answer: resume it first)");
 }
 
 class MicrovmBackend final : public Backend {
@@ -288,13 +295,10 @@ public:
         return stat && stat->state == 'T';
     }
 
-    // In the guest's cgroup, through the running container's relay (its exec socket): before
-    // start the agent waits for go, and there is no socket yet.
+    // In the guest's cgroup, through the container's relay (its exec socket): the agent answers
+    // from create on, but not while its VM is paused.
     ErrorOr<void> update(const Container& container, const spec::Resources& resources) const override {
-        if (container.status() != Status::running)
-            return fail("cannot update container " + container.state.id + ": it is " +
-                        status_name(container.status()) +
-                        " (a microVM's limits change while its process runs)");
+        TRY_CTX(check_agent_answers(container.status()), "cannot update container " + container.state.id);
         RelayStdio stdio;
         std::string limits = microvm::to_json(microvm::guest_limits(resources));
         reap(TRY(start_relay({"--update", container.dir(), limits}, stdio)));
@@ -302,13 +306,11 @@ public:
     }
 
     // hutch-vm-relay --events runs the same events (event_stream.h) on the counters the agent
-    // reads in the guest, and prints them a line each; they are passed on here. Before start the
-    // agent waits for go, and a paused VM's agent is stopped with it: neither can answer.
+    // reads in the guest, and prints them a line each; they are passed on here. A stream started
+    // on a paused VM would wait for its resume, --stats cannot.
     ErrorOr<void> events(const Container& container, Status status, UniqueFd pidfd,
                          const EventsOptions& options, const EventSink& emit) const override {
-        if (status != Status::running)
-            return fail("cannot read the counters of container " + container.state.id + ": it is " +
-                        status_name(status) + " (a microVM's agent answers while its process runs)");
+        TRY_CTX(check_agent_answers(status), "cannot read the counters of container " + container.state.id);
         if (!pidfd && !options.stats) return {};  // stopped meanwhile
         std::vector<std::pair<int, int>> pidfd_fds;
         if (pidfd) pidfd_fds.emplace_back(pidfd.get(), relay_pidfd_fd);
@@ -320,9 +322,7 @@ public:
     // The agent lists the processes of the container's cgroup (hutch-vm-relay --ps), as the
     // container's pid namespace numbers them.
     ErrorOr<std::vector<pid_t>> processes(const Container& container, Status status) const override {
-        if (status != Status::running)
-            return fail("it is " + std::string(status_name(status)) +
-                        " (a microVM's agent answers while its process runs)");
+        TRY(check_agent_answers(status));
         std::string listed;
         TRY(run_relay_for_lines({"--ps", container.dir()}, {},
                                 [&](const std::string& line) { listed += line; }));

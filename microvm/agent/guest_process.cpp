@@ -12,6 +12,7 @@
 
 #include "base/fd.h"
 #include "base/file.h"
+#include "microvm/agent/guest_cgroup_requests.h"
 #include "microvm/agent/guest_execs.h"
 #include "microvm/agent/guest_namespaces.h"
 #include "microvm/agent/guest_spawn.h"
@@ -98,9 +99,10 @@ private:
     }
 
     ErrorOr<void> handle(const Frame& frame) {
-        if (frame.kind == FrameKind::update || frame.kind == FrameKind::stats ||
-            frame.kind == FrameKind::processes)
-            return cgroup_request(frame);
+        if (is_cgroup_request(frame.kind)) {
+            control_pending_ += TRY(answer_cgroup_request(cgroup_, frame));
+            return {};
+        }
         if (is_host_exec_frame(frame.kind)) return execs_.handle(frame, control_pending_);
         if (frame.kind == FrameKind::signal) {
             int sig = TRY(parse_int_payload(frame.payload));
@@ -109,39 +111,6 @@ private:
             set_window_size(child_.stdout_r.get(), TRY(parse_window_size_payload(frame.payload)));
         }
         return {};
-    }
-
-    // A request about the container's cgroup: new limits (what the kernel refuses is the
-    // update's failure), its counters, or its processes.
-    ErrorOr<void> cgroup_request(const Frame& frame) {
-        auto [id, data] = TRY(parse_exec_payload(frame.payload));
-        auto answer = frame.kind == FrameKind::update  ? update_limits(data)
-                      : frame.kind == FrameKind::stats ? read_stats()
-                                                       : list_processes();
-        if (!answer) {
-            control_pending_ += encode_exec_frame(FrameKind::exec_failure, id, answer.error().message);
-            return {};
-        }
-        if (!answer->empty()) control_pending_ += encode_exec_frame(FrameKind::exec_stdout, id, *answer);
-        control_pending_ += encode_exec_frame(FrameKind::exec_exit, id, int_payload(0));
-        return {};
-    }
-
-    ErrorOr<std::string> update_limits(std::string_view limits) {
-        TRY(cgroup_.write_limits(TRY(parse_guest_limits(limits))));
-        return std::string();
-    }
-
-    ErrorOr<std::string> read_stats() { return to_json(TRY(cgroup_.read_stats())); }
-
-    // Numbered as the container sees them, for its `kill` and its own ps; one that ended
-    // meanwhile is left out.
-    ErrorOr<std::string> list_processes() {
-        std::vector<pid_t> inside;
-        for (pid_t pid : TRY(cgroup_.pids()))
-            if (auto seen = innermost_pid(pid)) inside.push_back(*seen);
-        std::ranges::sort(inside);
-        return pids_json(inside);
     }
 
     void read_stdin_port() {

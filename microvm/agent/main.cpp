@@ -15,6 +15,7 @@
 #include "base/fd.h"
 #include "base/file.h"
 #include "microvm/agent/guest_cgroup.h"
+#include "microvm/agent/guest_cgroup_requests.h"
 #include "microvm/agent/guest_process.h"
 #include "microvm/agent/guest_rootfs.h"
 #include "microvm/agent/protocol.h"
@@ -61,14 +62,25 @@ ErrorOr<GuestConfig> receive_config(int control, FrameReader& reader) {
 }
 
 // Says the process is ready to start and waits for the host's go (hutch-oci's start may come long
-// after its create); the terminal's size may change meanwhile.
-ErrorOr<void> wait_for_go(int control, FrameReader& reader, GuestConfig& config) {
+// after its create). Meanwhile the terminal's size may change, and the created container's cgroup
+// is there to update, read and list; an exec has no process to join yet.
+ErrorOr<void> wait_for_go(int control, FrameReader& reader, GuestConfig& config,
+                          const ContainerCgroup& cgroup) {
     TRY(write_all(control, encode_frame(FrameKind::prepared, "")));
     for (;;) {
         Frame frame = TRY(next_frame(control, reader));
         if (frame.kind == FrameKind::go) return {};
-        if (frame.kind != FrameKind::window_size) return fail("the host sent something before go");
-        config.window_size = TRY(parse_window_size_payload(frame.payload));
+        if (frame.kind == FrameKind::window_size) {
+            config.window_size = TRY(parse_window_size_payload(frame.payload));
+        } else if (is_cgroup_request(frame.kind)) {
+            TRY(write_all(control, TRY(answer_cgroup_request(cgroup, frame))));
+        } else if (frame.kind == FrameKind::exec_start) {
+            uint32_t exec = TRY(parse_exec_payload(frame.payload)).exec;
+            TRY(write_all(control, encode_exec_frame(FrameKind::exec_failure, exec,
+                                                     "the container's process has not started yet")));
+        } else if (!is_host_exec_frame(frame.kind)) {  // a refused exec's stdin or signal: nothing to do
+            return fail("the host sent something before go");
+        }
     }
 }
 
@@ -79,7 +91,7 @@ ErrorOr<int> run_container(int control) {
     ContainerCgroup cgroup = TRY_CTX(make_container_cgroup(config.limits), "cgroup");
     TRY_CTX(enter_container_rootfs(config), "root filesystem");
     UniqueFd stdin_port = TRY(open_port(stdin_port_name, O_RDONLY));
-    TRY(wait_for_go(control, reader, config));
+    TRY(wait_for_go(control, reader, config, cgroup));
     return run_process(config, cgroup, control, stdin_port.get(), reader);
 }
 

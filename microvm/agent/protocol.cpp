@@ -326,9 +326,10 @@ bool is_host_exec_frame(FrameKind kind) {
            kind == FrameKind::exec_window_size;
 }
 
-bool opens_exec(FrameKind kind) {
-    return kind == FrameKind::exec_start || kind == FrameKind::update || kind == FrameKind::stats ||
-           kind == FrameKind::processes;
+bool opens_exec(FrameKind kind) { return kind == FrameKind::exec_start || is_cgroup_request(kind); }
+
+bool is_cgroup_request(FrameKind kind) {
+    return kind == FrameKind::update || kind == FrameKind::stats || kind == FrameKind::processes;
 }
 
 ErrorOr<std::optional<Frame>> FrameReader::next() {

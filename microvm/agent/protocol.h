@@ -113,6 +113,9 @@ bool is_host_exec_frame(FrameKind kind);
 // Whether it is one that opens an exec's number: start, update, stats or processes, a
 // connection's first frame.
 bool opens_exec(FrameKind kind);
+// Whether it is a request about the container's cgroup (update, stats or processes), which the
+// agent answers as an exec that printed the answer and exited 0, or failed.
+bool is_cgroup_request(FrameKind kind);
 
 // Cuts a byte stream into frames.
 class FrameReader {

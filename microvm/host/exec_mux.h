@@ -28,7 +28,7 @@ public:
     // listener: the exec socket; control: the agent's control port, written blocking.
     ExecMux(int listener, int control) : listener_(listener), control_(control) {}
 
-    // Appends the fds to poll: the listener when accepting (once the container's process runs),
+    // Appends the fds to poll: the listener when accepting (once the agent is prepared),
     // each connection's reads, and its writes while it has frames waiting.
     void add_poll_fds(std::vector<pollfd>& fds, bool accepting);
     // After the poll: the events on the fds added from `first` on.

@@ -65,6 +65,15 @@ ErrorOr<void> HostRelay::wait_until_prepared() {
     return {};
 }
 
+ErrorOr<void> HostRelay::serve_until(int wake) {
+    TRY(wait_until_prepared());
+    wake_ = wake;
+    woken_ = false;
+    while (!woken_) TRY(step());
+    wake_ = -1;
+    return {};
+}
+
 ErrorOr<int> HostRelay::start(int signals) {
     TRY(wait_until_prepared());
     signals_ = signals;
@@ -96,9 +105,11 @@ ErrorOr<void> HostRelay::step() {
         {vmm_.pidfd(), POLLIN, 0},
         {held_stdout_.empty() ? -1 : STDOUT_FILENO, POLLOUT, 0},
         {held_stderr_.empty() ? -1 : STDERR_FILENO, POLLOUT, 0},
+        {wake_, POLLIN, 0},
     };
     size_t first_exec = fds.size();
-    if (execs_) execs_->add_poll_fds(fds, started_);
+    // From prepared on: the agent answers a created container's requests, and refuses its execs.
+    if (execs_) execs_->add_poll_fds(fds, prepared_);
     int ready = ::poll(fds.data(), fds.size(), poll_timeout_ms());
     if (ready < 0) {
         if (errno == EINTR) return {};
@@ -112,14 +123,16 @@ ErrorOr<void> HostRelay::step() {
     if (fds[4].revents) TRY(forward_signals());
     if (fds[6].revents) write_held(STDOUT_FILENO, held_stdout_);
     if (fds[7].revents) write_held(STDERR_FILENO, held_stderr_);
+    if (fds[8].revents) woken_ = true;
     if (execs_) TRY(execs_->on_events(fds, first_exec));
     if (fds[5].revents && !status_) return vm_died();
     return {};
 }
 
-// Until the process started, the boot's deadline or go's; then none.
+// Until the process started, the boot's deadline or go's; none before go (hutch-oci's start may
+// come any time) or once it started.
 int HostRelay::poll_timeout_ms() const {
-    if (started_) return -1;
+    if (started_ || (prepared_ && !go_sent_)) return -1;
     auto left =
         std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - std::chrono::steady_clock::now());
     return static_cast<int>(std::max<int64_t>(left.count(), 0));

@@ -21,7 +21,7 @@ struct HostEnds {
     int console = -1;         // the serial console and the VMM's own output
     bool relay_stdin = true;  // false: the process gets an empty stdin, not the caller's
     bool terminal = false;    // the process has a pty: SIGWINCH sends it the caller's terminal's size
-    int exec_listener = -1;   // the exec socket (exec_mux.h), served once the process runs; -1: none
+    int exec_listener = -1;   // the exec socket (exec_mux.h), served once the VM is prepared; -1: none
 };
 
 class HostRelay {
@@ -33,6 +33,10 @@ public:
     // stdin is not read yet. An error: the agent's failure, the VM's death (with the end of the
     // console's output), or not prepared within the boot's time.
     ErrorOr<void> wait_until_prepared();
+
+    // Until wake (a descriptor) turns readable, with the VM prepared: meanwhile the exec socket's
+    // requests about the created container (an update, its counters, its processes) are answered.
+    ErrorOr<void> serve_until(int wake);
 
     // Says go (with a terminal, first its size), then relays until the process's exit status.
     // signals: a signalfd of the signals to forward (and SIGWINCH, with a terminal).
@@ -60,10 +64,11 @@ private:
     VmmProcess& vmm_;
     int boot_timeout_ms_;
     int signals_ = -1;
+    int wake_ = -1;  // serve_until's
     FrameReader reader_;
     std::string stdin_pending_, console_tail_, held_stdout_, held_stderr_;
     bool caller_stdin_open_ = true, control_closed_ = false, console_closed_ = false, show_console_ = false;
-    bool prepared_ = false, go_sent_ = false, started_ = false;
+    bool prepared_ = false, go_sent_ = false, started_ = false, woken_ = false;
     std::optional<int> status_;
     std::optional<ExecMux> execs_;
     // The boot's, then go's: the time the agent has to say prepared, then started.

@@ -46,7 +46,7 @@ struct VmRunOptions {
     // host busy with other work.
     int boot_timeout_ms = 120'000;
     // hutch-oci's container: its state directory, where the exec socket is served (exec_socket.h)
-    // while the process runs. Empty: no execs.
+    // from the boot on. Empty: no execs.
     std::string exec_socket_dir;
 };
 
@@ -58,6 +58,10 @@ public:
     static ErrorOr<std::unique_ptr<PreparedVm>> boot(const VmRunOptions& options);
     PreparedVm(const PreparedVm&) = delete;
     PreparedVm& operator=(const PreparedVm&) = delete;
+
+    // Until wake turns readable, answering the exec socket's requests about the created container
+    // (HostRelay::serve_until).
+    ErrorOr<void> serve_until(int wake) { return relay_.serve_until(wake); }
 
     // Starts the process and relays its stdio, and the signals that signal_fd (a signalfd; see
     // SignalForwarding) reads, until it exits; returns its exit status (128+N when killed by signal

@@ -298,6 +298,11 @@ TEST_CASE("microvm protocol: only start, stdin, signal, window size and update a
          {FrameKind::exec_started, FrameKind::exec_stdout, FrameKind::exec_stderr, FrameKind::exec_exit,
           FrameKind::exec_failure, FrameKind::signal, FrameKind::window_size, FrameKind::config})
         CHECK_FALSE(is_host_exec_frame(kind));
+    // Of those, the requests about the cgroup, which the agent answers before start too.
+    for (auto kind : {FrameKind::update, FrameKind::stats, FrameKind::processes})
+        CHECK(is_cgroup_request(kind));
+    for (auto kind : {FrameKind::exec_start, FrameKind::exec_stdin, FrameKind::exec_signal, FrameKind::go})
+        CHECK_FALSE(is_cgroup_request(kind));
 }
 
 TEST_CASE("microvm protocol: a byte that is not UTF-8 reaches the guest as U+FFFD, not as a throw",
