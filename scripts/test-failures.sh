@@ -13,7 +13,14 @@ echo "== failed assertions (from $log) =="
 # starts with its own line.
 awk '
     /^-+$/ && length($0) == 79 { if (in_header) { in_header = 0 } else { in_header = 1; name = "" } next }
-    in_header { name = (name == "" ? $0 : name " / " $0); next }
+    # A long name is wrapped, a word cut with a hyphen: joined back, trimmed.
+    in_header {
+        line = $0; sub(/^[ \t]+/, "", line)
+        if (name == "") name = line
+        else if (name ~ /-$/) name = substr(name, 1, length(name) - 1) line
+        else name = name " " line
+        next
+    }
     /: FAILED:$/ { print "case: " name; print; left = 6; next }
     /ERROR: [A-Za-z]+Sanitizer|: runtime error: / { print; left = 6; next }
     left > 0 { print; left--; if (left == 0) print "" }

@@ -375,7 +375,7 @@ TEST_CASE(
     CHECK(early.status == 0);
     auto early_stats = nlohmann::json::parse(vm.rt({"events", "--stats", "vmu"}).out, nullptr, false);
     REQUIRE(early_stats.is_object());
-    CHECK(early_stats["data"]["pids"]["current"] == 0);
+    CHECK_FALSE(early_stats["data"]["pids"].contains("current"));  // 0: left out, as by runc
     CHECK(early_stats["data"]["pids"]["limit"] == 9);
     CHECK(vm.rt({"ps", "--format", "json", "vmu"}).out == "[]\n");
     REQUIRE(vm.rt({"start", "vmu"}).status == 0);
