@@ -306,8 +306,8 @@ public:
     }
 
     // hutch-vm-relay --events runs the same events (event_stream.h) on the counters the agent
-    // reads in the guest, and prints them a line each; they are passed on here. A stream started
-    // on a paused VM would wait for its resume, --stats cannot.
+    // reads in the guest, and prints them a line each; they are passed on here. A stream that runs
+    // when the VM is paused waits for its resume; one asked for while it is paused is refused.
     ErrorOr<void> events(const Container& container, Status status, UniqueFd pidfd,
                          const EventsOptions& options, const EventSink& emit) const override {
         TRY_CTX(check_agent_answers(status), "cannot read the counters of container " + container.state.id);
