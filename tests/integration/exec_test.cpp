@@ -214,7 +214,7 @@ TEST_CASE("exec into a paused or stopped container fails clearly", "[exec]") {
     CHECK(paused.err.find("cannot exec in container " + c.id + ": it is paused") != std::string::npos);
     REQUIRE(c.rt({"resume", c.id}).status == 0);
     REQUIRE(c.rt({"kill", c.id, "KILL"}).status == 0);
-    REQUIRE(eventually([&] { return c.rt.state(c.id).value("status", "") == "stopped"; }));
+    REQUIRE(wait_for_status(c.rt, c.id, "stopped") == "stopped");
     auto stopped = c.exec({c.id, "true"});
     CHECK(stopped.status != 0);
     CHECK(stopped.err.find("cannot exec in container " + c.id + ": it is stopped") != std::string::npos);

@@ -238,6 +238,12 @@ bool eventually(const std::function<bool()>& done, std::chrono::milliseconds tim
     return true;
 }
 
+std::string wait_for_status(const Runtime& rt, const std::string& id, const std::string& want) {
+    std::string status;
+    eventually([&] { return (status = rt.state(id).value("status", "")) == want; });
+    return status;
+}
+
 std::string read_until(int fd, const std::string& needle) {
     std::string output;
     char buf[256];

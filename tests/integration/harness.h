@@ -77,6 +77,10 @@ private:
 // own); returns the run's result.
 CommandResult run_script(Bundle& bundle, const std::string& script);
 
+// Polls `state ID` until the container's status is want (or kPatience passes); returns the last
+// status seen ("" when state failed).
+std::string wait_for_status(const Runtime& rt, const std::string& id, const std::string& want);
+
 // "HUTCH_OCI_BINARY --root ROOT": the start of a shell command line that drives rt's hutch-oci.
 std::string hutch_oci_command(const Runtime& rt);
 

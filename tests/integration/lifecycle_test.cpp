@@ -28,13 +28,6 @@ bool exists(const std::string& path) {
     return ::lstat(path.c_str(), &st) == 0;
 }
 
-// Polls until the container reaches a status (or kPatience passes); returns the last one seen.
-std::string wait_for_status(const Runtime& rt, const std::string& id, const std::string& want) {
-    std::string status;
-    eventually([&] { return (status = rt.state(id).value("status", "")) == want; });
-    return status;
-}
-
 // `hutch-oci run` in the foreground, in a process of its own. If the test ends first, it is
 // killed and reaped; the Runtime, declared before it, then removes what it left.
 class ForegroundRun {

@@ -52,16 +52,6 @@ struct VmBundle {
     }
 };
 
-// The container's status once it is "stopped", or after a minute.
-std::string status_within_a_minute(const Runtime& rt, const std::string& id) {
-    std::string status;
-    for (int i = 0; i < 600 && status != "stopped"; ++i) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        status = rt.state(id).value("status", "");
-    }
-    return status;
-}
-
 bool exists(const std::string& path) {
     struct stat st;
     return ::lstat(path.c_str(), &st) == 0;
@@ -195,7 +185,7 @@ TEST_CASE("hutch-oci create boots the microVM, and start only starts the process
     CHECK((vmm == "qemu-system-x86" || vmm == "hutch-vmm"));
     CHECK(read_text(output).empty());
     REQUIRE(vm.rt({"start", "vm4"}).status == 0);
-    CHECK(status_within_a_minute(vm.rt, "vm4") == "stopped");
+    CHECK(wait_for_status(vm.rt, "vm4", "stopped") == "stopped");
     CHECK(read_text(output) == "the process ran");
     CHECK(vm.rt({"delete", "vm4"}).status == 0);
     CHECK(none_left(vm.rt.root()));
@@ -238,19 +228,16 @@ TEST_CASE("hutch-oci gives a microVM's process the console socket's terminal, it
     REQUIRE(::write(master, "quit\n", 5) == 5);
     CHECK(read_fd_until(master, "bye", std::chrono::seconds(60)).find("bye") != std::string::npos);
     ::close(master);
-    CHECK(status_within_a_minute(vm.rt, "vm6") == "stopped");
+    CHECK(wait_for_status(vm.rt, "vm6", "stopped") == "stopped");
     CHECK(vm.rt({"delete", "vm6"}).status == 0);
     CHECK(none_left(vm.rt.root()));
 }
 
 namespace {
 
+// Gone and reaped: no /proc entry, not even a zombie's.
 bool gone_within_a_minute(pid_t pid) {
-    for (int i = 0; i < 600; ++i) {
-        if (!exists("/proc/" + std::to_string(pid))) return true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return false;
+    return eventually([&] { return !exists("/proc/" + std::to_string(pid)); });
 }
 
 }  // namespace
@@ -330,7 +317,7 @@ TEST_CASE("hutch-oci exec runs further processes in a running microVM container"
     CHECK(left.out == "0\n");  // the SIGTERM ended it in the guest
 
     CHECK(vm.rt({"kill", "vmx", "KILL"}).status == 0);
-    CHECK(status_within_a_minute(vm.rt, "vmx") == "stopped");
+    CHECK(wait_for_status(vm.rt, "vmx", "stopped") == "stopped");
     CHECK(vm.rt({"delete", "vmx"}).status == 0);
     CHECK(none_left(vm.rt.root()));
 }
@@ -531,7 +518,7 @@ TEST_CASE("hutch-oci pause stops a microVM container's whole VM, and resume lets
     // A paused VM is killed as a running one is.
     REQUIRE(vm.rt({"pause", "vmp"}).status == 0);
     CHECK(vm.rt({"kill", "vmp", "KILL"}).status == 0);
-    CHECK(status_within_a_minute(vm.rt, "vmp") == "stopped");
+    CHECK(wait_for_status(vm.rt, "vmp", "stopped") == "stopped");
     CHECK(vm.rt({"delete", "vmp"}).status == 0);
     CHECK(none_left(vm.rt.root()));
 }

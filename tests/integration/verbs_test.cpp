@@ -118,7 +118,7 @@ std::string run_detached(const Runtime& rt, const Bundle& bundle) {
 
 void kill_and_wait_stopped(const Runtime& rt, const std::string& id) {
     REQUIRE(rt({"kill", id, "KILL"}).status == 0);
-    REQUIRE(eventually([&] { return status_of(rt, id) == "stopped"; }));
+    REQUIRE(wait_for_status(rt, id, "stopped") == "stopped");
 }
 
 // The counter a loop in the container writes to /shared/NAME, 0 before the first write. Renamed
@@ -194,7 +194,7 @@ TEST_CASE("verbs: a paused container can be killed, and deleted with --force", "
     SECTION("kill") {
         // cgroup v1's freezer holds even SIGKILL until the cgroup is thawed: kill must thaw it.
         REQUIRE(rt({"kill", id, "KILL"}).status == 0);
-        CHECK(eventually([&] { return status_of(rt, id) == "stopped"; }));
+        CHECK(wait_for_status(rt, id, "stopped") == "stopped");
         CHECK(rt({"delete", id}).status == 0);
     }
     SECTION("delete --force") {
